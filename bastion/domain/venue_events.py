@@ -1,0 +1,78 @@
+"""What venues report, in one vocabulary for every venue (R10.1).
+
+Adapters convert their wire formats into these records once, in their ``parsing``
+module; the OMS applies them to orders through the state table. Every report names the
+order by Bastion's ``client_order_id`` when the venue echoes it, and always carries the
+venue's own order id when it has one (it may change after acceptance: CTP's
+(FrontID, SessionID, OrderRef) becomes (ExchangeID, OrderSysID)).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+from bastion.domain.fills import Fill
+from bastion.domain.ids import ClientOrderId, VenueOrderId
+from bastion.domain.reasons import Reason
+
+__all__ = [
+    "Acknowledged",
+    "CancelRejected",
+    "Canceled",
+    "Expired",
+    "FillReport",
+    "Rejected",
+    "VenueEvent",
+]
+
+
+class Acknowledged(msgspec.Struct, frozen=True, kw_only=True, tag="acknowledged"):
+    client_order_id: ClientOrderId
+    venue_order_id: VenueOrderId
+    timestamp: dt.datetime
+
+
+class Rejected(msgspec.Struct, frozen=True, kw_only=True, tag="rejected"):
+    client_order_id: ClientOrderId
+    reason: Reason
+    message: str
+    timestamp: dt.datetime
+    venue_order_id: VenueOrderId | None = None
+
+
+class FillReport(msgspec.Struct, frozen=True, kw_only=True, tag="fill"):
+    fill: Fill
+
+    @property
+    def client_order_id(self) -> ClientOrderId:
+        return self.fill.client_order_id
+
+    @property
+    def timestamp(self) -> dt.datetime:
+        return self.fill.timestamp
+
+
+class Canceled(msgspec.Struct, frozen=True, kw_only=True, tag="canceled"):
+    client_order_id: ClientOrderId
+    timestamp: dt.datetime
+    venue_order_id: VenueOrderId | None = None
+    unsolicited: bool = False
+    """The venue canceled it without being asked (end of session, IOC remainder)."""
+
+
+class Expired(msgspec.Struct, frozen=True, kw_only=True, tag="expired"):
+    client_order_id: ClientOrderId
+    timestamp: dt.datetime
+    venue_order_id: VenueOrderId | None = None
+
+
+class CancelRejected(msgspec.Struct, frozen=True, kw_only=True, tag="cancel_rejected"):
+    client_order_id: ClientOrderId
+    reason: Reason
+    message: str
+    timestamp: dt.datetime
+
+
+VenueEvent = Acknowledged | Rejected | FillReport | Canceled | Expired | CancelRejected
