@@ -1,0 +1,155 @@
+"""Journal records: every fact Bastion learns or decides, as an immutable value (R5.1).
+
+The journal stores these (type tag + JSON payload); ``bastion.domain.book.Book`` folds
+them into live orders, both position tables and order history. The same fold runs as
+records arrive and when the projections are rebuilt from the journal, so the two cannot
+disagree. Records carry their own business timestamps; the journal adds its sequence
+number and its UTC write time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+from bastion.domain.enums import OffsetFlag, OrderType, Side, TimeInForce
+from bastion.domain.fills import Fill
+from bastion.domain.ids import (
+    ClientOrderId,
+    ContractId,
+    InstrumentId,
+    OrderId,
+    StrategyId,
+    VenueOrderId,
+)
+from bastion.domain.order_state import OrderEvent, OrderState
+
+__all__ = [
+    "Allocation",
+    "BrokerOrderCreated",
+    "BrokerOrderSubmitted",
+    "ContractOrderCreated",
+    "FamilyCompleted",
+    "FillRecorded",
+    "InstrumentOrderCreated",
+    "JournalRecord",
+    "Note",
+    "OrderTransition",
+    "record_type",
+]
+
+
+class _Record(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    timestamp: dt.datetime
+
+
+class InstrumentOrderCreated(_Record, frozen=True, kw_only=True, tag="instrument_order.created"):
+    order_id: OrderId
+    strategy_id: StrategyId
+    instrument_id: InstrumentId
+    side: Side
+    quantity: int
+    reference_ticks: int | None = None
+    reference_contract: ContractId | None = None
+    reduce_only: bool = False
+    manual: bool = False
+
+
+class ContractOrderCreated(_Record, frozen=True, kw_only=True, tag="contract_order.created"):
+    order_id: OrderId
+    instrument_id: InstrumentId
+    contract_id: ContractId
+    side: Side
+    quantity: int
+    parent_id: OrderId | None = None
+    spread_leg: ContractId | None = None
+    roll: bool = False
+    algo: str = "market"
+
+
+class BrokerOrderCreated(_Record, frozen=True, kw_only=True, tag="broker_order.created"):
+    """The write-ahead record: journaled durably before any venue sees the order."""
+
+    client_order_id: ClientOrderId
+    contract_id: ContractId
+    side: Side
+    quantity: int
+    order_type: OrderType
+    time_in_force: TimeInForce = TimeInForce.DAY
+    limit_ticks: int | None = None
+    stop_ticks: int | None = None
+    expire_at: dt.datetime | None = None
+    parent_id: OrderId | None = None
+    strategy_id: StrategyId | None = None
+    offset: OffsetFlag | None = None
+    venue: str = ""
+    reference_ticks: int | None = None
+    mid_ticks: int | None = None
+    side_ticks: int | None = None
+    offside_ticks: int | None = None
+    reference_time: dt.datetime | None = None
+
+
+class BrokerOrderSubmitted(_Record, frozen=True, kw_only=True, tag="broker_order.submitted"):
+    """The venue call returned without error (the answer comes as a transition)."""
+
+    client_order_id: ClientOrderId
+
+
+class OrderTransition(_Record, frozen=True, kw_only=True, tag="broker_order.transition"):
+    client_order_id: ClientOrderId
+    event: OrderEvent
+    state: OrderState
+    """The state after the event, as the state table gave it."""
+    venue_order_id: VenueOrderId | None = None
+    reason: str | None = None
+
+
+class FillRecorded(_Record, frozen=True, kw_only=True, tag="fill"):
+    """A new fill (never a duplicate: the OMS drops those by exec id first)."""
+
+    fill: Fill
+    strategy_id: StrategyId | None = None
+
+
+class Allocation(_Record, frozen=True, kw_only=True, tag="allocation"):
+    """A share of a netted fill given to one strategy's instrument order (R4.1)."""
+
+    strategy_id: StrategyId
+    instrument_id: InstrumentId
+    signed_quantity: int
+    instrument_order_id: OrderId | None = None
+    note: str = ""
+
+
+class FamilyCompleted(_Record, frozen=True, kw_only=True, tag="family.completed"):
+    """An instrument or contract order and its children move to history (R4.7)."""
+
+    order_id: OrderId
+
+
+class Note(_Record, frozen=True, kw_only=True, tag="note"):
+    """An operator or system note for the audit trail (gate results, actions)."""
+
+    kind: str
+    text: str
+    data: dict[str, str] = {}
+
+
+JournalRecord = (
+    InstrumentOrderCreated
+    | ContractOrderCreated
+    | BrokerOrderCreated
+    | BrokerOrderSubmitted
+    | OrderTransition
+    | FillRecorded
+    | Allocation
+    | FamilyCompleted
+    | Note
+)
+
+
+def record_type(record: JournalRecord) -> str:
+    """The record's type tag, as stored in the journal's event-type column."""
+    return str(type(record).__struct_config__.tag)

@@ -1,0 +1,236 @@
+"""The OMS: applies venue reports to broker orders, journal first (R5.1-R5.3).
+
+Every change is a journal record. ``OrderManager`` hands each batch of records to its
+sink (the journal: durable before it returns in live mode) and only then folds them
+into its ``Book``; if the journal write fails, memory does not move either.
+
+What it guarantees:
+- a fill is applied at most once, by execution id, and no fill is dropped: a fill that
+  the state table cannot explain (a fill on a REJECTED order) still moves positions,
+  because the venue traded, and is recorded as an anomaly for reconciliation;
+- reports that arrive late, twice or out of order go through the state table; a pair it
+  forbids is recorded as an anomaly and changes nothing;
+- a report for an order Bastion does not know is returned as FOREIGN, never guessed at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bastion.domain.book import Book
+from bastion.domain.ids import ClientOrderId, VenueOrderId
+from bastion.domain.order_state import CANCELLABLE, OrderEvent, next_state
+from bastion.domain.orders import BrokerOrder
+from bastion.domain.records import (
+    BrokerOrderCreated,
+    BrokerOrderSubmitted,
+    FillRecorded,
+    JournalRecord,
+    Note,
+    OrderTransition,
+)
+from bastion.domain.venue_events import (
+    Acknowledged,
+    Canceled,
+    CancelRejected,
+    Expired,
+    FillReport,
+    Rejected,
+    VenueEvent,
+)
+from bastion.errors import IllegalTransition, InvariantError
+
+__all__ = ["Applied", "ApplyOutcome", "JournalSink", "OrderManager"]
+
+JournalSink = Callable[[Sequence[JournalRecord]], None]
+"""Writes records durably (as the mode requires) before returning, or raises."""
+
+
+class ApplyOutcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE_FILL = "duplicate_fill"  # the exec id was seen before: nothing changed
+    FOREIGN = "foreign"  # no such order in Bastion: another client's, or unknown
+    ANOMALY = "anomaly"  # recorded, not applied to the order's state
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    outcome: ApplyOutcome
+    order: BrokerOrder | None = None
+    message: str = ""
+
+
+def _discard(_records: Sequence[JournalRecord]) -> None:
+    """A sink for pure in-memory use (tests, what-if runs)."""
+
+
+class OrderManager:
+    def __init__(self, book: Book | None = None, sink: JournalSink = _discard) -> None:
+        self.book = book if book is not None else Book()
+        self._sink = sink
+
+    # -- writing ---------------------------------------------------------------------
+    def record(self, *records: JournalRecord) -> None:
+        """Journal, then fold. The only way state changes."""
+        self._sink(records)
+        for record in records:
+            self.book.apply(record)
+
+    def write_ahead(self, created: BrokerOrderCreated) -> BrokerOrder:
+        """Record an order before any venue may see it (R5.1). Returns the live order."""
+        if self.book.broker_order(created.client_order_id) is not None:
+            raise InvariantError(f"order {created.client_order_id} was already written")
+        self.record(created)
+        return self.book.broker_orders[created.client_order_id]
+
+    def mark_submitted(self, client_order_id: ClientOrderId, when: dt.datetime) -> None:
+        self.record(BrokerOrderSubmitted(timestamp=when, client_order_id=client_order_id))
+
+    def request_cancel(self, client_order_id: ClientOrderId, when: dt.datetime) -> BrokerOrder:
+        """Move an order to CANCEL_PENDING before the cancel is sent."""
+        order = self._require(client_order_id)
+        if order.state not in CANCELLABLE:
+            raise IllegalTransition(order.state, OrderEvent.CANCEL_REQUESTED)
+        self._transition(order, OrderEvent.CANCEL_REQUESTED, when)
+        return order
+
+    def mark_lost(self, client_order_id: ClientOrderId, when: dt.datetime, why: str) -> BrokerOrder:
+        """A venue query found no record of the order (R5.4)."""
+        order = self._require(client_order_id)
+        self._transition(order, OrderEvent.LOST, when, reason=why)
+        return order
+
+    # -- reading venue reports ----------------------------------------------------------
+    def find(
+        self, client_order_id: ClientOrderId | None, venue_order_id: VenueOrderId | None = None
+    ) -> BrokerOrder | None:
+        order = self.book.broker_order(client_order_id) if client_order_id else None
+        if order is None and venue_order_id is not None:
+            coid = self.book.by_venue_id.get(venue_order_id)
+            order = self.book.broker_order(coid) if coid is not None else None
+        return order
+
+    def apply(self, event: VenueEvent) -> Applied:  # noqa: PLR0911 - one return per report kind
+        venue_id = getattr(event, "venue_order_id", None)
+        if isinstance(event, FillReport):
+            venue_id = event.fill.venue_order_id
+        order = self.find(event.client_order_id, venue_id)
+        if order is None:
+            return Applied(
+                ApplyOutcome.FOREIGN,
+                message=f"report for unknown order {event.client_order_id} (venue id {venue_id})",
+            )
+        ts = event.timestamp
+        if isinstance(event, FillReport):
+            return self._apply_fill(order, event)
+        if isinstance(event, Acknowledged):
+            return self._transition(
+                order, OrderEvent.ACKNOWLEDGED, ts, venue_id=event.venue_order_id
+            )
+        if isinstance(event, Rejected):
+            reason = f"{event.reason}: {event.message}"
+            return self._transition(
+                order, OrderEvent.REJECTED, ts, venue_id=venue_id, reason=reason
+            )
+        if isinstance(event, Canceled):
+            return self._transition(order, OrderEvent.CANCEL_CONFIRMED, ts, venue_id=venue_id)
+        if isinstance(event, Expired):
+            return self._transition(order, OrderEvent.EXPIRED, ts, venue_id=venue_id)
+        if isinstance(event, CancelRejected):
+            reason = f"cancel rejected, {event.reason}: {event.message}"
+            return self._transition(order, OrderEvent.CANCEL_REJECTED, ts, reason=reason)
+        raise InvariantError(f"unhandled venue event {event!r}")  # pragma: no cover
+
+    def _apply_fill(self, order: BrokerOrder, event: FillReport) -> Applied:
+        fill = event.fill
+        if fill.exec_id in self.book.exec_ids:
+            return Applied(
+                ApplyOutcome.DUPLICATE_FILL, order, f"duplicate execution {fill.exec_id}"
+            )
+        if fill.contract_id != order.contract_id or fill.side is not order.side:
+            return self._anomaly(order, fill.timestamp, f"fill {fill.exec_id} does not match order")
+        if order.filled + fill.quantity > order.quantity:
+            return self._anomaly(
+                order,
+                fill.timestamp,
+                f"fill {fill.exec_id} of {fill.quantity} would overfill"
+                f" {order.filled}/{order.quantity}",
+            )
+        event_kind = (
+            OrderEvent.FINAL_FILL
+            if order.filled + fill.quantity == order.quantity
+            else OrderEvent.PARTIAL_FILL
+        )
+        records: list[JournalRecord] = [FillRecorded(timestamp=fill.timestamp, fill=fill)]
+        try:
+            state = next_state(order.state, event_kind, filled=order.filled + fill.quantity)
+        except IllegalTransition as exc:
+            # The venue traded: the fill moves positions; the state stays, flagged.
+            records.append(self._note(order, fill.timestamp, f"fill outside the table: {exc}"))
+            self.record(*records)
+            return Applied(ApplyOutcome.ANOMALY, order, str(exc))
+        venue_id = fill.venue_order_id if fill.venue_order_id != order.venue_order_id else None
+        records.append(
+            OrderTransition(
+                timestamp=fill.timestamp,
+                client_order_id=order.client_order_id,
+                event=event_kind,
+                state=state,
+                venue_order_id=venue_id,
+            )
+        )
+        self.record(*records)
+        return Applied(ApplyOutcome.APPLIED, order)
+
+    def _transition(
+        self,
+        order: BrokerOrder,
+        event: OrderEvent,
+        when: dt.datetime,
+        *,
+        venue_id: VenueOrderId | None = None,
+        reason: str | None = None,
+    ) -> Applied:
+        try:
+            state = next_state(order.state, event, filled=order.filled)
+        except IllegalTransition as exc:
+            return self._anomaly(order, when, str(exc))
+        if state is order.state and venue_id in (None, order.venue_order_id):
+            return Applied(ApplyOutcome.APPLIED, order, "no change")
+        self.record(
+            OrderTransition(
+                timestamp=when,
+                client_order_id=order.client_order_id,
+                event=event,
+                state=state,
+                venue_order_id=venue_id,
+                reason=reason,
+            )
+        )
+        return Applied(ApplyOutcome.APPLIED, order)
+
+    def _note(self, order: BrokerOrder, when: dt.datetime, text: str) -> Note:
+        return Note(
+            timestamp=when,
+            kind="anomaly",
+            text=text,
+            data={"client_order_id": order.client_order_id, "contract_id": order.contract_id},
+        )
+
+    def _anomaly(self, order: BrokerOrder, when: dt.datetime, text: str) -> Applied:
+        self.record(self._note(order, when, text))
+        return Applied(ApplyOutcome.ANOMALY, order, text)
+
+    def _require(self, client_order_id: ClientOrderId) -> BrokerOrder:
+        order = self.book.broker_order(client_order_id)
+        if order is None:
+            raise InvariantError(f"no order {client_order_id}")
+        return order
+
+    @property
+    def working_orders(self) -> list[BrokerOrder]:
+        """Orders that are not terminal (they could still trade)."""
+        return list(self.book.broker_orders.values())
