@@ -1,8 +1,8 @@
 """The OMS: applies venue reports to broker orders, journal first (R5.1-R5.3).
 
 Every change is a journal record. ``OrderManager`` hands each batch of records to its
-sink (the journal: durable before it returns in live mode) and only then folds them
-into its ``Book``; if the journal write fails, memory does not move either.
+ledger, which journals them (durably before it returns, in live mode) and folds them
+into the one ``Book``; if the write fails, memory does not move either.
 
 What it guarantees:
 - a fill is applied at most once, by execution id, and no fill is dropped: a fill that
@@ -16,7 +16,6 @@ What it guarantees:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -42,11 +41,9 @@ from bastion.domain.venue_events import (
     VenueEvent,
 )
 from bastion.errors import IllegalTransition, InvariantError
+from bastion.oms.ledger import Ledger, MemoryLedger
 
-__all__ = ["Applied", "ApplyOutcome", "JournalSink", "OrderManager"]
-
-JournalSink = Callable[[Sequence[JournalRecord]], None]
-"""Writes records durably (as the mode requires) before returning, or raises."""
+__all__ = ["Applied", "ApplyOutcome", "OrderManager"]
 
 
 class ApplyOutcome(StrEnum):
@@ -63,21 +60,18 @@ class Applied:
     message: str = ""
 
 
-def _discard(_records: Sequence[JournalRecord]) -> None:
-    """A sink for pure in-memory use (tests, what-if runs)."""
-
-
 class OrderManager:
-    def __init__(self, book: Book | None = None, sink: JournalSink = _discard) -> None:
-        self.book = book if book is not None else Book()
-        self._sink = sink
+    def __init__(self, ledger: Ledger | None = None) -> None:
+        self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
+
+    @property
+    def book(self) -> Book:
+        return self.ledger.book
 
     # -- writing ---------------------------------------------------------------------
     def record(self, *records: JournalRecord) -> None:
         """Journal, then fold. The only way state changes."""
-        self._sink(records)
-        for record in records:
-            self.book.apply(record)
+        self.ledger.record(records)
 
     def write_ahead(self, created: BrokerOrderCreated) -> BrokerOrder:
         """Record an order before any venue may see it (R5.1). Returns the live order."""

@@ -1,0 +1,316 @@
+"""The journal and its projections in SQLite (WAL), the embedded default store (R5.1).
+
+- ``record(records)`` is the write-ahead path: in one transaction it appends the
+  records to the journal, folds them into the book and updates the projection tables.
+  In LIVE mode it commits with ``synchronous=FULL`` before returning, so a record the
+  caller saw return is on disk. In BACKTEST mode commits are batched and relaxed.
+- A failed write or fold rolls the transaction back; the store then refuses further
+  writes (its book may be ahead of the disk) until it is reopened from the journal.
+- Projections (live orders per level, order history, both position tables) can be
+  rebuilt from the journal, and ``verify_projections`` proves the tables equal a rebuild.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterator, Sequence
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+
+import msgspec
+
+from bastion.clock import Clock, WallClock
+from bastion.domain.book import Book
+from bastion.domain.records import FillRecorded, JournalRecord, record_type
+from bastion.errors import JournalError
+from bastion.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from bastion.store.projection import Rows, affected_orders, order_row, rows_of
+
+__all__ = ["JournalEntry", "SqliteStore", "StoreMode"]
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_decoder = msgspec.json.Decoder(JournalRecord)
+_encoder = msgspec.json.Encoder()
+
+
+class StoreMode(StrEnum):
+    LIVE = "live"  # durable: synchronous=FULL, commit before every return
+    BACKTEST = "backtest"  # relaxed: synchronous=OFF, commits batched
+
+
+class JournalEntry(msgspec.Struct, frozen=True):
+    seq: int
+    ts_us: int
+    correlation_id: str
+    event_type: str
+    record: JournalRecord
+
+
+def to_us(when: dt.datetime) -> int:
+    delta = when - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+class SqliteStore:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        mode: StoreMode = StoreMode.LIVE,
+        clock: Clock | None = None,
+        batch_size: int = 2000,
+    ) -> None:
+        self.path = Path(path)
+        self.mode = mode
+        self._clock: Clock = clock if clock is not None else WallClock()
+        self._batch_size = batch_size if mode is StoreMode.BACKTEST else 1
+        self._pending = 0
+        self._poisoned: str | None = None
+        self.correlation_id = ""
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot open the store at {self.path}: {exc}") from exc
+        self._db.execute("PRAGMA journal_mode=WAL")
+        sync = "FULL" if mode is StoreMode.LIVE else "OFF"
+        self._db.execute(f"PRAGMA synchronous={sync}")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+        self._book = self._fold_journal()
+        self._seq = self._max_seq()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def _migrate(self) -> None:
+        db = self._db
+        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        current = row[0] or 0
+        if current > SCHEMA_VERSION:
+            raise JournalError(
+                f"the store at {self.path} has schema version {current}, newer than this"
+                f" Bastion ({SCHEMA_VERSION}); upgrade Bastion"
+            )
+        for version, _title, sql in MIGRATIONS:
+            if version <= current:
+                continue
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                db.execute("ROLLBACK")
+                raise JournalError(f"migration {version} failed on {self.path}: {exc}") from exc
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- the ledger ----------------------------------------------------------------------
+    @property
+    def book(self) -> Book:
+        return self._book
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    def record(self, records: Sequence[JournalRecord]) -> None:
+        if self._poisoned is not None:
+            raise JournalError(
+                f"the store refuses writes after an earlier failure: {self._poisoned}"
+            )
+        if not records:
+            return
+        db = self._db
+        if not db.in_transaction:
+            db.execute("BEGIN IMMEDIATE")
+        db.execute("SAVEPOINT batch")
+        seq = self._seq
+        try:
+            now_us = to_us(self._clock.now())
+            for record in records:
+                seq += 1
+                db.execute(
+                    "INSERT INTO journal (seq, ts_us, correlation_id, event_type, payload)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (
+                        seq,
+                        now_us,
+                        self.correlation_id,
+                        record_type(record),
+                        _encoder.encode(record),
+                    ),
+                )
+                if isinstance(record, FillRecorded):
+                    db.execute(
+                        "INSERT INTO fills_seen (exec_id, seq) VALUES (?, ?)",
+                        (record.fill.exec_id, seq),
+                    )
+                self._book.apply(record)
+            self._write_projection(records)
+            db.execute("RELEASE batch")
+        except Exception as exc:
+            db.execute("ROLLBACK TO batch")
+            db.execute("RELEASE batch")
+            # The book may hold part of the batch: refuse writes until reopened.
+            self._poisoned = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, sqlite3.Error):
+                raise JournalError(f"journal write failed: {exc}") from exc
+            raise
+        self._seq = seq
+        self._pending += 1
+        if self._pending >= self._batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit what is pending (a no-op in LIVE mode, which commits every write)."""
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+        self._pending = 0
+
+    # -- projections -------------------------------------------------------------------------
+    def _write_projection(self, records: Sequence[JournalRecord]) -> None:
+        db = self._db
+        seen: set[tuple[str, str]] = set()
+        for order in affected_orders(self._book, records):
+            key, payload = order_row(order)
+            if key in seen:
+                continue
+            seen.add(key)
+            live = not (key[0] == "broker" and order.is_terminal) and not getattr(  # type: ignore[union-attr]
+                order, "completed", False
+            )
+            keep, drop = (
+                ("live_orders", "order_history") if live else ("order_history", "live_orders")
+            )
+            db.execute(f"DELETE FROM {drop} WHERE level = ? AND order_id = ?", key)  # noqa: S608
+            db.execute(
+                f"INSERT OR REPLACE INTO {keep} (level, order_id, payload) VALUES (?, ?, ?)",  # noqa: S608
+                (*key, payload),
+            )
+        for record in records:
+            if isinstance(record, FillRecorded) or record_type(record) == "allocation":
+                self._write_positions()
+                break
+
+    def _write_positions(self) -> None:
+        db = self._db
+        positions = self._book.positions
+        db.execute("DELETE FROM positions_strategy")
+        db.executemany(
+            "INSERT INTO positions_strategy VALUES (?, ?, ?)",
+            [(s, i, q) for (s, i), q in positions.strategy.items()],
+        )
+        db.execute("DELETE FROM positions_contract")
+        db.executemany(
+            "INSERT INTO positions_contract VALUES (?, ?, ?)",
+            [(i, c, q) for (i, c), q in positions.contract.items()],
+        )
+
+    def table_rows(self) -> Rows:
+        """The projection tables as they are on disk."""
+        db = self._db
+        return Rows(
+            live={(lv, oid): bytes(p) for lv, oid, p in db.execute("SELECT * FROM live_orders")},
+            history={
+                (lv, oid): bytes(p) for lv, oid, p in db.execute("SELECT * FROM order_history")
+            },
+            strategy={(s, i): q for s, i, q in db.execute("SELECT * FROM positions_strategy")},
+            contract={(i, c): q for i, c, q in db.execute("SELECT * FROM positions_contract")},
+        )
+
+    def rebuilt_rows(self) -> Rows:
+        """The projection rows a fresh fold of the whole journal gives."""
+        return rows_of(self._fold_journal())
+
+    def verify_projections(self) -> bool:
+        return self.table_rows() == self.rebuilt_rows()
+
+    def rebuild_projections(self) -> None:
+        """Replace the projection tables with a fold of the journal, in one transaction."""
+        self.flush()
+        book = self._fold_journal()
+        rows = rows_of(book)
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        for table in ("live_orders", "order_history", "positions_strategy", "positions_contract"):
+            db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+        db.executemany(
+            "INSERT INTO live_orders VALUES (?, ?, ?)", [(*k, v) for k, v in rows.live.items()]
+        )
+        db.executemany(
+            "INSERT INTO order_history VALUES (?, ?, ?)", [(*k, v) for k, v in rows.history.items()]
+        )
+        db.executemany(
+            "INSERT INTO positions_strategy VALUES (?, ?, ?)",
+            [(*k, v) for k, v in rows.strategy.items()],
+        )
+        db.executemany(
+            "INSERT INTO positions_contract VALUES (?, ?, ?)",
+            [(*k, v) for k, v in rows.contract.items()],
+        )
+        db.execute("COMMIT")
+        self._book = book
+
+    # -- reading the journal ---------------------------------------------------------------
+    def entries(self, after_seq: int = 0) -> Iterator[JournalEntry]:
+        cursor = self._db.execute(
+            "SELECT seq, ts_us, correlation_id, event_type, payload FROM journal"
+            " WHERE seq > ? ORDER BY seq",
+            (after_seq,),
+        )
+        for seq, ts_us, corr, etype, payload in cursor:
+            try:
+                record = _decoder.decode(payload)
+            except msgspec.DecodeError as exc:
+                raise JournalError(f"journal entry {seq} ({etype}) cannot be read: {exc}") from exc
+            yield JournalEntry(seq, ts_us, corr, etype, record)
+
+    def _fold_journal(self) -> Book:
+        book = Book()
+        expected = 1
+        for entry in self.entries():
+            if entry.seq != expected:
+                raise JournalError(f"journal sequence gap: expected {expected}, found {entry.seq}")
+            expected += 1
+            book.apply(entry.record)
+        return book
+
+    def _max_seq(self) -> int:
+        return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0])
+
+    # -- small persistent state (risk state, day start equity, ...) ------------------------
+    def get_state(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM kv_state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_state(self, key: str, value: str) -> None:
+        db = self._db
+        if not db.in_transaction:
+            db.execute("BEGIN IMMEDIATE")
+        db.execute(
+            "INSERT OR REPLACE INTO kv_state (key, value, updated_us) VALUES (?, ?, ?)",
+            (key, value, to_us(self._clock.now())),
+        )
+        if self.mode is StoreMode.LIVE:
+            self.flush()
