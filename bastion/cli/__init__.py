@@ -1,0 +1,49 @@
+"""The ``bastion`` command: one sub-command per operator task.
+
+User errors (bad profiles, bad data, bad arguments) print one line on stderr and exit
+with status 2; no traceback. Anything else is a bug and is shown in full.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from bastion import __version__
+from bastion.cli.config import config_app
+from bastion.errors import UserError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="bastion",
+    help="Bastion: a fail-closed execution system for systematic futures trading.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(config_app, name="config")
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        typer.echo(f"bastion {__version__}")
+        raise typer.Exit
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one line to stderr and exit. For user errors only."""
+    sys.stderr.write(f"bastion: error: {message}\n")
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: runs the app, turning user errors into one line and exit status 2."""
+    try:
+        app(args=argv, prog_name="bastion", standalone_mode=True)
+    except UserError as exc:
+        fail(str(exc).replace("\n", " "))

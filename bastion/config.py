@@ -1,0 +1,238 @@
+"""Profiles: named, validated configuration (R1).
+
+A profile says which strategy line runs with what capital, on which account, against
+which venue and store, in which environment (``sim``, ``paper`` or ``live``). Models are
+strict and frozen: an unknown key is an error that names it, and every error names the
+field, the bad value and the expected form (R1.4), on one line, before anything
+connects. Secrets are names of environment variables, never values (R1.3). Cross-wiring
+between environments is refused (R1.2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bastion.errors import ConfigError
+from bastion.secrets import SECRET_KEY_PATTERN, mask_account
+
+__all__ = [
+    "DataConfig",
+    "Environment",
+    "Profile",
+    "RiskConfig",
+    "StoreConfig",
+    "VenueConfig",
+    "load_profile",
+    "profile_schema",
+    "redacted_view",
+]
+
+ENV_VAR = r"^[A-Z][A-Z0-9_]*$"
+EnvVarName = Annotated[str, Field(pattern=ENV_VAR, description="name of an environment variable")]
+
+IB_LIVE_PORTS = frozenset({7496, 4001})
+IB_PAPER_PORTS = frozenset({7497, 4002})
+CTP_SIMNOW_BROKER = "9999"
+
+
+class Environment(StrEnum):
+    SIM = "sim"
+    PAPER = "paper"
+    LIVE = "live"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class StoreConfig(_Strict):
+    kind: Literal["sqlite"] = "sqlite"
+    path: Path = Field(description="journal database file; its path must name the environment")
+
+
+class VenueConfig(_Strict):
+    kind: Literal["sim", "fix", "ib", "ctp"] = "sim"
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=1, le=65535)
+    client_id: int | None = Field(default=None, ge=0, description="IB client id, one per process")
+    broker_id: str | None = Field(default=None, description="CTP broker id")
+    front: str | None = Field(default=None, description="CTP trade front, tcp://host:port")
+    read_only: bool = False
+    user_env: EnvVarName | None = None
+    password_env: EnvVarName | None = None
+    auth_code_env: EnvVarName | None = None
+    app_id: str | None = None
+    seed: int = Field(default=7, description="seed of the simulated venue")
+
+
+class DataConfig(_Strict):
+    dir: Path = Field(default=Path("bastion-data"), description="bar store and imported data")
+    sample: bool = Field(default=True, description="generate the bundled sample data if absent")
+
+
+class RiskConfig(_Strict):
+    max_order_lots: int = Field(default=10, ge=1)
+    max_position_lots: int = Field(default=20, ge=0, description="per instrument, net")
+    max_notional: Decimal = Field(default=Decimal(5000000), gt=0)
+    price_tolerance_ticks: int = Field(default=50, ge=1)
+    daily_loss_limit: Decimal | None = Field(default=None, gt=0)
+    weekly_loss_limit: Decimal | None = Field(default=None, gt=0)
+    max_drawdown: Decimal | None = Field(default=None, gt=0)
+
+
+class Profile(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    environment: Environment
+    official: bool = Field(default=False, description="the profile executable routes resolve to")
+    strategy_line: str
+    capital: Decimal = Field(gt=0)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    account: str = Field(min_length=1, description="broker account id; masked in every output")
+    instruments: tuple[str, ...] = Field(min_length=1)
+    start: dt.date | None = None
+    end: dt.date | None = None
+    store: StoreConfig
+    venue: VenueConfig = VenueConfig()
+    data: DataConfig = DataConfig()
+    risk: RiskConfig = RiskConfig()
+    records_dir: Path = Path("runs/records")
+
+    @model_validator(mode="after")
+    def _no_cross_wiring(self) -> Profile:
+        problem = cross_wiring_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+
+def cross_wiring_problem(p: Profile) -> str | None:  # noqa: PLR0911 - one rule per return
+    """Why the profile mixes environments (R1.2), or ``None``."""
+    env = p.environment
+    venue = p.venue
+    if env is Environment.SIM and venue.kind != "sim":
+        return f"a sim profile must use the sim venue, not {venue.kind!r}"
+    if env is not Environment.SIM and venue.kind == "sim":
+        return f"a {env} profile cannot use the in-process sim venue; use 'fix', 'ib' or 'ctp'"
+    if venue.kind == "ib" and (problem := _ib_problem(p)) is not None:
+        return problem
+    if venue.kind == "ctp" and env is Environment.LIVE and venue.broker_id == CTP_SIMNOW_BROKER:
+        return "broker_id 9999 is SimNow (a test front); a live profile cannot use it"
+    for field_name in ("user_env", "password_env", "auth_code_env"):
+        var = getattr(venue, field_name)
+        other = [
+            e for e in Environment if e is not env and e.value.upper() in (var or "").split("_")
+        ]
+        if other:
+            return (
+                f"venue.{field_name} {var} names the {other[0]} environment;"
+                f" a {env} profile needs its own credentials"
+            )
+    if env.value not in {part.lower() for part in re.split(r"[/\\._\-]", str(p.store.path))}:
+        return (
+            f"store.path {p.store.path} does not name the environment {env.value!r};"
+            " stores are kept apart per environment (e.g. runs/{env}/journal.db)"
+        )
+    return None
+
+
+def _ib_problem(p: Profile) -> str | None:
+    env, port = p.environment, p.venue.port
+    if env is Environment.PAPER and port in IB_LIVE_PORTS:
+        return f"venue.port {port} is an IB live port; a paper profile needs 7497 or 4002"
+    if env is Environment.LIVE and port in IB_PAPER_PORTS:
+        return f"venue.port {port} is an IB paper port; a live profile needs 7496 or 4001"
+    paper_account = p.account.upper().startswith(("DU", "DF"))
+    if env is Environment.PAPER and not paper_account:
+        return f"account {mask_account(p.account)} is not an IB paper account (DU...)"
+    if env is Environment.LIVE and paper_account:
+        return f"account {mask_account(p.account)} is an IB paper account under a live profile"
+    return None
+
+
+def _find_literal_secret(raw: object, where: str = "") -> str | None:
+    """The dotted key of a secret written as a value in the file, if any."""
+    if isinstance(raw, Mapping):
+        for key, value in raw.items():
+            path = f"{where}.{key}" if where else str(key)
+            if SECRET_KEY_PATTERN.search(str(key)) and not str(key).endswith("_env"):
+                return path
+            found = _find_literal_secret(value, path)
+            if found:
+                return found
+    elif isinstance(raw, list):
+        for i, value in enumerate(raw):
+            found = _find_literal_secret(value, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key {loc!r}"
+    if kind == "missing":
+        return f"{loc}: missing, a value is required"
+    value = error.get("input")
+    shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind == "value_error":
+        return f"{loc}: {message}" if loc != "(top level)" else message
+    return f"{loc}: got {shown}, expected {message[0].lower()}{message[1:]}"
+
+
+def parse_profile(raw: object, source: str) -> Profile:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"profile {source}: expected a mapping of keys, got {type(raw).__name__}")
+    secret_key = _find_literal_secret(raw)
+    if secret_key is not None:
+        raise ConfigError(
+            f"profile {source}: {secret_key} holds a secret in the file; secrets come only from"
+            f" the environment: set {secret_key.rsplit('.', 1)[-1]}_env to a variable name instead"
+        )
+    try:
+        return Profile.model_validate(raw)
+    except ValidationError as exc:
+        details = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"profile {source}: {details}") from None
+
+
+def load_profile(path: Path | str) -> Profile:
+    """Read and validate a profile file. Every problem is one ``ConfigError`` line."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"profile {file}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"profile {file}: cannot read it ({exc})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"profile {file}:{where}: {problem}, expected valid YAML") from None
+    return parse_profile(raw, str(file))
+
+
+def redacted_view(profile: Profile) -> dict[str, Any]:
+    """The effective profile as plain data, with the account masked."""
+    data: dict[str, Any] = json.loads(profile.model_dump_json())
+    data["account"] = mask_account(profile.account)
+    return data
+
+
+def profile_schema() -> dict[str, Any]:
+    return Profile.model_json_schema()
