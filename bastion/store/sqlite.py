@@ -162,10 +162,7 @@ class SqliteStore:
                     ),
                 )
                 if isinstance(record, FillRecorded):
-                    db.execute(
-                        "INSERT INTO fills_seen (exec_id, seq) VALUES (?, ?)",
-                        (record.fill.exec_id, seq),
-                    )
+                    self._remember_exec_id(record, seq)
                 self._book.apply(record)
             self._write_projection(records)
             db.execute("RELEASE batch")
@@ -181,6 +178,14 @@ class SqliteStore:
         self._pending += 1
         if self._pending >= self._batch_size:
             self.flush()
+
+    def _remember_exec_id(self, record: FillRecorded, seq: int) -> None:
+        try:
+            self._db.execute(
+                "INSERT INTO fills_seen (exec_id, seq) VALUES (?, ?)", (record.fill.exec_id, seq)
+            )
+        except sqlite3.IntegrityError:
+            raise JournalError(f"execution {record.fill.exec_id} applied twice") from None
 
     def flush(self) -> None:
         """Commit what is pending (a no-op in LIVE mode, which commits every write)."""

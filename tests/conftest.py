@@ -1,0 +1,52 @@
+"""Shared fixtures: run the ``bastion`` command in-process as a user would."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bastion.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(args: list[str], env: dict[str, str] | None = None) -> CliResult:
+    out, err = io.StringIO(), io.StringIO()
+    saved = dict(os.environ)
+    if env:
+        os.environ.update(env)
+    code = 0
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            main(args)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli() -> Callable[..., CliResult]:
+    return run_cli
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run from an empty folder, as a new user would, so nothing leaks into the repo."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
