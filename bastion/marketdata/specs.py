@@ -18,8 +18,9 @@ style           example      rule
 ``ymm_upper``   ``MA609``    upper-case root + one-digit year + month (CZCE)
 ==============  ===========  =====================================================
 
-One-digit years are resolved against a reference date: the year is the one in
-``[reference year - 1, reference year + 8]`` ending in that digit.
+Short years are resolved against a reference date (a bar's own date when importing):
+a one-digit year is the one in ``[reference year - 1, reference year + 8]`` ending in
+that digit; a two-digit year the one in ``[reference year - 50, reference year + 49]``.
 """
 
 from __future__ import annotations
@@ -189,7 +190,7 @@ def parse_venue_symbol(registry: SpecRegistry, symbol: str, reference: dt.date) 
 
 def _resolve_year(digits: str, reference: dt.date) -> int:
     modulus = 10 ** len(digits)
-    low = reference.year - 1
+    low = reference.year - (1 if len(digits) == 1 else 50)
     year = low - low % modulus + int(digits)
     return year + modulus if year < low else year
 
