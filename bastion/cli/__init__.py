@@ -7,6 +7,7 @@ with status 2; no traceback. Anything else is a bug and is shown in full.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -28,7 +29,7 @@ app.add_typer(config_app, name="config")
 
 @app.callback(invoke_without_command=True)
 def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
     if version:
         typer.echo(f"bastion {__version__}")

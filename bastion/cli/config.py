@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -12,12 +13,14 @@ from bastion.config import load_profile, profile_schema, redacted_view
 
 __all__ = ["config_app"]
 
+ProfileArg = Annotated[Path, typer.Argument(help="Profile YAML file.")]
+
 config_app = typer.Typer(help="Validate, show and describe profiles.", no_args_is_help=True)
 _out = Console()
 
 
 @config_app.command("validate")
-def validate(profile: Path = typer.Argument(..., help="Profile YAML file.")) -> None:
+def validate(profile: ProfileArg) -> None:
     """Check a profile; exit 0 when valid, 2 with one line naming the problem when not."""
     loaded = load_profile(profile)
     official = ", official" if loaded.official else ""
@@ -28,7 +31,7 @@ def validate(profile: Path = typer.Argument(..., help="Profile YAML file.")) -> 
 
 
 @config_app.command("show")
-def show(profile: Path = typer.Argument(..., help="Profile YAML file.")) -> None:
+def show(profile: ProfileArg) -> None:
     """Print the effective profile (defaults filled in), account masked, secrets never shown."""
     _out.print_json(json.dumps(redacted_view(load_profile(profile))))
 

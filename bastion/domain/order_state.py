@@ -83,6 +83,8 @@ TRANSITIONS: Final[dict[tuple[OrderState, OrderEvent], OrderState | str]] = {
     (S.ACCEPTED, E.CANCEL_REQUESTED): S.CANCEL_PENDING,
     # Unsolicited cancel: the venue canceled a working order (end of session, risk).
     (S.ACCEPTED, E.CANCEL_CONFIRMED): S.CANCELED,
+    # A duplicate cancel reject, after the first one already restored the order.
+    (S.ACCEPTED, E.CANCEL_REJECTED): S.ACCEPTED,
     # Oddity: a late reject. CTP accepts an order before the exchange rejects it.
     (S.ACCEPTED, E.REJECTED): S.REJECTED,
     (S.ACCEPTED, E.EXPIRED): S.EXPIRED,
@@ -94,6 +96,7 @@ TRANSITIONS: Final[dict[tuple[OrderState, OrderEvent], OrderState | str]] = {
     (S.PARTIALLY_FILLED, E.FINAL_FILL): S.FILLED,
     (S.PARTIALLY_FILLED, E.CANCEL_REQUESTED): S.CANCEL_PENDING,
     (S.PARTIALLY_FILLED, E.CANCEL_CONFIRMED): S.CANCELED,
+    (S.PARTIALLY_FILLED, E.CANCEL_REJECTED): S.PARTIALLY_FILLED,  # duplicate cancel reject
     # Oddity: a late reject of the remainder; the filled part stays filled.
     (S.PARTIALLY_FILLED, E.REJECTED): S.REJECTED,
     (S.PARTIALLY_FILLED, E.EXPIRED): S.EXPIRED,

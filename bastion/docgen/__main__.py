@@ -1,0 +1,18 @@
+"""Write the generated reference docs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bastion.docgen import order_states
+
+GENERATED = {"order-states.md": order_states.render}
+
+
+def main(docs: Path = Path("docs")) -> None:
+    for name, render in GENERATED.items():
+        (docs / name).write_text(render(), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
