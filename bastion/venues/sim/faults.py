@@ -1,0 +1,154 @@
+"""Fault injection, first-class: what can go wrong between a venue and Bastion.
+
+``Faults`` is the venue's switchboard. Tests and scenario configs arm faults on it
+(one-shot or timed); ``FaultConfig`` adds seeded random faults on the report stream
+and a schedule. Everything is deterministic for a seed: the same config and the same
+sequence of calls give the same reports.
+
+Faults act on the *report stream* (what Bastion hears), never on the venue's truth:
+a dropped fill still happened, so ``fills_since`` and ``positions`` still show it. That
+is what makes them testable: after any fault, querying the venue must let the OMS
+reach the venue's truth.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+
+from bastion.domain.ids import ContractId
+from bastion.domain.reasons import Reason
+from bastion.domain.venue_events import VenueEvent
+from bastion.venues.sim.config import FaultConfig
+
+__all__ = ["Faults"]
+
+
+class Faults:
+    __slots__ = (
+        "_config",
+        "_halt",
+        "_now",
+        "_on_disconnect",
+        "_rng",
+        "disconnected_until",
+        "drop_next_count",
+        "duplicate_next_count",
+        "fill_after_cancel_count",
+        "fill_after_cancel_lots",
+        "lose_reports",
+        "reject_next_reasons",
+        "reorder_next_count",
+        "stale_until",
+    )
+
+    def __init__(
+        self,
+        config: FaultConfig,
+        seed: int,
+        on_disconnect: Callable[[dt.timedelta | None, bool], None],
+        on_halt: Callable[[ContractId | None, dt.timedelta | None], None],
+        now: Callable[[], dt.datetime],
+    ) -> None:
+        self._config = config
+        self._rng = random.Random(seed)  # noqa: S311 - simulation, not cryptography
+        self._on_disconnect = on_disconnect
+        self._halt = on_halt
+        self._now = now
+        self.disconnected_until: dt.datetime | None = None
+        self.lose_reports = False
+        self.stale_until: dt.datetime | None = None
+        self.reject_next_reasons: list[tuple[Reason, str]] = []
+        self.fill_after_cancel_count = 0
+        self.fill_after_cancel_lots: int | None = None
+        self.drop_next_count = 0
+        self.duplicate_next_count = 0
+        self.reorder_next_count = 0
+
+    # -- arming -----------------------------------------------------------------------
+    def disconnect(self, seconds: float, *, lose_reports: bool = False) -> None:
+        """Drop the connection for ``seconds`` of sim time; it comes back by itself.
+
+        Reports due meanwhile are held and delivered on reconnect, or lost when
+        ``lose_reports`` (then only queries can recover them).
+        """
+        self._on_disconnect(dt.timedelta(seconds=seconds), lose_reports)
+
+    def halt(self, contract_id: ContractId | None = None, seconds: float | None = None) -> None:
+        """Halt one contract (or all) for ``seconds``, or until ``SimVenue.resume``."""
+        self._halt(contract_id, None if seconds is None else dt.timedelta(seconds=seconds))
+
+    def stale_quotes(self, seconds: float) -> None:
+        """The published quote freezes for ``seconds``; matching goes on with the real
+        market, so a consumer that checks the quote's age sees it go stale."""
+        self.stale_until = self._now() + dt.timedelta(seconds=seconds)
+
+    def reject_next(self, reason: Reason, message: str = "injected reject") -> None:
+        """The next order that reaches the matching engine is rejected with ``reason``."""
+        self.reject_next_reasons.append((reason, message))
+
+    def fill_after_cancel_next(self, lots: int | None = None) -> None:
+        """The next cancel of a working order is acknowledged, and then a fill of ``lots``
+        (all that remained, by default) that matched before the cancel is reported."""
+        self.fill_after_cancel_count += 1
+        self.fill_after_cancel_lots = lots
+
+    def drop_next(self, count: int = 1) -> None:
+        self.drop_next_count += count
+
+    def duplicate_next(self, count: int = 1) -> None:
+        self.duplicate_next_count += count
+
+    def reorder_next(self, count: int = 1) -> None:
+        """The next due report swaps places with the one after it."""
+        self.reorder_next_count += count
+
+    # -- applying --------------------------------------------------------------------
+    def is_stale(self, now: dt.datetime) -> bool:
+        return self.stale_until is not None and now < self.stale_until
+
+    def take_reject(self) -> tuple[Reason, str] | None:
+        return self.reject_next_reasons.pop(0) if self.reject_next_reasons else None
+
+    def take_fill_after_cancel(self) -> tuple[bool, int | None]:
+        if self.fill_after_cancel_count <= 0:
+            return False, None
+        self.fill_after_cancel_count -= 1
+        return True, self.fill_after_cancel_lots
+
+    def _roll(self, rate: float) -> bool:
+        return rate > 0.0 and self._rng.random() < rate
+
+    def shape(self, reports: list[VenueEvent]) -> list[VenueEvent]:
+        """Reorder, drop and duplicate due reports, as armed and as the dice say."""
+        config = self._config
+        quiet = not (
+            self.drop_next_count
+            or self.duplicate_next_count
+            or self.reorder_next_count
+            or config.drop_rate
+            or config.duplicate_rate
+            or config.reorder_rate
+        )
+        if quiet:
+            return reports
+        ordered = list(reports)
+        i = 0
+        while i + 1 < len(ordered):
+            if self.reorder_next_count > 0 or self._roll(config.reorder_rate):
+                self.reorder_next_count = max(0, self.reorder_next_count - 1)
+                ordered[i], ordered[i + 1] = ordered[i + 1], ordered[i]
+                i += 2
+            else:
+                i += 1
+        out: list[VenueEvent] = []
+        for event in ordered:
+            if self.drop_next_count > 0 or self._roll(config.drop_rate):
+                self.drop_next_count = max(0, self.drop_next_count - 1)
+                continue
+            out.append(event)
+            if self.duplicate_next_count > 0 or self._roll(config.duplicate_rate):
+                self.duplicate_next_count = max(0, self.duplicate_next_count - 1)
+                out.append(event)
+        return out
