@@ -1,0 +1,1 @@
+"""Order generation, netting, overrides, limits, the stack handler, algos, rolls, end-of-day."""

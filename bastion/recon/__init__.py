@@ -1,0 +1,1 @@
+"""Three-view reconciliation, breaks, locks and the recovery procedure."""
