@@ -55,7 +55,7 @@ def stub_spec(
     )
 
 
-def make_order(  # noqa: PLR0913 - a factory with a keyword per order field
+def make_order(
     side: Side = Side.BUY,
     quantity: int = 1,
     order_type: OrderType = OrderType.MARKET,
@@ -109,7 +109,7 @@ def trade(
     return Trade(contract_id=contract_id, price_ticks=price, size=size, timestamp=at)
 
 
-def bar(  # noqa: PLR0913 - OHLCV plus time
+def bar(
     open_: int,
     high: int,
     low: int,

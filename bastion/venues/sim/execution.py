@@ -251,10 +251,9 @@ class SimVenue(MarketFeed):
                 coid, Reason.INVALID_ORDER, "a replacement must keep the contract and the side"
             )
         self._reserved.add(coid)
+        provisional = admitted.venue_order_id
         self._after_latency(self._cancel_at_venue, client_order_id, admitted)
-        return OrderCallResult(
-            client_order_id=coid, taken=True, venue_order_id=admitted.venue_order_id
-        )
+        return OrderCallResult(client_order_id=coid, taken=True, venue_order_id=provisional)
 
     def _after_latency(self, action: Callable[..., None], *args: object) -> None:
         if self.config.ack_latency:
