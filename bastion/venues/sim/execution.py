@@ -56,6 +56,9 @@ class SimVenue(MarketFeed):
         self._local: list[VenueEvent] = []
         """Refusals made at the call (never sent); delivered even while disconnected."""
         self._withheld: list[VenueEvent] = []
+        """Reports that fell due while disconnected, replayed on reconnect."""
+        self._inbox: list[VenueEvent] = []
+        """Reports that reached us before a disconnect and were not polled yet."""
         self._reserved: set[ClientOrderId] = set()
         self._tokens = float(config.rate_limits.order_burst)
         self._tokens_at = self._now
@@ -85,18 +88,16 @@ class SimVenue(MarketFeed):
 
     def connect(self) -> bool:
         self.advance()
-        if not self._connected:
-            self._connected = True
-            self._session += 1
-            self.faults.disconnected_until = None
+        self._reconnect()
         return True
 
     def disconnect(self) -> None:
-        self.advance()
-        self._connected = False
+        self._fault_disconnect(None, lose_reports=False)
 
     def _fault_disconnect(self, duration: dt.timedelta | None, lose_reports: bool) -> None:
         self.current_time()
+        if self._connected:
+            self._inbox.extend(self.due_reports())  # these reached us before the drop
         self._connected = False
         self.faults.lose_reports = lose_reports
         if duration is not None:
@@ -105,11 +106,16 @@ class SimVenue(MarketFeed):
             self.schedule(until, self._reconnect)
 
     def _reconnect(self) -> None:
+        """Reports that fell due while disconnected are replayed now, or lost."""
+        if self._connected:
+            return
+        missed = self.due_reports()
+        if not self.faults.lose_reports:
+            self._withheld.extend(missed)
         self.faults.lose_reports = False
-        if not self._connected:
-            self._connected = True
-            self._session += 1
-            self.faults.disconnected_until = None
+        self._connected = True
+        self._session += 1
+        self.faults.disconnected_until = None
 
     # -- queries ------------------------------------------------------------------------
     def _unknown(self) -> str | None:
@@ -300,14 +306,12 @@ class SimVenue(MarketFeed):
     def poll_events(self) -> list[VenueEvent]:
         self.advance()
         local, self._local = self._local, []
-        due = self.due_reports()
         if not self._connected:
-            if not self.faults.lose_reports:
-                self._withheld.extend(due)
-            return local
-        if self._withheld:
-            due = [*self._withheld, *due]
-            self._withheld = []
+            return local  # due reports wait in the heap until the reconnect
+        due = self.due_reports()
+        if self._inbox or self._withheld:
+            due = [*self._inbox, *self._withheld, *due]
+            self._inbox, self._withheld = [], []
         return local + self.faults.shape(due) if due else local
 
     def _run_scheduled(self, fault: ScheduledFault) -> None:
