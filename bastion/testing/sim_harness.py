@@ -9,6 +9,7 @@ from bastion.domain.enums import TimeInForce
 from bastion.domain.ids import ContractId
 from bastion.testing.conformance_base import Capability, ConformanceHarness, VenueSetup
 from bastion.testing.venue_stubs import CONTRACT, START, quote, stub_spec, trade
+from bastion.venues.port import VenuePort
 from bastion.venues.sim.config import SimVenueConfig
 from bastion.venues.sim.execution import SimVenue
 
@@ -38,7 +39,7 @@ class SimHarness:
         self.sim = SimVenue(
             {CONTRACT: stub_spec(price_band=band)}, self.clock, self.config, self._is_open
         )
-        self.venue = self.sim
+        self.venue: VenuePort = self.sim
         self.sim.connect()
 
     def _is_open(self, _contract_id: ContractId, _when: dt.datetime) -> bool:
