@@ -13,6 +13,7 @@ import typer
 
 from bastion import __version__
 from bastion.cli.config import config_app
+from bastion.cli.data import data_app
 from bastion.errors import UserError
 
 __all__ = ["app", "main"]
@@ -25,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(config_app, name="config")
+app.add_typer(data_app, name="data")
 
 
 @app.callback(invoke_without_command=True)

@@ -1,0 +1,329 @@
+"""``bastion data``: import, check and inspect market data (issue 4).
+
+The data directory is ``--data-dir``, else the ``data.dir`` of ``--profile``, else
+``$BASTION_DATA_DIR``, else ``./bastion-data``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+
+from bastion.errors import DataError, UserError
+from bastion.marketdata.specs import SpecRegistry
+
+__all__ = ["data_app"]
+
+data_app = typer.Typer(
+    help="Market data: import, check, roll calendars, adjusted series, samples.",
+    no_args_is_help=True,
+)
+
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="Data directory (default: profile, $BASTION_DATA_DIR, ./bastion-data)."
+    ),
+]
+ProfileOpt = Annotated[
+    Path | None, typer.Option("--profile", help="Profile whose data.dir to use.")
+]
+SpecsOpt = Annotated[
+    list[Path] | None, typer.Option("--specs", help="Extra contract spec YAML files (repeatable).")
+]
+
+
+def _data_dir(data_dir: Path | None, profile: Path | None) -> Path:
+    if data_dir is not None:
+        return data_dir
+    if profile is not None:
+        from bastion.config import load_profile
+
+        return Path(load_profile(profile).data.dir)
+    return Path(os.environ.get("BASTION_DATA_DIR", "bastion-data"))
+
+
+def _registry(specs: list[Path] | None) -> SpecRegistry:
+
+    return SpecRegistry.load(specs or [])
+
+
+def _parse_now(now: str | None) -> dt.datetime:
+    if now is None:
+        return dt.datetime.now(dt.UTC)
+    try:
+        parsed = dt.datetime.fromisoformat(now)
+    except ValueError:
+        raise UserError(
+            f"--now {now!r} is not an ISO 8601 time (e.g. 2024-04-30T21:00+00:00)"
+        ) from None
+    if parsed.tzinfo is None:
+        raise UserError(f"--now {now!r} needs a UTC offset (e.g. 2024-04-30T21:00Z)")
+    return parsed.astimezone(dt.UTC)
+
+
+@data_app.command("import")
+def import_bars(  # noqa: PLR0917 - typer maps parameters to options
+    path: Annotated[Path, typer.Argument(help="A CSV or Parquet bar file, or a folder of them.")],
+    contract: Annotated[
+        str | None,
+        typer.Option(help="Contract for files without a 'contract' column (rb2510, rb/202510)."),
+    ] = None,
+    bar_size: Annotated[str, typer.Option("--bar-size", help="1m, 5m, 15m, 1h or 1d.")] = "1m",
+    timezone: Annotated[
+        str | None, typer.Option(help="Timezone of timestamps that carry no UTC offset.")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    profile: ProfileOpt = None,
+    specs: SpecsOpt = None,
+) -> None:
+    """Import bars; every file is checked before anything is written."""
+    from bastion.marketdata.bars import BarStore, check_bar_size
+    from bastion.marketdata.importers.files import read_bar_file
+
+    registry = _registry(specs)
+    check_bar_size(bar_size)
+    files = (
+        sorted(p for p in path.iterdir() if p.suffix.lower() in {".csv", ".parquet"})
+        if path.is_dir()
+        else [path]
+    )
+    if not files:
+        raise DataError(f"{path}: no .csv or .parquet files")
+    staged = [read_bar_file(f, registry, contract=contract, timezone=timezone) for f in files]
+    store = BarStore(_data_dir(data_dir, profile))
+    for frames in staged:
+        for cid, bars in sorted(frames.items()):
+            r = store.write(cid, bar_size, bars)
+            typer.echo(
+                f"{cid} {bar_size}: {r.added} added, {r.replaced} replaced, {r.unchanged} unchanged"
+            )
+
+
+@data_app.command("import-pysystemtrade")
+def import_pysystemtrade_cmd(
+    folder: Annotated[Path, typer.Argument(help="pysystemtrade data/futures folder.")],
+    data_dir: DataDirOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Import multiple/adjusted prices, roll calendars and config; build Panama series."""
+    from bastion.marketdata.adjust import panama
+    from bastion.marketdata.importers.pysystemtrade import import_pysystemtrade
+    from bastion.marketdata.rolls import rolls_from_multiple
+    from bastion.marketdata.series import SeriesStore
+
+    store = SeriesStore(_data_dir(data_dir, profile))
+    summary = import_pysystemtrade(folder, store)
+    for name in summary.instruments:
+        multiple = store.read(name, "multiple")
+        result = panama(multiple)
+        store.write(name, "adjusted", result.series)
+        store.write(name, "roll_calendar", rolls_from_multiple(multiple))
+        note = (
+            f", {len(result.unresolved)} roll(s) with undeterminable gap"
+            if result.unresolved
+            else ""
+        )
+        typer.echo(f"{name}: {summary.rows[name]} rows, {len(result.rolls)} rolls{note}")
+        for roll in result.unresolved:
+            when = f"{roll.roll_ts:%Y-%m-%d}"
+            typer.echo(f"  unresolved roll {roll.old}->{roll.new} at {when}: blank before it")
+    if summary.configs:
+        typer.echo(f"config: {', '.join(summary.configs)}")
+
+
+@data_app.command("check")
+def check(
+    instrument: Annotated[str | None, typer.Option(help="Only this instrument.")] = None,
+    now: Annotated[
+        str | None, typer.Option(help="Check as of this UTC time (default: now).")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    profile: ProfileOpt = None,
+    specs: SpecsOpt = None,
+) -> None:
+    """Check stored bars; mark failing series unusable. Exit 1 if any is unusable."""
+    from bastion.domain.contracts import parse_contract_id
+    from bastion.marketdata.bars import BarStore
+    from bastion.marketdata.calendars import calendar_for
+    from bastion.marketdata.checks import check_bars, record_reports
+    from bastion.marketdata.expiry import last_trade_date
+
+    root = _data_dir(data_dir, profile)
+    registry, when = _registry(specs), _parse_now(now)
+    store = BarStore(root)
+    stored = store.contracts(instrument)
+    if not stored:
+        raise DataError(
+            f"no bars in {root}{f' for {instrument}' if instrument else ''}; import some first"
+        )
+    reports = []
+    typer.echo(f"data check as of {when:%Y-%m-%d %H:%M} UTC, {root}")
+    for cid, bar_size in stored:
+        name, expiry = parse_contract_id(cid)
+        spec = registry[name]
+        calendar = calendar_for(spec)
+        last = (
+            last_trade_date(spec.contract.expiry_rule, expiry, calendar.is_trading_day)
+            if spec.contract.expiry_rule
+            else None
+        )
+        report = check_bars(
+            cid, bar_size, store.read(cid, bar_size), calendar, when, last_trade=last
+        )
+        reports.append(report)
+        verdict = "usable" if report.usable else "UNUSABLE"
+        span = (
+            f"{report.first:%Y-%m-%d %H:%M} .. {report.last:%Y-%m-%d %H:%M}"
+            if report.last
+            else "empty"
+        )
+        typer.echo(f"{cid:<16} {bar_size:<3} {report.bars:>7} bars  {span}  {verdict}")
+        for issue in report.issues:
+            typer.echo(f"    {issue.severity:<7} {issue.check}: {issue.detail}")
+    record_reports(root, reports, when)
+    bad = sum(not r.usable for r in reports)
+    typer.echo(f"{len(reports)} series checked, {bad} unusable for executable orders")
+    if bad:
+        raise typer.Exit(1)
+
+
+@data_app.command("roll-calendar")
+def roll_calendar(  # noqa: PLR0917 - typer maps parameters to options
+    instrument: Annotated[str, typer.Argument(help="Instrument id, e.g. SP500 or rb.")],
+    source: Annotated[
+        str, typer.Option(help="stored, data (multiple prices) or config (imported roll config).")
+    ] = "stored",
+    start: Annotated[str | None, typer.Option(help="First date (config source).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date (config source).")] = None,
+    roll_early: Annotated[
+        int, typer.Option("--roll-early", help="Roll N business days earlier.")
+    ] = 0,
+    data_dir: DataDirOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Print the roll calendar of an instrument."""
+    from bastion.marketdata.rolls import RollConfig, roll_calendar_from_config, rolls_from_multiple
+    from bastion.marketdata.series import SeriesStore
+
+    store = SeriesStore(_data_dir(data_dir, profile))
+    if source == "stored":
+        calendar = store.read(instrument, "roll_calendar")
+    elif source == "data":
+        calendar = rolls_from_multiple(store.read(instrument, "multiple"))
+    elif source == "config":
+        row = store.read_config("rollconfig").get(instrument)
+        if row is None:
+            raise DataError(
+                f"no roll config for {instrument}; import a pysystemtrade folder with csvconfig/"
+            )
+        try:
+            first = dt.date.fromisoformat(start) if start else dt.datetime.now(dt.UTC).date()
+            last = dt.date.fromisoformat(end) if end else first + dt.timedelta(days=366)
+        except ValueError:
+            raise UserError("--start/--end must be dates YYYY-MM-DD") from None
+        calendar = roll_calendar_from_config(
+            RollConfig.from_pysystemtrade(row, roll_early), first, last
+        )
+    else:
+        raise UserError(f"--source {source!r}, expected stored, data or config")
+    typer.echo(f"{instrument} roll calendar ({source}): {calendar.height} roll(s)")
+    for ts, current, nxt in calendar.select("ts", "current", "next").iter_rows():
+        typer.echo(f"{ts:%Y-%m-%d}  {current} -> {nxt}")
+
+
+@data_app.command("adjusted")
+def adjusted(
+    instrument: Annotated[str, typer.Argument(help="Instrument id, e.g. SP500.")],
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="Write DATETIME,ADJ to this CSV file.")
+    ] = None,
+    compare: Annotated[
+        Path | None, typer.Option("--compare", help="A DATETIME,ADJ CSV to compare roll gaps with.")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Build the Panama back-adjusted series from stored multiple prices."""
+    from bastion.marketdata._atomic import atomic_write
+    from bastion.marketdata.adjust import compare_adjusted, panama
+    from bastion.marketdata.importers.pysystemtrade import read_adjusted_prices
+    from bastion.marketdata.series import SeriesStore
+
+    store = SeriesStore(_data_dir(data_dir, profile))
+    result = panama(store.read(instrument, "multiple"))
+    store.write(instrument, "adjusted", result.series)
+    typer.echo(f"{instrument}: {result.series.height} rows, {len(result.rolls)} rolls")
+    for roll in result.unresolved:
+        when = f"{roll.roll_ts:%Y-%m-%d}"
+        typer.echo(f"  unresolved roll {roll.old}->{roll.new} at {when}: gap undeterminable")
+        typer.echo("    (the series is blank before it: history is not adjusted by a guess)")
+    if csv is not None:
+        out = result.series.select(
+            pl.col("ts")
+            .dt.replace_time_zone(None)
+            .dt.strftime("%Y-%m-%d %H:%M:%S")
+            .alias("DATETIME"),
+            pl.col("adj").alias("ADJ"),
+        )
+        atomic_write(csv, lambda tmp: out.write_csv(tmp, float_precision=None))
+        typer.echo(f"wrote {csv}")
+    if compare is not None:
+        differences, stats = compare_adjusted(result, read_adjusted_prices(compare))
+        moving = stats.filter(pl.col("spread") > 1e-6)
+        typer.echo(f"compared with {compare}: {len(differences)} roll(s) with a different gap")
+        for d in differences:
+            gaps = f"ours {d.ours:.10g}, theirs {d.theirs:.10g}, diff {d.ours - d.theirs:+.10g}"
+            typer.echo(f"  {d.roll_ts:%Y-%m-%d} {d.old}->{d.new}: {gaps}")
+        if moving.height:
+            typer.echo(
+                f"  {moving.height} held contract(s) where the series move differently inside"
+            )
+
+
+@data_app.command("show")
+def show(
+    instrument: Annotated[str, typer.Argument(help="Instrument id, e.g. SP500 or rb.")],
+    data_dir: DataDirOpt = None,
+    profile: ProfileOpt = None,
+    specs: SpecsOpt = None,
+) -> None:
+    """Print an instrument's spec and what is stored for it."""
+    from bastion.marketdata.bars import BarStore
+    from bastion.marketdata.series import SERIES_KINDS, SeriesStore
+    from bastion.marketdata.specs import venue_symbol
+
+    root = _data_dir(data_dir, profile)
+    spec = _registry(specs)[instrument]
+    c = spec.contract
+    sessions = ", ".join(f"{w.start:%H:%M}-{w.end:%H:%M}" for w in c.sessions)
+    typer.echo(f"{instrument}: {spec.name} ({c.exchange}, {c.currency})")
+    money = f"margin {c.margin_rate}, band {c.price_band}"
+    typer.echo(f"  tick {c.tick_size}, multiplier {c.multiplier}, {money}")
+    typer.echo(
+        f"  sessions {sessions} {c.timezone}; calendar {spec.calendar}; months {spec.months}"
+    )
+    typer.echo(f"  last trade: {c.last_trade_rule or '-'} [{c.expiry_rule or '-'}]")
+    typer.echo(f"  symbol e.g. {venue_symbol(spec, '202512')} for {instrument}/202512")
+    bars = BarStore(root)
+    for cid, bar_size in bars.contracts(instrument):
+        frame = bars.read(cid, bar_size)
+        span = f"from {frame['ts'].min()} to {frame['ts'].max()}"
+        typer.echo(f"  bars {cid} {bar_size}: {frame.height} {span}")
+    series = SeriesStore(root)
+    present = [k for k in SERIES_KINDS if series.has(instrument, k)]
+    typer.echo(f"  series: {', '.join(present) if present else 'none'}")
+
+
+@data_app.command("sample")
+def sample(data_dir: DataDirOpt = None, profile: ProfileOpt = None) -> None:
+    """Write the bundled, seeded sample data (CME SP500 and SHFE rb, across a roll)."""
+    from bastion.marketdata.sample import write_sample
+
+    for line in write_sample(_data_dir(data_dir, profile)):
+        typer.echo(line)
