@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bastion.domain.enums import OrderType, Side, TimeInForce
+from bastion.domain.ids import ClientOrderId
 from bastion.domain.venue_events import Canceled, FillReport
 from bastion.testing.venue_stubs import CONTRACT, bar, make_order, make_sim_venue, quote, trade
 from bastion.venues.sim.config import SimVenueConfig, SlippageConfig, SlippageKind
@@ -174,7 +175,7 @@ def test_matching_invariants_hold_for_any_orders_and_market(
         elif what == "bar":
             venue.on_bar(bar(price, price + 2, price - 2, price, volume=size * 10))
     fills = [e.fill for e in venue.poll_events() if isinstance(e, FillReport)]
-    filled: dict[str, int] = {}
+    filled: dict[ClientOrderId, int] = {}
     for fill in fills:
         filled[fill.client_order_id] = filled.get(fill.client_order_id, 0) + fill.quantity
         order = sent[fill.client_order_id]
