@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bastion.domain.contracts import parse_contract_id
-from bastion.domain.ids import ClientOrderId, ExecId, OrderId, VenueOrderId
+from bastion.domain.ids import ClientOrderId, ContractId, ExecId, OrderId, VenueOrderId
 from bastion.domain.order_state import OrderState
 from bastion.domain.orders import BrokerOrder, ContractOrder, CostRecord, InstrumentOrder
 from bastion.domain.positions import PositionBook
@@ -226,10 +226,19 @@ class Book:
         parent = self.contract_order(contract_order_id)
         if parent is None:
             raise InvariantError(f"fill for a missing contract order {contract_order_id}")
-        parent.filled += quantity
+        if parent.spread_leg is None:
+            parent.filled += quantity
+        else:
+            # A calendar spread is filled as far as both legs are: count pairs, not legs.
+            before = parent.filled
+            parent.filled = min(
+                self._leg_filled(parent, parent.contract_id),
+                self._leg_filled(parent, parent.spread_leg),
+            )
+            quantity = parent.filled - before
         if parent.filled > parent.quantity:
             raise OverfillError(f"contract order {parent.order_id} overfilled")
-        if parent.parent_id is None:
+        if parent.parent_id is None or quantity == 0:
             return  # roll or balance order: the instrument position is unchanged
         grand = self.instrument_order(parent.parent_id)
         if grand is None:
@@ -240,6 +249,14 @@ class Book:
         self.positions.apply_strategy_fill(
             grand.strategy_id, grand.instrument_id, quantity * grand.side.sign
         )
+
+    def _leg_filled(self, parent: ContractOrder, contract_id: ContractId) -> int:
+        total = 0
+        for coid in parent.children:
+            child = self.broker_order(coid)
+            if child is not None and child.contract_id == contract_id:
+                total += child.filled
+        return total
 
     def _allocate(self, r: Allocation) -> None:
         self.positions.apply_strategy_fill(r.strategy_id, r.instrument_id, r.signed_quantity)

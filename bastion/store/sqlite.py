@@ -23,7 +23,8 @@ import msgspec
 
 from bastion.clock import Clock, WallClock
 from bastion.domain.book import Book
-from bastion.domain.records import FillRecorded, JournalRecord, record_type
+from bastion.domain.orders import BrokerOrder, ContractOrder, InstrumentOrder
+from bastion.domain.records import Allocation, FillRecorded, JournalRecord, record_type
 from bastion.errors import JournalError
 from bastion.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from bastion.store.projection import Rows, affected_orders, order_row, rows_of
@@ -68,6 +69,10 @@ class SqliteStore:
         self._batch_size = batch_size if mode is StoreMode.BACKTEST else 1
         self._pending = 0
         self._poisoned: str | None = None
+        self._dirty_orders: dict[
+            tuple[str, str], InstrumentOrder | ContractOrder | BrokerOrder
+        ] = {}
+        self._dirty_positions = False
         self.correlation_id = ""
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
@@ -189,21 +194,45 @@ class SqliteStore:
 
     def flush(self) -> None:
         """Commit what is pending (a no-op in LIVE mode, which commits every write)."""
+        if self._poisoned is not None:
+            # The book may hold part of a failed batch: commit what was journaled, then
+            # rebuild the projections (and the book) from the journal itself.
+            self._dirty_orders.clear()
+            self._dirty_positions = False
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
+            self._pending = 0
+            self.rebuild_projections()
+            return
         if self._db.in_transaction:
+            try:
+                self._write_dirty()
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK")
+                self._poisoned = f"projection write failed: {exc}"
+                raise JournalError(f"projection write failed: {exc}") from exc
             self._db.execute("COMMIT")
         self._pending = 0
 
     # -- projections -------------------------------------------------------------------------
     def _write_projection(self, records: Sequence[JournalRecord]) -> None:
-        db = self._db
-        seen: set[tuple[str, str]] = set()
+        """Note which rows the records touched; write them now (live) or at commit (backtest).
+
+        Either way the rows are written inside the transaction that commits the records.
+        """
         for order in affected_orders(self._book, records):
-            key, payload = order_row(order)
-            if key in seen:
-                continue
-            seen.add(key)
-            live = not (key[0] == "broker" and order.is_terminal) and not getattr(  # type: ignore[union-attr]
-                order, "completed", False
+            self._dirty_orders[order_row(order)[0]] = order
+        if not self._dirty_positions:
+            self._dirty_positions = any(isinstance(r, FillRecorded | Allocation) for r in records)
+        if self.mode is StoreMode.LIVE:
+            self._write_dirty()
+
+    def _write_dirty(self) -> None:
+        db = self._db
+        for key, order in self._dirty_orders.items():
+            _, payload = order_row(order)
+            live = not getattr(order, "completed", False) and not (
+                isinstance(order, BrokerOrder) and order.is_terminal
             )
             keep, drop = (
                 ("live_orders", "order_history") if live else ("order_history", "live_orders")
@@ -213,10 +242,10 @@ class SqliteStore:
                 f"INSERT OR REPLACE INTO {keep} (level, order_id, payload) VALUES (?, ?, ?)",  # noqa: S608
                 (*key, payload),
             )
-        for record in records:
-            if isinstance(record, FillRecorded) or record_type(record) == "allocation":
-                self._write_positions()
-                break
+        self._dirty_orders.clear()
+        if self._dirty_positions:
+            self._write_positions()
+            self._dirty_positions = False
 
     def _write_positions(self) -> None:
         db = self._db
@@ -233,7 +262,8 @@ class SqliteStore:
         )
 
     def table_rows(self) -> Rows:
-        """The projection tables as they are on disk."""
+        """The projection tables as they are on disk (after committing what is pending)."""
+        self.flush()
         db = self._db
         return Rows(
             live={(lv, oid): bytes(p) for lv, oid, p in db.execute("SELECT * FROM live_orders")},
@@ -253,7 +283,8 @@ class SqliteStore:
 
     def rebuild_projections(self) -> None:
         """Replace the projection tables with a fold of the journal, in one transaction."""
-        self.flush()
+        if self._poisoned is None:
+            self.flush()
         book = self._fold_journal()
         rows = rows_of(book)
         db = self._db
@@ -276,6 +307,7 @@ class SqliteStore:
         )
         db.execute("COMMIT")
         self._book = book
+        self._poisoned = None
 
     # -- reading the journal ---------------------------------------------------------------
     def entries(self, after_seq: int = 0) -> Iterator[JournalEntry]:

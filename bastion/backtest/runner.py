@@ -1,0 +1,116 @@
+"""The deterministic core driven bar by bar on a simulated clock (R11.2).
+
+For each bar, in time order: the clock moves to the bar's end; the sim venue sees the
+bar (orders sent at the previous close fill at this bar's open); fills are applied; the
+strategies see the close and may change their targets; the stack turns changed targets
+into orders, which go through the risk gate and the journal to the venue. Backtests,
+``bastion session`` and the live runner use these same objects; only the clock and the
+source of bars differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bastion.backtest.pnl import PnlBook
+from bastion.clock import SimClock
+from bastion.domain.fills import Fill
+from bastion.domain.ids import InstrumentId, StrategyId
+from bastion.domain.targets import Target
+from bastion.orders.market import QuoteView
+from bastion.orders.stack import StackHandler
+from bastion.strategy.examples import BarStrategy
+from bastion.venues.sim import Bar, SimVenue
+
+__all__ = ["BarMarket", "Engine", "InstrumentBar", "by_time"]
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentBar:
+    instrument_id: InstrumentId
+    bar: Bar
+
+
+class BarMarket:
+    """A market view from the last bar of each contract: bid = ask = last = close.
+
+    A spread of ``half_spread_ticks`` either side can be assumed for cost references.
+    """
+
+    __slots__ = ("_half", "_last")
+
+    def __init__(self, half_spread_ticks: int = 0) -> None:
+        self._last: dict[str, Bar] = {}
+        self._half = half_spread_ticks
+
+    def update(self, bar: Bar) -> None:
+        self._last[bar.contract_id] = bar
+
+    def quote(self, contract_id: str) -> QuoteView | None:
+        bar = self._last.get(contract_id)
+        if bar is None:
+            return None
+        c = bar.close_ticks
+        size = max(1, bar.volume // 10)
+        return QuoteView(c - self._half, c + self._half, c, bar.end, size, size)
+
+
+@dataclass(slots=True)
+class Engine:
+    stack: StackHandler
+    venue: SimVenue
+    clock: SimClock
+    market: BarMarket
+    pnl: PnlBook
+    strategies: Sequence[BarStrategy]
+    targets: dict[tuple[StrategyId, InstrumentId], Target] = field(default_factory=dict)
+    bars: int = 0
+    _by_instrument: dict[InstrumentId, list[BarStrategy]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for strategy in self.strategies:
+            self._by_instrument.setdefault(strategy.instrument_id, []).append(strategy)
+        self.stack.on_fill = self._on_fill
+
+    def _on_fill(self, fill: Fill) -> None:
+        self.pnl.on_fill(fill)
+
+    def on_bar(self, item: InstrumentBar) -> None:
+        bar = item.bar
+        if bar.end > self.clock.now():
+            self.clock.advance_to(bar.end)
+        self.bars += 1
+        self.venue.on_bar(bar)
+        self.market.update(bar)
+        self.pnl.mark(bar.contract_id, bar.close_ticks)
+        changed: list[Target] = []
+        for strategy in self._by_instrument.get(item.instrument_id, ()):
+            target = strategy.on_bar(bar.close_ticks, bar.contract_id, bar.end)
+            if target is not None:
+                self.targets[(target.strategy_id, target.instrument_id)] = target
+                changed.append(target)
+        book = self.stack.oms.book
+        if changed or book.instrument_orders or book.contract_orders or book.broker_orders:
+            self.stack.step(self._targets_of({t.instrument_id for t in changed}))
+
+    def _targets_of(self, instruments: set[InstrumentId]) -> Iterable[Target]:
+        book = self.stack.oms.book
+        live = {o.instrument_id for o in book.instrument_orders.values()}
+        # Re-offer targets of instruments whose families just completed (partial fills).
+        wanted = instruments | (set(self._by_instrument) - live)
+        return [t for (_, iid), t in self.targets.items() if iid in wanted]
+
+    def run(self, bars: Iterable[InstrumentBar]) -> None:
+        for item in bars:
+            self.on_bar(item)
+
+    def equity(self, capital: float) -> float:
+        return capital + float(self.pnl.net())
+
+
+def by_time(streams: Mapping[InstrumentId, Iterable[Bar]]) -> list[InstrumentBar]:
+    """Merge per-instrument bar streams into one time-ordered list."""
+    merged = [InstrumentBar(iid, bar) for iid, bars in streams.items() for bar in bars]
+    merged.sort(key=lambda b: (b.bar.end, b.instrument_id))
+    return merged

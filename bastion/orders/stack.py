@@ -1,0 +1,488 @@
+"""The stack handler (R4.1, R4.4-R4.8): instrument orders -> contract orders -> broker orders.
+
+Each step it is asked to take, it:
+1. turns targets into instrument orders (generation + netting, ``generation.py``);
+2. gives each instrument order a contract order per the roll status (``rolls.py``), and
+   creates roll orders, which have no instrument parent;
+3. lets each contract order's algo (one per order: the algo lock) propose a child, cuts
+   it to the trade limits, asks the risk gate, writes it ahead in the journal, and only
+   then submits it to the venue;
+4. completes finished families so they move to history.
+
+Fills come back through the OMS and propagate broker -> contract -> instrument in the
+book. Nothing here reads a wall clock or talks to a venue except through ``VenuePort``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from bastion.clock import Clock
+from bastion.domain.contracts import ContractSpec
+from bastion.domain.enums import OrderType, Side
+from bastion.domain.fills import Fill
+from bastion.domain.ids import ClientOrderId, ContractId, InstrumentId, OrderId, StrategyId
+from bastion.domain.orders import BrokerOrder, ContractOrder, InstrumentOrder
+from bastion.domain.reasons import Reason, retry_policy
+from bastion.domain.records import (
+    Allocation,
+    BrokerOrderCreated,
+    ContractOrderCreated,
+    FamilyCompleted,
+    InstrumentOrderCreated,
+    JournalRecord,
+    Note,
+)
+from bastion.domain.targets import Target
+from bastion.domain.venue_events import FillReport
+from bastion.oms import ApplyOutcome, OrderManager
+from bastion.orders.algos import Algo, ChildSpec, make_algo
+from bastion.orders.generation import (
+    Overrides,
+    StrategyTrade,
+    desired_trade,
+    net_trades,
+)
+from bastion.orders.limits import TradeLimits
+from bastion.orders.market import MarketView
+from bastion.orders.rolls import ContractSchedule, RollStatus
+from bastion.risk.port import OrderPath, OrderRequest, RiskGate
+from bastion.venues.port import VenuePort
+
+__all__ = ["StackHandler"]
+
+
+@dataclass(slots=True)
+class _AlgoState:
+    algo: Algo
+    rejects: int = 0
+    stopped: str | None = None
+
+
+@dataclass(slots=True)
+class StackHandler:
+    oms: OrderManager
+    venue: VenuePort
+    risk: RiskGate
+    schedule: ContractSchedule
+    market: MarketView
+    clock: Clock
+    specs: Mapping[InstrumentId, ContractSpec]
+    limits: TradeLimits = field(default_factory=TradeLimits)
+    overrides: Overrides = field(default_factory=Overrides)
+    position_limits: Mapping[InstrumentId, int] = field(default_factory=dict)
+    default_algo: str = "market"
+    session_end: dt.datetime | None = None
+    on_fill: Callable[[Fill], None] | None = None
+    """Called once for every new (not duplicate) fill, after the OMS applied it."""
+    problems: list[str] = field(default_factory=list)
+    _algos: dict[OrderId, _AlgoState] = field(default_factory=dict)
+    _counter: int = 0
+
+    # -- ids: deterministic per intent, from the journal's own history ---------------------
+    def _next_id(self, prefix: str) -> OrderId:
+        self._counter += 1
+        book = self.oms.book
+        base = len(book.history) + len(book.instrument_orders) + len(book.contract_orders)
+        return OrderId(f"{prefix}{base}-{self._counter}")
+
+    # -- 1. targets -> instrument orders -----------------------------------------------------
+    def generate(self, targets: Iterable[Target]) -> list[InstrumentOrder]:
+        book = self.oms.book
+        now = self.clock.now()
+        working = self._working_by_strategy()
+        trades: list[StrategyTrade] = []
+        refs: dict[tuple[StrategyId, InstrumentId], Target] = {}
+        for target in targets:
+            iid, sid = target.instrument_id, target.strategy_id
+            if iid not in self.specs:
+                self.problems.append(f"target {sid}/{iid}: unknown instrument, skipped")
+                continue
+            pending = working.get((sid, iid), 0)
+            trade = desired_trade(
+                target,
+                book.positions.strategy_position(sid, iid),
+                pending,
+                self.overrides.effective(sid, iid),
+                self.position_limits.get(iid),
+            )
+            if trade.quantity != 0 and pending != 0 and (trade.quantity > 0) != (pending > 0):
+                self._cancel_instrument_orders(sid, iid, "target reversed")
+                continue
+            trades.append(trade)
+            refs[(sid, iid)] = target
+        created: list[InstrumentOrder] = []
+        for iid, plan in net_trades(trades).items():
+            if plan.net != 0 and self._opposite_working(iid, Side.of(plan.net)):
+                self._cancel_instrument_side(iid, Side.of(plan.net).opposite)
+                continue
+            crossed = dict(plan.crossed)
+            for trade in plan.trades:
+                ref = refs[(trade.strategy_id, iid)]
+                order_id = self._next_id("I")
+                records: list[JournalRecord] = [
+                    InstrumentOrderCreated(
+                        timestamp=now,
+                        order_id=order_id,
+                        strategy_id=trade.strategy_id,
+                        instrument_id=iid,
+                        side=Side.of(trade.quantity),
+                        quantity=abs(trade.quantity),
+                        reference_ticks=ref.reference_ticks,
+                        reference_contract=ref.reference_contract,
+                    )
+                ]
+                cross = crossed.get(trade.strategy_id, 0)
+                if cross:
+                    records.append(
+                        Allocation(
+                            timestamp=now,
+                            strategy_id=trade.strategy_id,
+                            instrument_id=iid,
+                            signed_quantity=cross,
+                            instrument_order_id=order_id,
+                            note="internal cross between strategies",
+                        )
+                    )
+                self.oms.record(*records)
+                created.append(book.instrument_orders[order_id])
+        return created
+
+    def _working_by_strategy(self) -> dict[tuple[StrategyId, InstrumentId], int]:
+        totals: dict[tuple[StrategyId, InstrumentId], int] = {}
+        for order in self.oms.book.instrument_orders.values():
+            key = (order.strategy_id, order.instrument_id)
+            totals[key] = totals.get(key, 0) + order.remaining * order.side.sign
+        return totals
+
+    def _opposite_working(self, iid: InstrumentId, side: Side) -> bool:
+        return any(
+            o.instrument_id == iid and o.side is not side and o.remaining > 0
+            for o in self.oms.book.instrument_orders.values()
+        )
+
+    def _cancel_instrument_side(self, iid: InstrumentId, side: Side) -> None:
+        for order in list(self.oms.book.instrument_orders.values()):
+            if order.instrument_id == iid and order.side is side:
+                self._cancel_family(order, "opposite trade wanted: never buy and sell at once")
+
+    def _cancel_instrument_orders(self, sid: StrategyId, iid: InstrumentId, why: str) -> None:
+        for order in list(self.oms.book.instrument_orders.values()):
+            if order.strategy_id == sid and order.instrument_id == iid:
+                self._cancel_family(order, why)
+
+    def _cancel_family(self, order: InstrumentOrder, why: str) -> None:
+        for co_id in order.children:
+            co = self.oms.book.contract_orders.get(co_id)
+            if co is None:
+                continue
+            state = self._algos.setdefault(co_id, _AlgoState(make_algo(co.algo)))
+            state.stopped = why
+            for coid in co.children:
+                self.cancel_broker(coid)
+        if not order.children:
+            self.oms.record(FamilyCompleted(timestamp=self.clock.now(), order_id=order.order_id))
+
+    # -- 2. instrument orders -> contract orders -----------------------------------------------
+    def spawn_contract_orders(self) -> None:
+        now = self.clock.now()
+        book = self.oms.book
+        stopped = self._stopped()
+        for io in list(book.instrument_orders.values()):
+            unplaced = io.remaining - sum(
+                c.remaining for c in self._children(io) if c.order_id not in stopped
+            )
+            if unplaced <= 0:
+                continue
+            for contract, lots in self._placement(io, unplaced, now):
+                self.oms.record(
+                    ContractOrderCreated(
+                        timestamp=now,
+                        order_id=self._next_id("C"),
+                        instrument_id=io.instrument_id,
+                        contract_id=contract,
+                        side=io.side,
+                        quantity=lots,
+                        parent_id=io.order_id,
+                        algo=self.default_algo,
+                    )
+                )
+
+    def _stopped(self) -> set[OrderId]:
+        return {oid for oid, s in self._algos.items() if s.stopped is not None}
+
+    def _children(self, io: InstrumentOrder) -> list[ContractOrder]:
+        book = self.oms.book
+        return [c for oid in io.children if (c := book.contract_order(oid)) is not None]
+
+    def _placement(
+        self, io: InstrumentOrder, lots: int, now: dt.datetime
+    ) -> list[tuple[ContractId, int]]:
+        iid = io.instrument_id
+        current = self.schedule.current(iid, now)
+        if current is None:
+            self.problems.append(f"{iid}: no current contract known; nothing placed")
+            return []
+        status = self.schedule.status(iid, now)
+        new = self.schedule.next(iid, now)
+        held = self.oms.book.positions.contract_position(current)
+        reducing = min(lots, abs(held)) if held * io.side.sign < 0 else 0
+        if status is RollStatus.NO_ROLL or new is None:
+            return [(current, lots)]
+        if status is RollStatus.CLOSE:
+            if reducing < lots:
+                self.problems.append(f"{iid}: roll status close: {lots - reducing} lots not opened")
+            return [(current, reducing)] if reducing else []
+        if status is RollStatus.PASSIVE:
+            placed = [(current, reducing)] if reducing else []
+            return [*placed, (new, lots - reducing)] if lots > reducing else placed
+        # FORCE / FORCE_LEG: the old position moves by roll orders; new trades go to new.
+        return [(new, lots)]
+
+    def roll(self) -> None:
+        """Create roll orders for instruments in FORCE or FORCE_LEG status (R4.5)."""
+        now = self.clock.now()
+        book = self.oms.book
+        rolling = {c.contract_id for c in book.contract_orders.values() if c.roll}
+        for iid in self.specs:
+            status = self.schedule.status(iid, now)
+            if status not in (RollStatus.FORCE, RollStatus.FORCE_LEG):
+                continue
+            old, new = self.schedule.current(iid, now), self.schedule.next(iid, now)
+            if old is None or new is None or old in rolling:
+                continue
+            held = book.positions.contract_position(old)
+            if held == 0:
+                continue
+            close_side = Side.of(-held)
+            base = {"timestamp": now, "instrument_id": iid, "quantity": abs(held), "roll": True}
+            if status is RollStatus.FORCE:
+                self.oms.record(
+                    ContractOrderCreated(
+                        order_id=self._next_id("R"),
+                        contract_id=old,
+                        side=close_side,
+                        spread_leg=new,
+                        **base,  # type: ignore[arg-type]
+                    )
+                )
+            else:
+                self.oms.record(
+                    ContractOrderCreated(
+                        order_id=self._next_id("R"),
+                        contract_id=old,
+                        side=close_side,
+                        **base,  # type: ignore[arg-type]
+                    ),
+                    ContractOrderCreated(
+                        order_id=self._next_id("R"),
+                        contract_id=new,
+                        side=close_side.opposite,
+                        **base,  # type: ignore[arg-type]
+                    ),
+                )
+
+    # -- 3. contract orders -> broker orders ----------------------------------------------
+    def run_algos(self) -> None:
+        now = self.clock.now()
+        for co in list(self.oms.book.contract_orders.values()):
+            state = self._algos.get(co.order_id)
+            if state is None:
+                state = self._algos[co.order_id] = _AlgoState(make_algo(co.algo))
+                co.algo_lock = f"{state.algo.name}:{co.order_id}"
+            if state.stopped is not None or co.remaining <= 0:
+                continue
+            if co.spread_leg is not None:
+                self._run_spread(co, state)
+                continue
+            working = self._working_child(co)
+            action = state.algo.decide(
+                co, working, self.market.quote(co.contract_id), now, self.session_end
+            )
+            if action.cancel and working is not None:
+                self.cancel_broker(working.client_order_id)
+            if action.submit is not None:
+                self._send(co, co.contract_id, co.side, action.submit)
+
+    def _run_spread(self, co: ContractOrder, state: _AlgoState) -> None:
+        """A calendar spread is worked as a pair of marketable legs sent together."""
+        if co.children:
+            return  # the pair is out; what it leaves is settled at end of day
+        spec = ChildSpec(co.quantity, OrderType.MARKET)
+        assert co.spread_leg is not None  # noqa: S101 - guarded by the caller
+        first = self._send(co, co.contract_id, co.side, spec)
+        if first:
+            self._send(co, co.spread_leg, co.side.opposite, spec)
+        else:
+            state.stopped = "spread first leg refused"
+
+    def _working_child(self, co: ContractOrder) -> BrokerOrder | None:
+        for coid in reversed(co.children):
+            order = self.oms.book.broker_orders.get(coid)
+            if order is not None:
+                return order
+        return None
+
+    def _send(self, co: ContractOrder, contract: ContractId, side: Side, spec: ChildSpec) -> bool:
+        now = self.clock.now()
+        iid = co.instrument_id
+        lots = self.limits.allowed(iid, spec.quantity, now)
+        if lots <= 0:
+            self.problems.append(f"{co.order_id}: trade limit for {iid} reached today; not sent")
+            return False
+        parent = self.oms.book.instrument_order(co.parent_id) if co.parent_id else None
+        quote = self.market.quote(contract)
+        coid = ClientOrderId(f"{co.order_id}.{len(co.children) + 1}")
+        created = BrokerOrderCreated(
+            timestamp=now,
+            client_order_id=coid,
+            contract_id=contract,
+            side=side,
+            quantity=lots,
+            order_type=spec.order_type,
+            limit_ticks=spec.limit_ticks,
+            parent_id=co.order_id,
+            venue=self.venue.name,
+            reference_ticks=parent.reference_ticks if parent else None,
+            reference_time=parent.created if parent else None,
+            mid_ticks=quote.mid_ticks if quote else None,
+            side_ticks=(quote.bid_ticks if side is Side.BUY else quote.ask_ticks)
+            if quote
+            else None,
+            offside_ticks=(quote.ask_ticks if side is Side.BUY else quote.bid_ticks)
+            if quote
+            else None,
+        )
+        held = self.oms.book.positions.contract_position(contract)
+        request = OrderRequest(
+            order=created,
+            path=OrderPath.ROLL if co.roll else OrderPath.AUTOMATIC,
+            instrument_id=iid,
+            strategy_id=parent.strategy_id if parent else None,
+            reduces_position=held * side.sign < 0 and lots <= abs(held),
+        )
+        decision = self.risk.check(request)
+        if not decision.allowed:
+            self.oms.record(
+                Note(
+                    timestamp=now,
+                    kind="risk.denied",
+                    text=decision.message,
+                    data={
+                        "client_order_id": coid,
+                        "check": decision.check,
+                        "reason": str(decision.reason),
+                    },
+                )
+            )
+            self.problems.append(f"{coid} denied by risk ({decision.check}): {decision.message}")
+            self._algos[co.order_id].stopped = f"denied: {decision.check}"
+            return False
+        order = self.oms.write_ahead(created)  # the journal has it before any venue call
+        result = self.venue.submit(order)
+        if result.taken:
+            self.oms.mark_submitted(coid, now)
+        self.limits.use(iid, lots, now)
+        return result.taken
+
+    def cancel_broker(self, client_order_id: ClientOrderId) -> None:
+        order = self.oms.book.broker_orders.get(client_order_id)
+        if order is None or order.is_terminal:
+            return
+        self.oms.request_cancel(client_order_id, self.clock.now())
+        self.venue.cancel(client_order_id)
+
+    # -- venue events ---------------------------------------------------------------------
+    def drain(self) -> int:
+        """Apply every due venue event; returns how many there were."""
+        events = self.venue.poll_events()
+        for event in events:
+            result = self.oms.apply(event)
+            if (
+                self.on_fill is not None
+                and isinstance(event, FillReport)
+                and result.outcome is not ApplyOutcome.DUPLICATE_FILL
+                and result.outcome is not ApplyOutcome.FOREIGN
+            ):
+                self.on_fill(event.fill)
+            if result.outcome.value in ("foreign", "anomaly"):
+                self.problems.append(f"{result.outcome}: {result.message}")
+            order = result.order
+            if order is not None and order.reject_reason and order.is_terminal:
+                self._on_dead_child(order)
+        return len(events)
+
+    def _on_dead_child(self, order: BrokerOrder) -> None:
+        if order.parent_id is None or order.state.value != "rejected":
+            return
+        state = self._algos.get(order.parent_id)
+        if state is None:
+            return
+        state.rejects += 1
+        reason_text = (order.reject_reason or "").split(":", 1)[0]
+        try:
+            policy = retry_policy(Reason(reason_text))
+        except ValueError:
+            policy = retry_policy(Reason.UNKNOWN)
+        if not policy.retryable or state.rejects > policy.max_attempts:
+            state.stopped = f"rejected ({reason_text}); not retried"
+            self.problems.append(f"{order.client_order_id} rejected: {order.reject_reason}")
+
+    # -- 4. completion ---------------------------------------------------------------------
+    def complete_finished(self) -> None:
+        book = self.oms.book
+        now = self.clock.now()
+        for co in list(book.contract_orders.values()):
+            if co.parent_id is None and self._family_done(co, stopped_counts=True):
+                self.oms.record(FamilyCompleted(timestamp=now, order_id=co.order_id))
+        for io in list(book.instrument_orders.values()):
+            children = self._children(io)
+            if all(self._family_done(c, stopped_counts=True) for c in children) and (
+                io.remaining == 0
+                or (children and all(c.order_id in self._stopped() for c in children))
+            ):
+                self.oms.record(FamilyCompleted(timestamp=now, order_id=io.order_id))
+
+    def _family_done(self, co: ContractOrder, *, stopped_counts: bool) -> bool:
+        book = self.oms.book
+        if any(coid in book.broker_orders for coid in co.children):
+            return False
+        stopped = stopped_counts and co.order_id in self._stopped()
+        return co.remaining == 0 or stopped
+
+    def step(self, targets: Iterable[Target] = ()) -> None:
+        """One full pass: events, generation, placement, rolls, algos, completion."""
+        self.drain()
+        self.generate(targets)
+        self.spawn_contract_orders()
+        self.roll()
+        self.run_algos()
+        self.drain()
+        self.complete_finished()
+
+    def end_of_day(self, *, max_rounds: int = 50) -> bool:
+        """Cancel working orders, process fills, complete every family (R4.7).
+
+        Returns True when the stack is empty; False (and a problem) when a cancel was not
+        confirmed in ``max_rounds`` drains, in which case those families stay live.
+        """
+        for co_id in list(self.oms.book.contract_orders):
+            self._algos.setdefault(co_id, _AlgoState(make_algo("market"))).stopped = "end of day"
+        for coid in list(self.oms.book.broker_orders):
+            self.cancel_broker(coid)
+        for _ in range(max_rounds):
+            self.drain()
+            if not self.oms.book.broker_orders:
+                break
+        self.complete_finished()
+        book = self.oms.book
+        empty = not (book.instrument_orders or book.contract_orders or book.broker_orders)
+        if not empty:
+            self.problems.append(
+                f"end of day: {len(book.broker_orders)} broker orders still working;"
+                " the stack is not empty"
+            )
+        self._algos.clear()
+        return empty

@@ -1,0 +1,1 @@
+"""Target providers, example strategies, weighted merge, pool cadence, signal-plan risk level."""

@@ -1,0 +1,107 @@
+"""Example strategies on bars, for the bundled data and the benchmark (R3.5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+
+from bastion.domain.ids import ContractId, InstrumentId, StrategyId
+from bastion.domain.targets import Target
+from bastion.strategy.ema import EmaCross
+from bastion.strategy.vol_target import VolTargetSizer
+
+__all__ = ["BarStrategy", "EmaTrend", "VolTargetedTrend"]
+
+
+class BarStrategy(Protocol):
+    strategy_id: StrategyId
+    instrument_id: InstrumentId
+
+    def on_bar(self, close_ticks: int, contract_id: ContractId, when: dt.datetime) -> Target | None:
+        """A new target when the wanted position changes, else ``None``."""
+        ...
+
+
+class EmaTrend:
+    """Always in the market at +lots / -lots: long when EMA(fast) > EMA(slow)."""
+
+    def __init__(
+        self, strategy_id: str, instrument_id: str, *, lots: int = 1, fast: int = 10, slow: int = 30
+    ) -> None:
+        self.strategy_id = StrategyId(strategy_id)
+        self.instrument_id = InstrumentId(instrument_id)
+        self.lots = lots
+        self._cross = EmaCross(fast, slow)
+        self._last: int | None = None
+
+    def on_bar(self, close_ticks: int, contract_id: ContractId, when: dt.datetime) -> Target | None:
+        signal = self._cross.update(float(close_ticks))
+        if signal is None or signal == self._last:
+            return None
+        self._last = signal
+        lots = signal * self.lots
+        return Target(
+            strategy_id=self.strategy_id,
+            instrument_id=self.instrument_id,
+            low=lots,
+            high=lots,
+            reference_ticks=close_ticks,
+            reference_contract=contract_id,
+            reference_time=when,
+            generated_time=when,
+        )
+
+
+class VolTargetedTrend:
+    """EMA trend forecast (+/-10) sized by volatility, with a pysystemtrade-style buffer.
+
+    Decides once per ``decision_every`` bars (e.g. daily on minute bars).
+    """
+
+    def __init__(
+        self,
+        strategy_id: str,
+        instrument_id: str,
+        *,
+        capital: float,
+        multiplier: float,
+        tick_size: float,
+        decision_every: int = 1,
+        fast: int = 16,
+        slow: int = 64,
+    ) -> None:
+        self.strategy_id = StrategyId(strategy_id)
+        self.instrument_id = InstrumentId(instrument_id)
+        self._cross = EmaCross(fast, slow)
+        self._sizer = VolTargetSizer(capital, multiplier)
+        self._tick = tick_size
+        self._every = decision_every
+        self._n = 0
+        self._last: tuple[int, int] | None = None
+
+    def on_bar(self, close_ticks: int, contract_id: ContractId, when: dt.datetime) -> Target | None:
+        self._n += 1
+        if self._n % self._every:
+            return None
+        price = close_ticks * self._tick
+        self._sizer.update(price)
+        signal = self._cross.update(price)
+        if signal is None:
+            return None
+        band = self._sizer.buffered(10.0 * signal)
+        if band is None:
+            return None
+        low, high = round(band[0]), round(band[1])
+        if (low, high) == self._last:
+            return None
+        self._last = (low, high)
+        return Target(
+            strategy_id=self.strategy_id,
+            instrument_id=self.instrument_id,
+            low=low,
+            high=high,
+            reference_ticks=close_ticks,
+            reference_contract=contract_id,
+            reference_time=when,
+            generated_time=when,
+        )
