@@ -35,7 +35,10 @@ from bastion.venues.sim import Bar
 ES = InstrumentId("ES")
 CONTRACT = ContractId("ES/203012")
 SPEC = ContractSpec(
-    instrument_id=ES, exchange="CME", currency="USD", tick_size=Decimal("0.25"),
+    instrument_id=ES,
+    exchange="CME",
+    currency="USD",
+    tick_size=Decimal("0.25"),
     multiplier=Decimal(50),
 )
 START = dt.datetime(2030, 1, 2, tzinfo=dt.UTC)
@@ -52,10 +55,21 @@ def synthetic(n: int, seed: int) -> list[InstrumentBar]:
         h = max(o, c) + rng.randint(0, 3)
         lo = min(o, c) - rng.randint(0, 3)
         start = START + i * minute
-        bars.append(InstrumentBar(ES, Bar(
-            contract_id=CONTRACT, open_ticks=o, high_ticks=h, low_ticks=lo, close_ticks=c,
-            volume=rng.randint(50, 500), start=start, end=start + minute,
-        )))
+        bars.append(
+            InstrumentBar(
+                ES,
+                Bar(
+                    contract_id=CONTRACT,
+                    open_ticks=o,
+                    high_ticks=h,
+                    low_ticks=lo,
+                    close_ticks=c,
+                    volume=rng.randint(50, 500),
+                    start=start,
+                    end=start + minute,
+                ),
+            )
+        )
         price = c
     return bars
 
@@ -74,9 +88,16 @@ def from_csv(path: Path) -> list[InstrumentBar]:
                 if start.tzinfo is None:
                     start = start.replace(tzinfo=dt.UTC)
                 o, h, lo, c = (SPEC.to_ticks(row[k]) for k in ("open", "high", "low", "close"))
-                bar = Bar(contract_id=CONTRACT, open_ticks=o, high_ticks=h, low_ticks=lo,
-                          close_ticks=c, volume=int(float(row["volume"])), start=start,
-                          end=start + dt.timedelta(minutes=1))
+                bar = Bar(
+                    contract_id=CONTRACT,
+                    open_ticks=o,
+                    high_ticks=h,
+                    low_ticks=lo,
+                    close_ticks=c,
+                    volume=int(float(row["volume"])),
+                    start=start,
+                    end=start + dt.timedelta(minutes=1),
+                )
             except (ValueError, KeyError) as exc:
                 sys.exit(f"bench: {path}:{line}: {exc}")
             if previous is not None and start <= previous:

@@ -54,7 +54,9 @@ def build_engine(
     algo: str = "market",
 ) -> tuple[Engine, Ledger]:
     clock = SimClock(start)
-    ledger: Ledger = SqliteStore(journal, mode=StoreMode.BACKTEST, clock=clock) if journal else _memory()
+    ledger: Ledger = (
+        SqliteStore(journal, mode=StoreMode.BACKTEST, clock=clock) if journal else _memory()
+    )
     venue = SimVenue({cid: specs[iid] for iid, cid in contracts}, clock, venue_config)
     venue.connect()
     market = BarMarket()
