@@ -26,6 +26,7 @@ from bastion.errors import ConfigError
 from bastion.secrets import SECRET_KEY_PATTERN, mask_account
 
 __all__ = [
+    "BreachAction",
     "DataConfig",
     "Environment",
     "Profile",
@@ -80,14 +81,54 @@ class DataConfig(_Strict):
     sample: bool = Field(default=True, description="generate the bundled sample data if absent")
 
 
+BreachAction = Literal["reduce", "halt", "kill"]
+"""What a breached limit does: REDUCE_ONLY, HALTED, or HALTED and the kill switch."""
+
+
 class RiskConfig(_Strict):
+    """Risk limits (R6). Changeable at run time with ``bastion risk limits --set``."""
+
     max_order_lots: int = Field(default=10, ge=1)
     max_position_lots: int = Field(default=20, ge=0, description="per instrument, net")
-    max_notional: Decimal = Field(default=Decimal(5000000), gt=0)
+    max_strategy_position_lots: int | None = Field(
+        default=None, ge=0, description="per strategy and instrument, net; unset: no extra limit"
+    )
+    instrument_position_lots: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict, description="per-instrument overrides of max_position_lots"
+    )
+    max_notional: Decimal = Field(default=Decimal(5000000), gt=0, description="per order")
     price_tolerance_ticks: int = Field(default=50, ge=1)
+    price_tolerance_percent: Decimal | None = Field(
+        default=None, gt=0, le=100, description="a price may also lie this % from last/mid"
+    )
+    orders_per_second: float | None = Field(
+        default=None, gt=0, description="order-rate bucket; unset: the venue's declared limit"
+    )
+    order_burst: int | None = Field(default=None, ge=1)
     daily_loss_limit: Decimal | None = Field(default=None, gt=0)
     weekly_loss_limit: Decimal | None = Field(default=None, gt=0)
     max_drawdown: Decimal | None = Field(default=None, gt=0)
+    daily_loss_action: BreachAction = "halt"
+    weekly_loss_action: BreachAction = "halt"
+    max_drawdown_action: BreachAction = "halt"
+    margin_high_mark: Decimal = Field(default=Decimal("0.9"), gt=0, le=1)
+    margin_low_mark: Decimal = Field(default=Decimal("0.7"), gt=0, le=1)
+    stale_data_seconds: float = Field(default=30.0, gt=0, description="no tick this long: pause")
+    max_spread_ticks: int | None = Field(default=None, ge=1, description="wider: pause")
+    kill_ticks_through: int = Field(
+        default=5, ge=0, description="kill-switch flatten: ticks through the touch"
+    )
+    kill_timeout_seconds: float = Field(default=5.0, gt=0, description="per kill-switch wait")
+    kill_attempts: int = Field(default=3, ge=1, description="cancel and flatten rounds")
+
+    @model_validator(mode="after")
+    def _marks_ordered(self) -> RiskConfig:
+        if self.margin_low_mark >= self.margin_high_mark:
+            raise ValueError(
+                f"margin_low_mark {self.margin_low_mark} must be below"
+                f" margin_high_mark {self.margin_high_mark}"
+            )
+        return self
 
 
 class Profile(_Strict):

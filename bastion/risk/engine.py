@@ -1,0 +1,457 @@
+"""The risk engine: every broker order on every path passes ``RiskEngine.check`` (R6).
+
+It is independent of strategy code and reads only: the book (positions and working
+orders), a ``MarketView``, the contract specs, its clock, and its own persisted state
+(trading states, run-time limits, loss starts, risk level, kill request), which it
+re-reads from the store at most every ``refresh_seconds`` so an operator's command from
+another process takes effect.
+
+Which checks run depends on the order (``docs/risk.md`` has the table):
+- every order: contract known, infeasible orders, the rate bucket;
+- the kill switch's orders (path KILL) must reduce, and also meet the daily band;
+  nothing else stops them (R6.8: flattening passes reduced checks, never none);
+- every other order: trading state, risk level, market guards, order size, notional,
+  price distance and band; and, unless it only reduces, position limits and margin.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from bastion.clock import Clock
+from bastion.config import RiskConfig
+from bastion.domain.book import Book
+from bastion.domain.contracts import ContractSpec, parse_contract_id
+from bastion.domain.enums import Side
+from bastion.domain.ids import ContractId, InstrumentId, StrategyId
+from bastion.domain.reasons import Reason
+from bastion.domain.records import BrokerOrderCreated
+from bastion.errors import ConfigError
+from bastion.risk.board import StateBoard, StateChange
+from bastion.risk.bucket import TokenBucket
+from bastion.risk.checks import (
+    Check,
+    Exposure,
+    check_band,
+    check_infeasible,
+    check_margin,
+    check_notional,
+    check_order_size,
+    check_position,
+    check_price_distance,
+    reduces,
+)
+from bastion.risk.guards import MarketGuards
+from bastion.risk.level import RiskLevel, load_risk_level, save_risk_level
+from bastion.risk.limits import LimitBook
+from bastion.risk.loss import Breach, LossTracker, utc_trading_day
+from bastion.risk.margin_monitor import ReduceIntent, plan_margin_reduction
+from bastion.risk.market import MarketView
+from bastion.risk.persist import KEY_KILL, RiskStore, load_json, note, write_change
+from bastion.risk.port import OrderPath, OrderRequest, RiskDecision
+from bastion.risk.states import SEVERITY, TRANSITIONS, Scope, StateEvent, TradingState
+from bastion.venues.port import RateLimits
+
+__all__ = ["AccountCheck", "HasBook", "RiskEngine"]
+
+DEFAULT_RATE = RateLimits(orders_per_second=50.0, order_burst=10)
+"""When neither the profile nor the venue declares one (IB allows about 50 msg/s)."""
+
+
+class HasBook(Protocol):
+    """Anything that holds the live book: ``OrderManager``, a ledger, a store."""
+
+    @property
+    def book(self) -> Book: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccountCheck:
+    """What one account update found: loss breaches, and margin to shed."""
+
+    breaches: list[Breach] = field(default_factory=list)
+    utilisation: Decimal | None = None
+    reductions: list[ReduceIntent] = field(default_factory=list)
+
+
+class RiskEngine:
+    def __init__(
+        self,
+        config: RiskConfig,
+        specs: Mapping[InstrumentId, ContractSpec],
+        *,
+        ledger: HasBook,
+        store: RiskStore,
+        clock: Clock,
+        market: MarketView,
+        venue_limits: Mapping[str, RateLimits] | None = None,
+        trading_day: Callable[[dt.datetime], dt.date] = utc_trading_day,
+        refresh_seconds: float = 1.0,
+    ) -> None:
+        self.specs = dict(specs)
+        self.market = market
+        self.store = store
+        self.clock = clock
+        self._ledger = ledger
+        self._venue_limits = dict(venue_limits or {})
+        self._refresh_every = dt.timedelta(seconds=refresh_seconds)
+        self._refreshed_at = clock.now()
+        self.board = StateBoard(store, clock)
+        self.limit_book = LimitBook(config, store)
+        self.loss = LossTracker(store, trading_day)
+        self.guards = MarketGuards(market, store)
+        self.level, self.level_source = load_risk_level(store)
+        self.limits_error: str | None = None
+        self.equity: Decimal | None = None
+        self.denials: Counter[str] = Counter()
+        self._buckets: dict[str, TokenBucket] = {}
+        self._instruments: dict[ContractId, InstrumentId] = {}
+
+    # -- state ------------------------------------------------------------------------------
+    @property
+    def limits(self) -> RiskConfig:
+        return self.limit_book.limits
+
+    @property
+    def book(self) -> Book:
+        return self._ledger.book
+
+    def refresh(self) -> None:
+        """Re-read persisted states, limits and level (another process may change them).
+        Limits that no longer validate stop every order but the kill switch's."""
+        self._refreshed_at = self.clock.now()
+        self.board.reload()
+        try:
+            self.limit_book.reload()
+        except ConfigError as exc:
+            self.limits_error = str(exc)
+        else:
+            self.limits_error = None
+        self.level, self.level_source = load_risk_level(self.store)
+        self._buckets.clear()  # rates may have changed; a fresh bucket starts full
+
+    def _maybe_refresh(self, now: dt.datetime) -> None:
+        if now - self._refreshed_at >= self._refresh_every:
+            self.refresh()
+
+    def instrument_of(self, contract_id: ContractId) -> InstrumentId:
+        found = self._instruments.get(contract_id)
+        if found is None:
+            found = self._instruments[contract_id] = parse_contract_id(contract_id)[0]
+        return found
+
+    # -- the gate -----------------------------------------------------------------------------
+    def check(self, request: OrderRequest) -> RiskDecision:
+        now = self.clock.now()
+        self._maybe_refresh(now)
+        decision = self._decide(request, now)
+        if not decision.allowed:
+            self.denials[decision.check] += 1
+        return decision
+
+    def _decide(self, request: OrderRequest, now: dt.datetime) -> RiskDecision:  # noqa: PLR0911
+        order = request.order
+        try:
+            instrument = self.instrument_of(order.contract_id)
+        except ValueError as exc:
+            return RiskDecision.deny(Reason.INVALID_ORDER, Check.CONTRACT, str(exc))
+        spec = self.specs.get(instrument)
+        if spec is None or instrument != request.instrument_id:
+            return RiskDecision.deny(
+                Reason.INVALID_ORDER,
+                Check.CONTRACT,
+                f"{order.contract_id}: no contract spec for {instrument}, or the request names"
+                f" instrument {request.instrument_id}; refused",
+            )
+        strategy = request.strategy_id or order.strategy_id
+        contract, inst, strat = self._exposures(order, instrument, strategy)
+        refused = check_infeasible(order, contract, claims_reduce=request.reduces_position)
+        if refused is not None:
+            return refused
+        reducing = reduces(order, contract)
+        quote = self.market.quote(order.contract_id)
+        if request.path is OrderPath.KILL:
+            if not reducing:
+                return RiskDecision.deny(
+                    Reason.TRADING_STATE,
+                    Check.KILL_ONLY_REDUCES,
+                    f"{order.side} {order.quantity} {order.contract_id}: the kill switch may only"
+                    f" reduce a position (held {contract.position})",
+                )
+            return check_band(order, quote, spec) or self._take_token(order, now)
+        limits = self.limits
+        refused = self._gates(request, instrument, reducing, now, limits)
+        if refused is not None:
+            return refused
+        refused = check_order_size(order, limits.max_order_lots)
+        if refused is None and not reducing:
+            refused = self._exposure_limits(order, inst, strat, instrument, limits)
+        price = order.limit_ticks if order.limit_ticks is not None else order.stop_ticks
+        if price is None and quote is not None:
+            price = quote.reference_ticks
+        refused = (
+            refused
+            or check_notional(order, spec, price, limits.max_notional)
+            or check_price_distance(
+                order, quote, limits.price_tolerance_ticks, limits.price_tolerance_percent
+            )
+            or check_band(order, quote, spec)
+        )
+        if refused is None and not reducing:
+            before, after = self._margin(order)
+            refused = check_margin(order, before, after, self.equity, limits.margin_high_mark)
+        return refused or self._take_token(order, now)
+
+    def _gates(
+        self,
+        request: OrderRequest,
+        instrument: InstrumentId,
+        reducing: bool,
+        now: dt.datetime,
+        limits: RiskConfig,
+    ) -> RiskDecision | None:
+        """Trading state, unreadable limits, risk level and market guards."""
+        order = request.order
+        label = f"{order.side} {order.quantity} {order.contract_id}"
+        if self.limits_error is not None:
+            return RiskDecision.deny(
+                Reason.RISK_LIMIT, Check.LIMITS, f"{label}: {self.limits_error}"
+            )
+        state, scope = self.board.effective(instrument, request.strategy_id)
+        if state is TradingState.HALTED or (state is TradingState.REDUCE_ONLY and not reducing):
+            why = self.board.status(scope).reason
+            return RiskDecision.deny(
+                Reason.TRADING_STATE,
+                Check.TRADING_STATE,
+                f"{label}: {scope} is {state.upper()} ({why}); "
+                + ("nothing may trade" if state is TradingState.HALTED else "only reducing orders"),
+            )
+        level = self.level
+        allowed = (
+            level is RiskLevel.BASE
+            or reducing
+            or (level is RiskLevel.REVIEW and request.path is OrderPath.RECONCILE)
+        )
+        if not allowed:
+            what = (
+                "review allows only closing, reducing and reconciling orders"
+                if level is RiskLevel.REVIEW
+                else "the risk level is missing or unknown, so nothing new may open"
+            )
+            return RiskDecision.deny(Reason.RISK_LIMIT, Check.RISK_LEVEL, f"{label}: {what}")
+        pause = self.guards.evaluate(
+            order.contract_id,
+            now,
+            dt.timedelta(seconds=limits.stale_data_seconds),
+            limits.max_spread_ticks,
+        )
+        if pause is not None:
+            return RiskDecision.deny(pause.reason, Check.MARKET_GUARD, pause.message)
+        return None
+
+    def _exposure_limits(
+        self,
+        order: BrokerOrderCreated,
+        inst: Exposure,
+        strat: Exposure | None,
+        instrument: InstrumentId,
+        limits: RiskConfig,
+    ) -> RiskDecision | None:
+        cap = limits.instrument_position_lots.get(instrument, limits.max_position_lots)
+        refused = check_position(
+            order, inst, cap, what=f"the {instrument} position", check=Check.POSITION
+        )
+        if refused is None and strat is not None and limits.max_strategy_position_lots is not None:
+            refused = check_position(
+                order,
+                strat,
+                limits.max_strategy_position_lots,
+                what=f"strategy {order.strategy_id}'s {instrument} position",
+                check=Check.STRATEGY_POSITION,
+            )
+        return refused
+
+    def _bucket(self, venue: str, now: dt.datetime) -> TokenBucket:
+        bucket = self._buckets.get(venue)
+        if bucket is None:
+            limits = self.limits
+            declared = self._venue_limits.get(venue, DEFAULT_RATE)
+            rate = limits.orders_per_second or declared.orders_per_second
+            burst = limits.order_burst or declared.order_burst
+            bucket = self._buckets[venue] = TokenBucket(rate, burst, now)
+        return bucket
+
+    def _take_token(self, order: BrokerOrderCreated, now: dt.datetime) -> RiskDecision:
+        bucket = self._bucket(order.venue, now)
+        if bucket.take(now):
+            return RiskDecision.allow()
+        return RiskDecision.deny(
+            Reason.RATE_LIMITED,
+            Check.ORDER_RATE,
+            f"{order.side} {order.quantity} {order.contract_id}: over the order rate of"
+            f" {bucket.rate:g}/s for venue {order.venue or 'default'}; retry in"
+            f" {bucket.wait_seconds(now):.2f} s",
+        )
+
+    # -- exposure and margin -------------------------------------------------------------------
+    def _exposures(
+        self, order: BrokerOrderCreated, instrument: InstrumentId, strategy: StrategyId | None
+    ) -> tuple[Exposure, Exposure, Exposure | None]:
+        book = self.book
+        positions = book.positions
+        contract = Exposure(positions.contract_position(order.contract_id))
+        inst = Exposure(positions.instrument_position(instrument))
+        strat = (
+            None if not strategy else Exposure(positions.strategy_position(strategy, instrument))
+        )
+        for live in book.broker_orders.values():
+            working = live.working
+            if not working or live.client_order_id == order.client_order_id:
+                continue
+            if self.instrument_of(live.contract_id) != instrument:
+                continue
+            targets = [inst]
+            if live.contract_id == order.contract_id:
+                targets.append(contract)
+            if strat is not None and live.strategy_id == strategy:
+                targets.append(strat)
+            for exposure in targets:
+                if live.side is Side.BUY:
+                    exposure.buying += working
+                else:
+                    exposure.selling += working
+        return contract, inst, strat
+
+    def contract_exposures(self) -> dict[ContractId, Exposure]:
+        """Every contract with a position or working orders."""
+        book = self.book
+        out = {cid: Exposure(q) for (_, cid), q in book.positions.contract.items()}
+        for live in book.broker_orders.values():
+            working = live.working
+            if working:
+                exposure = out.setdefault(live.contract_id, Exposure())
+                if live.side is Side.BUY:
+                    exposure.buying += working
+                else:
+                    exposure.selling += working
+        return out
+
+    def _margin(self, order: BrokerOrderCreated) -> tuple[Decimal | None, Decimal | None]:
+        """Initial margin of the worst case of every contract, without and with ``order``."""
+        before = after = Decimal(0)
+        exposures = self.contract_exposures()
+        exposures.setdefault(order.contract_id, Exposure())
+        for cid, exposure in exposures.items():
+            spec = self.specs.get(self.instrument_of(cid))
+            quote = self.market.quote(cid)
+            mark = None if quote is None else quote.reference_ticks
+            if cid == order.contract_id and mark is None:
+                mark = order.limit_ticks or order.stop_ticks
+            worst = exposure.worst()
+            worst_after = (
+                exposure.worst_with(order.side, order.quantity)
+                if cid == order.contract_id
+                else worst
+            )
+            if not worst_after and not worst:
+                continue
+            if spec is None or mark is None:
+                return None, None
+            before += spec.margin(mark, worst)
+            after += spec.margin(mark, worst_after)
+        return before, after
+
+    def margin_in_use(self) -> Decimal | None:
+        """Initial margin of the positions held (not working orders), at current marks."""
+        total = Decimal(0)
+        for (instrument, cid), lots in self.book.positions.contract.items():
+            quote = self.market.quote(cid)
+            mark = None if quote is None else quote.reference_ticks
+            spec = self.specs.get(instrument)
+            if spec is None or mark is None:
+                return None
+            total += spec.margin(mark, lots)
+        return total
+
+    # -- account updates: loss limits and the margin monitor ------------------------------------
+    def on_account(self, equity: Decimal, margin_used: Decimal | None = None) -> AccountCheck:
+        """Take an account snapshot's equity (and the venue's margin in use, if known).
+        Loss breaches move the account's state (or fire the kill switch); margin above
+        the high mark returns the risk-reducing orders that bring it to the low mark."""
+        now = self.clock.now()
+        self.equity = equity
+        limits = self.limits
+        breaches = self.loss.update(equity, now, limits)
+        for breach in breaches:
+            if breach.action == "kill" and breach.first:
+                self.request_kill(breach.message, actor="risk engine")
+            else:
+                event = (
+                    StateEvent.BREACH_REDUCE
+                    if breach.action == "reduce"
+                    else StateEvent.BREACH_HALT
+                )
+                self._breach(event, breach.message)
+        used = margin_used if margin_used is not None else self.margin_in_use()
+        if used is None or equity <= 0:
+            return AccountCheck(breaches, None, [])
+        utilisation = used / equity
+        reductions: list[ReduceIntent] = []
+        if utilisation > limits.margin_high_mark:
+            reductions = plan_margin_reduction(self, equity, used, limits.margin_low_mark)
+            self.store.record(
+                [
+                    note(
+                        now,
+                        "risk.margin",
+                        f"margin utilisation {utilisation:.1%} is above the high mark"
+                        f" {limits.margin_high_mark:.0%}; reducing to {limits.margin_low_mark:.0%}"
+                        f" with {len(reductions)} orders",
+                        utilisation=f"{utilisation:.4f}",
+                    )
+                ]
+            )
+        return AccountCheck(breaches, utilisation, reductions)
+
+    def _breach(self, event: StateEvent, reason: str) -> StateChange | None:
+        scope = Scope.account()
+        current = self.board.state(scope)
+        target = TRANSITIONS[(current, event)]
+        if SEVERITY[target] <= SEVERITY[current]:
+            return None  # already at least that tight: no journal spam
+        return self.board.apply(scope, event, reason, actor="risk engine")
+
+    # -- operator and plan inputs --------------------------------------------------------------
+    def operator(self, scope: Scope, event: StateEvent, reason: str) -> StateChange:
+        """An operator's halt, reduce or resume; a reason is required; journaled."""
+        if not event.by_operator:
+            raise ValueError(f"{event} is not an operator event")
+        return self.board.apply(scope, event, reason, actor="operator")
+
+    def set_risk_level(self, text: str | None, source: str) -> RiskLevel:
+        self.level = save_risk_level(self.store, text, source, self.clock.now())
+        self.level_source = source
+        return self.level
+
+    def request_kill(self, reason: str, actor: str = "operator") -> None:
+        """Step 1 of the kill switch, wherever it is triggered: persist HALTED, then leave
+        a kill request for the engine's loop to run ``KillSwitch``."""
+        now = self.clock.now()
+        self.board.apply(Scope.account(), StateEvent.KILL, reason, actor=actor)
+        request = {"reason": reason, "actor": actor, "requested_at": now.isoformat()}
+        record = note(now, "risk.kill", f"kill switch requested by {actor}: {reason}", **request)
+        write_change(self.store, KEY_KILL, request, record, tightens=True)
+
+    def pending_kill(self) -> dict[str, Any] | None:
+        request = load_json(self.store, KEY_KILL)
+        return request or None
+
+    def clear_kill(self, outcome: str) -> None:
+        """The kill switch ran; the account stays HALTED until an operator resumes."""
+        record = note(self.clock.now(), "risk.kill", f"kill request closed: {outcome}")
+        write_change(self.store, KEY_KILL, {}, record, tightens=False)
