@@ -313,7 +313,7 @@ def show(
     bars = BarStore(root)
     for cid, bar_size in bars.contracts(instrument):
         frame = bars.read(cid, bar_size)
-        span = f"from {frame['ts'].min()} to {frame['ts'].max()}"
+        span = f"from {frame['ts'].min()!s} to {frame['ts'].max()!s}"
         typer.echo(f"  bars {cid} {bar_size}: {frame.height} {span}")
     series = SeriesStore(root)
     present = [k for k in SERIES_KINDS if series.has(instrument, k)]

@@ -35,4 +35,7 @@ def write_parquet(df: pl.DataFrame, path: Path) -> None:
 
 
 def write_text(text: str, path: Path) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    atomic_write(path, write)

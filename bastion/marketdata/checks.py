@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def _windows_frame(calendar: SessionCalendar, days: list[dt.date]) -> pl.DataFra
     return pl.DataFrame(rows, schema={"day": pl.Date, "start": _TS, "end": _TS}, orient="row")
 
 
-def _listed(values: list[object]) -> str:
+def _listed(values: Sequence[object]) -> str:
     shown = ", ".join(str(v) for v in values[:_MAX_LISTED])
     return shown + (f" and {len(values) - _MAX_LISTED} more" if len(values) > _MAX_LISTED else "")
 
@@ -222,7 +223,8 @@ def _spikes(report: CheckReport, bars: pl.DataFrame, cfg: CheckConfig) -> None:
     moves = bars.select("ts", pl.col("close_ticks").diff().alias("move")).drop_nulls()
     if moves.height < 10:
         return
-    scale = float(moves["move"].abs().median() or 0) * 1.4826
+    median = moves["move"].abs().median()
+    scale = float(median if isinstance(median, int | float) else 0) * 1.4826
     limit = max(cfg.spike_sigmas * scale, float(cfg.spike_min_ticks))
     spikes = moves.filter(pl.col("move").abs() > limit)
     if spikes.height:

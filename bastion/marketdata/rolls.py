@@ -42,7 +42,11 @@ __all__ = [
     "rolls_from_multiple",
 ]
 
-ROLL_SCHEMA = {"ts": pl.Datetime("us", "UTC"), "current": pl.Utf8, "next": pl.Utf8}
+ROLL_SCHEMA: dict[str, pl.DataType] = {
+    "ts": pl.Datetime("us", "UTC"),
+    "current": pl.Utf8(),
+    "next": pl.Utf8(),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +77,7 @@ class RollConfig:
 
 def _held_contracts(config: RollConfig, start: dt.date, end: dt.date) -> list[tuple[int, int]]:
     months = config.months()
-    out = []
+    out: list[tuple[int, int]] = []
     for year in range(start.year - 1, end.year + 3):
         out.extend((year, m) for m in months)
     return out

@@ -90,7 +90,8 @@ def _bridge(rng: np.random.Generator, n: int, a: float, b: float, sigma: float) 
     """``n`` points from just after ``a`` to exactly ``b`` (log prices)."""
     walk = np.cumsum(rng.normal(0.0, sigma, n))
     t = np.arange(1, n + 1) / n
-    return a + t * (b - a) + walk - t * walk[-1]
+    path: np.ndarray = a + t * (b - a) + walk - t * walk[-1]
+    return path
 
 
 def generate(
@@ -134,10 +135,10 @@ def generate(
                 continue
             years = (last_day - day).days / 365.0
             carry = sample.carry_per_year * years
-            to_ticks = lambda x: np.rint(np.exp(x + carry) / tick).astype(np.int64)  # noqa: E731, B023
-            o, c = to_ticks(opens), to_ticks(path)
-            h = np.maximum(np.maximum(o, c), to_ticks(np.maximum(opens, path) + wiggle[0]))
-            lo = np.minimum(np.minimum(o, c), to_ticks(np.minimum(opens, path) - wiggle[1]))
+            o, c = _to_ticks(opens, carry, tick), _to_ticks(path, carry, tick)
+            high = _to_ticks(np.maximum(opens, path) + wiggle[0], carry, tick)
+            low = _to_ticks(np.minimum(opens, path) - wiggle[1], carry, tick)
+            h, lo = np.maximum(np.maximum(o, c), high), np.minimum(np.minimum(o, c), low)
             share = _volume_share(day, expiries, expiry, sample.switch_days)
             volume = np.rint(sample.base_volume * share * shape * noise).astype(np.int64)
             oi = int(sample.base_volume * 400 * share)
@@ -156,6 +157,11 @@ def generate(
                 )
             )
     return {cid: pl.concat(parts) for cid, parts in frames.items() if parts}
+
+
+def _to_ticks(log_prices: np.ndarray, carry: float, tick: float) -> np.ndarray:
+    ticks: np.ndarray = np.rint(np.exp(log_prices + carry) / tick).astype(np.int64)
+    return ticks
 
 
 def _volume_share(
@@ -226,10 +232,10 @@ def _multiple_prices(
                 None,
             )
         )
-    schema = {
+    schema: dict[str, pl.DataType] = {
         "ts": pl.Datetime("us", "UTC"),
-        **dict.fromkeys(("price_contract", "forward_contract", "carry_contract"), pl.Utf8),
-        **dict.fromkeys(("price", "forward", "carry"), pl.Float64),
+        **dict.fromkeys(("price_contract", "forward_contract", "carry_contract"), pl.Utf8()),
+        **dict.fromkeys(("price", "forward", "carry"), pl.Float64()),
     }
     return pl.DataFrame(rows, schema=schema, orient="row")
 

@@ -191,7 +191,7 @@ def parse_venue_symbol(registry: SpecRegistry, symbol: str, reference: dt.date) 
 def _resolve_year(digits: str, reference: dt.date) -> int:
     modulus = 10 ** len(digits)
     low = reference.year - (1 if len(digits) == 1 else 50)
-    year = low - low % modulus + int(digits)
+    year: int = low - low % modulus + int(digits)
     return year + modulus if year < low else year
 
 

@@ -172,7 +172,7 @@ def _timestamps(col: pl.Series, timezone: str | None, where: Callable[[int], str
                 f"{where(bad)}: timestamp {text[bad]!r} is not ISO 8601 "
                 "(expected e.g. 2024-03-12T09:00:00+08:00)"
             )
-    tz = parsed.dtype.time_zone  # type: ignore[union-attr]
+    tz = getattr(parsed.dtype, "time_zone", None)
     if tz is None:
         if timezone is None:
             raise DataError(
