@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import msgspec
+
 from bastion.domain.enums import TimeInForce
 from bastion.domain.ids import ContractId
 from bastion.errors import DataError
@@ -43,14 +45,16 @@ class MarketFeed(MatchingEngine):
         market.mark_ticks = trade.price_ticks
         if self.is_halted(market):
             return
-        size_left = trade.size
+        print_left = trade
         for order in tuple(self.live[trade.contract_id]):
             if not order.live:
                 continue
-            lots, price = match_on_trade(order, trade, market)
-            lots = min(lots, size_left)
+            # Orders earlier in time priority used part of the print; the rest is
+            # what later orders (and the queue ahead of them) can see.
+            lots, price = match_on_trade(order, print_left, market)
             self.settle_attempt(order, lots, price)
-            size_left -= lots
+            if lots:
+                print_left = msgspec.structs.replace(print_left, size=print_left.size - lots)
 
     def on_bar(self, bar: Bar) -> None:
         self.advance()

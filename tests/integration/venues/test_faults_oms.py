@@ -17,11 +17,13 @@ from hypothesis import strategies as st
 from bastion.clock import SimClock
 from bastion.domain.enums import OrderType, Side
 from bastion.domain.order_state import OrderState
+from bastion.domain.orders import BrokerOrder
 from bastion.domain.reasons import Reason
 from bastion.domain.venue_events import Acknowledged, FillReport
 from bastion.oms.manager import ApplyOutcome, OrderManager
 from bastion.testing.oms_driver import OmsDriver
 from bastion.testing.venue_stubs import CONTRACT, START, make_order, make_sim_venue, quote, trade
+from bastion.venues.port import VenueOrderStatus
 from bastion.venues.sim.config import (
     FaultConfig,
     FaultKind,
@@ -278,10 +280,20 @@ def test_fault_random_report_faults_after_resync_oms_equals_venue(
     venue_fills = venue.fills_since(None).value
     assert venue_fills is not None
     assert driver.oms.book.exec_ids == {f.exec_id for f in venue_fills.fills}
-    for order in driver.oms.book.broker_orders.values():
+    same = {
+        VenueOrderStatus.WORKING: {OrderState.ACCEPTED, OrderState.PARTIALLY_FILLED},
+        VenueOrderStatus.FILLED: {OrderState.FILLED},
+        VenueOrderStatus.CANCELED: {OrderState.CANCELED},
+        VenueOrderStatus.REJECTED: {OrderState.REJECTED},
+    }
+    orders = [*driver.oms.book.broker_orders.values(), *driver.oms.book.history.values()]
+    assert orders
+    for order in orders:
+        assert isinstance(order, BrokerOrder)
         status = venue.order_status(order.client_order_id).value
         assert status is not None
-        assert status.status.value == "working"
+        assert order.state in same[status.status], (order, status)
+        assert order.filled == status.filled
 
 
 def test_fault_random_faults_same_seed_same_reports() -> None:
