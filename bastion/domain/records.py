@@ -150,6 +150,13 @@ JournalRecord = (
 )
 
 
+_TAGS: dict[type, str] = {}
+
+
 def record_type(record: JournalRecord) -> str:
     """The record's type tag, as stored in the journal's event-type column."""
-    return str(type(record).__struct_config__.tag)
+    kind = type(record)
+    tag = _TAGS.get(kind)
+    if tag is None:
+        tag = _TAGS[kind] = str(kind.__struct_config__.tag)
+    return tag

@@ -211,7 +211,18 @@ class StackHandler:
                 )
 
     def _stopped(self) -> set[OrderId]:
-        return {oid for oid, s in self._algos.items() if s.stopped is not None}
+        book = self.oms.book
+        return {
+            oid
+            for oid, s in self._algos.items()
+            if s.stopped is not None and oid in book.contract_orders
+        }
+
+    def _forget_completed(self) -> None:
+        """Drop algo state of families that left the stack, so work never grows with history."""
+        live = self.oms.book.contract_orders
+        for oid in [oid for oid in self._algos if oid not in live]:
+            del self._algos[oid]
 
     def _children(self, io: InstrumentOrder) -> list[ContractOrder]:
         book = self.oms.book
@@ -444,6 +455,7 @@ class StackHandler:
                 or (children and all(c.order_id in self._stopped() for c in children))
             ):
                 self.oms.record(FamilyCompleted(timestamp=now, order_id=io.order_id))
+        self._forget_completed()
 
     def _family_done(self, co: ContractOrder, *, stopped_counts: bool) -> bool:
         book = self.oms.book

@@ -20,7 +20,7 @@ from bastion.domain.records import (
     OrderTransition,
 )
 
-__all__ = ["OrderKey", "Rows", "affected_orders", "order_row", "rows_of"]
+__all__ = ["OrderKey", "Rows", "affected_orders", "order_key", "order_row", "rows_of"]
 
 OrderKey = tuple[str, str]  # (level, order id)
 _encoder = msgspec.json.Encoder(order="deterministic")
@@ -45,8 +45,12 @@ def _id(order: InstrumentOrder | ContractOrder | BrokerOrder) -> str:
     return order.client_order_id if isinstance(order, BrokerOrder) else order.order_id
 
 
+def order_key(order: InstrumentOrder | ContractOrder | BrokerOrder) -> OrderKey:
+    return _level(order), _id(order)
+
+
 def order_row(order: InstrumentOrder | ContractOrder | BrokerOrder) -> tuple[OrderKey, bytes]:
-    return (_level(order), _id(order)), _encoder.encode(order)
+    return order_key(order), _encoder.encode(order)
 
 
 def rows_of(book: Book) -> Rows:

@@ -27,7 +27,7 @@ from bastion.domain.orders import BrokerOrder, ContractOrder, InstrumentOrder
 from bastion.domain.records import Allocation, FillRecorded, JournalRecord, record_type
 from bastion.errors import JournalError
 from bastion.store.migrations import MIGRATIONS, SCHEMA_VERSION
-from bastion.store.projection import Rows, affected_orders, order_row, rows_of
+from bastion.store.projection import Rows, affected_orders, order_key, order_row, rows_of
 
 __all__ = ["JournalEntry", "SqliteStore", "StoreMode"]
 
@@ -147,33 +147,38 @@ class SqliteStore:
         if not records:
             return
         db = self._db
-        if not db.in_transaction:
-            db.execute("BEGIN IMMEDIATE")
-        db.execute("SAVEPOINT batch")
+        # LIVE: each call is its own transaction. BACKTEST: calls share a transaction
+        # until the batch commits, so each call is a savepoint inside it.
+        nested = db.in_transaction
+        db.execute("SAVEPOINT batch" if nested else "BEGIN IMMEDIATE")
         seq = self._seq
         try:
             now_us = to_us(self._clock.now())
+            rows = []
             for record in records:
                 seq += 1
-                db.execute(
-                    "INSERT INTO journal (seq, ts_us, correlation_id, event_type, payload)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (
-                        seq,
-                        now_us,
-                        self.correlation_id,
-                        record_type(record),
-                        _encoder.encode(record),
-                    ),
+                rows.append(
+                    (seq, now_us, self.correlation_id, record_type(record), _encoder.encode(record))
                 )
+            db.executemany(
+                "INSERT INTO journal (seq, ts_us, correlation_id, event_type, payload)"
+                " VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            for (row_seq, *_), record in zip(rows, records, strict=True):
                 if isinstance(record, FillRecorded):
-                    self._remember_exec_id(record, seq)
+                    self._remember_exec_id(record, row_seq)
+            for record in records:
                 self._book.apply(record)
             self._write_projection(records)
-            db.execute("RELEASE batch")
+            if nested:
+                db.execute("RELEASE batch")
         except Exception as exc:
-            db.execute("ROLLBACK TO batch")
-            db.execute("RELEASE batch")
+            if nested:
+                db.execute("ROLLBACK TO batch")
+                db.execute("RELEASE batch")
+            else:
+                db.execute("ROLLBACK")
             # The book may hold part of the batch: refuse writes until reopened.
             self._poisoned = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, sqlite3.Error):
@@ -189,7 +194,9 @@ class SqliteStore:
             self._db.execute(
                 "INSERT INTO fills_seen (exec_id, seq) VALUES (?, ?)", (record.fill.exec_id, seq)
             )
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" not in str(exc):
+                raise
             raise JournalError(f"execution {record.fill.exec_id} applied twice") from None
 
     def flush(self) -> None:
@@ -221,7 +228,7 @@ class SqliteStore:
         Either way the rows are written inside the transaction that commits the records.
         """
         for order in affected_orders(self._book, records):
-            self._dirty_orders[order_row(order)[0]] = order
+            self._dirty_orders[order_key(order)] = order
         if not self._dirty_positions:
             self._dirty_positions = any(isinstance(r, FillRecorded | Allocation) for r in records)
         if self.mode is StoreMode.LIVE:
