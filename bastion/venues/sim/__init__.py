@@ -15,6 +15,7 @@ from bastion.venues.sim.config import (
     SimVenueConfig,
     SlippageConfig,
     SlippageKind,
+    load_sim_config,
 )
 from bastion.venues.sim.engine import always_open
 from bastion.venues.sim.execution import SimVenue
@@ -33,4 +34,5 @@ __all__ = [
     "SlippageKind",
     "Trade",
     "always_open",
+    "load_sim_config",
 ]

@@ -7,14 +7,17 @@ says exactly what was assumed (``docs/sim-venue.md`` explains each one).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 import msgspec
 
 from bastion.domain.enums import OrderType, TimeInForce
 from bastion.domain.reasons import Reason
 from bastion.venues.port import RateLimits
+from bastion.venues.sim.errors import SimConfigError
 
 __all__ = [
     "FaultConfig",
@@ -24,6 +27,7 @@ __all__ = [
     "SimVenueConfig",
     "SlippageConfig",
     "SlippageKind",
+    "load_sim_config",
 ]
 
 
@@ -138,3 +142,13 @@ class SimVenueConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             raise ValueError("latencies must not be negative")
         if self.commission_per_contract < 0:
             raise ValueError("commission must not be negative")
+
+
+def load_sim_config(data: Mapping[str, Any]) -> SimVenueConfig:
+    """A config from plain data (a profile's ``venue`` section). Durations are ISO 8601
+    (``PT0.005S``), money is a decimal string. Raises ``SimConfigError`` naming the field
+    and the problem; unknown keys are errors."""
+    try:
+        return msgspec.convert(dict(data), SimVenueConfig, strict=False)
+    except (msgspec.ValidationError, ValueError) as exc:
+        raise SimConfigError(f"sim venue config: {exc}") from exc
