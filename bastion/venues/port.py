@@ -134,8 +134,8 @@ class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True):
 
 class PositionRecord(msgspec.Struct, frozen=True, kw_only=True):
     """One contract's books. CTP holds long and short separately, split today/yesterday
-    (SHFE/INE close them with different offsets); IB and the sim in net mode report only
-    a net position, which lives in ``long_yesterday`` or ``short_yesterday``."""
+    (SHFE/INE close them with different offsets), and so does the sim venue. A venue that
+    reports only a net position (IB) puts it in ``long_yesterday`` or ``short_yesterday``."""
 
     contract_id: ContractId
     long_today: int = 0
