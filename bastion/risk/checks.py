@@ -109,14 +109,16 @@ def check_infeasible(
         return RiskDecision.deny(
             Reason.INVALID_ORDER,
             Check.INFEASIBLE,
-            f"order {order.client_order_id}: quantity {order.quantity} must be at least one lot",
+            f"order {order.client_order_id} ({cid}): quantity {order.quantity} must be at least one lot",
         )
     problem = validate_order_shape(
         order.order_type, order.limit_ticks, order.stop_ticks, order.time_in_force, order.expire_at
     )
     if problem is not None:
         return RiskDecision.deny(
-            Reason.INVALID_ORDER, Check.INFEASIBLE, f"order {order.client_order_id}: {problem}"
+            Reason.INVALID_ORDER,
+            Check.INFEASIBLE,
+            f"order {order.client_order_id} ({cid}): {problem}",
         )
     for label, ticks in _price_fields(order):
         if ticks <= 1:

@@ -126,14 +126,19 @@ class RiskEngine:
         Limits that no longer validate stop every order but the kill switch's."""
         self._refreshed_at = self.clock.now()
         self.board.reload()
+        before = self.limits
         try:
-            self.limit_book.reload()
+            after = self.limit_book.reload()
         except ConfigError as exc:
             self.limits_error = str(exc)
         else:
             self.limits_error = None
+            if (after.orders_per_second, after.order_burst) != (
+                before.orders_per_second,
+                before.order_burst,
+            ):
+                self._buckets.clear()  # the rate changed: new buckets at the new rate
         self.level, self.level_source = load_risk_level(self.store)
-        self._buckets.clear()  # rates may have changed; a fresh bucket starts full
 
     def _maybe_refresh(self, now: dt.datetime) -> None:
         if now - self._refreshed_at >= self._refresh_every:
