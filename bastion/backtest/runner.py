@@ -19,6 +19,7 @@ from bastion.domain.fills import Fill
 from bastion.domain.ids import InstrumentId, StrategyId
 from bastion.domain.targets import Target
 from bastion.orders.market import QuoteView
+from bastion.orders.rolls import CalendarSchedule, RollStatus
 from bastion.orders.stack import StackHandler
 from bastion.strategy.examples import BarStrategy
 from bastion.venues.sim import Bar, SimVenue
@@ -64,6 +65,8 @@ class Engine:
     market: BarMarket
     pnl: PnlBook
     strategies: Sequence[BarStrategy]
+    schedule: CalendarSchedule | None = None
+    """When set, strategies see only the priced contract's bars, and forced rolls run."""
     targets: dict[tuple[StrategyId, InstrumentId], Target] = field(default_factory=dict)
     bars: int = 0
     _by_instrument: dict[InstrumentId, list[BarStrategy]] = field(default_factory=dict)
@@ -85,13 +88,26 @@ class Engine:
         self.market.update(bar)
         self.pnl.mark(bar.contract_id, bar.close_ticks)
         changed: list[Target] = []
-        for strategy in self._by_instrument.get(item.instrument_id, ()):
+        rolling = False
+        strategies = self._by_instrument.get(item.instrument_id, ())
+        if self.schedule is not None:
+            iid, now = item.instrument_id, bar.end
+            if self.schedule.priced(iid, now) != bar.contract_id:
+                strategies = ()
+            rolling = self.schedule.status(iid, now) in (RollStatus.FORCE, RollStatus.FORCE_LEG)
+        for strategy in strategies:
             target = strategy.on_bar(bar.close_ticks, bar.contract_id, bar.end)
             if target is not None:
                 self.targets[(target.strategy_id, target.instrument_id)] = target
                 changed.append(target)
         book = self.stack.oms.book
-        if changed or book.instrument_orders or book.contract_orders or book.broker_orders:
+        if (
+            changed
+            or rolling
+            or book.instrument_orders
+            or book.contract_orders
+            or book.broker_orders
+        ):
             self.stack.step(self._targets_of({t.instrument_id for t in changed}))
 
     def _targets_of(self, instruments: set[InstrumentId]) -> Iterable[Target]:

@@ -1,0 +1,177 @@
+"""``bastion session`` and ``bastion backtest``: the core end to end on a profile."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from bastion.backtest.session import SessionResult, run_session
+from bastion.config import load_profile
+from bastion.errors import UserError
+from bastion.reports.html import line_chart, page
+
+__all__ = ["backtest_command", "session_command"]
+
+_out = Console()
+ProfileOpt = Annotated[Path, typer.Option("--profile", "-p", help="Profile YAML file.")]
+DateOpt = Annotated[str | None, typer.Option(help="YYYY-MM-DD (inclusive).")]
+
+
+def _date(value: str | None, name: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"--{name} {value!r} is not a date; expected YYYY-MM-DD") from None
+
+
+def _run(profile_path: Path, kind: str, start: str | None, end: str | None) -> SessionResult:
+    profile = load_profile(profile_path)
+    first, last = _date(start, "start"), _date(end, "end")
+    if first and last and first > last:
+        raise UserError(f"--start {first} is after --end {last}")
+    with Progress(
+        TextColumn(f"[bold]{kind}[/] {profile.name}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} bars"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(kind, total=1)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return run_session(profile, kind=kind, start=first, end=last, progress=progress)
+
+
+def _summary(result: SessionResult) -> Table:
+    table = Table(title=f"Bastion {result.kind}: what happened", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("")
+    days = result.days
+    table.add_row("days run", f"{len(days)} ({days[0]} to {days[-1]})")
+    table.add_row("bars", f"{result.bars:,}")
+    table.add_row("orders / fills", f"{result.orders:,} / {result.fills:,}")
+    table.add_row(
+        "order API calls", f"send {result.send_order_calls:,}, cancel {result.cancel_order_calls:,}"
+    )
+    positions = ", ".join(f"{c} {q:+d}" for c, q in result.positions.items()) or "flat"
+    table.add_row("positions (contract)", positions)
+    strat = ", ".join(f"{k} {q:+d}" for k, q in result.strategy_positions.items()) or "flat"
+    table.add_row("positions (strategy)", strat)
+    table.add_row("P&L gross / net", f"{result.gross_pnl:,.2f} / {result.net_pnl:,.2f}")
+    table.add_row("commissions", f"{result.commissions:,.2f}")
+    table.add_row(
+        "slippage vs reference",
+        f"{result.slippage_ticks:+.2f} ticks per lot ({result.slippage_money:,.2f})",
+    )
+    table.add_row("journal", str(result.journal))
+    return table
+
+
+def _write_record(result: SessionResult, folder: Path, extra: dict[str, object]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    path = folder / f"{result.kind}-{stamp}.json"
+    data = {
+        "kind": result.kind,
+        "days": [str(d) for d in result.days],
+        "bars": result.bars,
+        "orders": result.orders,
+        "fills": result.fills,
+        "send_order_calls": result.send_order_calls,
+        "cancel_order_calls": result.cancel_order_calls,
+        "positions": result.positions,
+        "gross_pnl": str(result.gross_pnl),
+        "net_pnl": str(result.net_pnl),
+        "commissions": str(result.commissions),
+        "slippage_ticks_per_lot": round(result.slippage_ticks, 4),
+        "analytics": result.analytics.as_dict(),
+        "journal": str(result.journal),
+        "problems": result.problems,
+        **extra,
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def session_command(
+    profile: ProfileOpt,
+    start: DateOpt = None,
+    end: DateOpt = None,
+) -> None:
+    """Run a simulated multi-day session end to end on the profile's data (sample data by
+    default): data, targets, orders, risk, journal, sim venue, fills, positions."""
+    result = _run(profile, "session", start, end)
+    if result.sample_generated:
+        _out.print(f"generated sample data: {len(result.sample_generated)} series")
+    _out.print(_summary(result))
+    loaded = load_profile(profile)
+    record = _write_record(result, loaded.records_dir, {"profile": loaded.name})
+    _out.print(f"run record: {record}")
+    for problem in result.problems[:10]:
+        _out.print(f"[yellow]note:[/] {problem}")
+
+
+def backtest_command(
+    profile: ProfileOpt,
+    start: DateOpt = None,
+    end: DateOpt = None,
+    report: Annotated[
+        Path | None, typer.Option(help="HTML report path (default: beside the journal).")
+    ] = None,
+) -> None:
+    """Run the same core as a session over a range and print analytics; write an HTML report
+    with the equity curve and drawdown."""
+    result = _run(profile, "backtest", start, end)
+    _out.print(_summary(result))
+    a = result.analytics
+    stats = Table(title="Analytics", show_header=False)
+    for name, value in (
+        ("compounded return", f"{a.total_return:+.2%}"),
+        ("annualised return", f"{a.annual_return:+.2%}"),
+        ("Sharpe", f"{a.sharpe:.2f}"),
+        ("Sortino", f"{a.sortino:.2f}"),
+        ("max drawdown", f"{a.max_drawdown:.2%}"),
+        ("win rate (days)", f"{a.win_rate:.1%}"),
+        ("turnover (lots/day)", f"{a.turnover:.1f}"),
+    ):
+        stats.add_row(name, value)
+    _out.print(stats)
+    path = report or result.journal.parent / "reports" / "backtest.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    equity = [e for _, e in result.equity]
+    peak, drawdown = 0.0, []
+    for value in equity:
+        peak = max(peak, value)
+        drawdown.append(-(peak - value) / peak * 100 if peak else 0.0)
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>" for k, v in a.as_dict().items()
+    )
+    content = page(
+        "Bastion backtest",
+        [
+            (
+                f"<p>{len(result.days)} days, {result.orders} orders, {result.fills} fills,"
+                f" net P&amp;L {result.net_pnl:,.2f}</p>"
+            ),
+            f"<table>{rows}</table>",
+            line_chart(equity, title="Equity"),
+            line_chart(drawdown, title="Drawdown (%)", fill=True),
+        ],
+    )
+    path.write_text(content, encoding="utf-8")
+    _out.print(f"HTML report: {path}")

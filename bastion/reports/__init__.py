@@ -1,0 +1,1 @@
+"""Reports: status, reconcile, trades/TCA, P&L, risk; text and HTML."""
