@@ -109,7 +109,8 @@ def check_infeasible(
         return RiskDecision.deny(
             Reason.INVALID_ORDER,
             Check.INFEASIBLE,
-            f"order {order.client_order_id} ({cid}): quantity {order.quantity} must be at least one lot",
+            f"order {order.client_order_id} ({cid}): quantity {order.quantity} must be at"
+            " least one lot",
         )
     problem = validate_order_shape(
         order.order_type, order.limit_ticks, order.stop_ticks, order.time_in_force, order.expire_at

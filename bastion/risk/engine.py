@@ -21,14 +21,13 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from bastion.clock import Clock
 from bastion.config import RiskConfig
 from bastion.domain.book import Book
 from bastion.domain.contracts import ContractSpec, parse_contract_id
-from bastion.domain.enums import Side
-from bastion.domain.ids import ContractId, InstrumentId, StrategyId
+from bastion.domain.ids import ContractId, InstrumentId
 from bastion.domain.reasons import Reason
 from bastion.domain.records import BrokerOrderCreated
 from bastion.errors import ConfigError
@@ -46,13 +45,15 @@ from bastion.risk.checks import (
     check_price_distance,
     reduces,
 )
+from bastion.risk.exposure import ExposureView, HasBook
 from bastion.risk.guards import MarketGuards
+from bastion.risk.kill_request import clear_kill, pending_kill, request_kill
 from bastion.risk.level import RiskLevel, load_risk_level, save_risk_level
 from bastion.risk.limits import LimitBook
 from bastion.risk.loss import Breach, LossTracker, utc_trading_day
 from bastion.risk.margin_monitor import ReduceIntent, plan_margin_reduction
 from bastion.risk.market import MarketView
-from bastion.risk.persist import KEY_KILL, RiskStore, load_json, note, write_change
+from bastion.risk.persist import RiskStore, note
 from bastion.risk.port import OrderPath, OrderRequest, RiskDecision
 from bastion.risk.states import SEVERITY, TRANSITIONS, Scope, StateEvent, TradingState
 from bastion.venues.port import RateLimits
@@ -61,13 +62,6 @@ __all__ = ["AccountCheck", "HasBook", "RiskEngine"]
 
 DEFAULT_RATE = RateLimits(orders_per_second=50.0, order_burst=10)
 """When neither the profile nor the venue declares one (IB allows about 50 msg/s)."""
-
-
-class HasBook(Protocol):
-    """Anything that holds the live book: ``OrderManager``, a ledger, a store."""
-
-    @property
-    def book(self) -> Book: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +105,7 @@ class RiskEngine:
         self.denials: Counter[str] = Counter()
         self._buckets: dict[str, TokenBucket] = {}
         self._instruments: dict[ContractId, InstrumentId] = {}
+        self.exposure = ExposureView(ledger, self.specs, market, self.instrument_of)
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -159,7 +154,7 @@ class RiskEngine:
             self.denials[decision.check] += 1
         return decision
 
-    def _decide(self, request: OrderRequest, now: dt.datetime) -> RiskDecision:  # noqa: PLR0911
+    def _decide(self, request: OrderRequest, now: dt.datetime) -> RiskDecision:
         order = request.order
         try:
             instrument = self.instrument_of(order.contract_id)
@@ -174,21 +169,14 @@ class RiskEngine:
                 f" instrument {request.instrument_id}; refused",
             )
         strategy = request.strategy_id or order.strategy_id
-        contract, inst, strat = self._exposures(order, instrument, strategy)
+        contract, inst, strat = self.exposure.exposures(order, instrument, strategy)
         refused = check_infeasible(order, contract, claims_reduce=request.reduces_position)
         if refused is not None:
             return refused
         reducing = reduces(order, contract)
         quote = self.market.quote(order.contract_id)
         if request.path is OrderPath.KILL:
-            if not reducing:
-                return RiskDecision.deny(
-                    Reason.TRADING_STATE,
-                    Check.KILL_ONLY_REDUCES,
-                    f"{order.side} {order.quantity} {order.contract_id}: the kill switch may only"
-                    f" reduce a position (held {contract.position})",
-                )
-            return check_band(order, quote, spec) or self._take_token(order, now)
+            return self._kill_checks(order, contract, spec, now)
         limits = self.limits
         refused = self._gates(request, instrument, reducing, now, limits)
         if refused is not None:
@@ -208,9 +196,38 @@ class RiskEngine:
             or check_band(order, quote, spec)
         )
         if refused is None and not reducing:
-            before, after = self._margin(order)
+            before, after = self.exposure.margin(order)
             refused = check_margin(order, before, after, self.equity, limits.margin_high_mark)
         return refused or self._take_token(order, now)
+
+    def check_flatten(self, order: BrokerOrderCreated, held: int) -> RiskDecision:
+        """The kill switch's reduced checks against ``held``, the venue's position (the
+        kill switch trusts the venue's snapshot, not the book)."""
+        now = self.clock.now()
+        instrument = self.instrument_of(order.contract_id)
+        spec = self.specs.get(instrument)
+        if spec is None:
+            return RiskDecision.deny(
+                Reason.INVALID_ORDER, Check.CONTRACT, f"{order.contract_id}: no contract spec"
+            )
+        decision = check_infeasible(order, Exposure(held), claims_reduce=True)
+        decision = decision or self._kill_checks(order, Exposure(held), spec, now)
+        if not decision.allowed:
+            self.denials[decision.check] += 1
+        return decision
+
+    def _kill_checks(
+        self, order: BrokerOrderCreated, contract: Exposure, spec: ContractSpec, now: dt.datetime
+    ) -> RiskDecision:
+        if not reduces(order, contract):
+            return RiskDecision.deny(
+                Reason.TRADING_STATE,
+                Check.KILL_ONLY_REDUCES,
+                f"{order.side} {order.quantity} {order.contract_id}: the kill switch may only"
+                f" reduce a position (held {contract.position})",
+            )
+        quote = self.market.quote(order.contract_id)
+        return check_band(order, quote, spec) or self._take_token(order, now)
 
     def _gates(
         self,
@@ -303,86 +320,6 @@ class RiskEngine:
             f" {bucket.wait_seconds(now):.2f} s",
         )
 
-    # -- exposure and margin -------------------------------------------------------------------
-    def _exposures(
-        self, order: BrokerOrderCreated, instrument: InstrumentId, strategy: StrategyId | None
-    ) -> tuple[Exposure, Exposure, Exposure | None]:
-        book = self.book
-        positions = book.positions
-        contract = Exposure(positions.contract_position(order.contract_id))
-        inst = Exposure(positions.instrument_position(instrument))
-        strat = (
-            None if not strategy else Exposure(positions.strategy_position(strategy, instrument))
-        )
-        for live in book.broker_orders.values():
-            working = live.working
-            if not working or live.client_order_id == order.client_order_id:
-                continue
-            if self.instrument_of(live.contract_id) != instrument:
-                continue
-            targets = [inst]
-            if live.contract_id == order.contract_id:
-                targets.append(contract)
-            if strat is not None and live.strategy_id == strategy:
-                targets.append(strat)
-            for exposure in targets:
-                if live.side is Side.BUY:
-                    exposure.buying += working
-                else:
-                    exposure.selling += working
-        return contract, inst, strat
-
-    def contract_exposures(self) -> dict[ContractId, Exposure]:
-        """Every contract with a position or working orders."""
-        book = self.book
-        out = {cid: Exposure(q) for (_, cid), q in book.positions.contract.items()}
-        for live in book.broker_orders.values():
-            working = live.working
-            if working:
-                exposure = out.setdefault(live.contract_id, Exposure())
-                if live.side is Side.BUY:
-                    exposure.buying += working
-                else:
-                    exposure.selling += working
-        return out
-
-    def _margin(self, order: BrokerOrderCreated) -> tuple[Decimal | None, Decimal | None]:
-        """Initial margin of the worst case of every contract, without and with ``order``."""
-        before = after = Decimal(0)
-        exposures = self.contract_exposures()
-        exposures.setdefault(order.contract_id, Exposure())
-        for cid, exposure in exposures.items():
-            spec = self.specs.get(self.instrument_of(cid))
-            quote = self.market.quote(cid)
-            mark = None if quote is None else quote.reference_ticks
-            if cid == order.contract_id and mark is None:
-                mark = order.limit_ticks or order.stop_ticks
-            worst = exposure.worst()
-            worst_after = (
-                exposure.worst_with(order.side, order.quantity)
-                if cid == order.contract_id
-                else worst
-            )
-            if not worst_after and not worst:
-                continue
-            if spec is None or mark is None:
-                return None, None
-            before += spec.margin(mark, worst)
-            after += spec.margin(mark, worst_after)
-        return before, after
-
-    def margin_in_use(self) -> Decimal | None:
-        """Initial margin of the positions held (not working orders), at current marks."""
-        total = Decimal(0)
-        for (instrument, cid), lots in self.book.positions.contract.items():
-            quote = self.market.quote(cid)
-            mark = None if quote is None else quote.reference_ticks
-            spec = self.specs.get(instrument)
-            if spec is None or mark is None:
-                return None
-            total += spec.margin(mark, lots)
-        return total
-
     # -- account updates: loss limits and the margin monitor ------------------------------------
     def on_account(self, equity: Decimal, margin_used: Decimal | None = None) -> AccountCheck:
         """Take an account snapshot's equity (and the venue's margin in use, if known).
@@ -402,7 +339,7 @@ class RiskEngine:
                     else StateEvent.BREACH_HALT
                 )
                 self._breach(event, breach.message)
-        used = margin_used if margin_used is not None else self.margin_in_use()
+        used = margin_used if margin_used is not None else self.exposure.margin_in_use()
         if used is None or equity <= 0:
             return AccountCheck(breaches, None, [])
         utilisation = used / equity
@@ -446,17 +383,10 @@ class RiskEngine:
     def request_kill(self, reason: str, actor: str = "operator") -> None:
         """Step 1 of the kill switch, wherever it is triggered: persist HALTED, then leave
         a kill request for the engine's loop to run ``KillSwitch``."""
-        now = self.clock.now()
-        self.board.apply(Scope.account(), StateEvent.KILL, reason, actor=actor)
-        request = {"reason": reason, "actor": actor, "requested_at": now.isoformat()}
-        record = note(now, "risk.kill", f"kill switch requested by {actor}: {reason}", **request)
-        write_change(self.store, KEY_KILL, request, record, tightens=True)
+        request_kill(self.store, self.board, self.clock, reason, actor)
 
     def pending_kill(self) -> dict[str, Any] | None:
-        request = load_json(self.store, KEY_KILL)
-        return request or None
+        return pending_kill(self.store)
 
     def clear_kill(self, outcome: str) -> None:
-        """The kill switch ran; the account stays HALTED until an operator resumes."""
-        record = note(self.clock.now(), "risk.kill", f"kill request closed: {outcome}")
-        write_change(self.store, KEY_KILL, {}, record, tightens=False)
+        clear_kill(self.store, self.clock, outcome)
