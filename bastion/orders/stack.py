@@ -23,7 +23,15 @@ from bastion.clock import Clock
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.enums import OrderType, Side
 from bastion.domain.fills import Fill
-from bastion.domain.ids import ClientOrderId, ContractId, InstrumentId, OrderId, StrategyId
+from bastion.domain.ids import (
+    ClientOrderId,
+    ContractId,
+    ExecId,
+    InstrumentId,
+    OrderId,
+    StrategyId,
+)
+from bastion.domain.order_state import OrderEvent, OrderState
 from bastion.domain.orders import BrokerOrder, ContractOrder, InstrumentOrder
 from bastion.domain.reasons import Reason, retry_policy
 from bastion.domain.records import (
@@ -31,12 +39,15 @@ from bastion.domain.records import (
     BrokerOrderCreated,
     ContractOrderCreated,
     FamilyCompleted,
+    FillRecorded,
     InstrumentOrderCreated,
     JournalRecord,
     Note,
+    OrderTransition,
 )
 from bastion.domain.targets import Target
 from bastion.domain.venue_events import FillReport
+from bastion.errors import UserError
 from bastion.oms import ApplyOutcome, OrderManager
 from bastion.orders.algos import Algo, ChildSpec, make_algo
 from bastion.orders.generation import (
@@ -498,3 +509,89 @@ class StackHandler:
             )
         self._algos.clear()
         return empty
+
+    # -- manual orders and balance trades (R4.6) --------------------------------------------
+    def manual_order(
+        self, strategy_id: StrategyId, instrument_id: InstrumentId, quantity: int, note: str
+    ) -> InstrumentOrder:
+        """An operator's order: an instrument order like any other (same risk gate, same
+        journal, same venue path), flagged manual, with the operator's note."""
+        if instrument_id not in self.specs:
+            raise UserError(f"manual order: unknown instrument {instrument_id}")
+        if quantity == 0:
+            raise UserError("manual order: quantity must not be zero")
+        if not note.strip():
+            raise UserError("manual order: an audit note is required")
+        now = self.clock.now()
+        order_id = self._next_id("M")
+        self.oms.record(
+            InstrumentOrderCreated(
+                timestamp=now,
+                order_id=order_id,
+                strategy_id=strategy_id,
+                instrument_id=instrument_id,
+                side=Side.of(quantity),
+                quantity=abs(quantity),
+                manual=True,
+            ),
+            Note(timestamp=now, kind="manual_order", text=note, data={"order_id": order_id}),
+        )
+        return self.oms.book.instrument_orders[order_id]
+
+    def balance_trade(
+        self,
+        contract_id: ContractId,
+        quantity: int,
+        price_ticks: int,
+        note: str,
+        strategy_id: StrategyId | None = None,
+    ) -> ClientOrderId:
+        """Record a fill that happened outside Bastion (R4.6), with an audit note.
+
+        It is journaled as a filled broker order of venue ``balance``; with a strategy,
+        the strategy table moves too, otherwise only the contract table does.
+        """
+        if quantity == 0:
+            raise UserError("balance trade: quantity must not be zero")
+        if not note.strip():
+            raise UserError("balance trade: an audit note is required")
+        iid = InstrumentId(contract_id.split("/")[0])
+        if iid not in self.specs:
+            raise UserError(f"balance trade: unknown contract {contract_id}")
+        now = self.clock.now()
+        seq = len(self.oms.book.history) + len(self.oms.book.broker_orders) + 1
+        coid = ClientOrderId(f"balance-{seq}-{self._counter + 1}")
+        self._counter += 1
+        side = Side.of(quantity)
+        self.oms.record(
+            BrokerOrderCreated(
+                timestamp=now,
+                client_order_id=coid,
+                contract_id=contract_id,
+                side=side,
+                quantity=abs(quantity),
+                order_type=OrderType.MARKET,
+                strategy_id=strategy_id,
+                venue="balance",
+            ),
+            Note(timestamp=now, kind="balance_trade", text=note, data={"client_order_id": coid}),
+            FillRecorded(
+                timestamp=now,
+                fill=Fill(
+                    exec_id=ExecId(f"{coid}-x"),
+                    client_order_id=coid,
+                    contract_id=contract_id,
+                    side=side,
+                    quantity=abs(quantity),
+                    price_ticks=price_ticks,
+                    timestamp=now,
+                ),
+            ),
+            OrderTransition(
+                timestamp=now,
+                client_order_id=coid,
+                event=OrderEvent.FINAL_FILL,
+                state=OrderState.FILLED,
+            ),
+        )
+        return coid

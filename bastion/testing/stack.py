@@ -1,0 +1,95 @@
+"""A ready-made order stack over the in-process sim venue, for tests and examples."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bastion.clock import SimClock
+from bastion.domain.contracts import ContractSpec
+from bastion.domain.ids import ContractId, InstrumentId
+from bastion.oms import MemoryLedger, OrderManager
+from bastion.oms.ledger import Ledger
+from bastion.orders.market import QuoteView, StaticMarket
+from bastion.orders.rolls import FixedSchedule
+from bastion.orders.stack import StackHandler
+from bastion.risk.port import PassThroughRisk, RiskGate
+from bastion.venues.sim import Quote, SimVenue, SimVenueConfig
+
+__all__ = ["ES", "ES_H", "ES_M", "ES_SPEC", "StackKit", "make_stack_kit"]
+
+ES = InstrumentId("ES")
+ES_H = ContractId("ES/202403")
+ES_M = ContractId("ES/202406")
+ES_SPEC = ContractSpec(
+    instrument_id=ES,
+    exchange="CME",
+    currency="USD",
+    tick_size=Decimal("0.25"),
+    multiplier=Decimal(50),
+    margin_rate=Decimal("0.05"),
+)
+T0 = dt.datetime(2024, 3, 1, 14, 30, tzinfo=dt.UTC)
+
+
+@dataclass
+class StackKit:
+    stack: StackHandler
+    venue: SimVenue
+    clock: SimClock
+    market: StaticMarket
+    schedule: FixedSchedule
+    risk: RiskGate
+    ledger: Ledger
+
+    def quote(self, contract: ContractId, bid: int, ask: int, size: int = 50) -> None:
+        """Set the touch at the venue and in the stack's market view."""
+        now = self.clock.now()
+        self.venue.on_quote(
+            Quote(
+                contract_id=contract,
+                bid_ticks=bid,
+                ask_ticks=ask,
+                bid_size=size,
+                ask_size=size,
+                timestamp=now,
+            )
+        )
+        self.market.set(contract, QuoteView(bid, ask, (bid + ask) // 2, now, size, size))
+
+    def tick(self, seconds: int = 1) -> None:
+        self.clock.advance(dt.timedelta(seconds=seconds))
+
+
+def make_stack_kit(
+    *,
+    risk: RiskGate | None = None,
+    ledger: Ledger | None = None,
+    config: SimVenueConfig | None = None,
+    contracts: tuple[ContractId, ...] = (ES_H, ES_M),
+) -> StackKit:
+    clock = SimClock(T0)
+    venue = SimVenue(
+        dict.fromkeys(contracts, ES_SPEC),
+        clock,
+        config or SimVenueConfig(initial_cash=Decimal(10**9), provisional_ids=False),
+    )
+    venue.connect()
+    market = StaticMarket()
+    schedule = FixedSchedule(contracts={ES: contracts[0]})
+    gate = risk if risk is not None else PassThroughRisk()
+    book_ledger = ledger if ledger is not None else MemoryLedger()
+    stack = StackHandler(
+        oms=OrderManager(book_ledger),
+        venue=venue,
+        risk=gate,
+        schedule=schedule,
+        market=market,
+        clock=clock,
+        specs={ES: ES_SPEC},
+    )
+    kit = StackKit(stack, venue, clock, market, schedule, gate, book_ledger)
+    for contract in contracts:
+        kit.quote(contract, 20000, 20001)
+    return kit
