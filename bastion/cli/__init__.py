@@ -14,6 +14,7 @@ import typer
 from bastion import __version__
 from bastion.cli.config import config_app
 from bastion.cli.data import data_app
+from bastion.cli.risk import kill_command, risk_app
 from bastion.cli.session import backtest_command, session_command
 from bastion.errors import UserError
 
@@ -28,6 +29,8 @@ app = typer.Typer(
 )
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
+app.add_typer(risk_app, name="risk")
+app.command("kill")(kill_command)
 app.command("session")(session_command)
 app.command("backtest")(backtest_command)
 
