@@ -345,7 +345,9 @@ class RiskEngine:
         utilisation = used / equity
         reductions: list[ReduceIntent] = []
         if utilisation > limits.margin_high_mark:
-            reductions = plan_margin_reduction(self, equity, used, limits.margin_low_mark)
+            reductions = plan_margin_reduction(
+                self, equity, used, limits.margin_low_mark, limits.max_order_lots
+            )
             self.store.record(
                 [
                     note(

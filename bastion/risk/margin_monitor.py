@@ -40,9 +40,10 @@ class ReduceIntent:
 
 
 def plan_margin_reduction(
-    engine: RiskEngine, equity: Decimal, used: Decimal, low_mark: Decimal
+    engine: RiskEngine, equity: Decimal, used: Decimal, low_mark: Decimal, max_order_lots: int
 ) -> list[ReduceIntent]:
-    """Orders that bring ``used`` margin down to ``low_mark`` of ``equity``."""
+    """Orders that bring ``used`` margin down to ``low_mark`` of ``equity``, in clips of
+    at most ``max_order_lots`` (the order-size check applies to reducing orders too)."""
     excess = used - equity * low_mark
     candidates: list[tuple[Decimal, ContractId, int]] = []
     for (instrument, cid), lots in engine.book.positions.contract.items():
@@ -62,15 +63,14 @@ def plan_margin_reduction(
         needed = int((excess / per_lot).to_integral_value(rounding=ROUND_CEILING))
         quantity = min(abs(lots), needed)
         excess -= per_lot * quantity
-        intents.append(
-            ReduceIntent(
-                cid,
-                Side.SELL if lots > 0 else Side.BUY,
-                quantity,
-                f"margin utilisation {used / equity:.1%} above the high mark;"
-                f" reduce {cid} by {quantity} lots",
-            )
+        reason = (
+            f"margin utilisation {used / equity:.1%} above the high mark;"
+            f" reduce {cid} by {quantity} lots"
         )
+        while quantity > 0:
+            clip = min(quantity, max_order_lots)
+            intents.append(ReduceIntent(cid, Side.SELL if lots > 0 else Side.BUY, clip, reason))
+            quantity -= clip
     return intents
 
 
