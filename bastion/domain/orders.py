@@ -107,8 +107,6 @@ class ContractOrder:
     algo: str = "market"
     filled: int = 0
     children: list[ClientOrderId] = field(default_factory=list)
-    algo_lock: str | None = None
-    """The algo instance controlling this order; one at a time (R4.4)."""
     completed: bool = False
 
     @property

@@ -312,8 +312,8 @@ class StackHandler:
         for co in list(self.oms.book.contract_orders.values()):
             state = self._algos.get(co.order_id)
             if state is None:
+                # The algo lock (R4.4): one algo instance per contract order, held here.
                 state = self._algos[co.order_id] = _AlgoState(make_algo(co.algo))
-                co.algo_lock = f"{state.algo.name}:{co.order_id}"
             if state.stopped is not None or co.remaining <= 0:
                 continue
             if co.spread_leg is not None:

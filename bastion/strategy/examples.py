@@ -10,7 +10,7 @@ from bastion.domain.targets import Target
 from bastion.strategy.ema import EmaCross
 from bastion.strategy.vol_target import VolTargetSizer
 
-__all__ = ["BarStrategy", "EmaTrend", "VolTargetedTrend"]
+__all__ = ["BarStrategy", "EmaTrend", "Hold", "VolTargetedTrend"]
 
 
 class BarStrategy(Protocol):
@@ -45,6 +45,31 @@ class EmaTrend:
             instrument_id=self.instrument_id,
             low=lots,
             high=lots,
+            reference_ticks=close_ticks,
+            reference_contract=contract_id,
+            reference_time=when,
+            generated_time=when,
+        )
+
+
+class Hold:
+    """A constant target of ``lots``: the plumbing check (rolls, restarts, reconciliation)."""
+
+    def __init__(self, strategy_id: str, instrument_id: str, *, lots: int) -> None:
+        self.strategy_id = StrategyId(strategy_id)
+        self.instrument_id = InstrumentId(instrument_id)
+        self.lots = lots
+        self._sent = False
+
+    def on_bar(self, close_ticks: int, contract_id: ContractId, when: dt.datetime) -> Target | None:
+        if self._sent:
+            return None
+        self._sent = True
+        return Target(
+            strategy_id=self.strategy_id,
+            instrument_id=self.instrument_id,
+            low=self.lots,
+            high=self.lots,
             reference_ticks=close_ticks,
             reference_contract=contract_id,
             reference_time=when,

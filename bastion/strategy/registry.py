@@ -6,13 +6,14 @@ from collections.abc import Sequence
 
 from bastion.errors import ConfigError
 from bastion.marketdata.specs import MarketSpec
-from bastion.strategy.examples import BarStrategy, EmaTrend, VolTargetedTrend
+from bastion.strategy.examples import BarStrategy, EmaTrend, Hold, VolTargetedTrend
 
 __all__ = ["STRATEGY_LINES", "build_strategies"]
 
 STRATEGY_LINES = {
     "ema_trend": "EMA(60) against EMA(240) on minute bars, +/-lots per instrument",
     "vol_target": "EMA trend forecast sized to 20% annual volatility, buffered",
+    "hold": "a constant long of `lots` per instrument (for roll and plumbing checks)",
 }
 
 
@@ -26,7 +27,9 @@ def build_strategies(
     strategies: list[BarStrategy] = []
     for spec in specs:
         iid = spec.instrument_id
-        if line == "ema_trend":
+        if line == "hold":
+            strategies.append(Hold(line, iid, lots=lots))
+        elif line == "ema_trend":
             strategies.append(EmaTrend(f"{line}", iid, lots=lots, fast=60, slow=240))
         else:
             strategies.append(
