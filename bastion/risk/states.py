@@ -31,6 +31,7 @@ __all__ = [
     "TradingState",
     "most_severe",
     "next_trading_state",
+    "render_table",
 ]
 
 
@@ -169,3 +170,21 @@ class Scope:
 
     def __str__(self) -> str:
         return self.kind.value if self.kind is ScopeKind.ACCOUNT else f"{self.kind}:{self.name}"
+
+
+def render_table() -> str:
+    """The transition table as Markdown (docs/risk.md embeds it; a test keeps them equal)."""
+    events = list(StateEvent)
+    lines = [
+        "| state \\ event | " + " | ".join(e.value for e in events) + " |",
+        "|---" * (len(events) + 1) + "|",
+    ]
+    for state in TradingState:
+        cells = []
+        for event in events:
+            target = TRANSITIONS.get((state, event))
+            cells.append(
+                "illegal" if target is None else "=" if target is state else target.upper()
+            )
+        lines.append(f"| {state.upper()} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
