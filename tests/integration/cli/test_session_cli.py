@@ -1,0 +1,114 @@
+"""Invariant: `bastion session` and `bastion backtest` run the whole path from a clean
+folder on the bundled sample data and say what happened; bad arguments are refused with
+one line and exit status 2 before anything runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, CliResult
+
+
+@pytest.fixture
+def workdir(in_tmp: Path) -> Path:
+    shutil.copytree(REPO / "examples", in_tmp / "examples")
+    return in_tmp
+
+
+def _one_line(result: CliResult) -> str:
+    assert result.code == 2, result
+    assert "Traceback" not in result.err
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    return lines[0]
+
+
+def test_session_sample_data_runs_and_reports(cli: Callable[..., CliResult], workdir: Path) -> None:
+    result = cli(["session", "--profile", "examples/sim.yaml", "--end", "2024-02-20"])
+    assert result.code == 0, result.err
+    out = result.out
+    for label in (
+        "days run",
+        "orders / fills",
+        "positions (contract)",
+        "P&L gross / net",
+        "commissions",
+        "slippage vs reference",
+        "journal",
+    ):
+        assert label in out
+    assert (workdir / "runs" / "sim" / "journal.db").exists()
+    records = list((workdir / "runs" / "sim" / "records").glob("session-*.json"))
+    assert len(records) == 1
+    record = json.loads(records[0].read_text())
+    assert record["send_order_calls"] == record["orders"]
+    assert record["fills"] > 0
+
+
+def test_session_second_run_keeps_previous_journal(
+    cli: Callable[..., CliResult], workdir: Path
+) -> None:
+    for _ in range(2):
+        assert cli(["session", "--profile", "examples/sim.yaml", "--end", "2024-02-05"]).code == 0
+    kept = list((workdir / "runs" / "sim").glob("journal-*.db"))
+    assert len(kept) == 1
+
+
+def test_backtest_writes_html_with_charts(cli: Callable[..., CliResult], workdir: Path) -> None:
+    result = cli(["backtest", "--profile", "examples/sim.yaml", "--end", "2024-02-29"])
+    assert result.code == 0, result.err
+    for label in ("Sharpe", "Sortino", "max drawdown", "win rate", "turnover"):
+        assert label in result.out
+    html = (workdir / "runs" / "sim" / "reports" / "backtest.html").read_text()
+    assert html.count("<svg") == 2
+    assert "Drawdown" in html
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--start", "2024-13-01"], "not a date; expected YYYY-MM-DD"),
+        (["--start", "2024-03-01", "--end", "2024-02-01"], "is after --end"),
+        (["--start", "2030-01-01"], "no bars between"),
+    ],
+)
+def test_session_bad_dates_one_line(
+    cli: Callable[..., CliResult], workdir: Path, args: list[str], expected: str
+) -> None:
+    line = _one_line(cli(["session", "--profile", "examples/sim.yaml", *args]))
+    assert expected in line
+
+
+def _variant(workdir: Path, **changes: object) -> str:
+    raw = yaml.safe_load((workdir / "examples" / "sim.yaml").read_text())
+    raw.update(changes)
+    path = workdir / "variant.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def test_session_unknown_strategy_line_one_line(
+    cli: Callable[..., CliResult], workdir: Path
+) -> None:
+    line = _one_line(cli(["session", "--profile", _variant(workdir, strategy_line="magic")]))
+    assert "strategy_line 'magic' is not known" in line
+
+
+def test_session_unknown_instrument_one_line(cli: Callable[..., CliResult], workdir: Path) -> None:
+    line = _one_line(cli(["session", "--profile", _variant(workdir, instruments=["NOPE"])]))
+    assert "NOPE" in line
+
+
+def test_session_no_data_and_sample_off_one_line(
+    cli: Callable[..., CliResult], workdir: Path
+) -> None:
+    path = _variant(workdir, data={"dir": "empty-data", "sample": False})
+    line = _one_line(cli(["session", "--profile", path]))
+    assert "no minute bars" in line
+    assert "bastion data import" in line
