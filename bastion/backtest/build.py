@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bastion.backtest.pnl import PnlBook
 from bastion.backtest.runner import BarMarket, Engine
-from bastion.clock import SimClock
+from bastion.clock import Clock, SimClock
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import ContractId, InstrumentId
 from bastion.oms import OrderManager
@@ -52,8 +52,11 @@ def build_engine(
     venue_config: SimVenueConfig,
     risk: RiskGate | None = None,
     algo: str = "market",
+    clock: Clock | None = None,
 ) -> tuple[Engine, Ledger]:
-    clock = SimClock(start)
+    """``clock`` defaults to a ``SimClock`` at ``start`` (a backtest); the live runner
+    passes a wall or replay clock, which every part then shares."""
+    clock = clock if clock is not None else SimClock(start)
     ledger: Ledger = (
         SqliteStore(journal, mode=StoreMode.BACKTEST, clock=clock) if journal else _memory()
     )

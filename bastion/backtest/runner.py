@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bastion.backtest.pnl import PnlBook
-from bastion.clock import SimClock
+from bastion.clock import Clock, SimClock
 from bastion.domain.fills import Fill
 from bastion.domain.ids import InstrumentId, StrategyId
 from bastion.domain.targets import Target
@@ -61,7 +61,8 @@ class BarMarket:
 class Engine:
     stack: StackHandler
     venue: SimVenue
-    clock: SimClock
+    clock: Clock
+    """A ``SimClock`` (moved to each bar's end) or a wall/replay clock (not moved)."""
     market: BarMarket
     pnl: PnlBook
     strategies: Sequence[BarStrategy]
@@ -81,7 +82,7 @@ class Engine:
 
     def on_bar(self, item: InstrumentBar) -> None:
         bar = item.bar
-        if bar.end > self.clock.now():
+        if isinstance(self.clock, SimClock) and bar.end > self.clock.now():
             self.clock.advance_to(bar.end)
         self.bars += 1
         self.venue.on_bar(bar)

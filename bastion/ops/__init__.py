@@ -1,0 +1,1 @@
+"""Process control, live runners, scheduling, heartbeats, metrics, alerts, logging."""
