@@ -1,0 +1,75 @@
+"""The risk engine (R6): pre-trade checks, trading states, loss limits, market guards,
+the margin monitor and the kill switch. ``docs/risk.md`` describes them.
+
+Names are imported lazily, so importing ``bastion.risk.port`` (the order stack's seam)
+does not load the engine, and no import cycle can form through this package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bastion.risk.engine import AccountCheck, RiskEngine
+    from bastion.risk.kill import KillReport, KillSwitch
+    from bastion.risk.level import RiskLevel
+    from bastion.risk.market import MarketQuote, MarketView, StaticMarket
+    from bastion.risk.persist import MemoryRiskStore, RiskStore
+    from bastion.risk.port import (
+        OrderPath,
+        OrderRequest,
+        PassThroughRisk,
+        RiskDecision,
+        RiskGate,
+    )
+    from bastion.risk.states import Scope, StateEvent, TradingState
+
+__all__ = [
+    "AccountCheck",
+    "KillReport",
+    "KillSwitch",
+    "MarketQuote",
+    "MarketView",
+    "MemoryRiskStore",
+    "OrderPath",
+    "OrderRequest",
+    "PassThroughRisk",
+    "RiskDecision",
+    "RiskEngine",
+    "RiskGate",
+    "RiskLevel",
+    "RiskStore",
+    "Scope",
+    "StateEvent",
+    "StaticMarket",
+    "TradingState",
+]
+
+_HOME = {
+    "AccountCheck": "engine",
+    "RiskEngine": "engine",
+    "KillReport": "kill",
+    "KillSwitch": "kill",
+    "RiskLevel": "level",
+    "MarketQuote": "market",
+    "MarketView": "market",
+    "StaticMarket": "market",
+    "MemoryRiskStore": "persist",
+    "RiskStore": "persist",
+    "OrderPath": "port",
+    "OrderRequest": "port",
+    "PassThroughRisk": "port",
+    "RiskDecision": "port",
+    "RiskGate": "port",
+    "Scope": "states",
+    "StateEvent": "states",
+    "TradingState": "states",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bastion.risk' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"bastion.risk.{module}"), name)

@@ -120,7 +120,8 @@ class KillSwitch:
     def _wait_until(self, done: Callable[[], bool]) -> bool:
         """Pump events until ``done()`` or the timeout passes."""
         timeout = self.engine.limits.kill_timeout_seconds
-        slice_ = timeout / 20
+        # poll no faster than the venue's query limit (CTP: about one query a second)
+        slice_ = max(timeout / 20, 1.0 / self.venue.rate_limits.queries_per_second)
         waited = 0.0
         while True:
             self._pump()
