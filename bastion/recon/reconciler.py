@@ -1,0 +1,153 @@
+"""The reconciler: runs the pure comparison, keeps the locks true to it, and records.
+
+Used at startup (after restart recovery), every ``interval`` seconds while trading,
+and on demand (``bastion reconcile``). Each run:
+
+1. takes the three views (``take_views``); an unknown broker view makes the report
+   incomplete, and an incomplete report never clears a lock;
+2. locks instruments with locking breaks, clears reconciliation locks whose breaks are
+   gone (``LockBook.sync_from_report``);
+3. journals a ``Note`` (kind ``reconcile``) when the result or the locks changed, and
+   calls ``alert`` with one line per new break or lock change (R7.3, R9.5).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Protocol
+
+from bastion.clock import Clock
+from bastion.domain.ids import InstrumentId, StrategyId
+from bastion.domain.records import JournalRecord, Note
+from bastion.oms.manager import OrderManager
+from bastion.recon.breaks import Break, ReconReport, reconcile
+from bastion.recon.locks import LockBook, LockChange
+from bastion.recon.views import FillIndex, take_views
+from bastion.venues.port import VenuePort
+
+__all__ = ["Reconciler", "render_report"]
+
+Alert = Callable[[str], None]
+
+
+class _Entry(Protocol):
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def record(self) -> JournalRecord: ...
+
+
+class JournalReader(Protocol):
+    def entries(self, after_seq: int = 0) -> Iterator[_Entry]: ...
+
+
+def _no_alert(_line: str) -> None:
+    return None
+
+
+class Reconciler:
+    def __init__(
+        self,
+        oms: OrderManager,
+        locks: LockBook,
+        clock: Clock,
+        *,
+        interval: dt.timedelta = dt.timedelta(seconds=10),
+        target_buffer: int = 0,
+        alert: Alert = _no_alert,
+        journal: JournalReader | None = None,
+    ) -> None:
+        self.oms = oms
+        self.locks = locks
+        self.clock = clock
+        self.interval = interval
+        self.target_buffer = target_buffer
+        self.alert = alert
+        self.fills = FillIndex()
+        self.last_run: dt.datetime | None = None
+        self.last_report: ReconReport | None = None
+        self.runs = 0
+        self._seen_seq = 0
+        self.journal = journal
+        """When set, every run first reads the journal entries written since the last."""
+
+    def feed(self, records: Iterable[JournalRecord]) -> None:
+        """Give the fill index journal records it has not seen (in journal order)."""
+        self.fills.extend(records)
+
+    def catch_up(self, journal: JournalReader) -> None:
+        """Read the journal entries written since the last call (never rescans history)."""
+        for entry in journal.entries(self._seen_seq):
+            self.fills.add(entry.record)
+            self._seen_seq = entry.seq
+
+    def due(self) -> bool:
+        return self.last_run is None or self.clock.now() - self.last_run >= self.interval
+
+    def run(
+        self,
+        venue: VenuePort | None,
+        targets: Mapping[tuple[StrategyId, InstrumentId], tuple[int, int]] | None = None,
+    ) -> tuple[ReconReport, list[LockChange]]:
+        if self.journal is not None:
+            self.catch_up(self.journal)
+        views = take_views(
+            self.oms.book, self.fills, venue, targets, target_buffer=self.target_buffer
+        )
+        report = reconcile(views)
+        changes = self.locks.sync_from_report(report)
+        previous = self.last_report
+        self.last_report, self.last_run = report, self.clock.now()
+        self.runs += 1
+        old = set(previous.breaks) if previous is not None else set()
+        new_breaks = [b for b in report.breaks if b not in old]
+        if changes or new_breaks or (previous is not None and previous.clean != report.clean):
+            self._record(report, changes)
+        for brk in new_breaks:
+            self.alert(f"reconciliation break: {brk.line()}")
+        for change in changes:
+            verb = "locked" if change.locked else "unlocked"
+            self.alert(f"{change.instrument_id} {verb} ({change.source}): {change.why}")
+        return report, changes
+
+    def _record(self, report: ReconReport, changes: list[LockChange]) -> None:
+        self.oms.record(
+            Note(
+                timestamp=self.clock.now(),
+                kind="reconcile",
+                text="clean" if report.clean else f"{len(report.breaks)} break(s)",
+                data={
+                    "breaks": "\n".join(b.line() for b in report.breaks),
+                    "unknown": ", ".join(report.unknown),
+                    "locks": ", ".join(
+                        f"{'+' if c.locked else '-'}{c.instrument_id}" for c in changes
+                    ),
+                },
+            )
+        )
+
+
+def render_report(report: ReconReport, locks: Mapping[InstrumentId, Mapping[str, str]]) -> str:
+    """The readable diff ``bastion reconcile`` prints."""
+    lines = ["reconciliation: " + ("CLEAN" if report.clean else "BREAKS")]
+    if report.unknown:
+        lines.append(
+            "unknown views (nothing built on them is called clean): " + ", ".join(report.unknown)
+        )
+    if report.breaks:
+        lines.append(f"{'kind':<21} {'instr.':<8} {'what':<28} {'bastion':>13} {'other':>11}")
+        lines.extend(_line(b) for b in report.breaks)
+    if locks:
+        lines.append("locked instruments:")
+        for iid, held in sorted(locks.items()):
+            for source, why in sorted(held.items()):
+                lines.append(f"  {iid} ({source}): {why}")
+    else:
+        lines.append("locked instruments: none")
+    return "\n".join(lines)
+
+
+def _line(brk: Break) -> str:
+    return brk.line()
