@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import gc
 import json
 import random
 import resource
@@ -49,12 +50,13 @@ def synthetic(n: int, seed: int) -> list[InstrumentBar]:
     price = 16000  # ticks: 4000.00
     bars = []
     minute = dt.timedelta(minutes=1)
-    for i in range(n):
+    end = START
+    for _ in range(n):
         o = price
         c = max(100, o + round(rng.gauss(0, 4)))
         h = max(o, c) + rng.randint(0, 3)
         lo = min(o, c) - rng.randint(0, 3)
-        start = START + i * minute
+        start, end = end, end + minute  # a bar's end is the next one's start: one object
         bars.append(
             InstrumentBar(
                 ES,
@@ -66,7 +68,7 @@ def synthetic(n: int, seed: int) -> list[InstrumentBar]:
                     close_ticks=c,
                     volume=rng.randint(50, 500),
                     start=start,
-                    end=start + minute,
+                    end=end,
                 ),
             )
         )
@@ -117,6 +119,10 @@ def main() -> None:
     parser.add_argument("--no-journal", action="store_true", help="in-memory ledger")
     args = parser.parse_args()
     bars = from_csv(args.data) if args.data else synthetic(args.bars, args.seed)
+    # The bars live for the whole run: move them out of the cyclic collector's way
+    # (run_session does the same for the bars it loads).
+    gc.collect()
+    gc.freeze()
     with tempfile.TemporaryDirectory() as tmp:
         journal = Path(tmp) / "backtest" / "journal.db"
         journal.parent.mkdir()

@@ -7,6 +7,7 @@ procedure at each UTC date change that leaves the stack empty.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -176,6 +177,9 @@ def run_session(
     if not bars:
         raise UserError(f"no bars between {start} and {end} for {', '.join(profile.instruments)}")
     bars.sort(key=lambda b: (b.bar.end, b.instrument_id))
+    # The bars live for the whole run: keep the cyclic collector from rescanning them.
+    gc.collect()
+    gc.freeze()
     schedule = CalendarSchedule({iid: _rolls(series, iid) for iid in specs})
     contracts = sorted({(b.instrument_id, b.bar.contract_id) for b in bars})
     journal = profile.store.path

@@ -36,6 +36,17 @@ _decoder = msgspec.json.Decoder(JournalRecord)
 _encoder = msgspec.json.Encoder()
 
 
+def _record_key(record: JournalRecord) -> tuple[str, str]:
+    """The order a record is about, for de-duplicating projection work."""
+    if isinstance(record, FillRecorded):
+        return "broker", record.fill.client_order_id
+    for attr in ("client_order_id", "order_id", "instrument_order_id"):
+        value = getattr(record, attr, None)
+        if value is not None:
+            return attr, value
+    return "none", ""
+
+
 class StoreMode(StrEnum):
     LIVE = "live"  # durable: synchronous=FULL, commit before every return
     BACKTEST = "backtest"  # relaxed: synchronous=OFF, commits batched
@@ -73,6 +84,7 @@ class SqliteStore:
             tuple[str, str], InstrumentOrder | ContractOrder | BrokerOrder
         ] = {}
         self._dirty_positions = False
+        self._pending_records: list[JournalRecord] = []
         self.correlation_id = ""
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
@@ -147,10 +159,12 @@ class SqliteStore:
         if not records:
             return
         db = self._db
-        # LIVE: each call is its own transaction. BACKTEST: calls share a transaction
-        # until the batch commits, so each call is a savepoint inside it.
-        nested = db.in_transaction
-        db.execute("SAVEPOINT batch" if nested else "BEGIN IMMEDIATE")
+        # LIVE: each call is its own transaction, committed before it returns.
+        # BACKTEST: calls share one transaction until the batch commits; a failure rolls
+        # the whole batch back (to the last commit), and the store then rebuilds its book
+        # and projections from the journal, so nothing half-written survives either way.
+        if not db.in_transaction:
+            db.execute("BEGIN IMMEDIATE")
         seq = self._seq
         try:
             now_us = to_us(self._clock.now())
@@ -171,15 +185,12 @@ class SqliteStore:
             for record in records:
                 self._book.apply(record)
             self._write_projection(records)
-            if nested:
-                db.execute("RELEASE batch")
         except Exception as exc:
-            if nested:
-                db.execute("ROLLBACK TO batch")
-                db.execute("RELEASE batch")
-            else:
-                db.execute("ROLLBACK")
-            # The book may hold part of the batch: refuse writes until reopened.
+            db.execute("ROLLBACK")
+            self._pending = 0
+            self._seq = self._max_seq()
+            # The book may hold part of what was rolled back: refuse writes until the
+            # book and projections are rebuilt from the journal (flush or reopen).
             self._poisoned = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, sqlite3.Error):
                 raise JournalError(f"journal write failed: {exc}") from exc
@@ -205,6 +216,7 @@ class SqliteStore:
             # The book may hold part of a failed batch: commit what was journaled, then
             # rebuild the projections (and the book) from the journal itself.
             self._dirty_orders.clear()
+            self._pending_records.clear()
             self._dirty_positions = False
             if self._db.in_transaction:
                 self._db.execute("COMMIT")
@@ -227,15 +239,25 @@ class SqliteStore:
 
         Either way the rows are written inside the transaction that commits the records.
         """
-        for order in affected_orders(self._book, records):
-            self._dirty_orders[order_key(order)] = order
         if not self._dirty_positions:
             self._dirty_positions = any(isinstance(r, FillRecorded | Allocation) for r in records)
         if self.mode is StoreMode.LIVE:
+            self._mark_dirty(records)
             self._write_dirty()
+        else:
+            self._pending_records.extend(records)
+
+    def _mark_dirty(self, records: Sequence[JournalRecord]) -> None:
+        for order in affected_orders(self._book, records):
+            self._dirty_orders[order_key(order)] = order
 
     def _write_dirty(self) -> None:
         db = self._db
+        if self._pending_records:
+            # Many records touch the same few orders: expand each distinct one once.
+            unique = {_record_key(r): r for r in self._pending_records}
+            self._pending_records.clear()
+            self._mark_dirty(list(unique.values()))
         for key, order in self._dirty_orders.items():
             _, payload = order_row(order)
             live = not getattr(order, "completed", False) and not (
