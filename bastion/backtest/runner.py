@@ -10,15 +10,16 @@ source of bars differ.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bastion.backtest.pnl import PnlBook
 from bastion.clock import Clock, SimClock
 from bastion.domain.fills import Fill
-from bastion.domain.ids import InstrumentId, StrategyId
+from bastion.domain.ids import ContractId, InstrumentId, StrategyId
+from bastion.domain.market import MarketQuote
 from bastion.domain.targets import Target
-from bastion.orders.market import QuoteView
 from bastion.orders.rolls import CalendarSchedule, RollStatus
 from bastion.orders.stack import StackHandler
 from bastion.strategy.examples import BarStrategy
@@ -39,22 +40,38 @@ class BarMarket:
     A spread of ``half_spread_ticks`` either side can be assumed for cost references.
     """
 
-    __slots__ = ("_half", "_last")
+    __slots__ = ("_half", "_last", "session_gap")
 
-    def __init__(self, half_spread_ticks: int = 0) -> None:
+    def __init__(
+        self, half_spread_ticks: int = 0, session_gap: dt.timedelta = dt.timedelta(minutes=30)
+    ) -> None:
         self._last: dict[str, Bar] = {}
         self._half = half_spread_ticks
+        self.session_gap = session_gap
 
     def update(self, bar: Bar) -> None:
         self._last[bar.contract_id] = bar
 
-    def quote(self, contract_id: str) -> QuoteView | None:
+    def quote(self, contract_id: ContractId) -> MarketQuote | None:
         bar = self._last.get(contract_id)
         if bar is None:
             return None
         c = bar.close_ticks
         size = max(1, bar.volume // 10)
-        return QuoteView(c - self._half, c + self._half, c, bar.end, size, size)
+        return MarketQuote(
+            contract_id,
+            bid_ticks=c - self._half,
+            ask_ticks=c + self._half,
+            last_ticks=c,
+            last_tick_at=bar.end,
+            bid_size=size,
+            ask_size=size,
+        )
+
+    def in_session(self, contract_id: ContractId, when: dt.datetime) -> bool:
+        """Bars arrive only in session: a contract with a recent bar is trading."""
+        bar = self._last.get(contract_id)
+        return bar is not None and when - bar.end <= self.session_gap
 
 
 @dataclass(slots=True)

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bastion.domain.enums import OrderType, Side
+from bastion.domain.market import MarketQuote
 from bastion.domain.orders import BrokerOrder, ContractOrder
-from bastion.orders.market import QuoteView
 
 __all__ = [
     "Algo",
@@ -57,7 +57,7 @@ class Algo(Protocol):
         self,
         order: ContractOrder,
         working: BrokerOrder | None,
-        quote: QuoteView | None,
+        quote: MarketQuote | None,
         now: dt.datetime,
         session_end: dt.datetime | None,
     ) -> AlgoAction: ...
@@ -74,7 +74,7 @@ class MarketAlgo:
         self,
         order: ContractOrder,
         working: BrokerOrder | None,
-        quote: QuoteView | None,
+        quote: MarketQuote | None,
         now: dt.datetime,
         session_end: dt.datetime | None,
     ) -> AlgoAction:
@@ -97,16 +97,20 @@ class BestExecutionAlgo:
         self,
         order: ContractOrder,
         working: BrokerOrder | None,
-        quote: QuoteView | None,
+        quote: MarketQuote | None,
         now: dt.datetime,
         session_end: dt.datetime | None,
     ) -> AlgoAction:
         oid = order.order_id
         if order.remaining <= 0:
             return WAIT
-        if quote is None:
+        own = (
+            None
+            if quote is None
+            else (quote.bid_ticks if order.side is Side.BUY else quote.ask_ticks)
+        )
+        if own is None:
             return AlgoAction(note="no quote: waiting") if working is None else WAIT
-        own = quote.bid_ticks if order.side is Side.BUY else quote.ask_ticks
         self._started.setdefault(oid, now)
         self._anchor.setdefault(oid, own)
         adverse = (own - self._anchor[oid]) * order.side.sign >= self.adverse_ticks
@@ -138,7 +142,7 @@ class TwapAlgo:
         self,
         order: ContractOrder,
         working: BrokerOrder | None,
-        quote: QuoteView | None,
+        quote: MarketQuote | None,
         now: dt.datetime,
         session_end: dt.datetime | None,
     ) -> AlgoAction:

@@ -31,6 +31,7 @@ from bastion.domain.ids import (
     OrderId,
     StrategyId,
 )
+from bastion.domain.market import MarketView
 from bastion.domain.order_state import OrderEvent, OrderState
 from bastion.domain.orders import BrokerOrder, ContractOrder, InstrumentOrder
 from bastion.domain.reasons import Reason, retry_policy
@@ -57,7 +58,6 @@ from bastion.orders.generation import (
     net_trades,
 )
 from bastion.orders.limits import TradeLimits
-from bastion.orders.market import MarketView
 from bastion.orders.rolls import ContractSchedule, RollStatus
 from bastion.risk.port import OrderPath, OrderRequest, RiskGate
 from bastion.venues.port import VenuePort

@@ -11,10 +11,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bastion.domain.market import MarketQuote, MarketView, StaticMarket
     from bastion.risk.engine import AccountCheck, RiskEngine
     from bastion.risk.kill import KillReport, KillSwitch
     from bastion.risk.level import RiskLevel
-    from bastion.risk.market import MarketQuote, MarketView, StaticMarket
     from bastion.risk.persist import MemoryRiskStore, RiskStore
     from bastion.risk.port import (
         OrderPath,

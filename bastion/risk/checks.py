@@ -16,10 +16,10 @@ from enum import StrEnum
 
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.enums import OffsetFlag, Side
+from bastion.domain.market import MarketQuote, daily_band
 from bastion.domain.orders import validate_order_shape
 from bastion.domain.reasons import Reason
 from bastion.domain.records import BrokerOrderCreated
-from bastion.risk.market import MarketQuote, daily_band
 from bastion.risk.port import RiskDecision
 
 __all__ = [

@@ -28,6 +28,7 @@ from bastion.config import RiskConfig
 from bastion.domain.book import Book
 from bastion.domain.contracts import ContractSpec, parse_contract_id
 from bastion.domain.ids import ContractId, InstrumentId
+from bastion.domain.market import MarketView
 from bastion.domain.reasons import Reason
 from bastion.domain.records import BrokerOrderCreated
 from bastion.errors import ConfigError
@@ -52,7 +53,6 @@ from bastion.risk.level import RiskLevel, load_risk_level, save_risk_level
 from bastion.risk.limits import LimitBook
 from bastion.risk.loss import Breach, LossTracker, utc_trading_day
 from bastion.risk.margin_monitor import ReduceIntent, plan_margin_reduction
-from bastion.risk.market import MarketView
 from bastion.risk.persist import RiskStore, note
 from bastion.risk.port import OrderPath, OrderRequest, RiskDecision
 from bastion.risk.states import SEVERITY, TRANSITIONS, Scope, StateEvent, TradingState

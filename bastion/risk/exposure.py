@@ -11,9 +11,9 @@ from bastion.domain.book import Book
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.enums import Side
 from bastion.domain.ids import ContractId, InstrumentId, StrategyId
+from bastion.domain.market import MarketView
 from bastion.domain.records import BrokerOrderCreated
 from bastion.risk.checks import Exposure
-from bastion.risk.market import MarketView
 
 __all__ = ["ExposureView", "HasBook"]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bastion.domain.ids import ContractId
+from bastion.domain.market import MarketQuote, MarketView
 from bastion.domain.reasons import Reason
-from bastion.risk.market import MarketQuote, MarketView
 from bastion.risk.persist import RiskStore, note
 
 __all__ = ["GuardKind", "GuardPause", "MarketGuards", "guard_pause"]

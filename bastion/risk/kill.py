@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 
 from bastion.domain.enums import OrderType, Side, TimeInForce
 from bastion.domain.ids import ClientOrderId, ContractId
+from bastion.domain.market import daily_band
 from bastion.domain.order_state import CANCELLABLE, OrderState
 from bastion.domain.records import BrokerOrderCreated
 from bastion.oms.manager import OrderManager
 from bastion.risk.engine import RiskEngine
-from bastion.risk.market import daily_band
 from bastion.risk.persist import note
 from bastion.venues.port import VenuePort
 

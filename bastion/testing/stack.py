@@ -9,9 +9,9 @@ from decimal import Decimal
 from bastion.clock import SimClock
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import ContractId, InstrumentId
+from bastion.domain.market import MarketQuote, StaticMarket
 from bastion.oms import MemoryLedger, OrderManager
 from bastion.oms.ledger import Ledger
-from bastion.orders.market import QuoteView, StaticMarket
 from bastion.orders.rolls import FixedSchedule
 from bastion.orders.stack import StackHandler
 from bastion.risk.port import PassThroughRisk, RiskGate
@@ -56,7 +56,17 @@ class StackKit:
                 timestamp=now,
             )
         )
-        self.market.set(contract, QuoteView(bid, ask, (bid + ask) // 2, now, size, size))
+        self.market.set(
+            MarketQuote(
+                contract,
+                bid_ticks=bid,
+                ask_ticks=ask,
+                last_ticks=(bid + ask) // 2,
+                last_tick_at=now,
+                bid_size=size,
+                ask_size=size,
+            )
+        )
 
     def tick(self, seconds: int = 1) -> None:
         self.clock.advance(dt.timedelta(seconds=seconds))

@@ -13,11 +13,11 @@ from bastion.clock import SimClock
 from bastion.config import RiskConfig
 from bastion.domain.enums import OrderType, Side
 from bastion.domain.ids import ContractId
+from bastion.domain.market import MarketQuote
 from bastion.domain.records import BrokerOrderCreated, Note
 from bastion.oms import OrderManager
 from bastion.risk.engine import RiskEngine
 from bastion.risk.kill import KillReport, KillSwitch
-from bastion.risk.market import MarketQuote
 from bastion.risk.port import OrderPath
 from bastion.store import SqliteStore, StoreMode
 from bastion.venues.sim import Quote, SimVenue, SimVenueConfig

@@ -27,11 +27,11 @@ from bastion.domain.ids import (
     StrategyId,
     VenueOrderId,
 )
+from bastion.domain.market import MarketQuote, StaticMarket
 from bastion.domain.records import BrokerOrderCreated
 from bastion.domain.venue_events import Acknowledged, FillReport
 from bastion.oms import OrderManager
 from bastion.risk.engine import RiskEngine
-from bastion.risk.market import MarketQuote, StaticMarket
 from bastion.risk.persist import MemoryRiskStore
 from bastion.risk.port import OrderPath, OrderRequest, RiskDecision
 

@@ -1,8 +1,9 @@
-"""What the risk engine needs to know about markets, as a small protocol.
+"""What the core knows about markets: one quote record and one small protocol.
 
 A market-data adapter (a live feed, the sim venue, a backtest's bar stream) implements
-``MarketView``; the risk engine only reads it. Prices are integer ticks of the
-contract's tick size. ``None`` means unknown, and unknown is never read as a price.
+``MarketView``; the order stack (algos, cost records) and the risk engine only read it.
+Prices are integer ticks of the contract's tick size. ``None`` means unknown, and
+unknown is never read as a price.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class MarketQuote:
     """Previous settlement: the centre of the daily price band."""
     band: tuple[int, int] | None = None
     """The exchange's published limits (inclusive), when it publishes them."""
+    bid_size: int = 0
+    ask_size: int = 0
+    """Visible size at the touch (lots); 0 when unknown."""
 
     @property
     def mid_ticks(self) -> int | None:
