@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from bastion.backtest.runner import BarMarket, Engine
 from bastion.clock import Clock, SimClock
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import ContractId, InstrumentId
+from bastion.domain.market import MarketView
 from bastion.oms import OrderManager
 from bastion.oms.ledger import Ledger
 from bastion.orders.rolls import ContractSchedule
@@ -19,9 +20,13 @@ from bastion.orders.stack import StackHandler
 from bastion.risk.port import PassThroughRisk, RiskGate
 from bastion.store import SqliteStore, StoreMode
 from bastion.strategy.examples import BarStrategy
+from bastion.venues.port import VenuePort
 from bastion.venues.sim import SimVenue, SimVenueConfig, SlippageConfig, SlippageKind
 
-__all__ = ["build_engine", "frictionless_venue_config"]
+__all__ = ["RiskFactory", "build_engine", "frictionless_venue_config"]
+
+RiskFactory = Callable[[OrderManager, MarketView, Clock, VenuePort], RiskGate]
+"""Builds the risk gate from the parts ``build_engine`` makes (book, market, clock, venue)."""
 
 
 def frictionless_venue_config(commission: Decimal, slippage_ticks: int = 0) -> SimVenueConfig:
@@ -51,6 +56,7 @@ def build_engine(
     journal: Path | None,
     venue_config: SimVenueConfig,
     risk: RiskGate | None = None,
+    risk_factory: RiskFactory | None = None,
     algo: str = "market",
     clock: Clock | None = None,
 ) -> tuple[Engine, Ledger]:
@@ -63,10 +69,13 @@ def build_engine(
     venue = SimVenue({cid: specs[iid] for iid, cid in contracts}, clock, venue_config)
     venue.connect()
     market = BarMarket()
+    oms = OrderManager(ledger)
+    if risk is None:
+        risk = risk_factory(oms, market, clock, venue) if risk_factory else PassThroughRisk()
     stack = StackHandler(
-        oms=OrderManager(ledger),
+        oms=oms,
         venue=venue,
-        risk=risk if risk is not None else PassThroughRisk(),
+        risk=risk,
         schedule=schedule,
         market=market,
         clock=clock,

@@ -18,17 +18,24 @@ import polars as pl
 from bastion.backtest.analytics import Analytics, analyse
 from bastion.backtest.build import build_engine
 from bastion.backtest.runner import Engine, InstrumentBar
+from bastion.clock import Clock, SimClock
 from bastion.config import Environment, Profile
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import ContractId, InstrumentId
+from bastion.domain.market import MarketView
 from bastion.domain.orders import BrokerOrder
 from bastion.errors import UserError
 from bastion.marketdata.bars import BarStore
 from bastion.marketdata.sample import write_sample
 from bastion.marketdata.series import SeriesStore
 from bastion.marketdata.specs import MarketSpec, SpecRegistry
+from bastion.oms import OrderManager
 from bastion.orders.rolls import CalendarSchedule, Roll
+from bastion.risk.engine import RiskEngine
+from bastion.risk.kill import KillSwitch
+from bastion.store import SqliteStore
 from bastion.strategy.registry import build_strategies
+from bastion.venues.port import VenuePort
 from bastion.venues.sim import Bar, SimVenueConfig
 
 __all__ = ["SessionResult", "load_bars", "run_session"]
@@ -146,7 +153,7 @@ def _slippage(
     return (ticks_total / lots if lots else 0.0), money
 
 
-def run_session(
+def run_session(  # noqa: PLR0915 - one linear recipe: data, parts, loop, summary
     profile: Profile,
     *,
     kind: str = "session",
@@ -191,6 +198,27 @@ def run_session(
         float(profile.capital),
         profile.risk.max_order_lots // 2 or 1,
     )
+    risk_engines: list[RiskEngine] = []
+
+    def make_risk(
+        oms: OrderManager, market: MarketView, clock: Clock, venue: VenuePort
+    ) -> RiskEngine:
+        store = oms.ledger
+        assert isinstance(store, SqliteStore)  # noqa: S101 - build_engine made it from journal
+        risk = RiskEngine(
+            profile.risk,
+            specs,
+            ledger=oms,
+            store=store,
+            clock=clock,
+            market=market,
+            venue_limits={venue.name: venue.rate_limits},
+        )
+        # A sim session's signal plan is the built-in strategy's own: normal risk level.
+        risk.set_risk_level("base", f"sim {kind}: built-in strategy {profile.strategy_line}")
+        risk_engines.append(risk)
+        return risk
+
     engine, ledger = build_engine(
         specs=specs,
         contracts=contracts,
@@ -201,7 +229,10 @@ def run_session(
         venue_config=SimVenueConfig(
             seed=profile.venue.seed, initial_cash=profile.capital, currency=profile.currency
         ),
+        risk_factory=make_risk,
     )
+    risk = risk_engines[0]
+    _account(engine, risk)
     engine.schedule = schedule
     engine.stack.position_limits = dict.fromkeys(specs, profile.risk.max_position_lots)
     capital = float(profile.capital)
@@ -211,13 +242,13 @@ def run_session(
     for n, item in enumerate(bars):
         day = item.bar.end.date()
         if days and day != days[-1]:
-            _end_of_day(engine, days[-1], equity, capital)
+            _end_of_day(engine, risk, days[-1], equity, capital)
         if not days or day != days[-1]:
             days.append(day)
         engine.on_bar(item)
         if progress is not None and n % 5000 == 0:
             progress(n, total)
-    _end_of_day(engine, days[-1], equity, capital)
+    _end_of_day(engine, risk, days[-1], equity, capital)
     if progress is not None:
         progress(total, total)
     close = getattr(ledger, "close", None)
@@ -250,8 +281,39 @@ def run_session(
     )
 
 
+def _account(engine: Engine, risk: RiskEngine) -> None:
+    """Give the risk engine the venue's account: loss limits and margin use (R6.5, R6.6)."""
+    snapshot = engine.venue.account()
+    if snapshot.value is None:
+        engine.stack.problems.append(f"account snapshot unknown: {snapshot.reason}")
+        return
+    check = risk.on_account(snapshot.value.equity, snapshot.value.margin_used)
+    for breach in check.breaches:
+        engine.stack.problems.append(f"risk: {breach.message}")
+    if check.reductions:
+        wanted = ", ".join(f"{r.contract_id} {r.quantity:+d}" for r in check.reductions)
+        engine.stack.problems.append(f"risk: margin above the high mark; reduce {wanted}")
+
+
 def _end_of_day(
-    engine: Engine, day: dt.date, equity: list[tuple[dt.date, float]], capital: float
+    engine: Engine,
+    risk: RiskEngine,
+    day: dt.date,
+    equity: list[tuple[dt.date, float]],
+    capital: float,
 ) -> None:
     engine.stack.end_of_day()
+    _account(engine, risk)
+    request = risk.pending_kill()
+    if request is not None:
+        clock = engine.clock
+        assert isinstance(clock, SimClock)  # noqa: S101 - sessions run on the sim clock
+        report = KillSwitch(
+            risk,
+            engine.stack.oms,
+            engine.venue,
+            wait=lambda seconds: clock.advance(dt.timedelta(seconds=seconds)),
+        ).run(str(request.get("reason", "kill requested")))
+        state = "flat confirmed" if report.flat_confirmed else f"NOT FLAT: {report.residual}"
+        engine.stack.problems.append(f"kill switch ran ({report.reason}): {state}")
     equity.append((day, engine.equity(capital)))

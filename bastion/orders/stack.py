@@ -276,8 +276,8 @@ class StackHandler:
             if old is None or new is None or old in rolling:
                 continue
             held = book.positions.contract_position(old)
-            if held == 0:
-                continue
+            if held == 0 or self._working_in(old):
+                continue  # nothing to move, or wait until orders in the old contract finish
             close_side = Side.of(-held)
             base = {"timestamp": now, "instrument_id": iid, "quantity": abs(held), "roll": True}
             if status is RollStatus.FORCE:
@@ -305,6 +305,12 @@ class StackHandler:
                         **base,  # type: ignore[arg-type]
                     ),
                 )
+
+    def _working_in(self, contract: ContractId) -> bool:
+        book = self.oms.book
+        return any(o.contract_id == contract for o in book.broker_orders.values()) or any(
+            c.contract_id == contract and c.remaining > 0 for c in book.contract_orders.values()
+        )
 
     # -- 3. contract orders -> broker orders ----------------------------------------------
     def run_algos(self) -> None:
