@@ -1,0 +1,32 @@
+"""The contracts the paper venue lists by default, shared with the engine's profile."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bastion.domain.contracts import ContractSpec
+from bastion.domain.ids import ContractId, InstrumentId
+
+__all__ = ["DEFAULT_CONTRACTS", "START_PRICES"]
+
+
+def _spec(instrument: str, tick: str, multiplier: str) -> ContractSpec:
+    return ContractSpec(
+        instrument_id=InstrumentId(instrument),
+        exchange="PAPER",
+        currency="USD",
+        tick_size=Decimal(tick),
+        multiplier=Decimal(multiplier),
+        margin_rate=Decimal("0.1"),
+    )
+
+
+DEFAULT_CONTRACTS: dict[ContractId, ContractSpec] = {
+    ContractId("ES/202606"): _spec("ES", "0.25", "50"),
+    ContractId("NQ/202606"): _spec("NQ", "0.25", "20"),
+}
+START_PRICES: dict[ContractId, int] = {
+    ContractId("ES/202606"): 16000,
+    ContractId("NQ/202606"): 72000,
+}
+"""Start mid prices in ticks (ES 4000.00, NQ 18000.00)."""

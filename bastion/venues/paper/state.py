@@ -1,0 +1,143 @@
+"""The paper venue's durable state, in one SQLite file (WAL; survives a killed process).
+
+- ``inputs``: every input that changes the venue (orders, cancels, replaces, prices,
+  control operations), with the venue time it was applied at. On start the venue
+  replays them into a fresh simulated venue: the sim venue is deterministic, so the
+  replay rebuilds exactly the orders, fills, positions and account it had.
+- ``sessions`` / ``outbound``: each FIX client's sequence numbers and the application
+  messages sent to it, for resend requests.
+- ``fills`` and ``received``: an audit kept for people and the chaos test: every fill
+  the venue made, and how many times each client order id arrived.
+
+Everything for one incoming message is written in one transaction, before any byte of
+the answer is sent (``transaction``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bastion.domain.fills import Fill
+
+__all__ = ["PaperState", "SessionStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS inputs (seq INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,
+    client TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (client TEXT PRIMARY KEY, next_out INTEGER NOT NULL,
+    next_in INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS outbound (client TEXT NOT NULL, seq INTEGER NOT NULL,
+    msg_type TEXT NOT NULL, fields TEXT NOT NULL, sent TEXT NOT NULL,
+    PRIMARY KEY (client, seq));
+CREATE TABLE IF NOT EXISTS fills (exec_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL,
+    contract_id TEXT NOT NULL, side TEXT NOT NULL, quantity INTEGER NOT NULL,
+    price_ticks INTEGER NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS received (client_order_id TEXT PRIMARY KEY, client TEXT NOT NULL,
+    count INTEGER NOT NULL);
+"""
+
+
+class PaperState:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # One thread uses the connection at a time (the server loop, after construction).
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def log_input(self, at_us: int, client: str, kind: str, payload: object) -> None:
+        self.db.execute(
+            "INSERT INTO inputs (at_us, client, kind, payload) VALUES (?, ?, ?, ?)",
+            (at_us, client, kind, json.dumps(payload)),
+        )
+
+    def inputs(self) -> Iterator[tuple[int, str, str, object]]:
+        for at_us, client, kind, payload in self.db.execute(
+            "SELECT at_us, client, kind, payload FROM inputs ORDER BY seq"
+        ):
+            yield int(at_us), str(client), str(kind), json.loads(payload)
+
+    def record_fills(self, fills: list[Fill]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    f.exec_id,
+                    f.client_order_id,
+                    f.contract_id,
+                    str(f.side),
+                    f.quantity,
+                    f.price_ticks,
+                    f.timestamp.isoformat(),
+                )
+                for f in fills
+            ],
+        )
+
+    def count_received(self, client_order_id: str, client: str) -> None:
+        self.db.execute(
+            "INSERT INTO received VALUES (?, ?, 1) ON CONFLICT(client_order_id)"
+            " DO UPDATE SET count = count + 1",
+            (client_order_id, client),
+        )
+
+    def session_store(self, client: str) -> SessionStore:
+        return SessionStore(self.db, client)
+
+
+class SessionStore:
+    """One client's FIX sequence numbers and sent application messages."""
+
+    def __init__(self, db: sqlite3.Connection, client: str) -> None:
+        self.db, self.client = db, client
+
+    def load(self) -> tuple[int, int]:
+        row = self.db.execute(
+            "SELECT next_out, next_in FROM sessions WHERE client = ?", (self.client,)
+        ).fetchone()
+        return (1, 1) if row is None else (int(row[0]), int(row[1]))
+
+    def save(self, next_out: int, next_in: int) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)", (self.client, next_out, next_in)
+        )
+
+    def store(self, seq: int, msg_type: str, fields: list[tuple[int, str]], sent: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO outbound VALUES (?, ?, ?, ?, ?)",
+            (self.client, seq, msg_type, json.dumps(fields), sent),
+        )
+
+    def load_messages(
+        self, begin: int, end: int
+    ) -> dict[int, tuple[str, list[tuple[int, str]], str]]:
+        rows = self.db.execute(
+            "SELECT seq, msg_type, fields, sent FROM outbound"
+            " WHERE client = ? AND seq BETWEEN ? AND ?",
+            (self.client, begin, end),
+        )
+        return {
+            int(seq): (str(mt), [(int(t), str(v)) for t, v in json.loads(fields)], str(sent))
+            for seq, mt, fields, sent in rows
+        }
