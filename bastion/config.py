@@ -74,6 +74,13 @@ class VenueConfig(_Strict):
     auth_code_env: EnvVarName | None = None
     app_id: str | None = None
     seed: int = Field(default=7, description="seed of the simulated venue")
+    sender_comp_id: str = Field(
+        default="BASTION", pattern=r"^[A-Za-z0-9_.\-]+$", description="FIX SenderCompID"
+    )
+    target_comp_id: str = Field(
+        default="PAPER", pattern=r"^[A-Za-z0-9_.\-]+$", description="FIX TargetCompID"
+    )
+    heartbeat_seconds: int = Field(default=5, ge=1, le=300, description="FIX HeartBtInt")
 
 
 class DataConfig(_Strict):

@@ -14,8 +14,10 @@ import typer
 from bastion import __version__
 from bastion.cli.config import config_app
 from bastion.cli.data import data_app
+from bastion.cli.reconcile import reconcile_command
 from bastion.cli.risk import kill_command, risk_app
 from bastion.cli.session import backtest_command, session_command
+from bastion.cli.venue import venue_app
 from bastion.errors import UserError
 
 __all__ = ["app", "main"]
@@ -33,6 +35,8 @@ app.add_typer(risk_app, name="risk")
 app.command("kill")(kill_command)
 app.command("session")(session_command)
 app.command("backtest")(backtest_command)
+app.add_typer(venue_app, name="venue")
+app.command("reconcile")(reconcile_command)
 
 
 @app.callback(invoke_without_command=True)
