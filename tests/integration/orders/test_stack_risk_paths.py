@@ -65,4 +65,3 @@ def test_stack_resumed_account_orders_go_again() -> None:
     kit.stack.end_of_day()  # the denied family is closed; the target is offered again
     kit.stack.step([_target(3)])
     assert kit.stack.oms.book.positions.strategy_position(TREND, ES) == 3
-
