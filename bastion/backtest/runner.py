@@ -22,6 +22,7 @@ from bastion.domain.market import MarketQuote
 from bastion.domain.targets import Target
 from bastion.orders.rolls import CalendarSchedule, RollStatus
 from bastion.orders.stack import StackHandler
+from bastion.store.targets import TargetStore
 from bastion.strategy.examples import BarStrategy
 from bastion.venues.sim import Bar, SimVenue
 
@@ -83,6 +84,9 @@ class Engine:
     market: BarMarket
     pnl: PnlBook
     strategies: Sequence[BarStrategy]
+    target_store: TargetStore | None = None
+    """When set, strategies' targets are written to it and the stack reads them back
+    (R3.1: the signal side and the trading side share only the store)."""
     schedule: CalendarSchedule | None = None
     """When set, strategies see only the priced contract's bars, and forced rolls run."""
     targets: dict[tuple[StrategyId, InstrumentId], Target] = field(default_factory=dict)
@@ -116,6 +120,10 @@ class Engine:
         for strategy in strategies:
             target = strategy.on_bar(bar.close_ticks, bar.contract_id, bar.end)
             if target is not None:
+                if self.target_store is not None:
+                    self.target_store.write(target)
+                    stored = self.target_store.read(target.strategy_id, target.instrument_id)
+                    target = stored if stored is not None else target
                 self.targets[(target.strategy_id, target.instrument_id)] = target
                 changed.append(target)
         book = self.stack.oms.book

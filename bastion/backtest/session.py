@@ -34,6 +34,7 @@ from bastion.orders.rolls import CalendarSchedule, Roll
 from bastion.risk.engine import RiskEngine
 from bastion.risk.kill import KillSwitch
 from bastion.store import SqliteStore
+from bastion.store.targets import TargetStore
 from bastion.strategy.registry import build_strategies
 from bastion.venues.port import VenuePort
 from bastion.venues.sim import Bar, SimVenueConfig
@@ -234,6 +235,8 @@ def run_session(  # noqa: PLR0915 - one linear recipe: data, parts, loop, summar
     risk = risk_engines[0]
     _account(engine, risk)
     engine.schedule = schedule
+    assert isinstance(ledger, SqliteStore)  # noqa: S101 - a journal path was given
+    engine.target_store = TargetStore(ledger, instruments=list(specs))
     engine.stack.position_limits = dict.fromkeys(specs, profile.risk.max_position_lots)
     capital = float(profile.capital)
     days: list[dt.date] = []

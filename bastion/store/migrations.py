@@ -60,6 +60,28 @@ MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
         );
         """,
     ),
+    (
+        3,
+        "targets written by strategies, with each parameter set's contribution",
+        """
+        CREATE TABLE targets (
+            strategy_id        TEXT NOT NULL,
+            instrument_id      TEXT NOT NULL,
+            payload            BLOB NOT NULL,     -- the Target as JSON
+            contributions      BLOB NOT NULL,     -- JSON list of each parameter set's share
+            written_us         INTEGER NOT NULL,
+            PRIMARY KEY (strategy_id, instrument_id)
+        );
+        CREATE TABLE target_history (
+            id            INTEGER PRIMARY KEY,
+            strategy_id   TEXT NOT NULL,
+            instrument_id TEXT NOT NULL,
+            payload       BLOB NOT NULL,
+            contributions BLOB NOT NULL,
+            written_us    INTEGER NOT NULL
+        );
+        """,
+    ),
 )
 
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -364,6 +365,32 @@ class SqliteStore:
 
     def _max_seq(self) -> int:
         return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0])
+
+    # -- access for sibling stores (targets) ------------------------------------------------
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._db
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A unit of work outside the journal: its own transaction in LIVE mode; inside
+        the open batch in BACKTEST mode (committed with it)."""
+        db = self._db
+        own = not db.in_transaction
+        if own:
+            db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if own:
+                db.execute("ROLLBACK")
+            raise
+        if own and self.mode is StoreMode.LIVE:
+            db.execute("COMMIT")
 
     # -- small persistent state (risk state, day start equity, ...) ------------------------
     def get_state(self, key: str) -> str | None:
