@@ -154,6 +154,13 @@ class Profile(_Strict):
     data: DataConfig = DataConfig()
     risk: RiskConfig = RiskConfig()
     records_dir: Path = Path("runs/records")
+    pool: Path | None = Field(
+        default=None,
+        description="model/parameter pool file, or a folder of them, one per period (R3.3)",
+    )
+    snapshot_max_age_seconds: float = Field(
+        default=300.0, gt=0, description="an older broker snapshot counts as missing (R8.1)"
+    )
 
     @model_validator(mode="after")
     def _no_cross_wiring(self) -> Profile:

@@ -1,0 +1,159 @@
+"""Run records (R8.7): every gate, shadow and session run leaves a dated record.
+
+A record says what the run looked at and what it decided, so the operator (or an
+auditor, later) can answer "what happened tonight, and why" without the terminal:
+the target date and pool period, the risk level, the signals, the broker state, the
+gate result, the order API call counts, the output files, the exact command and the
+next step. Each record is written twice, as JSON (for tools) and Markdown (for people),
+under ``<records_dir>/<YYYY-MM-DD>/``.
+
+Nothing secret reaches a record: every text passes through a ``Redactor`` built from
+the secret values present in the environment (the variables the profile names, and
+any variable whose name looks like a secret) and the profile's account id, which is
+masked. ``redactor_for`` builds it; ``write_record`` uses it on both files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shlex
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bastion.config import Profile
+from bastion.secrets import SECRET_KEY_PATTERN, Redactor, mask_account
+
+__all__ = ["RunRecord", "command_line", "redactor_for", "write_record", "write_text_redacted"]
+
+SECRET_FIELDS = ("user_env", "password_env", "auth_code_env")
+
+
+def redactor_for(profile: Profile | None, environ: Mapping[str, str] | None = None) -> Redactor:
+    """Masks the profile's account and every secret value found in the environment."""
+    env = os.environ if environ is None else environ
+    names = {name for name in env if SECRET_KEY_PATTERN.search(name)}
+    accounts: list[str] = []
+    if profile is not None:
+        accounts.append(profile.account)
+        for field_name in SECRET_FIELDS:
+            var = getattr(profile.venue, field_name)
+            if var:
+                names.add(var)
+    values = [env[n] for n in sorted(names) if env.get(n)]
+    # Very short values (a "1" flag) would mangle every number: they are not secrets.
+    return Redactor(secrets=[v for v in values if len(v) >= 4], accounts=accounts)
+
+
+def command_line(argv: Sequence[str] | None = None) -> str:
+    """The exact command as typed (``bastion`` and its arguments), shell-quoted."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    return shlex.join(["bastion", *args])
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """What one run looked at and decided. Every field is plain data (JSON-able)."""
+
+    kind: str
+    """``probe``, ``shadow``, ``gate``, ``smoke-order``, ``watch``, ``flatten``, ``report``..."""
+    profile: str
+    role: str
+    """``official`` or ``comparison``."""
+    environment: str
+    command: str
+    target_date: str | None = None
+    pool_period: str | None = None
+    pool_source: str | None = None
+    risk_level: str | None = None
+    signals: list[dict[str, Any]] = field(default_factory=list)
+    broker_state: dict[str, Any] = field(default_factory=dict)
+    gate_result: str | None = None
+    api_counts: dict[str, int] = field(
+        default_factory=lambda: {"send_order_calls": 0, "cancel_order_calls": 0}
+    )
+    output_files: list[str] = field(default_factory=list)
+    next_step: str = ""
+    stale_inputs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    started_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def markdown(self) -> str:
+        lines = [
+            f"# Bastion run record: {self.kind}"
+            + (" (COMPARISON)" if self.role == "comparison" else ""),
+            "",
+            f"- started: {self.started_at}",
+            f"- profile: {self.profile} ({self.role}, {self.environment})",
+            f"- command: `{self.command}`",
+            f"- target date: {self.target_date or '-'}",
+            f"- pool period: {self.pool_period or '-'}"
+            + (f" (source: {self.pool_source})" if self.pool_source else ""),
+            f"- risk level: {self.risk_level or '-'}",
+            f"- gate result: **{self.gate_result or '-'}**",
+            (
+                f"- order API calls: send {self.api_counts.get('send_order_calls', 0)},"
+                f" cancel {self.api_counts.get('cancel_order_calls', 0)}"
+            ),
+        ]
+        if self.stale_inputs:
+            lines.append(f"- STALE INPUT: {'; '.join(self.stale_inputs)}")
+        lines += ["", "## Signals", ""]
+        if self.signals:
+            keys = list(self.signals[0])
+            lines.append("| " + " | ".join(keys) + " |")
+            lines.append("|" + "---|" * len(keys))
+            lines.extend(
+                "| " + " | ".join(str(s.get(k, "")) for k in keys) + " |" for s in self.signals
+            )
+        else:
+            lines.append("none")
+        lines += ["", "## Broker state", ""]
+        if self.broker_state:
+            lines.extend(f"- {k}: {v}" for k, v in self.broker_state.items())
+        else:
+            lines.append("not looked at")
+        if self.notes:
+            lines += ["", "## Notes", ""]
+            lines.extend(f"- {n}" for n in self.notes)
+        lines += ["", "## Output files", ""]
+        if self.output_files:
+            lines.extend(f"- {f}" for f in self.output_files)
+        else:
+            lines.append("none")
+        lines += ["", "## Next step", "", self.next_step or "-", ""]
+        return "\n".join(lines)
+
+
+def write_text_redacted(path: Path, text: str, redactor: Redactor) -> Path:
+    """Write ``text`` atomically, secrets and account ids masked."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(redactor(text), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def write_record(
+    record: RunRecord, records_dir: Path, redactor: Redactor, *, account: str | None = None
+) -> tuple[Path, Path]:
+    """Write ``record`` as JSON and Markdown under ``records_dir/<date>/``; both paths."""
+    now = dt.datetime.now(dt.UTC)
+    folder = Path(records_dir) / now.strftime("%Y-%m-%d")
+    stem = f"{record.kind}-{now:%H%M%S}-{now.microsecond:06d}"
+    json_path, md_path = folder / f"{stem}.json", folder / f"{stem}.md"
+    record.output_files = [*record.output_files, str(json_path), str(md_path)]
+    data = record.as_dict()
+    if account is not None:
+        data["account"] = mask_account(account)
+    write_text_redacted(json_path, json.dumps(data, indent=2, default=str), redactor)
+    write_text_redacted(md_path, record.markdown(), redactor)
+    return json_path, md_path
