@@ -1,0 +1,376 @@
+"""The chaos test as a script: kill the engine (SIGKILL) at seeded instants, kill the
+venue once, and prove nothing was lost, duplicated or sent twice.
+
+    python bench/chaos.py --kills 20 --seed 7
+
+prints one JSON object: ``kills`` (engine runs ended by SIGKILL), ``venue_kills``,
+``fills_bastion`` / ``fills_venue`` (distinct executions), ``lost`` (venue fills not in
+Bastion's journal), ``duplicated`` (executions journaled twice, or journaled but unknown
+to the venue), ``double_submits`` (client order ids that reached the venue more than
+once), ``positions_equal`` (per contract, journal vs venue), ``reconcile_clean`` (the
+final reconciliation: contract vs broker, strategy vs contract, fills vs broker), plus
+``kill_points`` (how each run ended) and ``seconds``.
+
+How it works: the parent starts ``bastion venue serve`` (a separate process, its own
+state file), then starts the engine (this file with ``--worker``) again and again. Each
+engine run rebuilds from its journal, logs on over FIX, runs restart recovery and
+reconciliation, then trades toward targets that change every 0.6 s (a seeded function
+of wall time, so every run wants the same thing at the same moment). Each run dies by
+SIGKILL: either the engine kills itself at an instrumented point
+(``after_write_ahead``: the order is journaled, not sent; ``after_submit``: sent, the
+acknowledgement not journaled; ``after_fill_arrival``: a fill read from the socket, not
+journaled), or the parent kills it at a random instant. Once, mid-session, the venue
+process is killed and restarted on the same port. A last engine run stops trading,
+settles every order and reconciles; then the parent audits the venue's state file
+against the engine's journal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+KILL_POINTS = ("after_write_ahead", "after_submit", "after_fill_arrival")
+TARGET_PERIOD = 0.6
+
+
+# -- the engine (worker) -------------------------------------------------------------------
+def _target(seed: int, now: float) -> int:
+    bucket = int(now / TARGET_PERIOD)
+    return random.Random(seed * 1_000_003 + bucket).randint(-3, 3)
+
+
+class _ChaosVenue:
+    """The FIX venue with kill points: SIGKILL this process at the n-th time a point is hit."""
+
+    def __init__(self, inner: object, spec: str) -> None:
+        self._inner = inner
+        point, _, count = spec.partition(":")
+        self._point, self._left = point, int(count or "0")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def _hit(self, point: str) -> None:
+        if point == self._point:
+            self._left -= 1
+            if self._left <= 0:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    def submit(self, order: object) -> object:
+        self._hit("after_write_ahead")  # the stack journaled the order before this call
+        result = self._inner.submit(order)  # type: ignore[attr-defined]
+        self._hit("after_submit")
+        return result
+
+    def poll_events(self) -> list[object]:
+        from bastion.domain.venue_events import FillReport
+
+        events = self._inner.poll_events()  # type: ignore[attr-defined]
+        if any(isinstance(e, FillReport) for e in events):
+            self._hit("after_fill_arrival")
+        return events
+
+
+def worker(args: argparse.Namespace) -> int:  # noqa: PLR0915 - one scenario
+    from bastion.clock import WallClock
+    from bastion.domain.ids import ContractId, InstrumentId, StrategyId
+    from bastion.domain.records import Note
+    from bastion.domain.targets import Target
+    from bastion.oms.manager import OrderManager
+    from bastion.oms.recovery import recover
+    from bastion.oms.retry import RestartCounter
+    from bastion.orders.rolls import FixedSchedule
+    from bastion.orders.stack import StackHandler
+    from bastion.recon import LockBook, LockingGate, Reconciler
+    from bastion.risk.port import PassThroughRisk
+    from bastion.store.sqlite import SqliteStore, StoreMode
+    from bastion.venues.fix.config import FixConfig
+    from bastion.venues.fix.execution import FixVenue
+    from bastion.venues.paper.contracts import DEFAULT_CONTRACTS
+    from bastion.venues.port import FillCursor
+
+    work = Path(args.dir)
+    clock = WallClock()
+    es, contract, strategy = InstrumentId("ES"), ContractId("ES/202606"), StrategyId("chaos")
+    store = SqliteStore(work / "journal.db", mode=StoreMode.LIVE, clock=clock)
+    verdict = RestartCounter(store, limit=1000).note_start(store.last_seq)
+    oms = OrderManager(store)
+    locks = LockBook(store)
+    reconciler = Reconciler(oms, locks, clock, journal=store, interval=dt.timedelta(seconds=1))
+    fix = FixVenue(
+        FixConfig(
+            port=args.port,
+            seq_path=work / "engine-seq.json",
+            heartbeat_seconds=2.0,
+            reconnect_initial=0.1,
+            reconnect_max=1.0,
+            connect_timeout=3.0,
+            query_timeout=3.0,
+            name="paper",
+        ),
+        dict(DEFAULT_CONTRACTS),
+    )
+    for order in oms.book.broker_orders.values():
+        fix.remember(order)
+    venue = _ChaosVenue(fix, os.environ.get("BASTION_CHAOS_KILL", ""))
+    broker: dict[ContractId, int] | None = None
+    stack = StackHandler(
+        oms=oms,
+        venue=venue,
+        risk=LockingGate(PassThroughRisk(), locks, lambda: broker),  # type: ignore[arg-type]
+        schedule=FixedSchedule(contracts={es: contract}),
+        market=fix.market,
+        clock=clock,
+        specs={es: DEFAULT_CONTRACTS[contract]},
+    )
+    deadline = time.monotonic() + args.seconds
+    epoch_done, ready, was_connected = 0, False, False
+    while time.monotonic() < deadline:
+        if not fix.is_connected:
+            if was_connected:  # R10.5: halt, and record what was in flight
+                in_flight = ",".join(sorted(oms.book.broker_orders))
+                oms.record(
+                    Note(
+                        timestamp=clock.now(),
+                        kind="disconnect",
+                        text=fix.last_disconnect_reason,
+                        data={"in_flight": in_flight},
+                    )
+                )
+            was_connected, ready = False, False
+            fix.connect()
+            continue
+        was_connected = True
+        if fix.connection_epoch != epoch_done:
+            cursor = store.get_state("recovery.fill_cursor")
+            result = recover(oms, venue, clock, FillCursor(cursor) if cursor else None)  # type: ignore[arg-type]
+            if not result.complete:
+                time.sleep(0.1)
+                continue
+            if result.cursor is not None:
+                store.set_state("recovery.fill_cursor", result.cursor)
+            epoch_done = fix.connection_epoch
+            report, _ = reconciler.run(venue)  # type: ignore[arg-type]
+            ready = not report.locked_instruments and not report.unknown
+            snap = fix.positions()
+            broker = {c: r.net for c, r in snap.value.items()} if snap.value is not None else None
+        if reconciler.due():
+            report, _ = reconciler.run(venue)  # type: ignore[arg-type]
+            ready = not report.locked_instruments and not report.unknown
+            snap = fix.positions()
+            broker = {c: r.net for c, r in snap.value.items()} if snap.value is not None else None
+        if ready and not args.final:
+            want = _target(args.seed, time.time())
+            stack.step([Target(strategy_id=strategy, instrument_id=es, low=want, high=want)])
+        else:
+            stack.drain()
+        time.sleep(0.02)
+    if args.final:
+        settled = stack.end_of_day(max_rounds=200)
+        cursor = store.get_state("recovery.fill_cursor")
+        result = recover(oms, venue, clock, FillCursor(cursor) if cursor else None)  # type: ignore[arg-type]
+        report, _ = reconciler.run(venue)  # type: ignore[arg-type]
+        out = {
+            "settled": settled,
+            "recovery_complete": result.complete,
+            "reconcile_clean": report.clean,
+            "breaks": [b.line() for b in report.breaks],
+            "unknown": list(report.unknown),
+            "restarts": verdict.restarts,
+            "positions": {c: q for (_, c), q in oms.book.positions.contract.items()},
+            "problems": stack.problems[-20:],
+        }
+        (work / "final.json").write_text(json.dumps(out, indent=1))
+    fix.disconnect()
+    store.close()
+    return 0
+
+
+# -- the parent -----------------------------------------------------------------------------
+def _start_venue(work: Path, port: int, seed: int) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(  # noqa: S603 - our own CLI
+        [
+            sys.executable,
+            "-c",
+            "from bastion.cli import main; main()",
+            "venue",
+            "serve",
+            "--port",
+            str(port),
+            "--state",
+            str(work / "venue.db"),
+            "--seed",
+            str(seed),
+            "--tick-seconds",
+            "0.05",
+            "--heartbeat",
+            "2",
+            "--max-seconds",
+            "600",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("listening on"):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"the venue did not start: {line!r}")
+    return proc, int(line.split(":")[1].split()[0])
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def _engine(
+    work: Path, port: int, seed: int, seconds: float, kill: str, *, final: bool = False
+) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, BASTION_CHAOS_KILL=kill)
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        "--dir",
+        str(work),
+        "--port",
+        str(port),
+        "--seed",
+        str(seed),
+        "--seconds",
+        str(seconds),
+    ]
+    return subprocess.Popen([*cmd, "--final"] if final else cmd, env=env, cwd=ROOT)  # noqa: S603
+
+
+def _audit(work: Path) -> dict[str, object]:
+    venue = sqlite3.connect(work / "venue.db")
+    venue_fills = {
+        r[0]: (r[1], r[2], r[3])
+        for r in venue.execute("SELECT exec_id, contract_id, side, quantity FROM fills")
+    }
+    double = venue.execute("SELECT COUNT(*) FROM received WHERE count > 1").fetchone()[0]
+    venue.close()
+    journal = sqlite3.connect(work / "journal.db")
+    rows = journal.execute("SELECT payload FROM journal WHERE event_type = 'fill'").fetchall()
+    journal.close()
+    seen: dict[str, int] = {}
+    for (payload,) in rows:
+        fill = json.loads(payload)["fill"]
+        if not str(fill["client_order_id"]).startswith("balance:"):
+            seen[fill["exec_id"]] = seen.get(fill["exec_id"], 0) + 1
+    venue_pos: dict[str, int] = {}
+    for contract, side, qty in venue_fills.values():
+        venue_pos[contract] = venue_pos.get(contract, 0) + (qty if side == "buy" else -qty)
+    return {
+        "fills_bastion": len(seen),
+        "fills_venue": len(venue_fills),
+        "lost": len(set(venue_fills) - set(seen)),
+        "duplicated": sum(n - 1 for n in seen.values()) + len(set(seen) - set(venue_fills)),
+        "double_submits": int(double),
+        "venue_positions": {k: v for k, v in venue_pos.items() if v},
+    }
+
+
+def run(kills: int, seed: int, work: Path) -> dict[str, object]:
+    started = time.monotonic()
+    rng = random.Random(seed)
+    venue, port = _start_venue(work, 0, seed)
+    venue_kill_at = kills // 2
+    ended: list[str] = []
+    killed = venue_kills = 0
+    try:
+        for i in range(kills):
+            point = rng.choice((*KILL_POINTS, "timer", "timer"))
+            spec = f"{point}:{rng.randint(1, 3)}" if point != "timer" else ""
+            engine = _engine(work, port, seed, 9.0, spec)
+            limit = rng.uniform(0.7, 2.5) if point == "timer" else 6.0
+            if i == venue_kill_at:
+                time.sleep(0.8)
+                venue.kill()
+                venue.wait()
+                venue_kills += 1
+                if venue.stdout is not None:
+                    venue.stdout.close()
+                time.sleep(0.5)
+                venue, port = _start_venue(work, port, seed)
+            try:
+                engine.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                engine.kill()
+                engine.wait()
+            killed += engine.returncode == -signal.SIGKILL
+            ended.append(
+                point
+                if engine.returncode == -signal.SIGKILL
+                else f"{point}:exit{engine.returncode}"
+            )
+        final = _engine(work, port, seed, 2.5, "", final=True)
+        final.wait(timeout=60)
+    finally:
+        _stop(venue)
+    result = json.loads((work / "final.json").read_text()) if (work / "final.json").exists() else {}
+    audit = _audit(work)
+    bastion_pos = {k: v for k, v in result.get("positions", {}).items() if v}
+    return {
+        "kills": killed,
+        "venue_kills": venue_kills,
+        **{k: v for k, v in audit.items() if k != "venue_positions"},
+        "positions_equal": bool(result) and bastion_pos == audit["venue_positions"],
+        "positions": bastion_pos,
+        "reconcile_clean": bool(result.get("reconcile_clean")),
+        "breaks": result.get("breaks", []),
+        "kill_points": ended,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--dir", help="working directory (default: a fresh temporary one)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--final", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=6.0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args)
+    if args.dir:
+        work = Path(args.dir)
+        work.mkdir(parents=True, exist_ok=True)
+        print(json.dumps(run(args.kills, args.seed, work)))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="bastion-chaos-") as tmp:
+        print(json.dumps(run(args.kills, args.seed, Path(tmp))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
