@@ -19,9 +19,10 @@ from bastion.clock import Clock, SimClock
 from bastion.domain.fills import Fill
 from bastion.domain.ids import ContractId, InstrumentId, StrategyId
 from bastion.domain.market import MarketQuote
-from bastion.domain.targets import Target
+from bastion.domain.targets import Target, TargetError
 from bastion.orders.rolls import CalendarSchedule, RollStatus
 from bastion.orders.stack import StackHandler
+from bastion.store.targets import Contribution as StoredContribution
 from bastion.store.targets import TargetStore
 from bastion.strategy.examples import BarStrategy
 from bastion.venues.sim import Bar, SimVenue
@@ -118,10 +119,15 @@ class Engine:
                 strategies = ()
             rolling = self.schedule.status(iid, now) in (RollStatus.FORCE, RollStatus.FORCE_LEG)
         for strategy in strategies:
-            target = strategy.on_bar(bar.close_ticks, bar.contract_id, bar.end)
+            try:
+                target = strategy.on_bar(bar.close_ticks, bar.contract_id, bar.end)
+                if target is not None and self.target_store is not None:
+                    self.target_store.write(target, _contributions(strategy))
+            except TargetError as exc:  # a bad target is skipped, said, and the engine goes on
+                self.stack.problems.append(f"{strategy.strategy_id}: {exc}")
+                continue
             if target is not None:
                 if self.target_store is not None:
-                    self.target_store.write(target)
                     stored = self.target_store.read(target.strategy_id, target.instrument_id)
                     target = stored if stored is not None else target
                 self.targets[(target.strategy_id, target.instrument_id)] = target
@@ -149,6 +155,11 @@ class Engine:
 
     def equity(self, capital: float) -> float:
         return capital + float(self.pnl.net())
+
+
+def _contributions(strategy: BarStrategy) -> list[StoredContribution]:
+    found = getattr(strategy, "contributions", ())
+    return [StoredContribution(c.name, c.position, c.weight, c.contribution) for c in found]
 
 
 def by_time(streams: Mapping[InstrumentId, Iterable[Bar]]) -> list[InstrumentBar]:

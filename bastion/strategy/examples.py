@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Protocol
 
 from bastion.domain.ids import ContractId, InstrumentId, StrategyId
 from bastion.domain.targets import Target
 from bastion.strategy.ema import EmaCross
+from bastion.strategy.merge import Contribution, ParameterSignal, merge
 from bastion.strategy.vol_target import VolTargetSizer
 
-__all__ = ["BarStrategy", "EmaTrend", "Hold", "VolTargetedTrend"]
+__all__ = ["BarStrategy", "EmaBlend", "EmaTrend", "Hold", "VolTargetedTrend"]
 
 
 class BarStrategy(Protocol):
@@ -40,6 +42,52 @@ class EmaTrend:
             return None
         self._last = signal
         lots = signal * self.lots
+        return Target(
+            strategy_id=self.strategy_id,
+            instrument_id=self.instrument_id,
+            low=lots,
+            high=lots,
+            reference_ticks=close_ticks,
+            reference_contract=contract_id,
+            reference_time=when,
+            generated_time=when,
+        )
+
+
+class EmaBlend:
+    """Several EMA-cross parameter sets merged with weights into one target (R3.2).
+
+    Each set votes +1/-1; ``merge`` weighs the votes into a forecast in [-1, 1]; the
+    target is that forecast times ``lots``. ``contributions`` holds each set's share of
+    the latest target, for the target store to record.
+    """
+
+    def __init__(
+        self,
+        strategy_id: str,
+        instrument_id: str,
+        *,
+        lots: int,
+        sets: Sequence[tuple[int, int, float]] = ((16, 64, 0.5), (32, 128, 0.3), (64, 256, 0.2)),
+    ) -> None:
+        self.strategy_id = StrategyId(strategy_id)
+        self.instrument_id = InstrumentId(instrument_id)
+        self.lots = lots
+        self._sets = [(f"ema_{f}_{s}", EmaCross(f, s), w) for f, s, w in sets]
+        merge([ParameterSignal(name, 0.0, w) for name, _, w in self._sets])  # validates weights
+        self._last: int | None = None
+        self.contributions: tuple[Contribution, ...] = ()
+
+    def on_bar(self, close_ticks: int, contract_id: ContractId, when: dt.datetime) -> Target | None:
+        votes = [(name, cross.update(float(close_ticks)), w) for name, cross, w in self._sets]
+        if any(v is None for _, v, _ in votes):
+            return None
+        merged = merge([ParameterSignal(name, float(v or 0), w) for name, v, w in votes])
+        lots = round(merged.lots(self.lots))
+        if lots == self._last:
+            return None
+        self._last = lots
+        self.contributions = merged.contributions
         return Target(
             strategy_id=self.strategy_id,
             instrument_id=self.instrument_id,

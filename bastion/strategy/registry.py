@@ -6,13 +6,14 @@ from collections.abc import Sequence
 
 from bastion.errors import ConfigError
 from bastion.marketdata.specs import MarketSpec
-from bastion.strategy.examples import BarStrategy, EmaTrend, Hold, VolTargetedTrend
+from bastion.strategy.examples import BarStrategy, EmaBlend, EmaTrend, Hold, VolTargetedTrend
 
 __all__ = ["STRATEGY_LINES", "build_strategies"]
 
 STRATEGY_LINES = {
     "ema_trend": "EMA(60) against EMA(240) on minute bars, +/-lots per instrument",
     "vol_target": "EMA trend forecast sized to 20% annual volatility, buffered",
+    "ema_blend": "three EMA-cross parameter sets merged with weights 0.5/0.3/0.2 (R3.2)",
     "hold": "a constant long of `lots` per instrument (for roll and plumbing checks)",
 }
 
@@ -27,7 +28,9 @@ def build_strategies(
     strategies: list[BarStrategy] = []
     for spec in specs:
         iid = spec.instrument_id
-        if line == "hold":
+        if line == "ema_blend":
+            strategies.append(EmaBlend(line, iid, lots=lots))
+        elif line == "hold":
             strategies.append(Hold(line, iid, lots=lots))
         elif line == "ema_trend":
             strategies.append(EmaTrend(f"{line}", iid, lots=lots, fast=60, slow=240))
