@@ -293,9 +293,11 @@ def _account(engine: Engine, risk: RiskEngine) -> None:
     check = risk.on_account(snapshot.value.equity, snapshot.value.margin_used)
     for breach in check.breaches:
         engine.stack.problems.append(f"risk: {breach.message}")
+    for reduction in check.reductions:
+        instrument = InstrumentId(reduction.contract_id.split("/")[0])
+        engine.stack.reduce_instrument(instrument, reduction.quantity, reduction.reason)
     if check.reductions:
-        wanted = ", ".join(f"{r.contract_id} {r.quantity:+d}" for r in check.reductions)
-        engine.stack.problems.append(f"risk: margin above the high mark; reduce {wanted}")
+        engine.stack.step()
 
 
 def _end_of_day(

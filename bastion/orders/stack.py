@@ -601,3 +601,40 @@ class StackHandler:
             ),
         )
         return coid
+
+    # -- risk-reducing orders (R6.6) ----------------------------------------------------------
+    def reduce_instrument(
+        self, instrument_id: InstrumentId, lots: int, note: str
+    ) -> list[InstrumentOrder]:
+        """Reduce an instrument's net position by ``lots`` toward zero, split over the
+        strategies that hold it in proportion to their positions (largest remainder), as
+        instrument orders that take the ordinary path (risk gate, journal, venue). The
+        strategy table and the contract table therefore move together."""
+        book = self.oms.book
+        net = book.positions.instrument_position(instrument_id)
+        lots = min(lots, abs(net))
+        if lots <= 0:
+            return []
+        sign = 1 if net > 0 else -1
+        holders = [
+            (sid, q * sign)
+            for (sid, iid), q in sorted(book.positions.strategy.items())
+            if iid == instrument_id and q * sign > 0
+        ]
+        total = sum(q for _, q in holders)
+        if total == 0:
+            self.problems.append(f"{instrument_id}: no strategy holds the position to reduce")
+            return []
+        shares = {sid: lots * q // total for sid, q in holders}
+        left = lots - sum(shares.values())
+        for sid, q in sorted(holders, key=lambda h: (lots * h[1]) % total, reverse=True):
+            if left == 0:
+                break
+            if shares[sid] < q:
+                shares[sid] += 1
+                left -= 1
+        return [
+            self.manual_order(sid, instrument_id, -sign * share, note)
+            for sid, share in shares.items()
+            if share > 0
+        ]
