@@ -44,6 +44,8 @@ def reconcile_command(
             host=prof.venue.host,
             port=prof.venue.port or 9878,
             sender_comp_id=f"{prof.venue.sender_comp_id}.RECON",
+            # its own FIX session numbers, kept beside the journal (not in it)
+            seq_path=prof.store.path.parent / f"{prof.venue.sender_comp_id}.RECON.seq.json",
             target_comp_id=prof.venue.target_comp_id,
             heartbeat_seconds=float(prof.venue.heartbeat_seconds),
             connect_timeout=timeout,

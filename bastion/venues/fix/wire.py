@@ -89,7 +89,7 @@ class Framer:
             del buf[:start]
             return Frame(junk, "bytes outside a FIX frame")
         first = buf.find(b"\x01")
-        if first < 0:
+        if first < 0 or len(buf) < first + 3:
             return None
         if not buf.startswith(b"9=", first + 1):
             return self._garbled("no BodyLength after BeginString")

@@ -72,6 +72,10 @@ class PaperState:
             (at_us, client, kind, json.dumps(payload)),
         )
 
+    def first_input_us(self) -> int | None:
+        row = self.db.execute("SELECT at_us FROM inputs ORDER BY seq LIMIT 1").fetchone()
+        return None if row is None else int(row[0])
+
     def inputs(self) -> Iterator[tuple[int, str, str, object]]:
         for at_us, client, kind, payload in self.db.execute(
             "SELECT at_us, client, kind, payload FROM inputs ORDER BY seq"

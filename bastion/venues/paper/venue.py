@@ -87,7 +87,8 @@ class PaperVenue:
     ) -> None:
         self.state = state
         self.contracts = ContractBook(specs)
-        self.clock = SimClock(start)
+        first = state.first_input_us()  # a replay starts where the log starts
+        self.clock = SimClock(start if first is None else _EPOCH + dt.timedelta(microseconds=first))
         self.manual_clock = manual_clock
         self.control = control
         self.session_open = True
