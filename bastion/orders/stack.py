@@ -26,13 +26,11 @@ from bastion.domain.fills import Fill
 from bastion.domain.ids import (
     ClientOrderId,
     ContractId,
-    ExecId,
     InstrumentId,
     OrderId,
     StrategyId,
 )
 from bastion.domain.market import MarketView
-from bastion.domain.order_state import OrderEvent, OrderState
 from bastion.domain.orders import BrokerOrder, ContractOrder, InstrumentOrder
 from bastion.domain.reasons import Reason, retry_policy
 from bastion.domain.records import (
@@ -40,11 +38,9 @@ from bastion.domain.records import (
     BrokerOrderCreated,
     ContractOrderCreated,
     FamilyCompleted,
-    FillRecorded,
     InstrumentOrderCreated,
     JournalRecord,
     Note,
-    OrderTransition,
 )
 from bastion.domain.targets import Target
 from bastion.domain.venue_events import FillReport
@@ -59,6 +55,7 @@ from bastion.orders.generation import (
 )
 from bastion.orders.limits import TradeLimits
 from bastion.orders.rolls import ContractSchedule, RollStatus
+from bastion.recon.balance import MANUAL_STRATEGY, balance_trade
 from bastion.risk.port import OrderPath, OrderRequest, RiskGate
 from bastion.venues.port import VenuePort
 
@@ -552,55 +549,20 @@ class StackHandler:
         note: str,
         strategy_id: StrategyId | None = None,
     ) -> ClientOrderId:
-        """Record a fill that happened outside Bastion (R4.6), with an audit note.
-
-        It is journaled as a filled broker order of venue ``balance``; with a strategy,
-        the strategy table moves too, otherwise only the contract table does.
-        """
-        if quantity == 0:
-            raise UserError("balance trade: quantity must not be zero")
-        if not note.strip():
-            raise UserError("balance trade: an audit note is required")
+        """Record a fill that happened outside Bastion (R4.6), with an audit note; see
+        ``bastion.recon.balance`` (the strategy defaults to ``manual``)."""
         iid = InstrumentId(contract_id.split("/")[0])
         if iid not in self.specs:
             raise UserError(f"balance trade: unknown contract {contract_id}")
-        now = self.clock.now()
-        seq = len(self.oms.book.history) + len(self.oms.book.broker_orders) + 1
-        coid = ClientOrderId(f"balance-{seq}-{self._counter + 1}")
-        self._counter += 1
-        side = Side.of(quantity)
-        self.oms.record(
-            BrokerOrderCreated(
-                timestamp=now,
-                client_order_id=coid,
-                contract_id=contract_id,
-                side=side,
-                quantity=abs(quantity),
-                order_type=OrderType.MARKET,
-                strategy_id=strategy_id,
-                venue="balance",
-            ),
-            Note(timestamp=now, kind="balance_trade", text=note, data={"client_order_id": coid}),
-            FillRecorded(
-                timestamp=now,
-                fill=Fill(
-                    exec_id=ExecId(f"{coid}-x"),
-                    client_order_id=coid,
-                    contract_id=contract_id,
-                    side=side,
-                    quantity=abs(quantity),
-                    price_ticks=price_ticks,
-                    timestamp=now,
-                ),
-            ),
-            OrderTransition(
-                timestamp=now,
-                client_order_id=coid,
-                event=OrderEvent.FINAL_FILL,
-                state=OrderState.FILLED,
-            ),
+        return balance_trade(
+            self.oms,
+            self.clock.now(),
+            contract_id,
+            quantity,
+            price_ticks=price_ticks,
+            note=note,
+            strategy_id=strategy_id or MANUAL_STRATEGY,
         )
-        return coid
 
     # -- risk-reducing orders (R6.6) ----------------------------------------------------------
     def reduce_instrument(

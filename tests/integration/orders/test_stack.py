@@ -206,6 +206,7 @@ def test_stack_balance_trade_moves_positions_with_audit_note() -> None:
     ("call", "message"),
     [
         (lambda s: s.balance_trade(ES_H, 0, 1, "x"), "must not be zero"),
+        (lambda s: s.balance_trade("NQ/202403", 1, 1, "x"), "unknown contract"),
         (lambda s: s.balance_trade(ES_H, 1, 1, " "), "audit note"),
         (lambda s: s.manual_order(TREND, "NOPE", 1, "x"), "unknown instrument"),
         (lambda s: s.manual_order(TREND, ES, 1, ""), "audit note"),
