@@ -113,8 +113,11 @@ def session_command(
     start: DateOpt = None,
     end: DateOpt = None,
 ) -> None:
-    """Run a simulated multi-day session end to end on the profile's data (sample data by
-    default): data, targets, orders, risk, journal, sim venue, fills, positions."""
+    """Run a simulated multi-day session end to end, then say what happened.
+
+    On the profile's data (bundled sample data by default): data, targets, orders, risk,
+    journal, sim venue, fills, positions.
+    """
     result = _run(profile, "session", start, end)
     if result.sample_generated:
         _out.print(f"generated sample data: {len(result.sample_generated)} series")
@@ -134,8 +137,11 @@ def backtest_command(
         Path | None, typer.Option(help="HTML report path (default: beside the journal).")
     ] = None,
 ) -> None:
-    """Run the same core as a session over a range and print analytics; write an HTML report
-    with the equity curve and drawdown."""
+    """Backtest the same core over a range: analytics and an HTML report.
+
+    Prints compounded return, Sharpe, Sortino, max drawdown, win rate and turnover, and
+    writes an HTML report with the equity curve and drawdown.
+    """
     result = _run(profile, "backtest", start, end)
     _out.print(_summary(result))
     a = result.analytics
