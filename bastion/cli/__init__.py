@@ -14,9 +14,13 @@ import typer
 from bastion import __version__
 from bastion.cli.config import config_app
 from bastion.cli.data import data_app
+from bastion.cli.gates import gate_app
+from bastion.cli.probe import probe_command
 from bastion.cli.reconcile import reconcile_command
+from bastion.cli.report import report_app
 from bastion.cli.risk import kill_command, risk_app
 from bastion.cli.session import backtest_command, session_command
+from bastion.cli.shadow import shadow_command
 from bastion.cli.venue import venue_app
 from bastion.errors import UserError
 
@@ -32,6 +36,10 @@ app = typer.Typer(
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
 app.add_typer(risk_app, name="risk")
+app.add_typer(gate_app, name="gate")
+app.add_typer(report_app, name="report")
+app.command("probe")(probe_command)
+app.command("shadow")(shadow_command)
 app.command("kill")(kill_command)
 app.command("session")(session_command)
 app.command("backtest")(backtest_command)

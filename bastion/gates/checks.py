@@ -40,7 +40,17 @@ from bastion.risk.level import RiskLevel, parse_risk_level
 from bastion.risk.states import TradingState
 from bastion.strategy.plan import CLOSING, SignalPlan, opens
 
-__all__ = ["GateCheck", "GateInputs", "GateResult", "GateStatus", "ProposedOrder", "evaluate"]
+__all__ = [
+    "GateCheck",
+    "GateInputs",
+    "GateResult",
+    "GateStatus",
+    "ProposedOrder",
+    "broker_check",
+    "evaluate",
+    "recon_check",
+    "route_check",
+]
 
 
 class GateStatus(StrEnum):
@@ -113,6 +123,15 @@ class GateResult:
             return f"blocked: {self.reason}"
         return self.status.value
 
+    def next_step(self) -> str:
+        if self.status is GateStatus.EXECUTABLE:
+            if self.orders:
+                return "orders may go: start the session before the market opens"
+            return "nothing to trade tonight: the broker is at target"
+        if self.status is GateStatus.SKIP_BROKER_FLAT_FOR_CLOSE:
+            return "nothing to send: the plan closes positions the broker does not hold"
+        return "do not trade: fix the first failed check (docs/operator-day.md), then re-run"
+
     @property
     def has_orders(self) -> bool:
         return self.status is GateStatus.EXECUTABLE and bool(self.orders)
@@ -138,7 +157,7 @@ def _fail(name: str, detail: str) -> GateCheck:
     return GateCheck(name, ok=False, detail=detail)
 
 
-def _route(i: GateInputs, plan: SignalPlan) -> GateCheck:
+def route_check(i: GateInputs, plan: SignalPlan) -> GateCheck:
     if plan.profile != i.profile:
         return _fail(
             "route",
@@ -159,7 +178,7 @@ def _route(i: GateInputs, plan: SignalPlan) -> GateCheck:
     return _ok("route", f"{i.role} profile {i.profile}, plan matches")
 
 
-def _broker(i: GateInputs) -> GateCheck:
+def broker_check(i: GateInputs) -> GateCheck:
     b = i.broker
     if b is None:
         return _fail("broker_snapshot", "broker state missing: no snapshot; run 'bastion probe'")
@@ -231,7 +250,7 @@ def _trading(i: GateInputs, plan: SignalPlan, any_open: bool) -> GateCheck:
     return _ok("trading_state", f"account {i.account_state.value}")
 
 
-def _recon(i: GateInputs) -> GateCheck:
+def recon_check(i: GateInputs) -> GateCheck:
     if i.recon is None:
         return _fail(
             "reconciliation", f"reconciliation could not run ({i.recon_note or 'unknown'})"
@@ -249,8 +268,8 @@ def evaluate(i: GateInputs) -> GateResult:
     if plan is None:
         checks.append(_fail("plan", "no signal plan; run 'bastion shadow' first"))
         return _finish(i, checks, [], [])
-    checks.append(_route(i, plan))
-    checks.append(_broker(i))
+    checks.append(route_check(i, plan))
+    checks.append(broker_check(i))
     broker_ok = checks[-1].ok and i.broker is not None
     held_by = i.broker.by_instrument() if broker_ok and i.broker is not None else {}
     orders, skipped, mismatched = _orders(plan, held_by) if broker_ok else ([], [], [])
@@ -278,7 +297,7 @@ def evaluate(i: GateInputs) -> GateResult:
     else:
         checks.append(_ok("data", f"complete to {plan.target_date}"))
     checks.append(_trading(i, plan, any_open))
-    checks.append(_recon(i))
+    checks.append(recon_check(i))
     if mismatched:
         checks.append(_fail("close_matches_broker", "; ".join(mismatched)))
     else:

@@ -1,0 +1,129 @@
+"""``bastion gate dry-run``: may tonight's orders go? (R8.3)
+
+Prints exactly one result line, ``gate: executable``, ``gate: skip_broker_flat_for_close``
+or ``gate: blocked: <reason>``, then every check with its detail, the orders the plan
+would send against the broker's position, and the order API call counts (zero: with
+``--probe`` the venue is wrapped dry-run, and without it no venue is opened). Exit
+status 0 for executable or skip, 1 for blocked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bastion.gates.runs import ProfileArg, SecretArg, start_run
+
+__all__ = ["gate_app"]
+
+gate_app = typer.Typer(help="Execution gates: the dry-run gate (R8.3).", no_args_is_help=True)
+
+
+@gate_app.command("dry-run")
+def dry_run(
+    profile: ProfileArg = None,
+    plan: Annotated[
+        Path | None, typer.Option("--plan", help="Signal plan file (default: the latest).")
+    ] = None,
+    probe: Annotated[
+        bool, typer.Option("--probe", help="Take a fresh read-only snapshot first.")
+    ] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Venue timeout, s.")] = 5.0,
+    secret: SecretArg = None,
+) -> None:
+    """Run every gate check on the latest plan without calling any order API."""
+    from rich.table import Table
+
+    from bastion.clock import WallClock
+    from bastion.gates.broker import (
+        broker_state_path,
+        load_broker_state,
+        open_venue,
+        profile_contracts,
+        save_broker_state,
+        take_broker_state,
+    )
+    from bastion.gates.checks import evaluate
+    from bastion.gates.dryrun import gather_inputs
+    from bastion.gates.runs import save_state
+    from bastion.gates.shadow import plans_dir
+    from bastion.strategy.plan import latest_plan, load_plan
+    from bastion.venues.modes import DryRunVenue
+
+    run = start_run(profile, secret)
+    resolved = run.resolved
+    p = resolved.profile
+    run.banner("gate dry-run")
+    clock = WallClock()
+    counts = {"send_order_calls": 0, "cancel_order_calls": 0}
+    if probe:
+        venue = DryRunVenue(open_venue(p, "gate", clock, timeout=timeout), clock)
+        try:
+            save_broker_state(
+                take_broker_state(venue, clock, profile_contracts(p)), broker_state_path(p)
+            )
+        finally:
+            venue.disconnect()
+        counts = venue.counters.as_dict()
+    plan_path = plan if plan is not None else latest_plan(plans_dir(resolved))
+    signal_plan = load_plan(plan_path) if plan_path is not None else None
+    broker = load_broker_state(broker_state_path(p))
+    now = clock.now()
+    inputs, facts = gather_inputs(resolved, signal_plan, broker, now)
+    result = evaluate(inputs)
+    result.counters = counts
+    run.echo(f"gate: {result.line()}")
+    table = Table(show_header=True, title="checks")
+    table.add_column("check")
+    table.add_column("ok")
+    table.add_column("detail")
+    for c in result.checks:
+        table.add_row(c.name, "yes" if c.ok else "NO", c.detail)
+    run.show(table)
+    if result.orders:
+        run.echo("orders the plan would send (dry run, nothing sent):")
+        for o in result.orders:
+            run.echo(f"  {o.line()}")
+    for skipped in result.skipped_closes:
+        run.echo(f"skipped close: {skipped}")
+    run.echo(
+        f"order API calls: send {counts['send_order_calls']}, cancel {counts['cancel_order_calls']}"
+    )
+    next_step = result.next_step()
+    run.echo(f"next step: {next_step}")
+    out = save_state(
+        resolved,
+        "gate-latest.json",
+        {
+            **result.as_dict(),
+            "at": now.isoformat(),
+            "next_step": next_step,
+            "plan": str(plan_path) if plan_path else None,
+            "target_date": signal_plan.target_date if signal_plan else None,
+        },
+        run.redactor,
+    )
+    record = run.record(
+        "gate",
+        target_date=signal_plan.target_date if signal_plan else None,
+        pool_period=signal_plan.pool.period if signal_plan else None,
+        pool_source=signal_plan.pool.source if signal_plan else None,
+        risk_level=signal_plan.risk_level if signal_plan else None,
+        signals=[s.row() for s in signal_plan.signals] if signal_plan else [],
+        broker_state=broker.summary(now, inputs.max_age) if broker else {"state": "missing"},
+        gate_result=result.line(),
+        api_counts=counts,
+        output_files=[str(out)] + ([str(plan_path)] if plan_path else []),
+        next_step=next_step,
+        stale_inputs=signal_plan.stale_inputs if signal_plan else [],
+        details={
+            "checks": result.as_dict()["checks"],
+            "orders": result.as_dict()["orders"],
+            "bastion_positions": facts.positions,
+        },
+    )
+    run.write(record)
+    if result.status.value == "blocked":
+        raise typer.Exit(1)

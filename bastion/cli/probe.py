@@ -1,0 +1,106 @@
+"""``bastion probe``: a read-only look at the broker (R8.1).
+
+Connects and logs in through a read-only wrapper, confirms settlement where the venue
+has it, and takes the account, position, open-order, fill and contract snapshots. The
+position snapshot's state is ``confirmed_flat``, ``positions_received`` or ``missing``.
+The snapshot is saved for the dry-run gate; the order API call counters are printed and
+recorded (they stay at zero: the wrapper never forwards an order call).
+Exit status 1 when the position snapshot is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+
+from bastion.gates.runs import ProfileArg, SecretArg, start_run
+
+__all__ = ["probe_command"]
+
+
+def probe_command(
+    profile: ProfileArg = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Venue connect/query timeout, s.")
+    ] = 5.0,
+    secret: SecretArg = None,
+) -> None:
+    """Read-only probe: connect, log in, snapshots; never an order call."""
+    from bastion.clock import WallClock
+    from bastion.gates.broker import (
+        PositionState,
+        broker_state_path,
+        open_venue,
+        profile_contracts,
+        save_broker_state,
+        take_broker_state,
+    )
+    from bastion.venues.modes import ReadOnlyVenue
+
+    run = start_run(profile, secret)
+    p = run.resolved.profile
+    run.banner("probe")
+    clock = WallClock()
+    venue = ReadOnlyVenue(open_venue(p, "probe", clock, timeout=timeout), clock)
+    try:
+        state = take_broker_state(venue, clock, profile_contracts(p))
+    finally:
+        venue.disconnect()
+    max_age = dt.timedelta(seconds=p.snapshot_max_age_seconds)
+    now = clock.now()
+    position_state = state.position_state(now, max_age)
+    saved = save_broker_state(state, broker_state_path(p))
+    run.echo(f"venue: {state.venue}")
+    run.echo(
+        f"connected: {'yes' if state.connected else 'NO'};"
+        f" logged in: {'yes' if state.logged_in else 'NO'}"
+    )
+    run.echo(f"settlement: {state.settlement}")
+    if state.account is not None:
+        a = state.account
+        run.echo(
+            f"account snapshot: equity {a['equity']} {a['currency']},"
+            f" margin used {a['margin_used']}, available {a['margin_available']}"
+            f" (at {state.account_at})"
+        )
+    else:
+        run.echo(f"account snapshot: MISSING ({state.account_reason})")
+    if position_state is PositionState.MISSING:
+        run.echo(f"position snapshot: missing ({state.positions_reason or 'too old'})")
+    else:
+        held = ", ".join(f"{c} {q:+d}" for c, q in (state.positions or {}).items()) or "none"
+        run.echo(f"position snapshot: {position_state.value} ({held}) at {state.positions_at}")
+    run.echo(
+        f"open orders: {'unknown' if state.open_orders is None else state.open_orders};"
+        f" fills today: {'unknown' if state.fills is None else len(state.fills)}"
+    )
+    run.echo(
+        f"contract snapshot: {len(state.contracts)} contract(s): "
+        + ", ".join(c["contract"] for c in state.contracts[:6])
+    )
+    run.echo(f"snapshots count as missing after {p.snapshot_max_age_seconds:g} s")
+    counts = venue.counters.as_dict()
+    run.echo(
+        f"order API calls: send {counts['send_order_calls']}, cancel {counts['cancel_order_calls']}"
+        f" (read-only: refused here {venue.refused_calls})"
+    )
+    ok = position_state is not PositionState.MISSING
+    next_step = (
+        "run 'bastion shadow' (if not yet run today), then 'bastion gate dry-run'"
+        if ok
+        else "the broker state is missing: check the venue is up and reachable, then probe again"
+    )
+    run.echo(f"next step: {next_step}")
+    record = run.record(
+        "probe",
+        broker_state=state.summary(now, max_age),
+        api_counts=counts,
+        output_files=[str(saved)],
+        next_step=next_step,
+        gate_result=None,
+    )
+    run.write(record)
+    if not ok:
+        raise typer.Exit(1)

@@ -1,0 +1,90 @@
+"""``bastion shadow``: the daily shadow run (R8.2). No broker is involved.
+
+Finds the latest completed trading day (or ``--date``, if it has closed), makes sure
+the data is there and checked, builds the targets from the current period's pool and
+writes the signal plan, the daily report and a run record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+
+from bastion.errors import UserError
+from bastion.gates.runs import ProfileArg, SecretArg, start_run
+
+__all__ = ["shadow_command"]
+
+
+def shadow_command(
+    profile: ProfileArg = None,
+    date: Annotated[
+        str | None,
+        typer.Option("--date", help="Target trading day YYYY-MM-DD (default: latest completed)."),
+    ] = None,
+    risk_level: Annotated[
+        str | None,
+        typer.Option("--risk-level", help="Override the pool's risk level: base or review."),
+    ] = None,
+    secret: SecretArg = None,
+) -> None:
+    """Shadow run: data -> targets from the current pool -> signal plan and daily report."""
+    from bastion.gates.shadow import run_shadow
+    from bastion.reports.daily import write_daily_report
+
+    asked = None
+    if date is not None:
+        try:
+            asked = dt.date.fromisoformat(date)
+        except ValueError:
+            raise UserError(f"--date {date!r} is not a date; expected YYYY-MM-DD") from None
+    if risk_level is not None and risk_level not in {"base", "review"}:
+        raise UserError(f"--risk-level {risk_level!r}; expected base or review")
+    run = start_run(profile, secret)
+    run.banner("shadow")
+    now = dt.datetime.now(dt.UTC)
+    result = run_shadow(run.resolved, now=now, asked=asked, risk_level=risk_level)
+    plan = result.plan
+    for line in result.sample_generated[:1]:
+        run.echo(f"generated sample data ({len(result.sample_generated)} series), e.g. {line}")
+    run.echo(
+        f"target date: {plan.target_date} (latest completed trading day; today is never assumed)"
+    )
+    run.echo(f"data checks: {', '.join(result.checks) or 'none'}")
+    stale = " STALE INPUT" if plan.pool.stale else ""
+    run.echo(f"pool: {plan.pool.period} ({plan.pool.file}, {plan.pool.source}){stale}")
+    run.echo(f"risk level: {plan.risk_level} ({plan.risk_level_source})")
+    for s in plan.signals:
+        run.echo(
+            f"  {s.instrument:<8} {s.contract:<14} {s.previous:+d} -> {s.target:+d} ({s.action})"
+            f" forecast {s.forecast:+.2f} ref {s.reference_price}"
+        )
+    for warning in plan.stale_inputs:
+        run.echo(f"STALE INPUT: {warning}")
+    run.echo(f"signal plan: {result.plan_path}")
+    reports = write_daily_report(run.resolved, run.redactor, now=now)
+    for path in reports:
+        run.echo(f"daily report: {path}")
+    next_step = (
+        "run 'bastion probe', then 'bastion gate dry-run'"
+        if not plan.stale_inputs
+        else "stale input: no executable orders from this plan; publish the current pool"
+        " or fix the data, then re-run 'bastion shadow'"
+    )
+    run.echo(f"next step: {next_step}")
+    record = run.record(
+        "shadow",
+        target_date=plan.target_date,
+        pool_period=plan.pool.period,
+        pool_source=plan.pool.source,
+        risk_level=plan.risk_level,
+        signals=[s.row() for s in plan.signals],
+        broker_state={"state": "not needed (shadow run)"},
+        gate_result=None,
+        output_files=[str(result.plan_path), *map(str, reports)],
+        next_step=next_step,
+        stale_inputs=plan.stale_inputs,
+    )
+    run.write(record)

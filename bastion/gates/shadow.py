@@ -1,0 +1,223 @@
+"""The daily shadow run (R8.2): data -> targets from the current pool -> a signal plan.
+
+No broker is involved. The steps, each recorded:
+
+1. the **target date**: the latest completed trading day of every instrument (calendar
+   today is never assumed complete); ``--date`` may ask for an earlier one, never a
+   day that has not closed yet;
+2. **data**: the sample is generated if the profile asks for it and nothing is stored
+   (there is no live feed to update from here); the main contract's minute bars up to
+   the target day are checked (R2.5) and the verdicts recorded, so the gate can refuse
+   unusable data;
+3. the **pool** of the target date's period (a stale one is used, and marked so);
+4. per instrument, each parameter set's position on the daily closes of the main
+   contract, merged with the pool's weights as written (never re-ranked), times the
+   pool's full size: the target in lots; the previous plan's target gives the action;
+5. the **signal plan** (JSON) with the pool's risk level.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+
+from bastion.domain.ids import ContractId
+from bastion.errors import ConfigError, UserError
+from bastion.gates.profiles import ResolvedProfile
+from bastion.marketdata.bars import BarStore
+from bastion.marketdata.calendars import SessionCalendar, calendar_for
+from bastion.marketdata.checks import CheckReport, check_bars, record_reports
+from bastion.marketdata.specs import MarketSpec, SpecRegistry
+from bastion.strategy.plan import (
+    Contribution,
+    PlanSignal,
+    PoolInfo,
+    SignalPlan,
+    classify,
+    latest_plan,
+    load_plan,
+    save_plan,
+)
+from bastion.strategy.pool import choose_pool, pool_signal
+
+__all__ = ["ShadowResult", "plans_dir", "run_shadow", "target_date"]
+
+
+@dataclass(slots=True)
+class ShadowResult:
+    plan: SignalPlan
+    plan_path: Path
+    sample_generated: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+
+
+def plans_dir(resolved: ResolvedProfile) -> Path:
+    return Path(resolved.profile.records_dir) / "plans"
+
+
+def target_date(
+    calendars: dict[str, SessionCalendar], now: dt.datetime, asked: dt.date | None
+) -> dt.date:
+    """The latest completed trading day of every instrument, or ``asked`` if it is complete."""
+    latest = min(cal.latest_completed_trading_day(now) for cal in calendars.values())
+    if asked is None:
+        return latest
+    if asked > latest:
+        raise UserError(
+            f"--date {asked} is not a completed trading day yet: the latest completed one is"
+            f" {latest} (today is never assumed complete)"
+        )
+    return asked
+
+
+def _data_day(cal: SessionCalendar, day: dt.date) -> dt.date:
+    return day if cal.is_trading_day(day) else cal.previous_trading_day(day)
+
+
+def _daily_closes(
+    store: BarStore, spec: MarketSpec, last_day: dt.date
+) -> tuple[list[float], ContractId | None, int | None, dt.date | None]:
+    """Daily closes of the main contract of each day (most volume), to ``last_day``."""
+    frames = []
+    for cid, size in store.contracts(spec.instrument_id):
+        if size != "1d":
+            continue
+        frame = store.read(ContractId(cid), "1d")
+        frames.append(frame.with_columns(pl.lit(str(cid)).alias("contract")))
+    if not frames:
+        return [], None, None, None
+    days = (
+        pl.concat(frames)
+        .with_columns(pl.col("ts").dt.date().alias("day"))
+        .filter(pl.col("day") <= last_day)
+        .sort(["day", "volume"], descending=[False, True])
+        .unique("day", keep="first", maintain_order=True)
+    )
+    if days.height == 0:
+        return [], None, None, None
+    last = days.row(days.height - 1, named=True)
+    return (
+        [float(v) for v in days["close_ticks"].to_list()],
+        ContractId(last["contract"]),
+        int(last["close_ticks"]),
+        last["day"],
+    )
+
+
+def _check_data(
+    store: BarStore, contract: ContractId, cal: SessionCalendar, day: dt.date
+) -> tuple[list[str], CheckReport]:
+    as_of = cal.close(day) + dt.timedelta(minutes=1)
+    bars = store.read(contract, "1m", None, as_of)
+    report = check_bars(contract, "1m", bars, cal, as_of)
+    problems = [
+        f"{contract}: {i.check}: {i.detail}" for i in report.issues if i.severity == "error"
+    ]
+    return problems, report
+
+
+def run_shadow(
+    resolved: ResolvedProfile,
+    *,
+    now: dt.datetime,
+    asked: dt.date | None = None,
+    risk_level: str | None = None,
+) -> ShadowResult:
+    profile = resolved.profile
+    if profile.pool is None:
+        raise ConfigError(
+            f"profile {profile.name} has no pool; set pool: to a pool file or folder (R3.3)"
+        )
+    registry = SpecRegistry.bundled()
+    specs = {iid: registry[iid] for iid in profile.instruments}
+    calendars = {iid: calendar_for(spec) for iid, spec in specs.items()}
+    target = target_date(calendars, now, asked)
+    store = BarStore(Path(profile.data.dir))
+    generated: list[str] = []
+    if not store.contracts() and profile.data.sample:
+        from bastion.marketdata.sample import write_sample
+
+        generated = write_sample(Path(profile.data.dir))
+    choice = choose_pool(Path(profile.pool), profile.strategy_line, target)
+    pool = choice.pool
+    missing_lots = [iid for iid in profile.instruments if iid not in pool.lots]
+    if missing_lots:
+        raise ConfigError(f"pool {choice.path}: lots has no entry for {', '.join(missing_lots)}")
+    previous_path = latest_plan(plans_dir(resolved), before=str(target))
+    previous = load_plan(previous_path) if previous_path is not None else None
+    before = {s.instrument: s.target for s in previous.signals} if previous else {}
+    problems: list[str] = []
+    reports: list[CheckReport] = []
+    signals: list[PlanSignal] = []
+    for iid, spec in specs.items():
+        cal = calendars[iid]
+        day = _data_day(cal, target)
+        closes, contract, ref_ticks, last_day = _daily_closes(store, spec, day)
+        if contract is None or ref_ticks is None or last_day is None:
+            problems.append(f"{iid}: no daily bars up to {day}")
+            continue
+        if last_day < day:
+            problems.append(f"{iid}: last daily bar is {last_day}, the data date is {day}")
+        found, report = _check_data(store, contract, cal, day)
+        problems += found
+        reports.append(report)
+        merged, notes = pool_signal(pool, closes)
+        lots = round(merged.lots(pool.lots[iid]))
+        prior = before.get(iid, 0)
+        signals.append(
+            PlanSignal(
+                instrument=iid,
+                contract=str(contract),
+                previous=prior,
+                target=lots,
+                action=classify(prior, lots),
+                forecast=merged.forecast,
+                reference_price=str(Decimal(ref_ticks) * spec.tick_size),
+                reference_ticks=ref_ticks,
+                data_date=str(last_day),
+                contributions=tuple(
+                    Contribution(
+                        name=c.name,
+                        position=c.position,
+                        weight=c.weight,
+                        contribution=c.contribution,
+                    )
+                    for c in merged.contributions
+                ),
+                notes=tuple(notes),
+            )
+        )
+    record_reports(Path(profile.data.dir), reports, now)
+    level = risk_level if risk_level is not None else pool.risk_level
+    source = "operator (--risk-level)" if risk_level is not None else f"pool {choice.path.name}"
+    plan = SignalPlan(
+        profile=profile.name,
+        role=resolved.role.value,
+        strategy_line=profile.strategy_line,
+        capital=str(profile.capital),
+        target_date=str(target),
+        generated_at=now.isoformat(),
+        risk_level=level if level is not None else "missing",
+        risk_level_source=source,
+        pool=PoolInfo(
+            period=pool.period,
+            cadence=pool.cadence,
+            start=str(pool.start),
+            end=str(pool.end),
+            source=pool.source,
+            file=str(choice.path),
+            sha256=choice.sha256,
+            stale=choice.stale,
+            why=choice.why,
+        ),
+        data_complete=not problems,
+        data_problems=tuple(problems),
+        signals=tuple(signals),
+    )
+    path = save_plan(plan, plans_dir(resolved))
+    verdicts = [f"{r.contract} 1m: {'usable' if r.usable else 'UNUSABLE'}" for r in reports]
+    return ShadowResult(plan, path, generated, verdicts)

@@ -1,0 +1,262 @@
+"""The operator's daily report (R8.8): may tonight's orders go, and if not, why not?
+
+It answers, in this order: the headline (YES / NO and why); the latest completed data
+date; the pool's period and source (with STALE INPUT when it is); the risk level and
+what it allows; the target signals; the broker's account state; the gate's status;
+whether any order API was called today; whether the next session has orders to act
+on; the output files; the next step. Every fact comes from files the day's commands
+wrote (the plan, the probe's snapshot, the gate's result, the run records), so the
+report can be made at any time, by anyone, without a broker connection.
+
+Written as Markdown and HTML (``<records_dir>/reports/daily-<date>.*``); the CLI also
+prints it in the terminal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bastion.gates.broker import BrokerState, broker_state_path, load_broker_state
+from bastion.gates.profiles import ResolvedProfile
+from bastion.gates.runs import load_state, state_path
+from bastion.ops.records import write_text_redacted
+from bastion.reports.html import page
+from bastion.secrets import Redactor
+from bastion.strategy.plan import SignalPlan, latest_plan, load_plan
+
+__all__ = ["LEVEL_MEANING", "DailyFacts", "daily_facts", "render_markdown", "write_daily_report"]
+
+LEVEL_MEANING = {
+    "base": "normal: the plan may open, close and reduce positions",
+    "review": "review: only closing, reducing and reconciling orders; nothing new opens",
+}
+UNKNOWN_LEVEL = "missing or unknown: fail closed, no new positions may open"
+
+
+@dataclass(slots=True)
+class DailyFacts:
+    profile: str
+    role: str
+    headline: str
+    may_go: bool
+    rows: list[tuple[str, str]]
+    signals: list[dict[str, Any]] = field(default_factory=list)
+    output_files: list[str] = field(default_factory=list)
+    next_step: str = ""
+
+
+def _api_calls_today(records_dir: Path, today: dt.date) -> tuple[int, int, list[str]]:
+    folder = records_dir / today.isoformat()
+    send = cancel = 0
+    callers: list[str] = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        counts = data.get("api_counts") or {}
+        s, c = int(counts.get("send_order_calls", 0)), int(counts.get("cancel_order_calls", 0))
+        send, cancel = send + s, cancel + c
+        if s or c:
+            callers.append(f"{data.get('kind')} ({s} send, {c} cancel)")
+    return send, cancel, callers
+
+
+def _plan_rows(plan: SignalPlan | None) -> list[tuple[str, str]]:
+    if plan is None:
+        return [("latest completed data date", "no plan yet: run 'bastion shadow'")]
+    dates = ", ".join(sorted({s.data_date for s in plan.signals})) or "-"
+    complete = (
+        "complete" if plan.data_complete else "INCOMPLETE: " + "; ".join(plan.data_problems[:2])
+    )
+    pool = plan.pool
+    stale = f" -- STALE INPUT: {pool.why}" if pool.stale else ""
+    meaning = LEVEL_MEANING.get(plan.risk_level, UNKNOWN_LEVEL)
+    return [
+        ("latest completed data date", f"{plan.target_date} (data {dates}, {complete})"),
+        (
+            "pool period / source",
+            f"{pool.period} ({pool.start} to {pool.end}); {pool.source}; {pool.file}{stale}",
+        ),
+        ("risk level", f"{plan.risk_level} ({plan.risk_level_source}): {meaning}"),
+    ]
+
+
+def _broker_row(
+    broker: BrokerState | None, now: dt.datetime, max_age: dt.timedelta
+) -> tuple[str, str]:
+    if broker is None:
+        return ("broker account state", "MISSING: no probe snapshot; run 'bastion probe'")
+    summary = broker.summary(now, max_age)
+    held = summary["positions"]
+    held_text = (
+        (", ".join(f"{c} {q:+d}" for c, q in held.items()) or "none")
+        if isinstance(held, dict)
+        else "unknown"
+    )
+    age = summary["snapshot_age_seconds"]
+    text = (
+        f"{summary['position_state']}; positions {held_text}; equity {summary['equity']};"
+        f" margin used {summary['margin_used']};"
+        f" snapshot {age} s old (limit {max_age.total_seconds():.0f} s)"
+    )
+    return ("broker account state", text)
+
+
+def _gate_view(gate: dict[str, Any] | None, plan: SignalPlan | None) -> tuple[str, bool, list[str]]:
+    """The gate's line, whether it passed for this plan, and its orders."""
+    if gate is None:
+        return "not run: run 'bastion gate dry-run'", False, []
+    for_plan = plan is None or gate.get("target_date") == plan.target_date
+    line = f"{gate.get('result')} (at {gate.get('at')})"
+    if not for_plan:
+        line += f" -- for {gate.get('target_date')}, not this plan's date: re-run the gate"
+    passed = for_plan and gate.get("status") == "executable"
+    return line, passed, list(gate.get("orders") or []) if for_plan else []
+
+
+def _verdict(  # noqa: PLR0917 - private helper taking the facts it weighs
+    resolved: ResolvedProfile,
+    plan: SignalPlan | None,
+    gate: dict[str, Any] | None,
+    gate_line: str,
+    orders: list[str],
+    passed: bool,
+) -> tuple[bool, str, str]:
+    """May the orders go, the headline, and the next step."""
+    if resolved.is_comparison:
+        return (
+            False,
+            "COMPARISON profile: this report is for comparison only; no orders go from it",
+            "compare with the official profile's report; nothing to execute",
+        )
+    if plan is None:
+        return (
+            False,
+            "NO: there is no signal plan yet",
+            "run 'bastion shadow', then 'bastion probe' and 'bastion gate dry-run'",
+        )
+    if gate is None:
+        return False, "NO: the gate has not run", "run 'bastion probe', then 'bastion gate dry-run'"
+    if not passed:
+        return (
+            False,
+            f"NO: {gate_line}",
+            str(gate.get("next_step") or "")
+            or "do not trade: fix the first failed check (docs/operator-day.md), then re-run",
+        )
+    what = f" ({len(orders)} order(s))" if orders else " (nothing to trade)"
+    return (
+        True,
+        "YES: tonight's orders may go" + what,
+        "start the session before the market opens; watch it with 'bastion session-watch'",
+    )
+
+
+def daily_facts(resolved: ResolvedProfile, now: dt.datetime) -> DailyFacts:
+    profile = resolved.profile
+    plan_path = latest_plan(Path(profile.records_dir) / "plans")
+    plan: SignalPlan | None = load_plan(plan_path) if plan_path else None
+    max_age = dt.timedelta(seconds=profile.snapshot_max_age_seconds)
+    broker = load_broker_state(broker_state_path(profile))
+    gate = load_state(resolved, "gate-latest.json")
+    rows = _plan_rows(plan)
+    rows.append(_broker_row(broker, now, max_age))
+    gate_line, passed, orders = _gate_view(gate, plan)
+    rows.append(("gate status", gate_line))
+    send, cancel, callers = _api_calls_today(Path(profile.records_dir), now.date())
+    called = (
+        f"YES: {send} send, {cancel} cancel ({'; '.join(callers)})"
+        if send or cancel
+        else "NO order API call today"
+    )
+    rows.append(("order API called?", called))
+    if passed and orders:
+        actionable = f"YES: {len(orders)} order(s): " + "; ".join(orders)
+    elif passed:
+        actionable = "no: the broker is already at target"
+    else:
+        actionable = "NO: the gate has not passed"
+    rows.append(("next session has orders to act on?", actionable))
+    may_go, headline, next_step = _verdict(resolved, plan, gate, gate_line, orders, passed)
+    candidates = (plan_path, broker_state_path(profile), state_path(resolved, "gate-latest.json"))
+    files = [str(p) for p in candidates if p is not None and p.exists()]
+    return DailyFacts(
+        profile=profile.name,
+        role=resolved.role.value,
+        headline=headline,
+        may_go=may_go,
+        rows=rows,
+        signals=[s.row() for s in plan.signals] if plan else [],
+        output_files=files,
+        next_step=next_step,
+    )
+
+
+def render_markdown(f: DailyFacts, title_date: str) -> str:
+    lines = [
+        f"# Bastion daily report {title_date}: {f.profile}"
+        + (" (COMPARISON)" if f.role == "comparison" else ""),
+        "",
+        f"**May tonight's orders go? {f.headline}**",
+        "",
+    ]
+    lines += ["| question | answer |", "|---|---|"]
+    lines += [f"| {k} | {v.replace('|', '/')} |" for k, v in f.rows]
+    lines += ["", "## Target signals", ""]
+    if f.signals:
+        keys = list(f.signals[0])
+        lines.append("| " + " | ".join(keys) + " |")
+        lines.append("|" + "---|" * len(keys))
+        lines += ["| " + " | ".join(str(s[k]) for k in keys) + " |" for s in f.signals]
+    else:
+        lines.append("none")
+    lines += ["", "## Output files", ""] + [f"- {p}" for p in f.output_files]
+    lines += ["", "## Next step", "", f.next_step, ""]
+    return "\n".join(lines)
+
+
+def render_html(f: DailyFacts, title_date: str) -> str:
+    color = "#1a7f37" if f.may_go else "#b42318"
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in f.rows
+    )
+    signal_rows = ""
+    if f.signals:
+        keys = list(f.signals[0])
+        signal_rows = "<tr>" + "".join(f"<th>{html.escape(k)}</th>" for k in keys) + "</tr>"
+        signal_rows += "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(s[k]))}</td>" for k in keys) + "</tr>"
+            for s in f.signals
+        )
+    files = "".join(f"<li>{html.escape(p)}</li>" for p in f.output_files)
+    return page(
+        f"Bastion daily report {title_date}: {f.profile}",
+        [
+            (
+                f"<p style='font-size:1.3em;color:{color}'><b>May tonight's orders go?"
+                f" {html.escape(f.headline)}</b></p>"
+            ),
+            f"<table>{rows}</table>",
+            "<h2>Target signals</h2>",
+            f"<table>{signal_rows}</table>" if signal_rows else "<p>none</p>",
+            f"<h2>Output files</h2><ul>{files}</ul>",
+            f"<h2>Next step</h2><p>{html.escape(f.next_step)}</p>",
+        ],
+    )
+
+
+def write_daily_report(
+    resolved: ResolvedProfile, redactor: Redactor, *, now: dt.datetime
+) -> list[Path]:
+    facts = daily_facts(resolved, now)
+    folder = Path(resolved.profile.records_dir) / "reports"
+    day = now.date().isoformat()
+    md = write_text_redacted(folder / f"daily-{day}.md", render_markdown(facts, day), redactor)
+    page_html = write_text_redacted(folder / f"daily-{day}.html", render_html(facts, day), redactor)
+    return [md, page_html]
