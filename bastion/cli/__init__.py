@@ -21,6 +21,7 @@ from bastion.cli.report import report_app
 from bastion.cli.risk import kill_command, risk_app
 from bastion.cli.session import backtest_command, session_command
 from bastion.cli.shadow import shadow_command
+from bastion.cli.smoke import smoke_command
 from bastion.cli.venue import venue_app
 from bastion.errors import UserError
 
@@ -40,6 +41,7 @@ app.add_typer(gate_app, name="gate")
 app.add_typer(report_app, name="report")
 app.command("probe")(probe_command)
 app.command("shadow")(shadow_command)
+app.command("smoke-order")(smoke_command)
 app.command("kill")(kill_command)
 app.command("session")(session_command)
 app.command("backtest")(backtest_command)

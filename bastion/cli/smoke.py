@@ -1,0 +1,230 @@
+"""``bastion smoke-order``: one lot, passive, submit then cancel, test environments only.
+
+``--mode dry-run`` runs every gate and prints the order it would send (nothing is
+sent). ``--mode submit-cancel`` needs BOTH ``BASTION_SMOKE_ORDER_ENABLED=1`` AND
+``--confirm-submit I_UNDERSTAND_THIS_SENDS_TEST_ORDERS``, and refuses a live profile.
+It reports the send and cancel call counts, the venue order id, the final status, the
+traded volume and the residual position; a fill is journaled and reconciled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from bastion.gates.runs import ProfileArg, RunContext, SecretArg, refuse_secret, start_run
+
+if TYPE_CHECKING:
+    from bastion.clock import Clock
+    from bastion.domain.ids import ContractId
+    from bastion.domain.market import MarketView
+    from bastion.gates.smoke import SmokeReport
+    from bastion.strategy.plan import SignalPlan
+    from bastion.venues.port import VenuePort
+
+__all__ = ["smoke_command"]
+
+ConfirmOpt = Annotated[
+    str | None,
+    typer.Option("--confirm-submit", help="The exact phrase I_UNDERSTAND_THIS_SENDS_TEST_ORDERS."),
+]
+
+
+def _market(
+    raw: VenuePort, cid: ContractId, plan: SignalPlan | None, clock: Clock, timeout: float
+) -> MarketView:
+    """The venue's own quotes (FIX), or, for the in-process sim venue, a quote at the
+    plan's reference price given to both the venue and the risk engine."""
+    from bastion.domain.market import MarketQuote, StaticMarket
+    from bastion.errors import UserError
+    from bastion.venues.sim import SimVenue
+    from bastion.venues.sim.market_data import Quote
+
+    own: MarketView | None = getattr(raw, "market", None)
+    if own is not None:
+        deadline = time.monotonic() + timeout
+        while own.quote(cid) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return own
+    signals = plan.signals if plan is not None else ()
+    ref = next((s.reference_ticks for s in signals if s.contract == cid), None)
+    if ref is None:
+        raise UserError(f"no reference price for {cid}: run 'bastion shadow' first")
+    now = clock.now()
+    static = StaticMarket()
+    static.set(
+        MarketQuote(
+            contract_id=cid,
+            bid_ticks=ref - 1,
+            ask_ticks=ref + 1,
+            last_ticks=ref,
+            last_tick_at=now,
+            bid_size=10,
+            ask_size=10,
+        )
+    )
+    if isinstance(raw, SimVenue):
+        raw.on_quote(
+            Quote(
+                contract_id=cid,
+                bid_ticks=ref - 1,
+                ask_ticks=ref + 1,
+                bid_size=10,
+                ask_size=10,
+                timestamp=now,
+            )
+        )
+    return static
+
+
+def _show(run: RunContext, report: SmokeReport) -> str:
+    for step in report.steps:
+        run.echo(f"  {step}")
+    if report.refused:
+        run.echo(f"smoke order REFUSED: {report.refused}")
+    run.echo(
+        f"order: {report.side} 1 {report.contract} limit {report.limit_ticks} ticks,"
+        f" id {report.client_order_id}"
+    )
+    sends = report.counters.get("send_order_calls", 0)
+    cancels = report.counters.get("cancel_order_calls", 0)
+    run.echo(f"send_order_calls: {sends}; cancel_order_calls: {cancels}")
+    run.echo(f"venue order id: {report.venue_order_id or '-'}")
+    run.echo(f"final status: {report.final_status}")
+    run.echo(f"traded volume: {report.traded_volume}")
+    residual = report.residual_position
+    run.echo(f"residual position: {'unknown' if residual is None else f'{residual:+d}'}")
+    run.echo(f"reconciliation after: {report.reconciled}")
+    if report.traded_volume:
+        run.echo("NOTE: the smoke order traded; the fill is journaled and shown above")
+    if report.refused:
+        return "fix the refusal reason, then retry"
+    if residual:
+        return "close the residual position (bastion flatten --immediate --reason ...)"
+    return "smoke test done: the path to the venue works"
+
+
+def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
+    contract: Annotated[str, typer.Option("--contract", help="Contract id, e.g. ES/202606.")],
+    side: Annotated[str, typer.Option("--side", help="buy or sell.")] = "buy",
+    mode: Annotated[str, typer.Option("--mode", help="dry-run or submit-cancel.")] = "dry-run",
+    confirm_submit: ConfirmOpt = None,
+    profile: ProfileArg = None,
+    offset_ticks: Annotated[
+        int, typer.Option("--offset-ticks", help="Ticks away from the touch (passive).")
+    ] = 5,
+    timeout: Annotated[float, typer.Option("--timeout", help="Venue timeout, s.")] = 5.0,
+    secret: SecretArg = None,
+) -> None:
+    """Smoke order: one lot at a passive price; submit then cancel (test venues only)."""
+    from bastion.clock import WallClock
+    from bastion.domain.enums import Side
+    from bastion.domain.ids import ContractId, InstrumentId
+    from bastion.errors import UserError
+    from bastion.gates.broker import (
+        broker_state_path,
+        open_venue,
+        profile_contracts,
+        save_broker_state,
+        take_broker_state,
+    )
+    from bastion.gates.checks import GateInputs
+    from bastion.gates.dryrun import gather_inputs
+    from bastion.gates.shadow import plans_dir
+    from bastion.gates.smoke import SmokeParts, check_smoke_allowed, run_smoke
+    from bastion.oms.manager import OrderManager
+    from bastion.risk.engine import RiskEngine
+    from bastion.store import SqliteStore
+    from bastion.strategy.plan import latest_plan, load_plan
+    from bastion.venues.modes import DryRunVenue
+
+    refuse_secret(secret)
+    if side not in {"buy", "sell"}:
+        raise UserError(f"--side {side!r}; expected buy or sell")
+    run = start_run(profile, secret)
+    p = run.resolved.profile
+    check_smoke_allowed(p, mode, confirm_submit, os.environ)
+    contracts = profile_contracts(p)
+    cid = ContractId(contract)
+    if cid not in contracts:
+        listed = ", ".join(sorted(contracts)) or "none"
+        raise UserError(
+            f"--contract {contract!r} is not listed by the venue of profile {p.name}"
+            f" (listed: {listed})"
+        )
+    run.banner(f"smoke-order ({mode})")
+    clock = WallClock()
+    raw = open_venue(p, "smoke", clock, timeout=timeout)
+    venue = DryRunVenue(raw, clock) if mode == "dry-run" else raw
+    plan_path = latest_plan(plans_dir(run.resolved))
+    plan = load_plan(plan_path) if plan_path else None
+    p.store.path.parent.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(p.store.path, clock=clock)
+    max_age = dt.timedelta(seconds=p.snapshot_max_age_seconds)
+    try:
+        state = take_broker_state(venue, clock, contracts)
+        save_broker_state(state, broker_state_path(p))
+        market = _market(raw, cid, plan, clock, timeout)
+        oms = OrderManager(store)
+        specs = {InstrumentId(c.split("/")[0]): s for c, s in contracts.items()}
+        risk = RiskEngine(
+            p.risk,
+            specs,
+            ledger=oms,
+            store=store,
+            clock=clock,
+            market=market,
+            venue_limits={venue.name: venue.rate_limits},
+        )
+        if state.account is not None:
+            risk.on_account(Decimal(state.account["equity"]), Decimal(state.account["margin_used"]))
+        if plan is not None:
+            risk.set_risk_level(plan.risk_level, f"signal plan {plan.target_date}")
+
+        def inputs() -> GateInputs:
+            return gather_inputs(run.resolved, plan, state, clock.now())[0]
+
+        parts = SmokeParts(
+            venue=venue,
+            oms=oms,
+            risk=risk,
+            market=market,
+            clock=clock,
+            wait=time.sleep,
+            inputs=inputs,
+            specs=specs,
+        )
+        report = run_smoke(parts, cid, Side(side), mode, offset_ticks, timeout)
+        store.flush()
+        after = take_broker_state(venue, clock, contracts)
+        save_broker_state(after, broker_state_path(p))
+        if after.positions is not None:
+            report.residual_position = after.positions.get(contract, 0)
+        recon = gather_inputs(run.resolved, plan, after, clock.now())[1].recon
+        if recon is not None and recon.clean:
+            report.reconciled = "clean"
+        else:
+            breaks = "; ".join(b.line() for b in (recon.breaks if recon else ()))
+            report.reconciled = f"NOT clean: {breaks or 'unknown view'}"
+    finally:
+        venue.disconnect()
+        store.close()
+    next_step = _show(run, report)
+    run.echo(f"next step: {next_step}")
+    counts = {k: report.counters.get(k, 0) for k in ("send_order_calls", "cancel_order_calls")}
+    record = run.record(
+        "smoke-order",
+        broker_state=after.summary(clock.now(), max_age),
+        gate_result=f"refused: {report.refused}" if report.refused else "passed",
+        api_counts=counts,
+        next_step=next_step,
+        details=report.as_dict(),
+    )
+    run.write(record)
+    if report.refused:
+        raise typer.Exit(1)

@@ -1,0 +1,212 @@
+"""The smoke order (R8.5): one lot, at a passive price, submitted and then cancelled.
+
+It proves the whole path to a *test* venue works (write-ahead journal, pre-submit gate,
+risk engine, venue, acknowledgement, cancel) without meaning to trade. Guards:
+
+- never in a ``live`` environment;
+- ``submit-cancel`` needs BOTH ``BASTION_SMOKE_ORDER_ENABLED=1`` in the environment AND
+  the exact phrase ``I_UNDERSTAND_THIS_SENDS_TEST_ORDERS`` on the command line;
+- the order goes through ``PreSubmitGate`` (fresh broker snapshot, clean
+  reconciliation) and the risk engine (path ``SMOKE``), like every other order;
+- one lot, a limit ``offset_ticks`` away from the touch on the passive side.
+
+``dry-run`` does everything but send: it prints the order it would send. A fill (the
+market moved through the passive price) is not hidden: it is journaled like any fill,
+the residual position is reported, and a reconciliation runs after the cancel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bastion.clock import Clock
+from bastion.config import Environment, Profile
+from bastion.domain.contracts import ContractSpec
+from bastion.domain.enums import OrderType, Side, TimeInForce
+from bastion.domain.ids import ClientOrderId, ContractId, InstrumentId
+from bastion.domain.market import MarketView
+from bastion.domain.order_state import TERMINAL, OrderState
+from bastion.domain.records import BrokerOrderCreated
+from bastion.errors import UserError
+from bastion.gates.checks import GateInputs
+from bastion.gates.presubmit import PreSubmitGate
+from bastion.oms.manager import OrderManager
+from bastion.risk.port import OrderPath, OrderRequest, RiskGate
+from bastion.venues.port import VenuePort
+
+__all__ = [
+    "CONFIRM_PHRASE",
+    "ENABLE_VAR",
+    "SmokeReport",
+    "check_smoke_allowed",
+    "run_smoke",
+]
+
+ENABLE_VAR = "BASTION_SMOKE_ORDER_ENABLED"
+CONFIRM_PHRASE = "I_UNDERSTAND_THIS_SENDS_TEST_ORDERS"
+MODES = ("dry-run", "submit-cancel")
+
+
+def check_smoke_allowed(
+    profile: Profile, mode: str, confirm: str | None, environ: Mapping[str, str]
+) -> None:
+    """Refuse (one line, saying why) unless the smoke order may run in ``mode``."""
+    if mode not in MODES:
+        raise UserError(f"--mode {mode!r}; expected dry-run or submit-cancel")
+    if profile.environment is Environment.LIVE:
+        raise UserError(
+            f"smoke orders are for test environments only; profile {profile.name} is live"
+        )
+    if mode != "submit-cancel":
+        return
+    if environ.get(ENABLE_VAR) != "1":
+        raise UserError(
+            f"submit-cancel sends a real order to the test venue: set {ENABLE_VAR}=1 in the"
+            f" environment AND pass --confirm-submit {CONFIRM_PHRASE}"
+        )
+    if confirm != CONFIRM_PHRASE:
+        raise UserError(
+            f"submit-cancel needs the exact phrase: --confirm-submit {CONFIRM_PHRASE}"
+            + ("" if confirm is None else " (the phrase given does not match)")
+        )
+
+
+@dataclass(slots=True)
+class SmokeReport:
+    mode: str
+    contract: str
+    side: str
+    limit_ticks: int | None
+    client_order_id: str
+    sent: bool = False
+    refused: str = ""
+    venue_order_id: str | None = None
+    final_status: str = "not sent"
+    traded_volume: int = 0
+    residual_position: int | None = None
+    reconciled: str = "not run"
+    counters: dict[str, int] = field(default_factory=dict)
+    steps: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "contract": self.contract,
+            "side": self.side,
+            "limit_ticks": self.limit_ticks,
+            "client_order_id": self.client_order_id,
+            "sent": self.sent,
+            "refused": self.refused,
+            "venue_order_id": self.venue_order_id,
+            "final_status": self.final_status,
+            "traded_volume": self.traded_volume,
+            "residual_position": self.residual_position,
+            "reconciled": self.reconciled,
+            **self.counters,
+        }
+
+
+@dataclass(slots=True)
+class SmokeParts:
+    venue: VenuePort
+    oms: OrderManager
+    risk: RiskGate
+    market: MarketView
+    clock: Clock
+    wait: Callable[[float], None]
+    inputs: Callable[[], GateInputs]
+    specs: Mapping[InstrumentId, ContractSpec]
+
+
+def _passive_price(market: MarketView, contract: ContractId, side: Side, offset: int) -> int:
+    quote = market.quote(contract)
+    if quote is None:
+        raise UserError(f"no market quote for {contract}; a passive price needs the touch")
+    touch = quote.bid_ticks if side is Side.BUY else quote.ask_ticks
+    if touch is None:
+        touch = quote.last_ticks
+    if touch is None:
+        raise UserError(f"no bid, ask or last price for {contract}")
+    return touch - offset if side is Side.BUY else touch + offset
+
+
+def _pump(parts: SmokeParts, done: Callable[[], bool], timeout: float) -> bool:
+    waited = 0.0
+    step = 0.05
+    while True:
+        for event in parts.venue.poll_events():
+            parts.oms.apply(event)
+        if done():
+            return True
+        if waited >= timeout:
+            return False
+        parts.wait(step)
+        waited += step
+
+
+def run_smoke(  # noqa: PLR0917 - the order's facts, in reading order
+    parts: SmokeParts,
+    contract: ContractId,
+    side: Side,
+    mode: str,
+    offset_ticks: int = 5,
+    timeout: float = 5.0,
+) -> SmokeReport:
+    now = parts.clock.now()
+    instrument = InstrumentId(contract.split("/")[0])
+    price = _passive_price(parts.market, contract, side, offset_ticks)
+    coid = ClientOrderId(f"SMOKE-{now:%Y%m%dT%H%M%S%f}")
+    report = SmokeReport(mode, str(contract), side.value, price, str(coid))
+    created = BrokerOrderCreated(
+        timestamp=now,
+        client_order_id=coid,
+        contract_id=contract,
+        side=side,
+        quantity=1,
+        order_type=OrderType.LIMIT,
+        time_in_force=TimeInForce.DAY,
+        limit_ticks=price,
+        venue=parts.venue.name,
+        reference_ticks=price + (offset_ticks if side is Side.BUY else -offset_ticks),
+    )
+    gate = PreSubmitGate(parts.risk, parts.inputs)
+    decision = gate.check(OrderRequest(created, OrderPath.SMOKE, instrument))
+    if not decision.allowed:
+        report.refused = f"{decision.check}: {decision.message}"
+        report.counters = parts.venue.counters.as_dict()
+        return report
+    report.steps.append(f"gates passed: {side} 1 {contract} limit {price} ticks (passive)")
+    if mode == "dry-run":
+        report.final_status = "not sent (dry run)"
+        report.counters = parts.venue.counters.as_dict()
+        return report
+    order = parts.oms.write_ahead(created)
+    result = parts.venue.submit(order)
+    parts.oms.mark_submitted(coid, parts.clock.now())
+    report.sent = True
+    report.steps.append(f"submitted ({'taken' if result.taken else 'refused: ' + result.message})")
+
+    def state() -> OrderState:
+        found = parts.oms.book.broker_order(coid)
+        return found.state if found is not None else OrderState.LOST
+
+    acked = _pump(parts, lambda: state() is not OrderState.PENDING_NEW, timeout)
+    report.steps.append(f"after submit: {state()}" + ("" if acked else " (no answer yet)"))
+    if state() not in TERMINAL:
+        parts.oms.request_cancel(coid, parts.clock.now())
+        parts.venue.cancel(coid)
+        report.steps.append("cancel sent")
+        _pump(parts, lambda: state() in TERMINAL, timeout)
+    final = parts.oms.book.broker_order(coid)
+    if final is not None:
+        report.final_status = final.state.value
+        report.traded_volume = final.filled
+        report.venue_order_id = final.venue_order_id
+    report.counters = parts.venue.counters.as_dict()
+    positions = parts.venue.positions()
+    if positions.value is not None:
+        record = positions.value.get(contract)
+        report.residual_position = record.net if record is not None else 0
+    return report
