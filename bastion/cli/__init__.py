@@ -66,6 +66,9 @@ def fail(message: str, code: int = 2) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app, turning user errors into one line and exit status 2."""
+    from bastion.ops.records import set_command_args
+
+    set_command_args(sys.argv[1:] if argv is None else argv)
     try:
         app(args=argv, prog_name="bastion", standalone_mode=True)
     except UserError as exc:

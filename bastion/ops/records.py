@@ -28,7 +28,14 @@ from typing import Any
 from bastion.config import Profile
 from bastion.secrets import SECRET_KEY_PATTERN, Redactor, mask_account
 
-__all__ = ["RunRecord", "command_line", "redactor_for", "write_record", "write_text_redacted"]
+__all__ = [
+    "RunRecord",
+    "command_line",
+    "redactor_for",
+    "set_command_args",
+    "write_record",
+    "write_text_redacted",
+]
 
 SECRET_FIELDS = ("user_env", "password_env", "auth_code_env")
 
@@ -49,10 +56,19 @@ def redactor_for(profile: Profile | None, environ: Mapping[str, str] | None = No
     return Redactor(secrets=[v for v in values if len(v) >= 4], accounts=accounts)
 
 
+_ARGS: list[list[str]] = []
+
+
+def set_command_args(argv: Sequence[str]) -> None:
+    """Remember the arguments ``bastion`` was called with (the CLI's entry point calls it)."""
+    _ARGS[:] = [list(argv)]
+
+
 def command_line(argv: Sequence[str] | None = None) -> str:
     """The exact command as typed (``bastion`` and its arguments), shell-quoted."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    return shlex.join(["bastion", *args])
+    if argv is None:
+        argv = _ARGS[0] if _ARGS else sys.argv[1:]
+    return shlex.join(["bastion", *argv])
 
 
 @dataclass(slots=True)

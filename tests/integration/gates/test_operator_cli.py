@@ -68,7 +68,8 @@ def test_day_sim_profile_probe_shadow_gate_report_executable(cli: Cli, day: Path
     assert record["risk_level"] == "base"
     assert record["api_counts"] == {"send_order_calls": 0, "cancel_order_calls": 0}
     assert record["command"] == "bastion gate dry-run"
-    assert record["account"] == "SI*******001"
+    assert record["account"] == "SI*****001"
+    assert "SIM-000001" not in json.dumps(record)
     assert [s["instrument"] for s in record["signals"]] == ["SP500", "rb"]  # type: ignore[index]
     assert record["broker_state"]["position_state"] == "confirmed_flat"  # type: ignore[index]
     assert record["next_step"].startswith("orders may go")  # type: ignore[union-attr]
