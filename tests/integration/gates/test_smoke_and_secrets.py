@@ -1,0 +1,143 @@
+"""Invariant: a smoke order is sent only in a test environment with BOTH the enabling
+variable and the exact phrase, goes through the gates and the risk engine, and
+reports its counts, id, status, volume and residual position (R8.5, R8.6); no secret
+value from the environment and no unmasked account id appears in anything the day's
+commands write or print (R1.3, R8.7)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bastion.ops.records import RunRecord, redactor_for, write_record
+from tests.conftest import CliResult
+
+Cli = Callable[..., CliResult]
+PHRASE = "I_UNDERSTAND_THIS_SENDS_TEST_ORDERS"
+SMOKE = ["smoke-order", "--contract", "SP500/202406", "--side", "buy"]
+
+
+def _one_line_error(result: CliResult) -> str:
+    assert result.code == 2, result.out + result.err
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("extra", "env", "expected"),
+    [
+        (["--confirm-submit", PHRASE], {}, "set BASTION_SMOKE_ORDER_ENABLED=1"),
+        ([], {"BASTION_SMOKE_ORDER_ENABLED": "1"}, "needs the exact phrase"),
+        (["--confirm-submit", "yes"], {"BASTION_SMOKE_ORDER_ENABLED": "1"}, "does not match"),
+        (
+            ["--confirm-submit", PHRASE],
+            {"BASTION_SMOKE_ORDER_ENABLED": "true"},
+            "set BASTION_SMOKE",
+        ),
+    ],
+)
+def test_smoke_submit_without_both_guards_refused(
+    cli: Cli, day: Path, extra: list[str], env: dict[str, str], expected: str
+) -> None:
+    result = cli([*SMOKE, "--mode", "submit-cancel", *extra], env=env)
+    assert expected in _one_line_error(result)
+    assert not Path("runs/sim/journal.db").exists()  # refused before anything opened
+
+
+def test_smoke_in_live_environment_refused(cli: Cli, day: Path) -> None:
+    raw = yaml.safe_load((day / "examples" / "paper.yaml").read_text())
+    raw.update(name="live-x", environment="live", store={"path": "runs/live/journal.db"})
+    Path("live.yaml").write_text(yaml.safe_dump(raw))
+    for mode in ("dry-run", "submit-cancel"):
+        result = cli(
+            [*SMOKE, "--profile", "live.yaml", "--mode", mode, "--confirm-submit", PHRASE],
+            env={"BASTION_SMOKE_ORDER_ENABLED": "1"},
+        )
+        assert "test environments only; profile live-x is live" in _one_line_error(result)
+
+
+def test_smoke_bad_mode_side_contract_one_line(cli: Cli, day: Path) -> None:
+    assert "expected dry-run or submit-cancel" in _one_line_error(cli([*SMOKE, "--mode", "go"]))
+    bad_side = ["smoke-order", "--contract", "SP500/202406", "--side", "up"]
+    assert "expected buy or sell" in _one_line_error(cli(bad_side))
+    nope = ["smoke-order", "--contract", "NOPE/1"]
+    assert "is not listed by the venue" in _one_line_error(cli(nope))
+
+
+def test_smoke_dry_run_sends_nothing_submit_cancel_reports(cli: Cli, day: Path) -> None:
+    assert cli(["shadow", "--date", "2024-04-30"]).code == 0
+    dry = cli([*SMOKE, "--mode", "dry-run"])
+    assert dry.code == 0, dry.out + dry.err
+    assert "send_order_calls: 0; cancel_order_calls: 0" in dry.out
+    assert "final status: not sent (dry run)" in dry.out
+    sent = cli(
+        [*SMOKE, "--mode", "submit-cancel", "--confirm-submit", PHRASE],
+        env={"BASTION_SMOKE_ORDER_ENABLED": "1"},
+    )
+    assert sent.code == 0, sent.out + sent.err
+    for line in (
+        "send_order_calls: 1; cancel_order_calls: 1",
+        "venue order id: sim-1",
+        "final status: canceled",
+        "traded volume: 0",
+        "residual position: +0",
+        "reconciliation after: clean",
+    ):
+        assert line in sent.out
+    records = sorted(Path("runs/sim/records").glob("*/smoke-order-*.json"))
+    last = json.loads(records[-1].read_text())
+    assert last["api_counts"] == {"send_order_calls": 1, "cancel_order_calls": 1}
+    assert last["details"]["final_status"] == "canceled"
+
+
+def test_records_redact_secret_values_and_accounts(tmp_path: Path) -> None:
+    from bastion.config import load_profile
+    from tests.conftest import REPO
+
+    profile = load_profile(REPO / "examples" / "sim.yaml")
+    env = {"BASTION_SIM_API_TOKEN": "tok-1234567890", "HOME": "/root"}
+    record = RunRecord(
+        kind="gate",
+        profile="p",
+        role="official",
+        environment="sim",
+        command="bastion gate dry-run",
+        notes=["leaked tok-1234567890 for account SIM-000001"],
+    )
+    paths = write_record(record, tmp_path, redactor_for(profile, env), account=profile.account)
+    for path in paths:
+        text = path.read_text()
+        assert "tok-1234567890" not in text
+        assert "SIM-000001" not in text
+        assert "***" in text
+
+
+def test_day_outputs_contain_no_secret_from_environment(cli: Cli, day: Path) -> None:
+    secrets = {
+        "BASTION_SIM_PASSWORD": "pw-Zx9!secret",
+        "BASTION_SIM_AUTH_CODE": "auth-77310ab",
+        "BROKER_API_KEY": "key-5f5f5f5f",
+    }
+    outputs = ""
+    for args in (
+        ["probe"],
+        ["shadow", "--date", "2024-04-30"],
+        ["gate", "dry-run"],
+        [*SMOKE, "--mode", "dry-run"],
+        ["report", "daily"],
+    ):
+        result = cli(args, env=secrets)
+        outputs += result.out + result.err
+    written = [
+        p for p in Path("runs").rglob("*") if p.is_file() and p.suffix in {".json", ".md", ".html"}
+    ]
+    assert len(written) >= 10
+    for path in written:
+        outputs += path.read_text(encoding="utf-8")
+    for value in [*secrets.values(), "SIM-000001"]:
+        assert value not in outputs
