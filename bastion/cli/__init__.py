@@ -14,6 +14,7 @@ import typer
 from bastion import __version__
 from bastion.cli.config import config_app
 from bastion.cli.data import data_app
+from bastion.cli.flatten import flatten_command
 from bastion.cli.gates import gate_app
 from bastion.cli.probe import probe_command
 from bastion.cli.reconcile import reconcile_command
@@ -42,6 +43,7 @@ app.add_typer(report_app, name="report")
 app.command("probe")(probe_command)
 app.command("shadow")(shadow_command)
 app.command("smoke-order")(smoke_command)
+app.command("flatten")(flatten_command)
 app.command("kill")(kill_command)
 app.command("session")(session_command)
 app.command("backtest")(backtest_command)

@@ -108,16 +108,28 @@ def _write_record(result: SessionResult, folder: Path, extra: dict[str, object])
     return path
 
 
-def session_command(
+def session_command(  # noqa: PLR0917 - typer maps parameters to options
     profile: ProfileOpt,
     start: DateOpt = None,
     end: DateOpt = None,
+    watch: Annotated[
+        bool,
+        typer.Option("--watch", help="Connect read-only, monitor and reconcile; send nothing."),
+    ] = False,
+    cycles: Annotated[int, typer.Option(help="With --watch: rounds (0: until Ctrl-C).")] = 0,
+    interval: Annotated[float, typer.Option(help="With --watch: seconds between rounds.")] = 10.0,
 ) -> None:
     """Run a simulated multi-day session end to end, then say what happened.
 
     On the profile's data (bundled sample data by default): data, targets, orders, risk,
-    journal, sim venue, fills, positions.
+    journal, sim venue, fills, positions. With --watch: watch mode (issue 8), see
+    bastion/cli/flatten.py.
     """
+    if watch:  # watch mode lives with the operator's day commands (bastion.cli.flatten)
+        from bastion.cli.flatten import watch_command
+
+        watch_command(profile=str(profile), cycles=cycles, interval=interval)
+        return
     result = _run(profile, "session", start, end)
     if result.sample_generated:
         _out.print(f"generated sample data: {len(result.sample_generated)} series")

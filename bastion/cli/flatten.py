@@ -1,0 +1,216 @@
+"""``bastion flatten`` and ``bastion session --watch`` (R8.9).
+
+``flatten --immediate --reason TEXT`` runs the kill switch now against the profile's
+venue: HALTED, cancel everything, close with marketable limits, confirm flat.
+``flatten --graceful --reason TEXT`` sets the account REDUCE_ONLY and writes a flatten
+plan (targets 0, risk level review) for the next session to work inside every limit.
+``watch`` connects read-only, monitors and reconciles, and sends nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from decimal import Decimal
+from typing import Annotated
+
+import typer
+
+from bastion.gates.runs import ProfileArg, SecretArg, start_run
+
+__all__ = ["flatten_command", "watch_command"]
+
+
+def flatten_command(  # noqa: PLR0912, PLR0915, PLR0917 - typer options; both forms in one recipe
+    graceful: Annotated[
+        bool, typer.Option("--graceful", help="REDUCE_ONLY + flatten plan.")
+    ] = False,
+    immediate: Annotated[bool, typer.Option("--immediate", help="The kill switch now.")] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (journaled; required).")
+    ] = None,
+    profile: ProfileArg = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Venue timeout, s.")] = 5.0,
+    secret: SecretArg = None,
+) -> None:
+    """Flatten every position: --graceful (within limits) or --immediate (kill switch)."""
+    from bastion.clock import WallClock
+    from bastion.domain.ids import InstrumentId
+    from bastion.errors import UserError
+    from bastion.gates.broker import (
+        broker_state_path,
+        open_venue,
+        profile_contracts,
+        save_broker_state,
+        take_broker_state,
+    )
+    from bastion.gates.flatten import flatten_plan
+    from bastion.gates.shadow import plans_dir
+    from bastion.oms.manager import OrderManager
+    from bastion.risk.board import StateBoard
+    from bastion.risk.engine import RiskEngine
+    from bastion.risk.kill import KillSwitch
+    from bastion.risk.states import Scope, StateEvent, TradingState
+    from bastion.store import SqliteStore
+
+    if graceful == immediate:
+        raise UserError("choose one form: --graceful (within limits) or --immediate (kill switch)")
+    if reason is None or not reason.strip():
+        raise UserError("flatten needs a reason: --reason TEXT (it is journaled)")
+    run = start_run(profile, secret)
+    p = run.resolved.profile
+    form = "graceful" if graceful else "immediate"
+    run.banner(f"flatten --{form}")
+    clock = WallClock()
+    contracts = profile_contracts(p)
+    venue = open_venue(p, "flatten", clock, timeout=timeout)
+    p.store.path.parent.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(p.store.path, clock=clock)
+    outputs: list[str] = []
+    try:
+        before = take_broker_state(venue, clock, contracts)
+        if graceful:
+            board = StateBoard(store, clock)
+            if board.state(Scope.account()) is TradingState.HALTED:
+                run.echo("account: stays HALTED (tighter than reduce-only; not loosened)")
+            else:
+                change = board.apply(
+                    Scope.account(), StateEvent.OPERATOR_REDUCE, reason, actor="operator (flatten)"
+                )
+                run.echo(f"account: {change.before} -> {change.after} (journaled: {reason})")
+            if before.positions is None:
+                raise UserError("the broker's positions are unknown: no flatten plan written")
+            held = {c: q for c, q in before.positions.items() if q}
+            if held:
+                plan, path = flatten_plan(
+                    p,
+                    role=run.resolved.role.value,
+                    broker=before,
+                    now=clock.now(),
+                    reason=reason,
+                    folder=plans_dir(run.resolved),
+                )
+                outputs.append(str(path))
+                for s in plan.signals:
+                    run.echo(f"  close {s.contract} {s.previous:+d} -> 0")
+                run.echo(
+                    f"flatten plan: {path} ({len(plan.signals)} position(s), risk level review)"
+                )
+            else:
+                run.echo("the broker holds nothing: no flatten plan needed")
+            next_step = "run 'bastion gate dry-run', then the session closes within limits"
+            counts = venue.counters.as_dict()
+            result = f"graceful: reduce-only, {len(held)} position(s) to close"
+        else:
+            oms = OrderManager(store)
+            specs = {InstrumentId(c.split("/")[0]): s for c, s in contracts.items()}
+            market = getattr(venue, "market", None)
+            if market is None:
+                from bastion.domain.market import StaticMarket
+
+                market = StaticMarket()
+            risk = RiskEngine(
+                p.risk,
+                specs,
+                ledger=oms,
+                store=store,
+                clock=clock,
+                market=market,
+                venue_limits={venue.name: venue.rate_limits},
+            )
+            if before.account is not None:
+                risk.on_account(
+                    Decimal(before.account["equity"]), Decimal(before.account["margin_used"])
+                )
+            report = KillSwitch(risk, oms, venue, wait=time.sleep).run(
+                reason, actor="operator (flatten)"
+            )
+            for line in report.lines():
+                run.echo(f"  {line}")
+            run.echo(report.headline)
+            counts = {
+                k: report.api_calls.get(k, 0) for k in ("send_order_calls", "cancel_order_calls")
+            }
+            result = report.headline
+            next_step = (
+                "flat confirmed; the account stays HALTED until 'bastion risk resume'"
+                if report.flat_confirmed
+                else "NOT flat: check the venue and flatten again; see docs/risk.md"
+            )
+        after = take_broker_state(venue, clock, contracts)
+        outputs.append(str(save_broker_state(after, broker_state_path(p))))
+    finally:
+        venue.disconnect()
+        store.close()
+    run.echo(
+        f"order API calls: send {counts['send_order_calls']}, cancel {counts['cancel_order_calls']}"
+    )
+    run.echo(f"next step: {next_step}")
+    max_age = dt.timedelta(seconds=p.snapshot_max_age_seconds)
+    record = run.record(
+        "flatten",
+        broker_state=after.summary(clock.now(), max_age),
+        gate_result=result,
+        api_counts=counts,
+        output_files=outputs,
+        next_step=next_step,
+        notes=[f"form: {form}", f"reason: {reason}"],
+    )
+    run.write(record)
+
+
+def watch_command(
+    profile: ProfileArg = None,
+    cycles: Annotated[int, typer.Option("--cycles", help="Rounds (0: until Ctrl-C).")] = 0,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between rounds.")] = 10.0,
+    timeout: Annotated[float, typer.Option("--timeout", help="Venue timeout, s.")] = 5.0,
+    secret: SecretArg = None,
+) -> None:
+    """Watch: connect read-only, monitor and reconcile each round; send nothing."""
+    from bastion.clock import WallClock
+    from bastion.errors import UserError
+    from bastion.gates.broker import open_venue, profile_contracts
+    from bastion.gates.watch import watch
+    from bastion.venues.modes import ReadOnlyVenue
+
+    if cycles < 0 or interval < 0:
+        raise UserError("--cycles and --interval must not be negative")
+    run = start_run(profile, secret)
+    p = run.resolved.profile
+    run.banner("session --watch (read-only: nothing is sent)")
+    clock = WallClock()
+    venue = ReadOnlyVenue(open_venue(p, "watch", clock, timeout=timeout), clock)
+    lines = []
+    last = None
+    try:
+        lines, last = watch(
+            run.resolved,
+            venue,
+            clock,
+            profile_contracts(p),
+            cycles,
+            interval,
+            time.sleep,
+            lambda line: run.echo(line.text()),
+        )
+    except KeyboardInterrupt:
+        run.echo("stopped by the operator")
+    finally:
+        venue.disconnect()
+    counts = venue.counters.as_dict()
+    run.echo(
+        f"order API calls: send {counts['send_order_calls']}, cancel {counts['cancel_order_calls']}"
+    )
+    clean = bool(lines) and lines[-1].reconciliation == "clean"
+    next_step = "nothing to do" if clean else "reconciliation not clean: see 'bastion reconcile'"
+    run.echo(f"next step: {next_step}")
+    max_age = dt.timedelta(seconds=p.snapshot_max_age_seconds)
+    record = run.record(
+        "watch",
+        broker_state=last.summary(clock.now(), max_age) if last else {"state": "missing"},
+        gate_result=None,
+        api_counts=counts,
+        next_step=next_step,
+        notes=[line.text() for line in lines[-20:]],
+    )
+    run.write(record)
