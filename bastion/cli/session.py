@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -14,8 +13,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from bastion.backtest.session import SessionResult, run_session
-from bastion.config import load_profile
+from bastion.config import Environment, load_profile
 from bastion.errors import UserError
+from bastion.gates.runs import RunContext, start_run
 from bastion.reports.html import line_chart, page
 
 __all__ = ["backtest_command", "session_command"]
@@ -80,32 +80,94 @@ def _summary(result: SessionResult) -> Table:
     return table
 
 
-def _write_record(result: SessionResult, folder: Path, extra: dict[str, object]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    path = folder / f"{result.kind}-{stamp}.json"
-    data = {
-        "kind": result.kind,
-        "days": [str(d) for d in result.days],
-        "bars": result.bars,
-        "orders": result.orders,
-        "fills": result.fills,
-        "send_order_calls": result.send_order_calls,
-        "cancel_order_calls": result.cancel_order_calls,
-        "positions": result.positions,
-        "gross_pnl": str(result.gross_pnl),
-        "net_pnl": str(result.net_pnl),
-        "commissions": str(result.commissions),
-        "slippage_ticks_per_lot": round(result.slippage_ticks, 4),
-        "analytics": result.analytics.as_dict(),
-        "journal": str(result.journal),
-        "problems": result.problems,
-        **extra,
-    }
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    tmp.replace(path)
-    return path
+def _sim_record(run: RunContext, result: SessionResult) -> None:
+    """The sim session's dated run record, Markdown and JSON (R8.7)."""
+    record = run.record(
+        "session",
+        target_date=str(result.days[-1]),
+        risk_level="base (built-in strategy plan)",
+        broker_state={"venue": "sim (in process)", "positions": result.positions},
+        api_counts={
+            "send_order_calls": result.send_order_calls,
+            "cancel_order_calls": result.cancel_order_calls,
+        },
+        output_files=[str(result.journal)],
+        next_step="read the summary; 'bastion backtest' for analytics over the same data",
+        notes=result.problems[:50],
+        details={
+            "days": [str(d) for d in result.days],
+            "bars": result.bars,
+            "orders": result.orders,
+            "fills": result.fills,
+            "strategy_positions": result.strategy_positions,
+            "gross_pnl": str(result.gross_pnl),
+            "net_pnl": str(result.net_pnl),
+            "commissions": str(result.commissions),
+            "slippage_ticks_per_lot": round(result.slippage_ticks, 4),
+            "analytics": result.analytics.as_dict(),
+        },
+    )
+    run.write(record)
+
+
+def _venue_session(run: RunContext, seconds: float) -> None:
+    """A paper (or FIX) profile: execute the latest signal plan against the venue."""
+    from bastion.ops.plan_session import run_plan_session
+
+    run.banner("session")
+    done = run_plan_session(run.resolved, seconds=seconds)
+    r = done.session
+    table = Table(title="Bastion session against the venue: what happened", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("")
+    table.add_row("signal plan", f"{done.plan_path} (risk level {done.plan.risk_level})")
+    table.add_row("targets met", "yes" if r.targets_met else "NO")
+    table.add_row("orders / fills", f"{r.orders} / {r.fills}")
+    table.add_row("order API calls", f"send {r.send_order_calls}, cancel {r.cancel_order_calls}")
+    table.add_row("positions (Bastion)", _positions(r.positions))
+    table.add_row(
+        "positions (venue)",
+        "unknown" if r.venue_positions is None else _positions(r.venue_positions),
+    )
+    table.add_row("reconciliation", "clean" if r.reconcile_clean else "NOT CLEAN")
+    table.add_row("disconnects / restarts", f"{r.disconnects} / {r.restarts}")
+    table.add_row("journal", str(r.journal))
+    run.show(table)
+    for line in [*r.breaks, *r.unknown, *r.problems[:10]]:
+        run.echo(f"note: {line}")
+    if done.presubmit_denials:
+        run.echo(f"pre-submit gate refusals: {done.presubmit_denials}")
+    if not r.reconcile_clean:
+        next_step = "do not trade: resolve the breaks ('bastion reconcile'), see docs/recovery.md"
+    elif not r.targets_met:
+        next_step = "targets not met: read the notes, then 'bastion gate dry-run' again"
+    else:
+        next_step = "done for today: 'bastion report daily'"
+    run.echo(f"next step: {next_step}")
+    run.write(
+        run.record(
+            "session",
+            target_date=done.plan.target_date,
+            pool_period=done.plan.pool.period,
+            pool_source=done.plan.pool.source,
+            risk_level=done.plan.risk_level,
+            signals=[s.row() for s in done.plan.signals],
+            broker_state={"positions": r.venue_positions, "reconcile_clean": r.reconcile_clean},
+            api_counts={
+                "send_order_calls": r.send_order_calls,
+                "cancel_order_calls": r.cancel_order_calls,
+            },
+            output_files=[str(r.journal), str(done.plan_path)],
+            next_step=next_step,
+            notes=[*r.breaks, *r.recoveries, *r.problems[:50]],
+        )
+    )
+    if not r.reconcile_clean:
+        raise typer.Exit(1)
+
+
+def _positions(positions: dict[str, int]) -> str:
+    return ", ".join(f"{c} {q:+d}" for c, q in sorted(positions.items())) or "flat"
 
 
 def session_command(  # noqa: PLR0917 - typer maps parameters to options
@@ -118,25 +180,31 @@ def session_command(  # noqa: PLR0917 - typer maps parameters to options
     ] = False,
     cycles: Annotated[int, typer.Option(help="With --watch: rounds (0: until Ctrl-C).")] = 0,
     interval: Annotated[float, typer.Option(help="With --watch: seconds between rounds.")] = 10.0,
+    seconds: Annotated[
+        float, typer.Option(min=1.0, help="Venue profiles: stop after this many seconds.")
+    ] = 300.0,
 ) -> None:
-    """Run a simulated multi-day session end to end, then say what happened.
+    """Run a session end to end, then say what happened.
 
-    On the profile's data (bundled sample data by default): data, targets, orders, risk,
-    journal, sim venue, fills, positions. With --watch: watch mode (issue 8), see
-    bastion/cli/flatten.py.
+    A sim profile runs a simulated multi-day session on its data (bundled sample data by
+    default): data, targets, orders, risk, journal, sim venue, fills, positions. A paper
+    profile executes the latest signal plan against the venue process. With --watch:
+    connect read-only, monitor and reconcile, send nothing.
     """
     if watch:  # watch mode lives with the operator's day commands (bastion.cli.flatten)
         from bastion.cli.flatten import watch_command
 
         watch_command(profile=str(profile), cycles=cycles, interval=interval)
         return
+    run = start_run(str(profile), None)
+    if run.resolved.profile.environment is not Environment.SIM:
+        _venue_session(run, seconds)
+        return
     result = _run(profile, "session", start, end)
     if result.sample_generated:
         _out.print(f"generated sample data: {len(result.sample_generated)} series")
     _out.print(_summary(result))
-    loaded = load_profile(profile)
-    record = _write_record(result, loaded.records_dir, {"profile": loaded.name})
-    _out.print(f"run record: {record}")
+    _sim_record(run, result)
     for problem in result.problems[:10]:
         _out.print(f"[yellow]note:[/] {problem}")
 

@@ -44,11 +44,13 @@ def test_session_sample_data_runs_and_reports(cli: Callable[..., CliResult], wor
     ):
         assert label in out
     assert (workdir / "runs" / "sim" / "journal.db").exists()
-    records = list((workdir / "runs" / "sim" / "records").glob("session-*.json"))
+    records = list((workdir / "runs" / "sim" / "records").glob("*/session-*.json"))
     assert len(records) == 1
+    assert records[0].with_suffix(".md").exists()
     record = json.loads(records[0].read_text())
-    assert record["send_order_calls"] == record["orders"]
-    assert record["fills"] > 0
+    assert record["api_counts"]["send_order_calls"] == record["details"]["orders"]
+    assert record["details"]["fills"] > 0
+    assert record["command"].startswith("bastion session")
 
 
 def test_session_second_run_keeps_previous_journal(
@@ -112,3 +114,11 @@ def test_session_no_data_and_sample_off_one_line(
     line = _one_line(cli(["session", "--profile", path]))
     assert "no minute bars" in line
     assert "bastion data import" in line
+
+
+def test_session_paper_profile_without_plan_refuses(
+    cli: Callable[..., CliResult], workdir: Path
+) -> None:
+    line = _one_line(cli(["session", "--profile", "examples/paper.yaml", "--seconds", "2"]))
+    assert "no signal plan for profile paper-default" in line
+    assert "bastion shadow" in line

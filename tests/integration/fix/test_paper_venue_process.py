@@ -11,10 +11,7 @@ the execution is adopted with an audit note.
 
 from __future__ import annotations
 
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +23,7 @@ from bastion.oms.manager import OrderManager
 from bastion.recon import balance_trade
 from bastion.store.sqlite import SqliteStore, StoreMode
 from bastion.testing.oms_driver import OmsDriver
+from bastion.testing.paper_process import PaperVenueProcess
 from bastion.testing.venue_stubs import make_order
 from bastion.venues.fix.config import FixConfig
 from bastion.venues.fix.execution import FixVenue
@@ -37,48 +35,7 @@ ES = next(iter(DEFAULT_CONTRACTS))
 ROOT = Path(__file__).resolve().parents[3]
 
 
-class _Venue:
-    def __init__(self, state: Path, port: int = 0) -> None:
-        self.state = state
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from bastion.cli import main; main()",
-                "venue",
-                "serve",
-                "--port",
-                str(port),
-                "--state",
-                str(state),
-                "--tick-seconds",
-                "0.05",
-                "--heartbeat",
-                "2",
-                "--max-seconds",
-                "60",
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line.startswith("listening on"), line
-        self.port = int(line.split(":")[1].split()[0])
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+_Venue = PaperVenueProcess
 
 
 @pytest.fixture
