@@ -115,6 +115,8 @@ def _fields(record: JournalRecord) -> dict[str, Any]:
 
     data: dict[str, Any] = msgspec.to_builtins(record)
     data.pop("timestamp", None)
+    if "event" in data:  # structlog's own key: an order transition's event is renamed
+        data["order_event"] = data.pop("event")
     return data
 
 
