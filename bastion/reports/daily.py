@@ -154,7 +154,7 @@ def _verdict(  # noqa: PLR0917 - private helper taking the facts it weighs
     return (
         True,
         "YES: tonight's orders may go" + what,
-        "start the session before the market opens; watch it with 'bastion session-watch'",
+        "start the session before the market opens; watch it: bastion session -p P --watch",
     )
 
 
