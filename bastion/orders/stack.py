@@ -32,7 +32,7 @@ from bastion.domain.ids import (
 )
 from bastion.domain.market import MarketView
 from bastion.domain.orders import BrokerOrder, ContractOrder, InstrumentOrder
-from bastion.domain.reasons import Reason, retry_policy
+from bastion.domain.reasons import Reason
 from bastion.domain.records import (
     Allocation,
     BrokerOrderCreated,
@@ -46,6 +46,7 @@ from bastion.domain.targets import Target
 from bastion.domain.venue_events import FillReport
 from bastion.errors import UserError
 from bastion.oms import ApplyOutcome, OrderManager
+from bastion.oms.retry import RetryTracker, Verdict
 from bastion.orders.algos import Algo, ChildSpec, make_algo
 from bastion.orders.generation import (
     Overrides,
@@ -65,8 +66,9 @@ __all__ = ["StackHandler"]
 @dataclass(slots=True)
 class _AlgoState:
     algo: Algo
-    rejects: int = 0
     stopped: str | None = None
+    not_before: dt.datetime | None = None
+    """After a retryable reject: no new child before this time (the policy's backoff)."""
 
 
 @dataclass(slots=True)
@@ -83,6 +85,11 @@ class StackHandler:
     position_limits: Mapping[InstrumentId, int] = field(default_factory=dict)
     default_algo: str = "market"
     session_end: dt.datetime | None = None
+    retries: RetryTracker = field(default_factory=RetryTracker)
+    """R5.5: each reason's retry policy, and the loop breaker."""
+    on_trip: Callable[[InstrumentId, str], None] | None = None
+    """Called when the breaker trips for an instrument (lock it and alert)."""
+    tripped: dict[InstrumentId, str] = field(default_factory=dict)
     on_fill: Callable[[Fill], None] | None = None
     """Called once for every new (not duplicate) fill, after the OMS applied it."""
     problems: list[str] = field(default_factory=list)
@@ -204,6 +211,8 @@ class StackHandler:
             )
             if unplaced <= 0:
                 continue
+            if io.instrument_id in self.tripped:
+                continue  # the breaker halted it: an operator must look first
             for contract, lots in self._placement(io, unplaced, now):
                 self.oms.record(
                     ContractOrderCreated(
@@ -319,6 +328,8 @@ class StackHandler:
                 state = self._algos[co.order_id] = _AlgoState(make_algo(co.algo))
             if state.stopped is not None or co.remaining <= 0:
                 continue
+            if state.not_before is not None and now < state.not_before:
+                continue
             if co.spread_leg is not None:
                 self._run_spread(co, state)
                 continue
@@ -432,6 +443,11 @@ class StackHandler:
                 and result.outcome is not ApplyOutcome.FOREIGN
             ):
                 self.on_fill(event.fill)
+            if isinstance(event, FillReport) and result.order is not None:
+                parent = result.order.parent_id
+                co = self.oms.book.contract_order(parent) if parent else None
+                if co is not None:
+                    self.retries.on_success(self._intent(co))
             if result.outcome.value in ("foreign", "anomaly"):
                 self.problems.append(f"{result.outcome}: {result.message}")
             order = result.order
@@ -439,21 +455,40 @@ class StackHandler:
                 self._on_dead_child(order)
         return len(events)
 
+    def _intent(self, co: ContractOrder) -> str:
+        """What one retry chain is about: a strategy's trade in an instrument and side
+        (so a loop spanning regenerated orders is still one loop), or a roll order."""
+        book = self.oms.book
+        parent = book.instrument_order(co.parent_id) if co.parent_id else None
+        if parent is None:
+            return f"roll:{co.order_id}"
+        return f"{parent.strategy_id}:{co.instrument_id}:{co.side}"
+
     def _on_dead_child(self, order: BrokerOrder) -> None:
         if order.parent_id is None or order.state.value != "rejected":
             return
+        co = self.oms.book.contract_order(order.parent_id)
         state = self._algos.get(order.parent_id)
-        if state is None:
+        if co is None or state is None:
             return
-        state.rejects += 1
         reason_text = (order.reject_reason or "").split(":", 1)[0]
         try:
-            policy = retry_policy(Reason(reason_text))
+            reason = Reason(reason_text)
         except ValueError:
-            policy = retry_policy(Reason.UNKNOWN)
-        if not policy.retryable or state.rejects > policy.max_attempts:
-            state.stopped = f"rejected ({reason_text}); not retried"
-            self.problems.append(f"{order.client_order_id} rejected: {order.reject_reason}")
+            reason = Reason.UNKNOWN
+        decision = self.retries.on_failure(
+            self._intent(co), co.instrument_id, reason, self.clock.now()
+        )
+        if decision.verdict is Verdict.RETRY:
+            state.not_before = decision.not_before
+            return
+        state.stopped = f"rejected ({reason}); {decision.message}"
+        self.problems.append(f"{order.client_order_id} rejected: {order.reject_reason}")
+        if decision.verdict is Verdict.TRIP:
+            self.tripped[co.instrument_id] = decision.message
+            self.problems.append(f"breaker tripped for {co.instrument_id}: {decision.message}")
+            if self.on_trip is not None:
+                self.on_trip(co.instrument_id, decision.message)
 
     # -- 4. completion ---------------------------------------------------------------------
     def complete_finished(self) -> None:

@@ -224,3 +224,33 @@ def test_stack_target_for_unknown_instrument_skipped_engine_goes_on() -> None:
     kit.stack.step([bad, _target(TREND, 1)])
     assert any("unknown instrument" in p for p in kit.stack.problems)
     assert kit.stack.oms.book.positions.strategy_position(TREND, ES) == 1
+
+
+def test_stack_retryable_rejects_back_off_then_breaker_trips_and_halts_instrument() -> None:
+    kit = make_stack_kit()
+    tripped: list[str] = []
+    kit.stack.on_trip = lambda iid, why: tripped.append(f"{iid}: {why}")
+    for _ in range(50):
+        kit.venue.faults.reject_next(Reason.RATE_LIMITED, "too fast")
+    for _ in range(40):  # retries wait their backoff; the breaker ends the loop
+        kit.stack.step([_target(TREND, 2)])
+        kit.tick(60)
+        kit.stack.end_of_day()
+    assert tripped
+    assert tripped[0].startswith("ES:")
+    assert ES in kit.stack.tripped
+    sent = kit.venue.counters.send_order_calls
+    assert 1 < sent <= kit.stack.retries.loop_threshold
+    kit.stack.step([_target(TREND, 2)])
+    assert kit.venue.counters.send_order_calls == sent  # halted: nothing more goes
+
+
+def test_stack_non_retryable_reject_not_retried() -> None:
+    kit = make_stack_kit()
+    for _ in range(5):
+        kit.venue.faults.reject_next(Reason.INSUFFICIENT_MARGIN, "no margin")
+    kit.stack.step([_target(TREND, 2)])
+    kit.tick(600)
+    kit.stack.step()
+    assert kit.venue.counters.send_order_calls == 1
+    assert any("insufficient_margin" in p for p in kit.stack.problems)
