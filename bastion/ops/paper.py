@@ -39,6 +39,7 @@ from bastion.oms.retry import RestartCounter
 from bastion.orders.rolls import FixedSchedule
 from bastion.orders.stack import StackHandler
 from bastion.recon import LockBook, LockingGate, Reconciler
+from bastion.recon.locks import LockSource
 from bastion.risk.engine import RiskEngine
 from bastion.risk.port import RiskGate
 from bastion.store import SqliteStore, StoreMode
@@ -177,6 +178,7 @@ class VenueSession:
             clock=self.clock,
             specs=specs,
         )
+        self.stack.on_trip = self._trip
         self._poll = poll_seconds
         self._after_reconcile = after_reconcile
         self.recoveries: list[str] = []
@@ -247,6 +249,19 @@ class VenueSession:
             time.sleep(self._poll)
         ready.set(False)
         return self._finish(targets, time.monotonic() - started, ready.total)
+
+    def _trip(self, instrument_id: InstrumentId, why: str) -> None:
+        """The retry breaker tripped (R5.5): lock the instrument (it survives restarts)
+        and leave an alert in the journal."""
+        self.locks.lock(instrument_id, LockSource.BREAKER, why)
+        self.oms.record(
+            Note(
+                timestamp=self.clock.now(),
+                kind="alert",
+                text=f"breaker tripped, {instrument_id} locked: {why}",
+                data={"instrument_id": instrument_id},
+            )
+        )
 
     def _note_disconnect(self) -> None:
         self.disconnects += 1

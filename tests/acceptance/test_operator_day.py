@@ -1,8 +1,9 @@
 """Invariant: on the bundled data with the paper venue in its own process, the operator's
 whole day runs from the CLI in a clean folder: probe -> shadow -> dry-run gate -> smoke
-order (the only command that sends, with both guards) -> session --watch -> reconcile
--> daily report; only the smoke order reaches the order API (one send, one cancel);
-reconciliation stays clean; the daily report says whether tonight's orders may go, and
+order (with both guards) -> session (executes the plan through the pre-submit gate) ->
+session --watch -> reconcile -> daily report; only the smoke order and the session reach
+the order API; positions end as the plan said, at the venue too; reconciliation stays
+clean; the daily report says whether tonight's orders may go, and
 a stale snapshot turns that answer into NO with the reason (R8, issue 8 "done when")."""
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def test_operator_day_paper_venue_full_day(cli: Cli, paper_day: Path) -> None:
     secret = {"BASTION_PAPER_PASSWORD": "paper-pass-8d1f"}
     probe = _run(cli, ["probe"], secret)
     assert "position snapshot: confirmed_flat" in probe
-    assert "contract snapshot: 2 contract(s): ES/202606, NQ/202606" in probe
+    assert "contract snapshot: 3 contract(s): ES/202606, NQ/202606, SP500/202406" in probe
     shadow = _run(cli, ["shadow", "--date", "2024-04-30"], secret)
     assert "SP500    SP500/202406   +0 -> +2 (open)" in shadow
     gate = _run(cli, ["gate", "dry-run"], secret)
@@ -98,6 +99,16 @@ def test_operator_day_paper_venue_full_day(cli: Cli, paper_day: Path) -> None:
         "reconciliation after: clean",
     ):
         assert line in smoke
+    session = _run(cli, ["session", "--profile", "profiles/paper.yaml", "--seconds", "30"], secret)
+    for line in (
+        "targets met            │ yes",
+        "orders / fills         │ 2 / 1",  # the journal also holds the canceled smoke order
+        "order API calls        │ send 1, cancel 0",
+        "positions (Bastion)    │ SP500/202406 +2",
+        "positions (venue)      │ SP500/202406 +2",
+        "reconciliation         │ clean",
+    ):
+        assert line in session, session
     watch = _run(
         cli,
         [
@@ -116,12 +127,12 @@ def test_operator_day_paper_venue_full_day(cli: Cli, paper_day: Path) -> None:
     reconcile = _run(cli, ["reconcile", "--profile", "profiles/paper.yaml"], secret)
     assert "reconciliation: CLEAN" in reconcile
     report = _run(cli, ["report", "daily"], secret)
-    assert "MAY TONIGHT'S ORDERS GO? YES: tonight's orders may go (1 order(s))" in report
-    assert "YES: 1 send, 1 cancel (smoke-order (1 send, 1 cancel))" in report
-    assert "buy 2 SP500/202406" in report
+    assert "MAY TONIGHT'S ORDERS GO? YES" in report
+    assert "YES: 2 send, 1 cancel" in report
+    assert "positions SP500/202406 +2" in report
     records = Path("runs/paper/records")
     kinds = sorted(json.loads(p.read_text())["kind"] for p in records.glob("20*/*.json"))
-    assert kinds == ["gate", "probe", "shadow", "smoke-order", "watch"]
+    assert kinds == ["gate", "probe", "session", "shadow", "smoke-order", "watch"]
     everything = report + "".join(
         p.read_text() for p in Path("runs").rglob("*") if p.suffix in {".json", ".md", ".html"}
     )

@@ -49,7 +49,7 @@ def _session(profile: Profile, level: str | None = "base") -> VenueSession:
 
 
 def _targets(lots: int):  # type: ignore[no-untyped-def]
-    return targets_for("paper_test", {"ES": lots}, dt.datetime.now(dt.UTC))
+    return targets_for("paper_test", {"SP500": lots}, dt.datetime.now(dt.UTC))
 
 
 def test_venue_session_reaches_targets_and_agrees_with_venue(
@@ -59,16 +59,16 @@ def test_venue_session_reaches_targets_and_agrees_with_venue(
     result = _session(profile).run(_targets(3), seconds=20)
     assert result.targets_met, result.problems
     assert result.reconcile_clean, result.breaks
-    assert result.positions == {"ES/202606": 3}
-    assert result.venue_positions == {"ES/202606": 3}
+    assert result.positions == {"SP500/202406": 3}
+    assert result.venue_positions == {"SP500/202406": 3}
     assert result.send_order_calls >= 1
     assert result.fills >= 1
 
     again = _session(profile).run(_targets(-2), seconds=20)  # a restart on the same journal
     assert again.restarts >= 1
     assert again.targets_met, again.problems
-    assert again.positions == {"ES/202606": -2}
-    assert again.venue_positions == {"ES/202606": -2}
+    assert again.positions == {"SP500/202406": -2}
+    assert again.venue_positions == {"SP500/202406": -2}
     assert again.reconcile_clean
 
 
