@@ -120,10 +120,14 @@ def _fields(record: JournalRecord) -> dict[str, Any]:
     return data
 
 
-def log_journal(entries: Iterable[_Entry], logger: Any | None = None) -> int:
-    """Log each journal entry with its correlation id; returns how many were logged."""
+def log_journal(
+    entries: Iterable[_Entry], logger: Any | None = None, index: CorrelationIndex | None = None
+) -> int:
+    """Log each journal entry with its correlation id; returns how many were logged.
+
+    Pass the same ``index`` to log a journal a piece at a time (a running session)."""
     log = logger if logger is not None else get_logger("bastion.journal")
-    index = CorrelationIndex()
+    index = index if index is not None else CorrelationIndex()
     count = 0
     for entry in entries:
         record = entry.record

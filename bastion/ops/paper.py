@@ -36,6 +36,8 @@ from bastion.domain.targets import Target
 from bastion.oms import OrderManager
 from bastion.oms.recovery import recover
 from bastion.oms.retry import RestartCounter
+from bastion.ops.logging import CorrelationIndex, configure_logging, get_logger, log_journal
+from bastion.ops.records import redactor_for
 from bastion.orders.rolls import FixedSchedule
 from bastion.orders.stack import StackHandler
 from bastion.recon import LockBook, LockingGate, Reconciler
@@ -69,6 +71,8 @@ class VenueSessionResult:
     disconnects: int
     restarts: int
     journal: Path
+    log: Path
+    """JSON lines, one per journal record and loop event, with correlation ids (R9.3)."""
     problems: list[str] = field(default_factory=list)
 
 
@@ -179,6 +183,21 @@ class VenueSession:
             specs=specs,
         )
         self.stack.on_trip = self._trip
+        # R9.3: every journal record becomes a JSON log line with its target's correlation
+        # id, as the session goes; secrets and account ids are redacted on the way out.
+        self.log_path = path.parent / "logs" / "engine.jsonl"
+        self._log_stream = configure_logging(self.log_path, redactor_for(profile))
+        self.log = get_logger("bastion.session")
+        self._correlation = CorrelationIndex()
+        for entry in self.store.entries():
+            self._correlation.of(entry.record)
+        self._logged = self.store.last_seq
+        self.log.info(
+            "session_start",
+            profile=profile.name,
+            journal_seq=self._logged,
+            restarts=self.restarts.restarts,
+        )
         self._poll = poll_seconds
         self._after_reconcile = after_reconcile
         self.recoveries: list[str] = []
@@ -189,6 +208,7 @@ class VenueSession:
         cursor = self.store.get_state(CURSOR_KEY)
         result = recover(self.oms, self.venue, self.clock, FillCursor(cursor) if cursor else None)
         self.recoveries.append(result.summary())
+        self.log.info("recovery", summary=result.summary())
         if not result.complete:
             return False
         if result.cursor is not None:
@@ -204,7 +224,16 @@ class VenueSession:
             self.risk.on_account(account.value.equity, account.value.margin_used)
         if self._after_reconcile is not None:
             self._after_reconcile(self.venue)
+        self.log.info(
+            "reconciliation",
+            clean=report.clean,
+            breaks=[b.line() for b in report.breaks],
+            unknown=list(report.unknown),
+        )
         return not report.locked_instruments and not report.unknown
+
+    def _flush_log(self) -> None:
+        self._logged += log_journal(self.store.entries(self._logged), index=self._correlation)
 
     def _targets_met(self, targets: Sequence[Target]) -> bool:
         book = self.oms.book
@@ -246,6 +275,7 @@ class VenueSession:
                     break
             else:
                 self.stack.drain()
+            self._flush_log()
             time.sleep(self._poll)
         ready.set(False)
         return self._finish(targets, time.monotonic() - started, ready.total)
@@ -266,6 +296,7 @@ class VenueSession:
     def _note_disconnect(self) -> None:
         self.disconnects += 1
         why = getattr(self.venue, "last_disconnect_reason", "connection lost")
+        self.log.warning("disconnect", reason=why, in_flight=sorted(self.oms.book.broker_orders))
         in_flight = ",".join(sorted(self.oms.book.broker_orders))
         self.oms.record(
             Note(
@@ -310,8 +341,18 @@ class VenueSession:
             disconnects=self.disconnects,
             restarts=self.restarts.restarts,
             journal=self.profile.store.path,
+            log=self.log_path,
             problems=[*self.problems, *dict.fromkeys(self.stack.problems)],
         )
+        self._flush_log()
+        self.log.info(
+            "session_end",
+            targets_met=result.targets_met,
+            reconcile_clean=result.reconcile_clean,
+            send_order_calls=result.send_order_calls,
+            cancel_order_calls=result.cancel_order_calls,
+        )
+        self._log_stream.close()
         self.venue.disconnect()
         self.store.close()
         return result

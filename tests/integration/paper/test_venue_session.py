@@ -7,6 +7,7 @@ opens nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,6 +64,15 @@ def test_venue_session_reaches_targets_and_agrees_with_venue(
     assert result.venue_positions == {"SP500/202406": 3}
     assert result.send_order_calls >= 1
     assert result.fills >= 1
+    lines = [json.loads(line) for line in result.log.read_text().splitlines()]
+    created = [x for x in lines if x["event"] == "instrument_order.created"]
+    fills = [x for x in lines if x["event"] == "fill"]
+    assert created
+    assert fills
+    assert {f["correlation_id"] for f in fills} <= {c["correlation_id"] for c in created}
+    assert created[0]["correlation_id"].startswith("paper_test/SP500@")
+    assert any(x["event"] == "reconciliation" and x["clean"] for x in lines)
+    assert "PAPER-000001" not in result.log.read_text()
 
     again = _session(profile).run(_targets(-2), seconds=20)  # a restart on the same journal
     assert again.restarts >= 1
