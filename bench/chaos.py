@@ -86,118 +86,69 @@ class _ChaosVenue:
         return events
 
 
-def worker(args: argparse.Namespace) -> int:  # noqa: PLR0915 - one scenario
-    from bastion.clock import WallClock
-    from bastion.domain.ids import ContractId, InstrumentId, StrategyId
-    from bastion.domain.records import Note
+def worker(args: argparse.Namespace) -> int:
+    """One engine run: the shipped venue session (``bastion.ops.paper.VenueSession``),
+    with the kill points wrapped around its venue."""
+    from bastion.config import parse_profile
+    from bastion.domain.ids import InstrumentId, StrategyId
     from bastion.domain.targets import Target
-    from bastion.oms.manager import OrderManager
-    from bastion.oms.recovery import recover
-    from bastion.oms.retry import RestartCounter
-    from bastion.orders.rolls import FixedSchedule
-    from bastion.orders.stack import StackHandler
-    from bastion.recon import LockBook, LockingGate, Reconciler
-    from bastion.risk.port import PassThroughRisk
-    from bastion.store.sqlite import SqliteStore, StoreMode
-    from bastion.venues.fix.config import FixConfig
-    from bastion.venues.fix.execution import FixVenue
+    from bastion.ops.paper import VenueSession, fix_venue_for
     from bastion.venues.paper.contracts import DEFAULT_CONTRACTS
-    from bastion.venues.port import FillCursor
 
     work = Path(args.dir)
-    clock = WallClock()
-    es, contract, strategy = InstrumentId("ES"), ContractId("ES/202606"), StrategyId("chaos")
-    store = SqliteStore(work / "journal.db", mode=StoreMode.LIVE, clock=clock)
-    verdict = RestartCounter(store, limit=1000).note_start(store.last_seq)
-    oms = OrderManager(store)
-    locks = LockBook(store)
-    reconciler = Reconciler(oms, locks, clock, journal=store, interval=dt.timedelta(seconds=1))
-    fix = FixVenue(
-        FixConfig(
-            port=args.port,
-            seq_path=work / "engine-seq.json",
-            heartbeat_seconds=2.0,
-            reconnect_initial=0.1,
-            reconnect_max=1.0,
-            connect_timeout=3.0,
-            query_timeout=3.0,
-            name="paper",
-        ),
-        dict(DEFAULT_CONTRACTS),
+    profile = parse_profile(
+        {
+            "name": "chaos",
+            "environment": "paper",
+            "strategy_line": "chaos",
+            "capital": 10_000_000,
+            "account": "PAPER-CHAOS",
+            "instruments": ["ES"],
+            "store": {"path": str(work / "paper" / "journal.db")},
+            "venue": {
+                "kind": "fix",
+                "host": "127.0.0.1",
+                "port": args.port,
+                "heartbeat_seconds": 2,
+            },
+            "records_dir": str(work / "paper" / "records"),
+        },
+        "chaos worker",
     )
-    for order in oms.book.broker_orders.values():
-        fix.remember(order)
+    contracts = dict(DEFAULT_CONTRACTS)
+    fix = fix_venue_for(profile, contracts, "engine", reconnect_initial=0.1, reconnect_max=1.0)
     venue = _ChaosVenue(fix, os.environ.get("BASTION_CHAOS_KILL", ""))
-    broker: dict[ContractId, int] | None = None
-    stack = StackHandler(
-        oms=oms,
-        venue=venue,
-        risk=LockingGate(PassThroughRisk(), locks, lambda: broker),  # type: ignore[arg-type]
-        schedule=FixedSchedule(contracts={es: contract}),
-        market=fix.market,
-        clock=clock,
-        specs={es: DEFAULT_CONTRACTS[contract]},
+    session = VenueSession(
+        profile,
+        venue,  # type: ignore[arg-type]
+        contracts,
+        risk_level="base",
+        risk_level_source="chaos test",
+        reconcile_every=dt.timedelta(seconds=1),
+        poll_seconds=0.02,
     )
-    deadline = time.monotonic() + args.seconds
-    epoch_done, ready, was_connected = 0, False, False
-    while time.monotonic() < deadline:
-        if not fix.is_connected:
-            if was_connected:  # R10.5: halt, and record what was in flight
-                in_flight = ",".join(sorted(oms.book.broker_orders))
-                oms.record(
-                    Note(
-                        timestamp=clock.now(),
-                        kind="disconnect",
-                        text=fix.last_disconnect_reason,
-                        data={"in_flight": in_flight},
-                    )
-                )
-            was_connected, ready = False, False
-            fix.connect()
-            continue
-        was_connected = True
-        if fix.connection_epoch != epoch_done:
-            cursor = store.get_state("recovery.fill_cursor")
-            result = recover(oms, venue, clock, FillCursor(cursor) if cursor else None)  # type: ignore[arg-type]
-            if not result.complete:
-                time.sleep(0.1)
-                continue
-            if result.cursor is not None:
-                store.set_state("recovery.fill_cursor", result.cursor)
-            epoch_done = fix.connection_epoch
-            report, _ = reconciler.run(venue)  # type: ignore[arg-type]
-            ready = not report.locked_instruments and not report.unknown
-            snap = fix.positions()
-            broker = {c: r.net for c, r in snap.value.items()} if snap.value is not None else None
-        if reconciler.due():
-            report, _ = reconciler.run(venue)  # type: ignore[arg-type]
-            ready = not report.locked_instruments and not report.unknown
-            snap = fix.positions()
-            broker = {c: r.net for c, r in snap.value.items()} if snap.value is not None else None
-        if ready and not args.final:
-            want = _target(args.seed, time.time())
-            stack.step([Target(strategy_id=strategy, instrument_id=es, low=want, high=want)])
-        else:
-            stack.drain()
-        time.sleep(0.02)
+    es, strategy = InstrumentId("ES"), StrategyId("chaos")
+
+    def target() -> list[Target]:
+        if args.final:
+            return []  # the last run stops trading: settle, recover, reconcile
+        want = _target(args.seed, time.time())
+        return [Target(strategy_id=strategy, instrument_id=es, low=want, high=want)]
+
+    result = session.run(target, seconds=args.seconds, until_met=False)
     if args.final:
-        settled = stack.end_of_day(max_rounds=200)
-        cursor = store.get_state("recovery.fill_cursor")
-        result = recover(oms, venue, clock, FillCursor(cursor) if cursor else None)  # type: ignore[arg-type]
-        report, _ = reconciler.run(venue)  # type: ignore[arg-type]
         out = {
-            "settled": settled,
-            "recovery_complete": result.complete,
-            "reconcile_clean": report.clean,
-            "breaks": [b.line() for b in report.breaks],
-            "unknown": list(report.unknown),
-            "restarts": verdict.restarts,
-            "positions": {c: q for (_, c), q in oms.book.positions.contract.items()},
-            "problems": stack.problems[-20:],
+            "settled": not any("still working" in p for p in result.problems),
+            "recovery_complete": bool(result.recoveries)
+            and "INCOMPLETE" not in result.recoveries[-1],
+            "reconcile_clean": result.reconcile_clean,
+            "breaks": result.breaks,
+            "unknown": result.unknown,
+            "restarts": result.restarts,
+            "positions": result.positions,
+            "problems": result.problems[-20:],
         }
         (work / "final.json").write_text(json.dumps(out, indent=1))
-    fix.disconnect()
-    store.close()
     return 0
 
 
@@ -276,7 +227,10 @@ def _audit(work: Path) -> dict[str, object]:
     }
     double = venue.execute("SELECT COUNT(*) FROM received WHERE count > 1").fetchone()[0]
     venue.close()
-    journal = sqlite3.connect(work / "journal.db")
+    journal_path = work / "paper" / "journal.db"
+    if not journal_path.exists():
+        raise SystemExit(f"chaos: no engine run wrote a journal at {journal_path}; see stderr")
+    journal = sqlite3.connect(journal_path)
     rows = journal.execute("SELECT payload FROM journal WHERE event_type = 'fill'").fetchall()
     journal.close()
     seen: dict[str, int] = {}

@@ -77,10 +77,14 @@ class VenueSessionResult:
 
 
 def fix_venue_for(
-    profile: Profile, contracts: dict[ContractId, ContractSpec], role: str
+    profile: Profile,
+    contracts: dict[ContractId, ContractSpec],
+    role: str,
+    **overrides: float,
 ) -> VenuePort:
     """The FIX adapter on this process's own session, its sequence numbers kept beside
-    the journal so a restart resumes them."""
+    the journal so a restart resumes them. ``overrides`` set other ``FixConfig`` timings
+    (reconnect backoff, timeouts)."""
     from bastion.venues.fix.config import FixConfig
     from bastion.venues.fix.execution import FixVenue
 
@@ -94,6 +98,7 @@ def fix_venue_for(
             heartbeat_seconds=float(venue.heartbeat_seconds),
             seq_path=profile.store.path.parent / f"fix-seq-{role.lower()}.json",
             name="paper" if profile.environment.value == "paper" else "fix",
+            **overrides,  # type: ignore[arg-type]
         ),
         contracts,
     )
@@ -244,7 +249,16 @@ class VenueSession:
             for t in targets
         )
 
-    def run(self, targets: Sequence[Target], *, seconds: float) -> VenueSessionResult:
+    def run(
+        self,
+        targets: Sequence[Target] | Callable[[], Sequence[Target]],
+        *,
+        seconds: float,
+        until_met: bool = True,
+    ) -> VenueSessionResult:
+        """Trade toward ``targets`` (or what a callable returns at each step, for targets
+        that move) for at most ``seconds``; with ``until_met``, stop once they are met."""
+        wanted = targets if callable(targets) else (lambda: targets)
         venue = self.venue
         deadline = time.monotonic() + seconds
         started = time.monotonic()
@@ -270,15 +284,16 @@ class VenueSession:
             elif self.reconciler.due():
                 ready.set(self._reconcile())
             if ready.on:
-                self.stack.step(targets)
-                if self._targets_met(targets):
+                current = wanted()
+                self.stack.step(current)
+                if until_met and self._targets_met(current):
                     break
             else:
                 self.stack.drain()
             self._flush_log()
             time.sleep(self._poll)
         ready.set(False)
-        return self._finish(targets, time.monotonic() - started, ready.total)
+        return self._finish(wanted(), time.monotonic() - started, ready.total)
 
     def _trip(self, instrument_id: InstrumentId, why: str) -> None:
         """The retry breaker tripped (R5.5): lock the instrument (it survives restarts)
