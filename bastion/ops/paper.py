@@ -44,6 +44,7 @@ from bastion.recon import LockBook, LockingGate, Reconciler
 from bastion.recon.locks import LockSource
 from bastion.risk.engine import RiskEngine
 from bastion.risk.port import RiskGate
+from bastion.secrets import resolve_secret
 from bastion.store import SqliteStore, StoreMode
 from bastion.venues.port import FillCursor, VenuePort
 
@@ -89,6 +90,11 @@ def fix_venue_for(
     from bastion.venues.fix.execution import FixVenue
 
     venue = profile.venue
+    credentials: dict[str, object] = {}
+    if venue.user_env is not None:
+        credentials["username"] = resolve_secret(venue.user_env).reveal()
+    if venue.password_env is not None:
+        credentials["password"] = resolve_secret(venue.password_env)
     return FixVenue(
         FixConfig(
             host=venue.host,
@@ -98,6 +104,7 @@ def fix_venue_for(
             heartbeat_seconds=float(venue.heartbeat_seconds),
             seq_path=profile.store.path.parent / f"fix-seq-{role.lower()}.json",
             name="paper" if profile.environment.value == "paper" else "fix",
+            **credentials,  # type: ignore[arg-type]
             **overrides,  # type: ignore[arg-type]
         ),
         contracts,

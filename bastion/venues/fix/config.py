@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from bastion.secrets import Secret
+
 __all__ = ["FixConfig"]
 
 
@@ -25,3 +27,7 @@ class FixConfig:
     """Each ``poll_events`` first waits for a TestRequest round trip, so every report the
     venue sent before the poll has arrived (the conformance harness needs this)."""
     name: str = "fix"
+    username: str | None = None
+    """Logon Username (553), when the counterparty asks for one."""
+    password: Secret | None = None
+    """Logon Password (554), resolved from the environment; renders as ***."""

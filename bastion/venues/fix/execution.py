@@ -182,6 +182,10 @@ class FixVenue:
                 initiator=True,
             )
             session.on_heartbeat = self._on_heartbeat
+            if self.config.username is not None:
+                session.logon_fields.append((553, self.config.username))
+            if self.config.password is not None:
+                session.logon_fields.append((554, self.config.password.reveal()))
             session.logon(_now())
             self._session, self._sock = session, sock
             self._write()

@@ -144,6 +144,9 @@ class FixSession:
     ) -> None:
         self.sender, self.target = sender, target
         self.heartbeat = heartbeat
+        self.logon_fields: list[Field] = []
+        """Extra Logon fields, e.g. Username (553) and Password (554) for a real broker.
+        Logon is an admin message: never stored for resend, never logged."""
         self.seqs = seqs
         self.messages = messages
         self.initiator = initiator
@@ -188,7 +191,7 @@ class FixSession:
     def logon(self, now: dt.datetime) -> None:
         self.state = SessionState.LOGON_SENT
         self._last_received = now
-        self._send("A", [(98, 0), (108, int(self.heartbeat))], now)
+        self._send("A", [(98, 0), (108, int(self.heartbeat)), *self.logon_fields], now)
 
     def logout(self, now: dt.datetime, reason: str = "") -> None:
         self._send("5", [(58, reason)] if reason else [], now)
@@ -345,7 +348,7 @@ class FixSession:
         was = self.state
         self.state = SessionState.ACTIVE
         if was is not SessionState.ACTIVE and not self.initiator:
-            self._send("A", [(98, 0), (108, int(self.heartbeat))], now)
+            self._send("A", [(98, 0), (108, int(self.heartbeat)), *self.logon_fields], now)
         del consume
 
     def _resend(self, msg: Message, now: dt.datetime) -> None:
