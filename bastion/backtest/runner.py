@@ -93,8 +93,10 @@ class Engine:
     targets: dict[tuple[StrategyId, InstrumentId], Target] = field(default_factory=dict)
     bars: int = 0
     _by_instrument: dict[InstrumentId, list[BarStrategy]] = field(default_factory=dict)
+    _sim_clock: bool = False
 
     def __post_init__(self) -> None:
+        self._sim_clock = isinstance(self.clock, SimClock)
         for strategy in self.strategies:
             self._by_instrument.setdefault(strategy.instrument_id, []).append(strategy)
         self.stack.on_fill = self._on_fill
@@ -103,36 +105,34 @@ class Engine:
         self.pnl.on_fill(fill)
 
     def on_bar(self, item: InstrumentBar) -> None:
+        """One bar through the core. This runs once per bar: keep it lean (the bench's
+        100k bars/s leaves about 10 us a bar for everything)."""
         bar = item.bar
-        if isinstance(self.clock, SimClock) and bar.end > self.clock.now():
-            self.clock.advance_to(bar.end)
+        end = bar.end
+        clock = self.clock
+        if self._sim_clock and end > clock.now():
+            clock.advance_to(end)  # type: ignore[attr-defined]
         self.bars += 1
         self.venue.on_bar(bar)
         self.market.update(bar)
-        self.pnl.mark(bar.contract_id, bar.close_ticks)
-        changed: list[Target] = []
-        rolling = False
+        self.pnl.marks[bar.contract_id] = bar.close_ticks
         strategies = self._by_instrument.get(item.instrument_id, ())
-        if self.schedule is not None:
-            iid, now = item.instrument_id, bar.end
-            if self.schedule.priced(iid, now) != bar.contract_id:
+        rolling = False
+        schedule = self.schedule
+        if schedule is not None:
+            iid = item.instrument_id
+            if schedule.priced(iid, end) != bar.contract_id:
                 strategies = ()
-            rolling = self.schedule.status(iid, now) in (RollStatus.FORCE, RollStatus.FORCE_LEG)
+            rolling = schedule.status(iid, end) in _FORCED
+        changed: list[Target] | None = None
         for strategy in strategies:
-            try:
-                target = strategy.on_bar(bar.close_ticks, bar.contract_id, bar.end)
-                if target is not None and self.target_store is not None:
-                    self.target_store.write(target, _contributions(strategy))
-            except TargetError as exc:  # a bad target is skipped, said, and the engine goes on
-                self.stack.problems.append(f"{strategy.strategy_id}: {exc}")
-                continue
+            target = self._target_of(strategy, bar)
             if target is not None:
-                if self.target_store is not None:
-                    stored = self.target_store.read(target.strategy_id, target.instrument_id)
-                    target = stored if stored is not None else target
                 self.targets[(target.strategy_id, target.instrument_id)] = target
+                if changed is None:
+                    changed = []
                 changed.append(target)
-        book = self.stack.oms.book
+        book = self.stack.oms.ledger.book  # not cached: a store rebuild replaces it
         if (
             changed
             or rolling
@@ -140,7 +140,21 @@ class Engine:
             or book.contract_orders
             or book.broker_orders
         ):
-            self.stack.step(self._targets_of({t.instrument_id for t in changed}))
+            self.stack.step(self._targets_of({t.instrument_id for t in changed or ()}))
+
+    def _target_of(self, strategy: BarStrategy, bar: Bar) -> Target | None:
+        """The strategy's new target, through the target store when there is one; a bad
+        target is skipped with a note and the engine goes on (R3.1)."""
+        try:
+            target = strategy.on_bar(bar.close_ticks, bar.contract_id, bar.end)
+            if target is None or self.target_store is None:
+                return target
+            self.target_store.write(target, _contributions(strategy))
+        except TargetError as exc:
+            self.stack.problems.append(f"{strategy.strategy_id}: {exc}")
+            return None
+        stored = self.target_store.read(target.strategy_id, target.instrument_id)
+        return stored if stored is not None else target
 
     def _targets_of(self, instruments: set[InstrumentId]) -> Iterable[Target]:
         book = self.stack.oms.book
@@ -155,6 +169,9 @@ class Engine:
 
     def equity(self, capital: float) -> float:
         return capital + float(self.pnl.net())
+
+
+_FORCED = (RollStatus.FORCE, RollStatus.FORCE_LEG)
 
 
 def _contributions(strategy: BarStrategy) -> list[StoredContribution]:
