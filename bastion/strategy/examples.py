@@ -24,6 +24,26 @@ class BarStrategy(Protocol):
         ...
 
 
+def _target(
+    strategy: BarStrategy,
+    band: tuple[int, int],
+    close_ticks: int,
+    contract_id: ContractId,
+    when: dt.datetime,
+) -> Target:
+    """A target computed at a bar's close: the close is its reference."""
+    return Target(
+        strategy_id=strategy.strategy_id,
+        instrument_id=strategy.instrument_id,
+        low=band[0],
+        high=band[1],
+        reference_ticks=close_ticks,
+        reference_contract=contract_id,
+        reference_time=when,
+        generated_time=when,
+    )
+
+
 class EmaTrend:
     """Always in the market at +lots / -lots: long when EMA(fast) > EMA(slow)."""
 
@@ -42,16 +62,7 @@ class EmaTrend:
             return None
         self._last = signal
         lots = signal * self.lots
-        return Target(
-            strategy_id=self.strategy_id,
-            instrument_id=self.instrument_id,
-            low=lots,
-            high=lots,
-            reference_ticks=close_ticks,
-            reference_contract=contract_id,
-            reference_time=when,
-            generated_time=when,
-        )
+        return _target(self, (lots, lots), close_ticks, contract_id, when)
 
 
 class EmaBlend:
@@ -88,16 +99,7 @@ class EmaBlend:
             return None
         self._last = lots
         self.contributions = merged.contributions
-        return Target(
-            strategy_id=self.strategy_id,
-            instrument_id=self.instrument_id,
-            low=lots,
-            high=lots,
-            reference_ticks=close_ticks,
-            reference_contract=contract_id,
-            reference_time=when,
-            generated_time=when,
-        )
+        return _target(self, (lots, lots), close_ticks, contract_id, when)
 
 
 class Hold:
@@ -113,16 +115,7 @@ class Hold:
         if self._sent:
             return None
         self._sent = True
-        return Target(
-            strategy_id=self.strategy_id,
-            instrument_id=self.instrument_id,
-            low=self.lots,
-            high=self.lots,
-            reference_ticks=close_ticks,
-            reference_contract=contract_id,
-            reference_time=when,
-            generated_time=when,
-        )
+        return _target(self, (self.lots, self.lots), close_ticks, contract_id, when)
 
 
 class VolTargetedTrend:
@@ -168,13 +161,4 @@ class VolTargetedTrend:
         if (low, high) == self._last:
             return None
         self._last = (low, high)
-        return Target(
-            strategy_id=self.strategy_id,
-            instrument_id=self.instrument_id,
-            low=low,
-            high=high,
-            reference_ticks=close_ticks,
-            reference_contract=contract_id,
-            reference_time=when,
-            generated_time=when,
-        )
+        return _target(self, (low, high), close_ticks, contract_id, when)

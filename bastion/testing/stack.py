@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bastion.backtest.runner import InstrumentBar
 from bastion.clock import SimClock
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import ContractId, InstrumentId
@@ -15,9 +17,9 @@ from bastion.oms.ledger import Ledger
 from bastion.orders.rolls import FixedSchedule
 from bastion.orders.stack import StackHandler
 from bastion.risk.port import PassThroughRisk, RiskGate
-from bastion.venues.sim import Quote, SimVenue, SimVenueConfig
+from bastion.venues.sim import Bar, Quote, SimVenue, SimVenueConfig
 
-__all__ = ["ES", "ES_H", "ES_M", "ES_SPEC", "StackKit", "make_stack_kit"]
+__all__ = ["ES", "ES_H", "ES_M", "ES_SPEC", "StackKit", "make_stack_kit", "minute_bars"]
 
 ES = InstrumentId("ES")
 ES_H = ContractId("ES/202403")
@@ -103,3 +105,27 @@ def make_stack_kit(
     for contract in contracts:
         kit.quote(contract, 20000, 20001)
     return kit
+
+
+def minute_bars(
+    steps: Sequence[int], *, start: dt.datetime = T0, first_open: int = 20000
+) -> list[InstrumentBar]:
+    """ES minute bars whose close moves by ``steps[i]`` ticks from each open."""
+    out, price = [], first_open
+    minute = dt.timedelta(minutes=1)
+    for i, step in enumerate(steps):
+        o, c = price, price + step
+        begin = start + i * minute
+        bar = Bar(
+            contract_id=ES_H,
+            open_ticks=o,
+            high_ticks=max(o, c) + 1,
+            low_ticks=min(o, c) - 1,
+            close_ticks=c,
+            volume=100,
+            start=begin,
+            end=begin + minute,
+        )
+        out.append(InstrumentBar(ES, bar))
+        price = c
+    return out

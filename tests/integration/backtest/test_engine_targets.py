@@ -16,8 +16,7 @@ from bastion.orders.rolls import FixedSchedule
 from bastion.store import SqliteStore
 from bastion.store.targets import TargetStore
 from bastion.strategy.examples import EmaBlend, Hold
-from bastion.testing.stack import ES, ES_H, ES_SPEC
-from bastion.venues.sim import Bar
+from bastion.testing.stack import ES, ES_H, ES_SPEC, minute_bars
 
 START = dt.datetime(2024, 3, 1, 14, tzinfo=dt.UTC)
 
@@ -31,27 +30,9 @@ class NaNStrategy:
 
 
 def _bars(n: int) -> list[InstrumentBar]:
-    out, price = [], 20000
-    for i in range(n):
-        o, c = price, price + ((i * 7) % 11) - 5 + (3 if (i // 40) % 2 else -3)
-        start = START + dt.timedelta(minutes=i)
-        out.append(
-            InstrumentBar(
-                ES,
-                Bar(
-                    contract_id=ES_H,
-                    open_ticks=o,
-                    high_ticks=max(o, c) + 1,
-                    low_ticks=min(o, c) - 1,
-                    close_ticks=c,
-                    volume=100,
-                    start=start,
-                    end=start + dt.timedelta(minutes=1),
-                ),
-            )
-        )
-        price = c
-    return out
+    return minute_bars(
+        [((i * 7) % 11) - 5 + (3 if (i // 40) % 2 else -3) for i in range(n)], start=START
+    )
 
 
 def test_engine_bad_target_skipped_other_strategies_trade(tmp_path: Path) -> None:

@@ -12,35 +12,13 @@ from bastion.backtest.runner import InstrumentBar
 from bastion.ops.live import LiveRunner, ReplayClock, replay
 from bastion.orders.rolls import FixedSchedule
 from bastion.strategy.examples import EmaTrend
-from bastion.testing.stack import ES, ES_H, ES_SPEC
-from bastion.venues.sim import Bar
+from bastion.testing.stack import ES, ES_H, ES_SPEC, minute_bars
 
 START = dt.datetime(2024, 3, 1, 14, tzinfo=dt.UTC)
 
 
 def _bars(n: int) -> list[InstrumentBar]:
-    out, price = [], 20000
-    for i in range(n):
-        step = (i % 37) - 18 if i % 5 else 9
-        o, c = price, price + step
-        start = START + dt.timedelta(minutes=i)
-        out.append(
-            InstrumentBar(
-                ES,
-                Bar(
-                    contract_id=ES_H,
-                    open_ticks=o,
-                    high_ticks=max(o, c) + 1,
-                    low_ticks=min(o, c) - 1,
-                    close_ticks=c,
-                    volume=100,
-                    start=start,
-                    end=start + dt.timedelta(minutes=1),
-                ),
-            )
-        )
-        price = c
-    return out
+    return minute_bars([(i % 37) - 18 if i % 5 else 9 for i in range(n)], start=START)
 
 
 def _engine(clock_start: dt.datetime, clock: ReplayClock | None = None):  # type: ignore[no-untyped-def]
