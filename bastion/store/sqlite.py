@@ -86,6 +86,8 @@ class SqliteStore:
         ] = {}
         self._dirty_positions = False
         self._pending_records: list[JournalRecord] = []
+        self._journal_rows: list[tuple[int, int, str, str, bytes]] = []
+        self._exec_rows: list[tuple[str, int]] = []
         self.correlation_id = ""
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
@@ -159,40 +161,35 @@ class SqliteStore:
             )
         if not records:
             return
-        db = self._db
         # LIVE: each call is its own transaction, committed before it returns.
-        # BACKTEST: calls share one transaction until the batch commits; a failure rolls
-        # the whole batch back (to the last commit), and the store then rebuilds its book
-        # and projections from the journal, so nothing half-written survives either way.
-        if not db.in_transaction:
-            db.execute("BEGIN IMMEDIATE")
+        # BACKTEST: rows are buffered and written, with the projections, in one
+        # transaction per batch (``flush``); a failure drops the whole batch (back to the
+        # last commit), and the store then rebuilds its book and projections from the
+        # journal, so nothing half-written survives either way.
+        live = self.mode is StoreMode.LIVE
         seq = self._seq
         try:
             now_us = to_us(self._clock.now())
             rows = []
+            fills: list[tuple[str, int]] = []
             for record in records:
                 seq += 1
                 rows.append(
                     (seq, now_us, self.correlation_id, record_type(record), _encoder.encode(record))
                 )
-            db.executemany(
-                "INSERT INTO journal (seq, ts_us, correlation_id, event_type, payload)"
-                " VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
-            for (row_seq, *_), record in zip(rows, records, strict=True):
                 if isinstance(record, FillRecorded):
-                    self._remember_exec_id(record, row_seq)
+                    fills.append((str(record.fill.exec_id), seq))
+            if live:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._insert(rows, fills)
+            else:
+                self._journal_rows.extend(rows)
+                self._exec_rows.extend(fills)
             for record in records:
                 self._book.apply(record)
             self._write_projection(records)
         except Exception as exc:
-            db.execute("ROLLBACK")
-            self._pending = 0
-            self._seq = self._max_seq()
-            # The book may hold part of what was rolled back: refuse writes until the
-            # book and projections are rebuilt from the journal (flush or reopen).
-            self._poisoned = f"{type(exc).__name__}: {exc}"
+            self._fail(exc)
             if isinstance(exc, sqlite3.Error):
                 raise JournalError(f"journal write failed: {exc}") from exc
             raise
@@ -201,15 +198,31 @@ class SqliteStore:
         if self._pending >= self._batch_size:
             self.flush()
 
-    def _remember_exec_id(self, record: FillRecorded, seq: int) -> None:
+    def _insert(
+        self, rows: list[tuple[int, int, str, str, bytes]], fills: list[tuple[str, int]]
+    ) -> None:
+        db = self._db
+        db.executemany(
+            "INSERT INTO journal (seq, ts_us, correlation_id, event_type, payload)"
+            " VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
         try:
-            self._db.execute(
-                "INSERT INTO fills_seen (exec_id, seq) VALUES (?, ?)", (record.fill.exec_id, seq)
-            )
+            db.executemany("INSERT INTO fills_seen (exec_id, seq) VALUES (?, ?)", fills)
         except sqlite3.IntegrityError as exc:
             if "UNIQUE" not in str(exc):
                 raise
-            raise JournalError(f"execution {record.fill.exec_id} applied twice") from None
+            raise JournalError(f"an execution was applied twice ({exc})") from None
+
+    def _fail(self, exc: BaseException) -> None:
+        """Undo everything not committed; refuse writes until rebuilt from the journal."""
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+        self._journal_rows.clear()
+        self._exec_rows.clear()
+        self._pending = 0
+        self._seq = self._max_seq()
+        self._poisoned = f"{type(exc).__name__}: {exc}"
 
     def flush(self) -> None:
         """Commit what is pending (a no-op in LIVE mode, which commits every write)."""
@@ -224,13 +237,19 @@ class SqliteStore:
             self._pending = 0
             self.rebuild_projections()
             return
-        if self._db.in_transaction:
+        buffered = bool(self._journal_rows or self._pending_records or self._dirty_orders)
+        if self._db.in_transaction or buffered:
             try:
+                if not self._db.in_transaction:
+                    self._db.execute("BEGIN IMMEDIATE")
+                if self._journal_rows:
+                    self._insert(self._journal_rows, self._exec_rows)
+                    self._journal_rows.clear()
+                    self._exec_rows.clear()
                 self._write_dirty()
-            except sqlite3.Error as exc:
-                self._db.execute("ROLLBACK")
-                self._poisoned = f"projection write failed: {exc}"
-                raise JournalError(f"projection write failed: {exc}") from exc
+            except (sqlite3.Error, JournalError) as exc:
+                self._fail(exc)
+                raise JournalError(f"journal batch write failed: {exc}") from exc
             self._db.execute("COMMIT")
         self._pending = 0
 
@@ -306,6 +325,7 @@ class SqliteStore:
 
     def rebuilt_rows(self) -> Rows:
         """The projection rows a fresh fold of the whole journal gives."""
+        self.flush()
         return rows_of(self._fold_journal())
 
     def verify_projections(self) -> bool:
@@ -341,6 +361,8 @@ class SqliteStore:
 
     # -- reading the journal ---------------------------------------------------------------
     def entries(self, after_seq: int = 0) -> Iterator[JournalEntry]:
+        if self._journal_rows and self._poisoned is None:
+            self.flush()  # a backtest batch still in memory: write it before reading
         cursor = self._db.execute(
             "SELECT seq, ts_us, correlation_id, event_type, payload FROM journal"
             " WHERE seq > ? ORDER BY seq",
