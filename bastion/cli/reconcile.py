@@ -27,6 +27,7 @@ def reconcile_command(
     from bastion.config import load_profile
     from bastion.recon import FillIndex, LockBook, reconcile, render_report, take_views
     from bastion.store.sqlite import SqliteStore
+    from bastion.store.targets import TargetStore
     from bastion.venues.fix.config import FixConfig
     from bastion.venues.fix.execution import FixVenue
     from bastion.venues.paper.contracts import DEFAULT_CONTRACTS
@@ -56,7 +57,10 @@ def reconcile_command(
         connected = venue.connect()
         fills = FillIndex()
         fills.extend(entry.record for entry in store.entries())
-        report = reconcile(take_views(store.book, fills, venue if connected else None))
+        targets = {
+            (t.strategy_id, t.instrument_id): (t.low, t.high) for t in TargetStore(store).all()
+        }
+        report = reconcile(take_views(store.book, fills, venue if connected else None, targets))
         where = f"{prof.venue.host}:{prof.venue.port}"
         typer.echo(
             f"venue {where}: {'connected' if connected else 'UNREACHABLE (unknown, not flat)'}"

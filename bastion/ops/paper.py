@@ -46,6 +46,7 @@ from bastion.risk.engine import RiskEngine
 from bastion.risk.port import RiskGate
 from bastion.secrets import resolve_secret
 from bastion.store import SqliteStore, StoreMode
+from bastion.store.targets import TargetStore
 from bastion.venues.port import FillCursor, VenuePort
 
 __all__ = ["VenueSession", "VenueSessionResult", "fix_venue_for", "targets_for"]
@@ -211,6 +212,8 @@ class VenueSession:
             restarts=self.restarts.restarts,
         )
         self._poll = poll_seconds
+        self._target_store = TargetStore(self.store)
+        self._targets: list[Target] = self._target_store.all()
         self._after_reconcile = after_reconcile
         self.recoveries: list[str] = []
         self.disconnects = 0
@@ -228,7 +231,8 @@ class VenueSession:
         return self._reconcile()
 
     def _reconcile(self) -> bool:
-        report, _ = self.reconciler.run(self.venue)
+        targets = {(t.strategy_id, t.instrument_id): (t.low, t.high) for t in self._targets}
+        report, _ = self.reconciler.run(self.venue, targets)
         snap = self.venue.positions()
         self._broker = {c: r.net for c, r in snap.value.items()} if snap.value is not None else None
         account = self.venue.account()
@@ -243,6 +247,16 @@ class VenueSession:
             unknown=list(report.unknown),
         )
         return not report.locked_instruments and not report.unknown
+
+    def _record_targets(self, targets: Sequence[Target]) -> None:
+        """What the session trades toward goes through the target store (R3.1), and is
+        the target view of every reconciliation."""
+        changed = [
+            t for t in targets if self._target_store.read(t.strategy_id, t.instrument_id) != t
+        ]
+        for target in changed:
+            self._target_store.write(target)
+        self._targets = list(targets)
 
     def _flush_log(self) -> None:
         self._logged += log_journal(self.store.entries(self._logged), index=self._correlation)
@@ -265,7 +279,8 @@ class VenueSession:
     ) -> VenueSessionResult:
         """Trade toward ``targets`` (or what a callable returns at each step, for targets
         that move) for at most ``seconds``; with ``until_met``, stop once they are met."""
-        wanted = targets if callable(targets) else (lambda: targets)
+        fixed = targets if not callable(targets) else None
+        wanted = targets if callable(targets) else (lambda: fixed or [])
         venue = self.venue
         deadline = time.monotonic() + seconds
         started = time.monotonic()
@@ -292,6 +307,7 @@ class VenueSession:
                 ready.set(self._reconcile())
             if ready.on:
                 current = wanted()
+                self._record_targets(current)
                 self.stack.step(current)
                 if until_met and self._targets_met(current):
                     break

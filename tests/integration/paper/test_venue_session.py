@@ -16,9 +16,11 @@ import yaml
 
 from bastion.config import Profile, parse_profile
 from bastion.ops.paper import VenueSession, fix_venue_for, targets_for
+from bastion.store import SqliteStore
+from bastion.store.targets import TargetStore
 from bastion.testing.paper_process import PaperVenueProcess
 from bastion.venues.paper.contracts import DEFAULT_CONTRACTS
-from tests.conftest import REPO
+from tests.conftest import REPO, run_cli
 
 
 @pytest.fixture
@@ -98,3 +100,26 @@ def test_venue_session_no_venue_says_so_sends_nothing(tmp_path: Path) -> None:
     assert result.send_order_calls == 0
     assert not result.reconcile_clean
     assert result.unknown == ["venue not connected"]
+
+
+def test_reconcile_cli_shows_target_vs_actual_from_the_target_store(
+    tmp_path: Path, venue: PaperVenueProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    profile = _profile(tmp_path, venue.port)
+    assert _session(profile).run(_targets(1), seconds=20).targets_met
+    path = tmp_path / "paper.yaml"
+    raw = yaml.safe_load((REPO / "examples" / "paper.yaml").read_text())
+    raw["venue"]["port"] = venue.port
+    raw["store"] = {"path": str(profile.store.path)}
+    raw.pop("pool", None)
+    path.write_text(yaml.safe_dump(raw))
+    monkeypatch.chdir(tmp_path)
+    clean = run_cli(["reconcile", "--profile", str(path)])
+    assert clean.code == 0, clean.out + clean.err
+    assert "reconciliation: CLEAN" in clean.out
+    store = SqliteStore(profile.store.path)
+    TargetStore(store).write(_targets(4)[0])  # the strategy now wants more than it holds
+    store.close()
+    moved = run_cli(["reconcile", "--profile", str(path)])
+    assert moved.code == 1
+    assert "target_vs_actual" in moved.out
