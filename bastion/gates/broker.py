@@ -237,20 +237,11 @@ def open_venue(profile: Profile, role: str, clock: Clock, *, timeout: float = 5.
         return SimVenue(contracts, clock, config)
     if kind == "fix":
         # Loaded by name: the FIX adapter is outside the strictly typed packages, and a
-        # static import would pull its typing into bastion.gates' strict check.
-        fix_config = importlib.import_module("bastion.venues.fix.config")
-        fix_execution = importlib.import_module("bastion.venues.fix.execution")
-        venue: VenuePort = fix_execution.FixVenue(
-            fix_config.FixConfig(
-                host=profile.venue.host,
-                port=profile.venue.port or 9878,
-                sender_comp_id=f"{profile.venue.sender_comp_id}.{role.upper()}",
-                target_comp_id=profile.venue.target_comp_id,
-                heartbeat_seconds=float(profile.venue.heartbeat_seconds),
-                connect_timeout=timeout,
-                query_timeout=timeout,
-            ),
-            contracts,
+        # static import would pull its typing into bastion.gates' strict check. One
+        # builder for every role: its own session, its numbers kept beside the journal.
+        builder = importlib.import_module("bastion.venues.fix.profile").fix_venue_for
+        venue: VenuePort = builder(
+            profile, contracts, role, connect_timeout=timeout, query_timeout=timeout
         )
         return venue
     raise UserError(

@@ -44,9 +44,9 @@ from bastion.recon import LockBook, LockingGate, Reconciler
 from bastion.recon.locks import LockSource
 from bastion.risk.engine import RiskEngine
 from bastion.risk.port import RiskGate
-from bastion.secrets import resolve_secret
 from bastion.store import SqliteStore, StoreMode
 from bastion.store.targets import TargetStore
+from bastion.venues.fix.profile import fix_venue_for
 from bastion.venues.port import FillCursor, VenuePort
 
 __all__ = ["VenueSession", "VenueSessionResult", "fix_venue_for", "targets_for"]
@@ -76,40 +76,6 @@ class VenueSessionResult:
     log: Path
     """JSON lines, one per journal record and loop event, with correlation ids (R9.3)."""
     problems: list[str] = field(default_factory=list)
-
-
-def fix_venue_for(
-    profile: Profile,
-    contracts: dict[ContractId, ContractSpec],
-    role: str,
-    **overrides: float,
-) -> VenuePort:
-    """The FIX adapter on this process's own session, its sequence numbers kept beside
-    the journal so a restart resumes them. ``overrides`` set other ``FixConfig`` timings
-    (reconnect backoff, timeouts)."""
-    from bastion.venues.fix.config import FixConfig
-    from bastion.venues.fix.execution import FixVenue
-
-    venue = profile.venue
-    credentials: dict[str, object] = {}
-    if venue.user_env is not None:
-        credentials["username"] = resolve_secret(venue.user_env).reveal()
-    if venue.password_env is not None:
-        credentials["password"] = resolve_secret(venue.password_env)
-    return FixVenue(
-        FixConfig(
-            host=venue.host,
-            port=venue.port or 9878,
-            sender_comp_id=f"{venue.sender_comp_id}.{role.upper()}",
-            target_comp_id=venue.target_comp_id,
-            heartbeat_seconds=float(venue.heartbeat_seconds),
-            seq_path=profile.store.path.parent / f"fix-seq-{role.lower()}.json",
-            name="paper" if profile.environment.value == "paper" else "fix",
-            **credentials,  # type: ignore[arg-type]
-            **overrides,  # type: ignore[arg-type]
-        ),
-        contracts,
-    )
 
 
 class _Stopwatch:

@@ -67,6 +67,20 @@ def _api_calls_today(records_dir: Path, today: dt.date) -> tuple[int, int, list[
     return send, cancel, callers
 
 
+def _last_session(records_dir: Path, today: dt.date) -> str | None:
+    """When today's latest session run began (ISO), from its run record; None if none ran."""
+    folder = records_dir / today.isoformat()
+    latest: str | None = None
+    for path in sorted(folder.glob("session-*.json")) if folder.is_dir() else []:
+        try:
+            started = str(json.loads(path.read_text(encoding="utf-8")).get("started_at", ""))
+        except (OSError, ValueError):
+            continue
+        if started and (latest is None or started > latest):
+            latest = started
+    return latest
+
+
 def _plan_rows(plan: SignalPlan | None) -> list[tuple[str, str]]:
     if plan is None:
         return [("latest completed data date", "no plan yet: run 'bastion shadow'")]
@@ -168,6 +182,15 @@ def daily_facts(resolved: ResolvedProfile, now: dt.datetime) -> DailyFacts:
     rows = _plan_rows(plan)
     rows.append(_broker_row(broker, now, max_age))
     gate_line, passed, orders = _gate_view(gate, plan)
+    session_at = _last_session(Path(profile.records_dir), now.date())
+    if passed and gate is not None and session_at and session_at > str(gate.get("at", "")):
+        # The gate's orders were acted on since: its "executable" no longer says what is
+        # left to do. Fail closed until the broker is probed and the gate run again.
+        passed, orders = False, []
+        gate_line += (
+            f" -- a session ran after it ({session_at}): re-run 'bastion probe' and"
+            " 'bastion gate dry-run' before any further orders"
+        )
     rows.append(("gate status", gate_line))
     send, cancel, callers = _api_calls_today(Path(profile.records_dir), now.date())
     called = (

@@ -127,12 +127,20 @@ def test_operator_day_paper_venue_full_day(cli: Cli, paper_day: Path) -> None:
     reconcile = _run(cli, ["reconcile", "--profile", "profiles/paper.yaml"], secret)
     assert "reconciliation: CLEAN" in reconcile
     report = _run(cli, ["report", "daily"], secret)
-    assert "MAY TONIGHT'S ORDERS GO? YES" in report
+    # The session acted on the gate's orders: the old "executable" no longer answers.
+    assert "MAY TONIGHT'S ORDERS GO? NO" in report
+    assert "a session ran after it" in report
     assert "YES: 2 send, 1 cancel" in report
+    _run(cli, ["probe"], secret)
+    regate = _run(cli, ["gate", "dry-run"], secret)
+    assert "gate: executable" in regate
+    assert "orders the plan would send" not in regate  # at target: nothing left to send
+    report = _run(cli, ["report", "daily"], secret)
+    assert "MAY TONIGHT'S ORDERS GO? YES: tonight's orders may go (nothing to trade)" in report
     assert "positions SP500/202406 +2" in report
     records = Path("runs/paper/records")
     kinds = sorted(json.loads(p.read_text())["kind"] for p in records.glob("20*/*.json"))
-    assert kinds == ["gate", "probe", "session", "shadow", "smoke-order", "watch"]
+    assert kinds == ["gate", "gate", "probe", "probe", "session", "shadow", "smoke-order", "watch"]
     everything = report + "".join(
         p.read_text() for p in Path("runs").rglob("*") if p.suffix in {".json", ".md", ".html"}
     )

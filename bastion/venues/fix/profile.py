@@ -1,0 +1,50 @@
+"""The FIX adapter built from a profile: one place, for every command that connects.
+
+Each process role (engine, probe, gate, smoke, watch, recon) logs on as its own FIX
+session ``<SenderCompID>.<ROLE>`` with its own sequence numbers kept beside the
+journal, so a second run of the same command the same day resumes its numbers instead
+of being logged out for a sequence number too low. Credentials come only from the
+environment variables the profile names.
+"""
+
+from __future__ import annotations
+
+from bastion.config import Profile
+from bastion.domain.contracts import ContractSpec
+from bastion.domain.ids import ContractId
+from bastion.secrets import resolve_secret
+from bastion.venues.fix.config import FixConfig
+from bastion.venues.fix.execution import FixVenue
+
+__all__ = ["fix_venue_for"]
+
+
+def fix_venue_for(
+    profile: Profile,
+    contracts: dict[ContractId, ContractSpec],
+    role: str,
+    **overrides: float,
+) -> FixVenue:
+    """``overrides`` set other ``FixConfig`` timings (reconnect backoff, timeouts)."""
+    venue = profile.venue
+    credentials: dict[str, object] = {}
+    if venue.user_env is not None:
+        credentials["username"] = resolve_secret(venue.user_env).reveal()
+    if venue.password_env is not None:
+        credentials["password"] = resolve_secret(venue.password_env)
+    sender = f"{venue.sender_comp_id}.{role.upper()}"
+    profile.store.path.parent.mkdir(parents=True, exist_ok=True)  # where the numbers live
+    return FixVenue(
+        FixConfig(
+            host=venue.host,
+            port=venue.port or 9878,
+            sender_comp_id=sender,
+            target_comp_id=venue.target_comp_id,
+            heartbeat_seconds=float(venue.heartbeat_seconds),
+            seq_path=profile.store.path.parent / f"fix-seq-{role.lower()}.json",
+            name="paper" if profile.environment.value == "paper" else "fix",
+            **credentials,  # type: ignore[arg-type]
+            **overrides,  # type: ignore[arg-type]
+        ),
+        contracts,
+    )
