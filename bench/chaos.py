@@ -200,7 +200,14 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 
 def _engine(
-    work: Path, port: int, seed: int, seconds: float, kill: str, *, final: bool = False
+    work: Path,
+    port: int,
+    seed: int,
+    seconds: float,
+    kill: str,
+    *,
+    final: bool = False,
+    run: int = 0,
 ) -> subprocess.Popen[bytes]:
     env = dict(os.environ, BASTION_CHAOS_KILL=kill)
     cmd = [
@@ -216,7 +223,24 @@ def _engine(
         "--seconds",
         str(seconds),
     ]
-    return subprocess.Popen([*cmd, "--final"] if final else cmd, env=env, cwd=ROOT)  # noqa: S603
+    log = (work / f"engine-{run:02d}.err").open("w")  # kept: a crash must be diagnosable
+    try:
+        return subprocess.Popen(  # noqa: S603
+            [*cmd, "--final"] if final else cmd, env=env, cwd=ROOT, stderr=log
+        )
+    finally:
+        log.close()
+
+
+def _engine_errors(work: Path) -> list[str]:
+    """The last lines of every engine run that ended with a traceback."""
+    found = []
+    for path in sorted(work.glob("engine-*.err")):
+        text = path.read_text(errors="replace")
+        if "Traceback" in text:
+            tail = [line for line in text.splitlines() if line.strip()][-6:]
+            found.append(f"{path.name}: " + " | ".join(tail))
+    return found
 
 
 def _audit(work: Path) -> dict[str, object]:
@@ -262,7 +286,7 @@ def run(kills: int, seed: int, work: Path) -> dict[str, object]:
         for i in range(kills):
             point = rng.choice((*KILL_POINTS, "timer", "timer"))
             spec = f"{point}:{rng.randint(1, 3)}" if point != "timer" else ""
-            engine = _engine(work, port, seed, 9.0, spec)
+            engine = _engine(work, port, seed, 9.0, spec, run=i)
             limit = rng.uniform(0.7, 2.5) if point == "timer" else 6.0
             if i == venue_kill_at:
                 time.sleep(0.8)
@@ -284,7 +308,7 @@ def run(kills: int, seed: int, work: Path) -> dict[str, object]:
                 if engine.returncode == -signal.SIGKILL
                 else f"{point}:exit{engine.returncode}"
             )
-        final = _engine(work, port, seed, 2.5, "", final=True)
+        final = _engine(work, port, seed, 2.5, "", final=True, run=kills)
         final.wait(timeout=60)
     finally:
         _stop(venue)
@@ -300,6 +324,7 @@ def run(kills: int, seed: int, work: Path) -> dict[str, object]:
         "reconcile_clean": bool(result.get("reconcile_clean")),
         "breaks": result.get("breaks", []),
         "kill_points": ended,
+        "engine_errors": _engine_errors(work),
         "seconds": round(time.monotonic() - started, 1),
     }
 

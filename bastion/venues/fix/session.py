@@ -32,6 +32,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+import threading
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -99,10 +101,15 @@ class MemorySeqStore:
 
 
 class FileSeqStore:
-    """Sequence numbers in a small JSON file, replaced atomically on every change."""
+    """Sequence numbers in a small JSON file, replaced atomically on every change.
+
+    The adapter's I/O thread and the caller's thread both save: a lock serialises them
+    and each write goes through its own temporary file, so two writers can never leave
+    a torn file behind (which would stop every later logon)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.Lock()
 
     def load(self) -> tuple[int, int]:
         try:
@@ -112,9 +119,10 @@ class FileSeqStore:
         return int(data["next_out"]), int(data["next_in"])
 
     def save(self, next_out: int, next_in: int) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"next_out": next_out, "next_in": next_in}))
-        tmp.replace(self.path)
+        with self._lock:
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"next_out": next_out, "next_in": next_in}))
+            tmp.replace(self.path)
 
 
 class MessageStore(Protocol):

@@ -184,3 +184,23 @@ def test_framer_split_input_and_junk_are_handled() -> None:
     (frame,) = framer.frames()
     assert frame.garbled == ""
     assert frame.raw == raw
+
+
+def test_session_numbers_file_survives_concurrent_writers(tmp_path: Path) -> None:
+    """Two threads saving at once (the I/O thread and the caller) never tear the file."""
+    import threading
+
+    store = FileSeqStore(tmp_path / "seq.json")
+
+    def hammer(offset: int) -> None:
+        for n in range(300):
+            store.save(n + offset, n)
+
+    threads = [threading.Thread(target=hammer, args=(k * 1000,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out, _ = store.load()  # parses: never a torn file
+    assert out in {299, 1299}
+    assert not list(tmp_path.glob("*.tmp"))
