@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bastion.errors import ConfigError
 from bastion.secrets import SECRET_KEY_PATTERN, mask_account
@@ -62,7 +69,7 @@ class StoreConfig(_Strict):
 
 
 class VenueConfig(_Strict):
-    kind: Literal["sim", "fix", "ib", "ctp"] = "sim"
+    kind: str = Field(default="sim", description="a registered venue kind (sim, fix, ...)")
     host: str = "127.0.0.1"
     port: int | None = Field(default=None, ge=1, le=65535)
     client_id: int | None = Field(default=None, ge=0, description="IB client id, one per process")
@@ -81,6 +88,33 @@ class VenueConfig(_Strict):
         default="PAPER", pattern=r"^[A-Za-z0-9_.\-]+$", description="FIX TargetCompID"
     )
     heartbeat_seconds: int = Field(default=5, ge=1, le=300, description="FIX HeartBtInt")
+    contracts: tuple[str, ...] = Field(
+        default=(),
+        description="contracts traded at this venue (INSTRUMENT/YYYYMM); a FIX venue needs them",
+    )
+
+    @field_validator("kind")
+    @classmethod
+    def _registered(cls, kind: str) -> str:
+        from bastion.venues.registry import registered_kinds
+
+        if kind not in registered_kinds():
+            raise ValueError(
+                f"venue kind {kind!r} has no registered builder; registered kinds:"
+                f" {', '.join(registered_kinds())}"
+            )
+        return kind
+
+    @field_validator("contracts")
+    @classmethod
+    def _contract_ids(cls, contracts: tuple[str, ...]) -> tuple[str, ...]:
+        from bastion.domain.contracts import parse_contract_id
+
+        for cid in contracts:
+            parse_contract_id(cid)
+        if len(set(contracts)) != len(contracts):
+            raise ValueError(f"contracts {list(contracts)} lists a contract twice")
+        return contracts
 
 
 class DataConfig(_Strict):
@@ -178,6 +212,16 @@ def cross_wiring_problem(p: Profile) -> str | None:  # noqa: PLR0911 - one rule 
         return f"a sim profile must use the sim venue, not {venue.kind!r}"
     if env is not Environment.SIM and venue.kind == "sim":
         return f"a {env} profile cannot use the in-process sim venue; use 'fix', 'ib' or 'ctp'"
+    if venue.kind == "fix" and not venue.contracts:
+        return (
+            "venue.contracts: a FIX venue trades only the contracts its profile lists;"
+            " add them, e.g. contracts: [SP500/202406]"
+        )
+    for cid in venue.contracts:
+        if cid.split("/", 1)[0] not in p.instruments:
+            return (
+                f"venue.contracts {cid}: its instrument is not in instruments {list(p.instruments)}"
+            )
     if venue.kind == "ib" and (problem := _ib_problem(p)) is not None:
         return problem
     if venue.kind == "ctp" and env is Environment.LIVE and venue.broker_id == CTP_SIMNOW_BROKER:

@@ -110,6 +110,7 @@ def worker(args: argparse.Namespace) -> int:
                 "host": "127.0.0.1",
                 "port": args.port,
                 "heartbeat_seconds": 2,
+                "contracts": ["ES/202606"],
             },
             "records_dir": str(work / "paper" / "records"),
         },

@@ -37,13 +37,7 @@ def flatten_command(  # noqa: PLR0912, PLR0915, PLR0917 - typer options; both fo
     from bastion.clock import WallClock
     from bastion.domain.ids import InstrumentId
     from bastion.errors import UserError
-    from bastion.gates.broker import (
-        broker_state_path,
-        open_venue,
-        profile_contracts,
-        save_broker_state,
-        take_broker_state,
-    )
+    from bastion.gates.broker import broker_state_path, save_broker_state, take_broker_state
     from bastion.gates.flatten import flatten_plan
     from bastion.gates.shadow import plans_dir
     from bastion.oms.manager import OrderManager
@@ -52,6 +46,7 @@ def flatten_command(  # noqa: PLR0912, PLR0915, PLR0917 - typer options; both fo
     from bastion.risk.kill import KillSwitch
     from bastion.risk.states import Scope, StateEvent, TradingState
     from bastion.store import SqliteStore
+    from bastion.venues.registry import open_venue, profile_contracts
 
     if graceful == immediate:
         raise UserError("choose one form: --graceful (within limits) or --immediate (kill switch)")
@@ -169,9 +164,9 @@ def watch_command(
     """Watch: connect read-only, monitor and reconcile each round; send nothing."""
     from bastion.clock import WallClock
     from bastion.errors import UserError
-    from bastion.gates.broker import open_venue, profile_contracts
     from bastion.gates.watch import watch
     from bastion.venues.modes import ReadOnlyVenue
+    from bastion.venues.registry import open_venue, profile_contracts
 
     if cycles < 0 or interval < 0:
         raise UserError("--cycles and --interval must not be negative")

@@ -10,15 +10,34 @@ status 0 for executable or skip, 1 for blocked.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bastion.gates.runs import ProfileArg, SecretArg, start_run
 
+if TYPE_CHECKING:
+    from bastion.clock import Clock
+    from bastion.config import Profile
+
 __all__ = ["gate_app"]
 
 gate_app = typer.Typer(help="Execution gates: the dry-run gate (R8.3).", no_args_is_help=True)
+
+
+def _probe_first(profile: Profile, clock: Clock, timeout: float) -> dict[str, int]:
+    """A fresh read-only snapshot before the gate (``--probe``); its order API counts."""
+    from bastion.gates.broker import broker_state_path, save_broker_state, take_broker_state
+    from bastion.venues.modes import DryRunVenue
+    from bastion.venues.registry import open_venue, profile_contracts
+
+    venue = DryRunVenue(open_venue(profile, "gate", clock, timeout=timeout), clock)
+    try:
+        state = take_broker_state(venue, clock, profile_contracts(profile))
+        save_broker_state(state, broker_state_path(profile))
+    finally:
+        venue.disconnect()
+    return venue.counters.as_dict()
 
 
 @gate_app.command("dry-run")
@@ -37,20 +56,12 @@ def dry_run(
     from rich.table import Table
 
     from bastion.clock import WallClock
-    from bastion.gates.broker import (
-        broker_state_path,
-        load_broker_state,
-        open_venue,
-        profile_contracts,
-        save_broker_state,
-        take_broker_state,
-    )
+    from bastion.gates.broker import broker_state_path, load_broker_state
     from bastion.gates.checks import evaluate
     from bastion.gates.dryrun import gather_inputs
     from bastion.gates.runs import save_state
     from bastion.gates.shadow import plans_dir
     from bastion.strategy.plan import latest_plan, load_plan
-    from bastion.venues.modes import DryRunVenue
 
     run = start_run(profile, secret)
     resolved = run.resolved
@@ -59,14 +70,7 @@ def dry_run(
     clock = WallClock()
     counts = {"send_order_calls": 0, "cancel_order_calls": 0}
     if probe:
-        venue = DryRunVenue(open_venue(p, "gate", clock, timeout=timeout), clock)
-        try:
-            save_broker_state(
-                take_broker_state(venue, clock, profile_contracts(p)), broker_state_path(p)
-            )
-        finally:
-            venue.disconnect()
-        counts = venue.counters.as_dict()
+        counts = _probe_first(p, clock, timeout)
     plan_path = plan if plan is not None else latest_plan(plans_dir(resolved))
     signal_plan = load_plan(plan_path) if plan_path is not None else None
     broker = load_broker_state(broker_state_path(p))

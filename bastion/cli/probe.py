@@ -32,12 +32,11 @@ def probe_command(
     from bastion.gates.broker import (
         PositionState,
         broker_state_path,
-        open_venue,
-        profile_contracts,
         save_broker_state,
         take_broker_state,
     )
     from bastion.venues.modes import ReadOnlyVenue
+    from bastion.venues.registry import open_venue, profile_contracts
 
     run = start_run(profile, secret)
     p = run.resolved.profile

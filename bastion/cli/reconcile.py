@@ -1,7 +1,7 @@
 """``bastion reconcile``: the three views now, and a readable diff (R7.1, R7.2).
 
-Read-only: it opens the profile's journal, asks the venue (over its own FIX session,
-``<SenderCompID>.RECON``, so a running engine keeps its session) and prints every break
+Read-only: it opens the profile's journal, asks the venue (on its own session, role
+``reconcile``, so a running engine keeps its own) and prints every break
 and the instruments the engine has locked. It writes nothing: the engine's own
 reconciliation loop is what locks and unlocks. Exit status 0 when clean, 1 when there
 are breaks or a view is unknown.
@@ -24,35 +24,25 @@ def reconcile_command(
     timeout: Annotated[float, typer.Option("--timeout", help="Venue connect timeout, s.")] = 5.0,
 ) -> None:
     """Compare targets, Bastion's fill-derived book and the venue's snapshot."""
-    from bastion.config import load_profile
+    from bastion.clock import WallClock
+    from bastion.config import Environment, load_profile
     from bastion.recon import FillIndex, LockBook, reconcile, render_report, take_views
     from bastion.store.sqlite import SqliteStore
     from bastion.store.targets import TargetStore
-    from bastion.venues.fix.config import FixConfig
-    from bastion.venues.fix.execution import FixVenue
-    from bastion.venues.paper.contracts import DEFAULT_CONTRACTS
+    from bastion.venues.modes import ReadOnlyVenue
+    from bastion.venues.registry import open_venue
 
     prof = load_profile(profile)
-    if prof.venue.kind != "fix":
+    if prof.environment is Environment.SIM:
         raise UserError(
-            f"bastion reconcile talks to a FIX venue; this profile's is {prof.venue.kind!r}"
+            "bastion reconcile compares the journal with a venue that outlives the process;"
+            " a sim profile's venue lives only inside its session"
         )
     if not prof.store.path.exists():
         raise UserError(f"no journal at {prof.store.path}; nothing traded under this profile yet")
     store = SqliteStore(prof.store.path)
-    venue = FixVenue(
-        FixConfig(
-            host=prof.venue.host,
-            port=prof.venue.port or 9878,
-            sender_comp_id=f"{prof.venue.sender_comp_id}.RECON",
-            # its own FIX session numbers, kept beside the journal (not in it)
-            seq_path=prof.store.path.parent / f"{prof.venue.sender_comp_id}.RECON.seq.json",
-            target_comp_id=prof.venue.target_comp_id,
-            heartbeat_seconds=float(prof.venue.heartbeat_seconds),
-            connect_timeout=timeout,
-        ),
-        dict(DEFAULT_CONTRACTS),
-    )
+    clock = WallClock()
+    venue = ReadOnlyVenue(open_venue(prof, "reconcile", clock, timeout=timeout), clock)
     try:
         connected = venue.connect()
         fills = FillIndex()

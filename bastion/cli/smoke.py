@@ -45,8 +45,8 @@ def _market(
     from bastion.venues.sim import SimVenue
     from bastion.venues.sim.market_data import Quote
 
-    own: MarketView | None = getattr(raw, "market", None)
-    if own is not None:
+    if not isinstance(raw, SimVenue):
+        own = raw.market
         deadline = time.monotonic() + timeout
         while own.quote(cid) is None and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -126,13 +126,7 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
     from bastion.domain.enums import Side
     from bastion.domain.ids import ContractId, InstrumentId
     from bastion.errors import UserError
-    from bastion.gates.broker import (
-        broker_state_path,
-        open_venue,
-        profile_contracts,
-        save_broker_state,
-        take_broker_state,
-    )
+    from bastion.gates.broker import broker_state_path, save_broker_state, take_broker_state
     from bastion.gates.checks import GateInputs
     from bastion.gates.dryrun import gather_inputs
     from bastion.gates.shadow import plans_dir
@@ -142,6 +136,7 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
     from bastion.store import SqliteStore
     from bastion.strategy.plan import latest_plan, load_plan
     from bastion.venues.modes import DryRunVenue
+    from bastion.venues.registry import open_venue, profile_contracts
 
     refuse_secret(secret)
     if side not in {"buy", "sell"}:

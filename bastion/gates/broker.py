@@ -1,9 +1,8 @@
 """The broker's state as the gates see it: venue access, snapshots and the probe (R8.1).
 
-``open_venue(profile, role)`` builds the profile's venue: the in-process sim venue for a
-sim profile (it starts flat on every run: nothing persists), or the FIX adapter for a
-``fix`` venue (the paper venue process), on its own FIX session ``<SenderCompID>.<ROLE>``
-so a running engine keeps its own. Callers wrap it read-only or dry-run.
+Venues are built by ``bastion.venues.registry`` (``open_venue(profile, role)``), each
+role on its own session so a running engine keeps its own; callers wrap it read-only or
+dry-run.
 
 ``take_broker_state(venue, clock)`` connects, logs in and takes the account, position,
 open-order, fill and contract snapshots. Each snapshot keeps its own time; the position
@@ -18,10 +17,8 @@ gate reads it back and judges its age against the clock.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -30,7 +27,6 @@ from bastion.clock import Clock
 from bastion.config import Environment, Profile
 from bastion.domain.contracts import ContractSpec, parse_contract_id
 from bastion.domain.ids import ContractId
-from bastion.errors import UserError
 from bastion.venues.port import VenuePort
 
 __all__ = [
@@ -38,7 +34,6 @@ __all__ = [
     "PositionState",
     "broker_state_path",
     "load_broker_state",
-    "open_venue",
     "save_broker_state",
     "take_broker_state",
 ]
@@ -196,58 +191,6 @@ def load_broker_state(path: Path) -> BrokerState | None:
         return BrokerState(**raw)
     except (OSError, ValueError, TypeError):
         return None
-
-
-# -- venue access ------------------------------------------------------------------------
-
-
-def profile_contracts(profile: Profile) -> dict[ContractId, ContractSpec]:
-    """The contracts a profile's venue knows: the paper venue's list for a FIX venue,
-    else the profile's instruments' contracts found in its bar store."""
-    if profile.venue.kind == "fix":
-        from bastion.venues.paper.contracts import DEFAULT_CONTRACTS
-
-        return dict(DEFAULT_CONTRACTS)
-    from bastion.marketdata.bars import BarStore
-    from bastion.marketdata.specs import SpecRegistry
-
-    registry = SpecRegistry.bundled()
-    store = BarStore(Path(profile.data.dir))
-    out: dict[ContractId, ContractSpec] = {}
-    for iid in profile.instruments:
-        spec = registry[iid].contract
-        for cid, size in store.contracts(iid):
-            if size == "1m":
-                out[ContractId(cid)] = spec
-    return out
-
-
-def open_venue(profile: Profile, role: str, clock: Clock, *, timeout: float = 5.0) -> VenuePort:
-    """The profile's venue (not yet connected). ``role`` names this process's session."""
-    contracts = profile_contracts(profile)
-    kind = profile.venue.kind
-    if kind == "sim":
-        from bastion.venues.sim import SimVenue, SimVenueConfig
-
-        config = SimVenueConfig(
-            seed=profile.venue.seed,
-            initial_cash=Decimal(profile.capital),
-            currency=profile.currency,
-        )
-        return SimVenue(contracts, clock, config)
-    if kind == "fix":
-        # Loaded by name: the FIX adapter is outside the strictly typed packages, and a
-        # static import would pull its typing into bastion.gates' strict check. One
-        # builder for every role: its own session, its numbers kept beside the journal.
-        builder = importlib.import_module("bastion.venues.fix.profile").fix_venue_for
-        venue: VenuePort = builder(
-            profile, contracts, role, connect_timeout=timeout, query_timeout=timeout
-        )
-        return venue
-    raise UserError(
-        f"venue kind {kind!r} of profile {profile.name} has no adapter here yet;"
-        " the gates run against 'sim' and 'fix' venues"
-    )
 
 
 def is_test_environment(profile: Profile) -> bool:

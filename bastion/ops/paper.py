@@ -124,10 +124,8 @@ class VenueSession:
         self.reconciler = Reconciler(
             self.oms, self.locks, self.clock, journal=self.store, interval=reconcile_every
         )
-        remember = getattr(venue, "remember", None)
-        if remember is not None:  # adapters that map venue ids keep our live orders known
-            for order in self.oms.book.broker_orders.values():
-                remember(order)
+        for order in self.oms.book.broker_orders.values():
+            venue.remember(order)  # adapters that map venue ids keep our live orders known
         wanted = set(profile.instruments)
         chosen: dict[InstrumentId, ContractId] = {}
         for cid in sorted(contracts):
@@ -143,7 +141,7 @@ class VenueSession:
             ledger=self.oms,
             store=self.store,
             clock=self.clock,
-            market=venue.market,  # type: ignore[attr-defined]
+            market=venue.market,
             venue_limits={venue.name: venue.rate_limits},
         )
         if risk_level is not None:
@@ -157,7 +155,7 @@ class VenueSession:
             venue=venue,
             risk=gate,
             schedule=FixedSchedule(contracts=dict(chosen)),
-            market=venue.market,  # type: ignore[attr-defined]
+            market=venue.market,
             clock=self.clock,
             specs=specs,
         )
@@ -262,7 +260,7 @@ class VenueSession:
                     time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
                 continue
             was_connected = True
-            epoch = int(getattr(venue, "connection_epoch", 0))
+            epoch = venue.connection_epoch
             if epoch != epoch_done:
                 ready.set(self._recover_and_reconcile())
                 if "INCOMPLETE" in self.recoveries[-1]:
@@ -299,7 +297,7 @@ class VenueSession:
 
     def _note_disconnect(self) -> None:
         self.disconnects += 1
-        why = getattr(self.venue, "last_disconnect_reason", "connection lost")
+        why = self.venue.last_disconnect_reason or "connection lost"
         self.log.warning("disconnect", reason=why, in_flight=sorted(self.oms.book.broker_orders))
         in_flight = ",".join(sorted(self.oms.book.broker_orders))
         self.oms.record(

@@ -22,7 +22,6 @@ from bastion.errors import UserError
 from bastion.gates.broker import (
     BrokerState,
     broker_state_path,
-    profile_contracts,
     save_broker_state,
     take_broker_state,
 )
@@ -30,10 +29,11 @@ from bastion.gates.dryrun import gather_inputs
 from bastion.gates.presubmit import PreSubmitGate
 from bastion.gates.profiles import ResolvedProfile
 from bastion.gates.shadow import plans_dir
-from bastion.ops.paper import VenueSession, VenueSessionResult, fix_venue_for
+from bastion.ops.paper import VenueSession, VenueSessionResult
 from bastion.risk.port import RiskGate
 from bastion.strategy.plan import SignalPlan, latest_plan, load_plan
 from bastion.venues.port import VenuePort
+from bastion.venues.registry import open_venue, profile_contracts
 
 __all__ = ["PlanSessionResult", "plan_targets", "run_plan_session"]
 
@@ -65,11 +65,6 @@ def run_plan_session(resolved: ResolvedProfile, *, seconds: float) -> PlanSessio
     profile = resolved.profile
     if profile.environment is Environment.SIM:  # pragma: no cover - the CLI routes sim away
         raise UserError("a sim profile runs the simulated session, not a venue session")
-    if profile.venue.kind != "fix":
-        raise UserError(
-            f"venue kind {profile.venue.kind!r} has no session runner yet; 'fix' (the paper"
-            " venue or a FIX broker) does"
-        )
     plan_path = latest_plan(plans_dir(resolved))
     if plan_path is None:
         raise UserError(
@@ -97,7 +92,7 @@ def run_plan_session(resolved: ResolvedProfile, *, seconds: float) -> PlanSessio
 
     session = VenueSession(
         profile,
-        fix_venue_for(profile, contracts, "engine"),
+        open_venue(profile, "engine", clock),
         contracts,
         clock=clock,
         risk_level=plan.risk_level,

@@ -26,13 +26,14 @@ from bastion.domain.records import (
     FillRecorded,
     JournalRecord,
 )
-from bastion.gates.broker import broker_state_path, load_broker_state, profile_contracts
+from bastion.gates.broker import broker_state_path, load_broker_state
 from bastion.gates.dryrun import read_store
 from bastion.gates.profiles import ResolvedProfile
 from bastion.gates.runs import load_state
 from bastion.ops.records import write_text_redacted
 from bastion.reports.html import line_chart, page
 from bastion.secrets import Redactor
+from bastion.venues.registry import profile_contracts
 
 __all__ = ["Report", "TradeRow", "build_report", "trade_rows"]
 

@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from bastion.clock import Clock
 from bastion.domain.ids import ClientOrderId, ContractId
+from bastion.domain.market import MarketView
 from bastion.domain.orders import BrokerOrder
 from bastion.domain.reasons import Reason
 from bastion.domain.venue_events import CancelRejected, Rejected, VenueEvent
@@ -74,11 +75,26 @@ class ReadOnlyVenue:
     def is_connected(self) -> bool:
         return self._inner.is_connected
 
+    @property
+    def connection_epoch(self) -> int:
+        return self._inner.connection_epoch
+
+    @property
+    def last_disconnect_reason(self) -> str:
+        return self._inner.last_disconnect_reason
+
+    @property
+    def market(self) -> MarketView:
+        return self._inner.market
+
     def connect(self) -> bool:
         return self._inner.connect()
 
     def disconnect(self) -> None:
         self._inner.disconnect()
+
+    def remember(self, order: BrokerOrder) -> None:
+        self._inner.remember(order)
 
     def account(self) -> Snapshot[AccountSnapshot]:
         return self._inner.account()

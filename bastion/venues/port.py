@@ -51,6 +51,7 @@ import msgspec
 from bastion.domain.enums import OffsetFlag, OrderType, Side, TimeInForce
 from bastion.domain.fills import Fill
 from bastion.domain.ids import ClientOrderId, ContractId, VenueOrderId
+from bastion.domain.market import MarketView
 from bastion.domain.orders import BrokerOrder
 from bastion.domain.reasons import Reason
 from bastion.domain.venue_events import VenueEvent
@@ -64,11 +65,13 @@ __all__ = [
     "OrderCallResult",
     "OrderStatusRecord",
     "PositionRecord",
+    "QueryView",
     "RateLimits",
     "Snapshot",
     "SnapshotStatus",
     "VenueOrderStatus",
     "VenuePort",
+    "VenueQueries",
 ]
 
 T = TypeVar("T")
@@ -263,8 +266,11 @@ class OrderApiCounters:
         )
 
 
-class VenuePort(Protocol):
-    """What every venue adapter implements. See the module docstring for the shape."""
+class VenueQueries(Protocol):
+    """Everything of a venue but its order calls: identity, connection, snapshots and the
+    event stream. Every part of the engine except the one send path
+    (``bastion.engine.send``) holds a venue of this type, so no other part can send,
+    cancel or modify an order (ARCHITECTURE.md: one door to the venue)."""
 
     @property
     def name(self) -> str: ...
@@ -278,11 +284,35 @@ class VenuePort(Protocol):
     @property
     def is_connected(self) -> bool: ...
 
+    @property
+    def connection_epoch(self) -> int:
+        """Rises by one at every new connection (logon). The engine runs restart recovery
+        and a clean reconciliation once per epoch before it sends anything."""
+        ...
+
+    @property
+    def last_disconnect_reason(self) -> str:
+        """Why the last connection ended (empty until one did), for the journal."""
+        ...
+
+    @property
+    def market(self) -> MarketView:
+        """The venue's own market data (bid/ask/last, halts, bands), for the risk
+        engine's market view and the algos. A venue without a feed returns an empty view
+        (every quote unknown), never made-up prices."""
+        ...
+
     def connect(self) -> bool:
         """Connect (and log in); ``False`` if it could not. Never raises for the network."""
         ...
 
     def disconnect(self) -> None: ...
+
+    def remember(self, order: BrokerOrder) -> None:
+        """Learn a live order Bastion journaled in an earlier run, so the venue's reports
+        about it map back to it after a restart (venue ids that change, CTP's triples).
+        Sends nothing."""
+        ...
 
     def account(self) -> Snapshot[AccountSnapshot]: ...
 
@@ -298,6 +328,15 @@ class VenuePort(Protocol):
         """One order as the venue knows it today; settles orders whose reports were lost."""
         ...
 
+    def poll_events(self) -> list[VenueEvent]:
+        """Every event that is due, oldest first; each event is returned once."""
+        ...
+
+
+class VenuePort(VenueQueries, Protocol):
+    """What every venue adapter implements: the queries, plus the order calls. Only the
+    engine's send path calls ``submit``, ``cancel`` and ``modify``."""
+
     def submit(self, order: BrokerOrder) -> OrderCallResult:
         """Send a new order. The venue copies what it needs and never mutates ``order``."""
         ...
@@ -310,6 +349,68 @@ class VenuePort(Protocol):
         order can no longer be canceled, the replacement is rejected."""
         ...
 
+
+class QueryView:
+    """A venue seen without its order calls: what the kernel hands every part of the
+    engine but the send path. ``submit``, ``cancel`` and ``modify`` do not exist here
+    (``AttributeError``), so the one-door rule holds by construction, not by care."""
+
+    __slots__ = ("_venue",)
+
+    def __init__(self, venue: VenueQueries) -> None:
+        self._venue = venue
+
+    @property
+    def name(self) -> str:
+        return self._venue.name
+
+    @property
+    def counters(self) -> OrderApiCounters:
+        return self._venue.counters
+
+    @property
+    def rate_limits(self) -> RateLimits:
+        return self._venue.rate_limits
+
+    @property
+    def is_connected(self) -> bool:
+        return self._venue.is_connected
+
+    @property
+    def connection_epoch(self) -> int:
+        return self._venue.connection_epoch
+
+    @property
+    def last_disconnect_reason(self) -> str:
+        return self._venue.last_disconnect_reason
+
+    @property
+    def market(self) -> MarketView:
+        return self._venue.market
+
+    def connect(self) -> bool:
+        return self._venue.connect()
+
+    def disconnect(self) -> None:
+        self._venue.disconnect()
+
+    def remember(self, order: BrokerOrder) -> None:
+        self._venue.remember(order)
+
+    def account(self) -> Snapshot[AccountSnapshot]:
+        return self._venue.account()
+
+    def positions(self) -> Snapshot[dict[ContractId, PositionRecord]]:
+        return self._venue.positions()
+
+    def open_orders(self) -> Snapshot[tuple[OpenOrderRecord, ...]]:
+        return self._venue.open_orders()
+
+    def fills_since(self, cursor: FillCursor | None) -> Snapshot[FillsPage]:
+        return self._venue.fills_since(cursor)
+
+    def order_status(self, client_order_id: ClientOrderId) -> Snapshot[OrderStatusRecord]:
+        return self._venue.order_status(client_order_id)
+
     def poll_events(self) -> list[VenueEvent]:
-        """Every event that is due, oldest first; each event is returned once."""
-        ...
+        return self._venue.poll_events()

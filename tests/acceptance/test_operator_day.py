@@ -38,6 +38,7 @@ venue:
   host: 127.0.0.1
   port: {port}
   password_env: BASTION_PAPER_PASSWORD
+  contracts: [SP500/202406]
 records_dir: runs/paper/records
 pool: examples/pools
 """
@@ -67,7 +68,8 @@ def test_operator_day_paper_venue_full_day(cli: Cli, paper_day: Path) -> None:
     secret = {"BASTION_PAPER_PASSWORD": "paper-pass-8d1f"}
     probe = _run(cli, ["probe"], secret)
     assert "position snapshot: confirmed_flat" in probe
-    assert "contract snapshot: 3 contract(s): ES/202606, NQ/202606, SP500/202406" in probe
+    # The profile's own contracts, never the paper venue's defaults (issue: one engine).
+    assert "contract snapshot: 1 contract(s): SP500/202406" in probe
     shadow = _run(cli, ["shadow", "--date", "2024-04-30"], secret)
     assert "SP500    SP500/202406   +0 -> +2 (open)" in shadow
     gate = _run(cli, ["gate", "dry-run"], secret)
@@ -78,7 +80,7 @@ def test_operator_day_paper_venue_full_day(cli: Cli, paper_day: Path) -> None:
         [
             "smoke-order",
             "--contract",
-            "ES/202606",
+            "SP500/202406",
             "--side",
             "buy",
             "--mode",

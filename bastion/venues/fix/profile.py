@@ -1,22 +1,28 @@
-"""The FIX adapter built from a profile: one place, for every command that connects.
+"""The FIX adapter built from a profile: the registry's builder for ``kind: fix``.
 
 Each process role (engine, probe, gate, smoke, watch, recon) logs on as its own FIX
 session ``<SenderCompID>.<ROLE>`` with its own sequence numbers kept beside the
 journal, so a second run of the same command the same day resumes its numbers instead
 of being logged out for a sequence number too low. Credentials come only from the
 environment variables the profile names.
+
+The contracts are the profile's own (``venue.contracts``, specs from the bundled
+registry): a FIX broker's list is the operator's to state, never the paper venue's
+defaults.
 """
 
 from __future__ import annotations
 
+from bastion.clock import Clock
 from bastion.config import Profile
-from bastion.domain.contracts import ContractSpec
+from bastion.domain.contracts import ContractSpec, parse_contract_id
 from bastion.domain.ids import ContractId
+from bastion.errors import ConfigError, DataError
 from bastion.secrets import resolve_secret
 from bastion.venues.fix.config import FixConfig
 from bastion.venues.fix.execution import FixVenue
 
-__all__ = ["fix_venue_for"]
+__all__ = ["BUILDER", "FixBuilder", "fix_venue_for", "profile_fix_contracts"]
 
 
 def fix_venue_for(
@@ -48,3 +54,39 @@ def fix_venue_for(
         ),
         contracts,
     )
+
+
+def profile_fix_contracts(profile: Profile) -> dict[ContractId, ContractSpec]:
+    """The contracts listed in the profile's ``venue.contracts``, with bundled specs."""
+    from bastion.marketdata.specs import SpecRegistry
+
+    registry = SpecRegistry.bundled()
+    out: dict[ContractId, ContractSpec] = {}
+    for raw in profile.venue.contracts:
+        cid = ContractId(raw)
+        instrument, _ = parse_contract_id(cid)
+        try:
+            out[cid] = registry[instrument].contract
+        except DataError:
+            raise ConfigError(
+                f"profile {profile.name}: venue.contracts {raw}: no contract spec for"
+                f" {instrument}; add it to the spec registry"
+            ) from None
+    return out
+
+
+class FixBuilder:
+    def contracts(self, profile: Profile) -> dict[ContractId, ContractSpec]:
+        return profile_fix_contracts(profile)
+
+    def build(self, profile: Profile, role: str, clock: Clock, *, timeout: float) -> FixVenue:
+        return fix_venue_for(
+            profile,
+            self.contracts(profile),
+            role,
+            connect_timeout=timeout,
+            query_timeout=timeout,
+        )
+
+
+BUILDER = FixBuilder()

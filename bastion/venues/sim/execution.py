@@ -14,6 +14,7 @@ from collections.abc import Callable
 from bastion.clock import Clock
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import ClientOrderId, ContractId, VenueOrderId
+from bastion.domain.market import MarketView
 from bastion.domain.orders import BrokerOrder
 from bastion.domain.reasons import Reason
 from bastion.domain.venue_events import CancelRejected, Rejected, VenueEvent
@@ -34,6 +35,7 @@ from bastion.venues.sim.config import FaultKind, ScheduledFault, SimVenueConfig
 from bastion.venues.sim.engine import SessionCheck, always_open
 from bastion.venues.sim.faults import Faults
 from bastion.venues.sim.feed import MarketFeed
+from bastion.venues.sim.market_data import SimMarketView
 from bastion.venues.sim.parsing import Refusal, SimOrder, parse_order
 
 __all__ = ["SimVenue"]
@@ -66,6 +68,8 @@ class SimVenue(MarketFeed):
             config.faults, config.seed, self._fault_disconnect, self.halt, self.current_time
         )
         self.reject_hook = self.faults.take_reject
+        self._market_view = SimMarketView(self.markets, is_open)
+        self._disconnect_reason = ""
         for fault in config.faults.schedule:
             self.schedule(fault.at, self._run_scheduled, fault)
 
@@ -86,6 +90,21 @@ class SimVenue(MarketFeed):
     def is_connected(self) -> bool:
         return self._connected
 
+    @property
+    def connection_epoch(self) -> int:
+        return self._session
+
+    @property
+    def last_disconnect_reason(self) -> str:
+        return self._disconnect_reason
+
+    @property
+    def market(self) -> MarketView:
+        return self._market_view
+
+    def remember(self, order: BrokerOrder) -> None:
+        """Nothing to learn: the sim venue addresses orders by Bastion's own ids."""
+
     def connect(self) -> bool:
         self.advance()
         self._reconnect()
@@ -98,6 +117,9 @@ class SimVenue(MarketFeed):
         self.current_time()
         if self._connected:
             self._inbox.extend(self.due_reports())  # these reached us before the drop
+            self._disconnect_reason = (
+                "client disconnect" if duration is None and not lose_reports else "venue fault"
+            )
         self._connected = False
         self.faults.lose_reports = lose_reports
         if duration is not None:

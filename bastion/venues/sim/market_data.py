@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
+from collections.abc import Callable
 
 import msgspec
 
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import ContractId
+from bastion.domain.market import MarketQuote
 
-__all__ = ["Bar", "MarketState", "Quote", "Trade"]
+__all__ = ["Bar", "MarketState", "Quote", "SimMarketView", "Trade"]
 
 
 class Quote(msgspec.Struct, frozen=True, kw_only=True):
@@ -74,6 +76,7 @@ class MarketState:
         "ranges",
         "reference_ticks",
         "spec",
+        "updated_at",
     )
 
     def __init__(self, spec: ContractSpec, volatility_window: int) -> None:
@@ -94,6 +97,8 @@ class MarketState:
         """What the venue's feed shows (it lags ``last_quote`` under a stale-quote fault)."""
         self.ranges: deque[int] = deque(maxlen=volatility_window)
         self.range_sum = 0
+        self.updated_at: dt.datetime | None = None
+        """When the last quote, trade or bar arrived."""
 
     def apply_quote(self, quote: Quote, *, publish: bool) -> None:
         self.bid_ticks = quote.bid_ticks
@@ -102,6 +107,7 @@ class MarketState:
         self.ask_available = quote.ask_size
         self.mark_ticks = (quote.bid_ticks + quote.ask_ticks) // 2
         self.last_quote = quote
+        self.updated_at = quote.timestamp
         if publish:
             self.published_quote = quote
         if self.reference_ticks is None:
@@ -111,6 +117,7 @@ class MarketState:
         if self.reference_ticks is None:
             self.set_reference(bar.open_ticks)
         self.mark_ticks = bar.close_ticks
+        self.updated_at = bar.end
         rng = bar.high_ticks - bar.low_ticks
         if len(self.ranges) == self.ranges.maxlen:
             self.range_sum -= self.ranges[0]
@@ -132,3 +139,39 @@ class MarketState:
     def band(self) -> tuple[int, int] | None:
         """The daily limit band in ticks (inclusive), if the contract has one."""
         return self._band
+
+
+class SimMarketView:
+    """The sim venue's market as a ``MarketView``: the published quote (it lags under a
+    stale-quote fault, as a real feed would), the last mark, halts and the band."""
+
+    __slots__ = ("_is_open", "_markets")
+
+    def __init__(
+        self,
+        markets: dict[ContractId, MarketState],
+        is_open: Callable[[ContractId, dt.datetime], bool],
+    ) -> None:
+        self._markets = markets
+        self._is_open = is_open
+
+    def quote(self, contract_id: ContractId) -> MarketQuote | None:
+        market = self._markets.get(contract_id)
+        if market is None or market.updated_at is None:
+            return None
+        published = market.published_quote
+        return MarketQuote(
+            contract_id,
+            bid_ticks=published.bid_ticks if published is not None else None,
+            ask_ticks=published.ask_ticks if published is not None else None,
+            last_ticks=market.mark_ticks,
+            last_tick_at=published.timestamp if published is not None else market.updated_at,
+            halted=market.halted,
+            settlement_ticks=market.reference_ticks,
+            band=market.band(),
+            bid_size=published.bid_size if published is not None else 0,
+            ask_size=published.ask_size if published is not None else 0,
+        )
+
+    def in_session(self, contract_id: ContractId, when: dt.datetime) -> bool:
+        return self._is_open(contract_id, when)

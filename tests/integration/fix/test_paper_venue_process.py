@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from bastion.domain.enums import OrderType, Side
+from bastion.domain.ids import ContractId
 from bastion.oms.manager import OrderManager
 from bastion.recon import balance_trade
 from bastion.store.sqlite import SqliteStore, StoreMode
@@ -32,6 +33,7 @@ from bastion.venues.paper.contracts import DEFAULT_CONTRACTS
 from tests.conftest import run_cli
 
 ES = next(iter(DEFAULT_CONTRACTS))
+SP = ContractId("SP500/202406")
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -158,6 +160,7 @@ def test_venue_seq_too_low_without_possdup_logs_out_with_reason(venue: _Venue) -
 def test_reconcile_cli_manual_trade_shows_break_until_balanced(
     venue: _Venue, tmp_path: Path
 ) -> None:
+    # The profile trades what it lists (SP500/202406), and so does this test.
     journal = tmp_path / "runs" / "paper" / "journal.db"
     journal.parent.mkdir(parents=True)
     profile = tmp_path / "paper.yaml"
@@ -176,19 +179,19 @@ def test_reconcile_cli_manual_trade_shows_break_until_balanced(
         from bastion.domain.ids import StrategyId
 
         driver = OmsDriver(fix, OrderManager(store), WallClock())
-        driver.send(replace(make_order(Side.BUY, 1, contract_id=ES), strategy_id=StrategyId("ema")))
+        driver.send(replace(make_order(Side.BUY, 1, contract_id=SP), strategy_id=StrategyId("ema")))
         assert _wait(
             lambda: (
-                (bool(driver.pump()) and store.book.positions.contract_position(ES) == 1)
-                or store.book.positions.contract_position(ES) == 1
+                (bool(driver.pump()) and store.book.positions.contract_position(SP) == 1)
+                or store.book.positions.contract_position(SP) == 1
             )
         )
         clean = run_cli(["reconcile", "--profile", str(profile)])
         assert clean.code == 0, clean.out + clean.err
         assert "reconciliation: CLEAN" in clean.out
-        manual = make_order(Side.SELL, 1, contract_id=ES, client_order_id="BY-HAND-1")
+        manual = make_order(Side.SELL, 1, contract_id=SP, client_order_id="BY-HAND-1")
         hand.submit(manual)
-        assert _wait(lambda: (fix.positions().value or {}).get(ES) is None)
+        assert _wait(lambda: (fix.positions().value or {}).get(SP) is None)
         broken = run_cli(["reconcile", "--profile", str(profile)])
         assert broken.code == 1
         assert "contract_vs_broker" in broken.out
@@ -200,7 +203,7 @@ def test_reconcile_cli_manual_trade_shows_break_until_balanced(
         balance_trade(
             driver.oms,
             _now(),
-            ES,
+            SP,
             -1,
             price_ticks=fill.price_ticks,
             note="sold by hand; desk ticket 7",
