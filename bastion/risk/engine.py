@@ -182,7 +182,9 @@ class RiskEngine:
         if refused is not None:
             return refused
         refused = check_order_size(order, limits.max_order_lots)
-        if refused is None and not reducing:
+        if refused is None:
+            # Always: an order that reduces the instrument can still grow one strategy's
+            # position past its limit (check_position lets through what only shrinks).
             refused = self._exposure_limits(order, inst, strat, instrument, limits)
         price = order.limit_ticks if order.limit_ticks is not None else order.stop_ticks
         if price is None and quote is not None:

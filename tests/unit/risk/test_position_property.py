@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bastion.domain.enums import Side
@@ -67,6 +67,18 @@ def _assert_within_limits(rig: Rig) -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(actions)
+# Found by Hypothesis: a buy that reduces the instrument (short 5 from another order)
+# grew strategy 'trend' past its limit, because reducing orders skipped every
+# position check.
+@example(
+    [
+        ("order", Side.SELL, 5, CONTRACT, None),
+        ("order", Side.BUY, 1, CONTRACT, "trend"),
+        ("fill", 0, 1),
+        ("fill", 0, 4),
+        ("order", Side.BUY, 4, CONTRACT, "trend"),
+    ]
+)
 def test_engine_any_order_sequence_positions_stay_within_limits(
     steps: list[tuple[object, ...]],
 ) -> None:
