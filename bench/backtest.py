@@ -126,7 +126,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         journal = Path(tmp) / "backtest" / "journal.db"
         journal.parent.mkdir()
-        engine, ledger = build_engine(
+        engine = build_engine(
             specs={ES: SPEC},
             contracts=[(ES, CONTRACT)],
             schedule=FixedSchedule(contracts={ES: CONTRACT}),
@@ -139,9 +139,7 @@ def main() -> None:
         engine.run(bars)
         engine.stack.drain()
         elapsed = time.perf_counter() - began
-        flush = getattr(ledger, "flush", None)
-        if flush:
-            flush()
+        engine.engine.store.flush()
         book = engine.stack.oms.book
         broker_orders = engine.venue.counters.send_order_calls
         result = {
@@ -155,7 +153,7 @@ def main() -> None:
             "final_position": book.positions.contract_position(CONTRACT),
             "journal": "none" if args.no_journal else "sqlite-backtest",
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "journal_records": getattr(ledger, "last_seq", None),
+            "journal_records": engine.engine.store.last_seq,
         }
     print(json.dumps(result))
 

@@ -92,7 +92,8 @@ def worker(args: argparse.Namespace) -> int:
     from bastion.config import parse_profile
     from bastion.domain.ids import InstrumentId, StrategyId
     from bastion.domain.targets import Target
-    from bastion.ops.paper import VenueSession, fix_venue_for
+    from bastion.ops.paper import VenueSession
+    from bastion.venues.fix.profile import fix_venue_for
     from bastion.venues.paper.contracts import DEFAULT_CONTRACTS
 
     work = Path(args.dir)

@@ -1,4 +1,10 @@
-"""Wiring: build the deterministic core for a backtest from its parts."""
+"""A backtest's engine: the kernel's engine, a sim venue fed by bars, and the bar driver.
+
+``build_engine`` is what backtests, the sim session, the benches and tests use to get a
+``BarRunner``: the engine comes from ``bastion.engine.kernel`` (the real risk engine,
+the locks, the one send path, every duty), on a simulated clock by default, with a
+journal in backtest durability (batched) or in memory.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +14,30 @@ from decimal import Decimal
 from pathlib import Path
 
 from bastion.backtest.pnl import PnlBook
-from bastion.backtest.runner import BarMarket, Engine
+from bastion.backtest.runner import BarMarket, BarRunner
 from bastion.clock import Clock, SimClock
+from bastion.config import RiskConfig
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import ContractId, InstrumentId
-from bastion.domain.market import MarketView
-from bastion.oms import OrderManager
-from bastion.oms.ledger import Ledger
-from bastion.orders.rolls import ContractSchedule
-from bastion.orders.stack import StackHandler
-from bastion.risk.port import PassThroughRisk, RiskGate
-from bastion.store import SqliteStore, StoreMode
+from bastion.engine.kernel import EngineConfig
+from bastion.engine.kernel import build_engine as build_kernel_engine
+from bastion.orders.rolls import CalendarSchedule, ContractSchedule
+from bastion.risk.port import RiskGate
+from bastion.store import StoreMode
 from bastion.strategy.examples import BarStrategy
-from bastion.venues.port import VenuePort
 from bastion.venues.sim import SimVenue, SimVenueConfig, SlippageConfig, SlippageKind
 
-__all__ = ["RiskFactory", "build_engine", "frictionless_venue_config"]
+__all__ = ["BACKTEST_RISK", "build_engine", "frictionless_venue_config"]
 
-RiskFactory = Callable[[OrderManager, MarketView, Clock, VenuePort], RiskGate]
-"""Builds the risk gate from the parts ``build_engine`` makes (book, market, clock, venue)."""
+BACKTEST_RISK = RiskConfig(
+    max_order_lots=1000,
+    max_position_lots=1000,
+    max_notional=Decimal(10**12),
+    price_tolerance_ticks=10**6,
+    stale_data_seconds=3600.0,
+)
+"""Risk limits of a backtest with no profile: wide, so they decide nothing a strategy
+test did not ask for; every check still runs (the cost is part of what is measured)."""
 
 
 def frictionless_venue_config(commission: Decimal, slippage_ticks: int = 0) -> SimVenueConfig:
@@ -55,45 +66,49 @@ def build_engine(
     start: dt.datetime,
     journal: Path | None,
     venue_config: SimVenueConfig,
-    risk: RiskGate | None = None,
-    risk_factory: RiskFactory | None = None,
+    risk: RiskConfig = BACKTEST_RISK,
+    risk_level: tuple[str, str] = ("base", "backtest: built-in strategies"),
+    wrap_gate: Callable[[RiskGate], RiskGate] | None = None,
     algo: str = "market",
     clock: Clock | None = None,
-) -> tuple[Engine, Ledger]:
+    capital: Decimal | None = None,
+    position_limits: Mapping[InstrumentId, int] | None = None,
+) -> BarRunner:
     """``clock`` defaults to a ``SimClock`` at ``start`` (a backtest); the live runner
-    passes a wall or replay clock, which every part then shares."""
+    passes a wall or replay clock, which every part then shares. ``capital`` (the
+    equity the risk engine sees before any P&L) defaults to the venue's initial cash."""
     clock = clock if clock is not None else SimClock(start)
-    ledger: Ledger = (
-        SqliteStore(journal, mode=StoreMode.BACKTEST, clock=clock) if journal else _memory()
-    )
     venue = SimVenue({cid: specs[iid] for iid, cid in contracts}, clock, venue_config)
     venue.connect()
     market = BarMarket()
-    oms = OrderManager(ledger)
-    if risk is None:
-        risk = risk_factory(oms, market, clock, venue) if risk_factory else PassThroughRisk()
-    stack = StackHandler(
-        oms=oms,
-        venue=venue,
+    config = EngineConfig(
         risk=risk,
-        schedule=schedule,
-        market=market,
-        clock=clock,
         specs=specs,
+        schedule=schedule,
+        store_path=journal if journal is not None else ":memory:",
+        durability=StoreMode.BACKTEST,
+        market=market,
+        # A venue in the same process: reconcile once per simulated hour; the equity
+        # mark (loss limits, margin) on every bar; other processes' requests every
+        # 256 passes.
+        reconcile_every=dt.timedelta(hours=1),
+        account_every=dt.timedelta(0),
+        reconnect_every=dt.timedelta(0),
+        external_check_every=256,
         default_algo=algo,
+        position_limits=position_limits or {},
+        risk_level=risk_level,
+        wrap_gate=wrap_gate,
     )
-    engine = Engine(
-        stack=stack,
+    engine = build_kernel_engine(config, venue, clock)
+    runner = BarRunner(
+        engine=engine,
         venue=venue,
-        clock=clock,
         market=market,
         pnl=PnlBook(specs),
         strategies=strategies,
+        capital=capital if capital is not None else venue_config.initial_cash,
+        schedule=schedule if isinstance(schedule, CalendarSchedule) else None,
     )
-    return engine, ledger
-
-
-def _memory() -> Ledger:
-    from bastion.oms.ledger import MemoryLedger
-
-    return MemoryLedger()
+    engine.equity_source = runner.equity_mark
+    return runner

@@ -27,6 +27,7 @@ class PnlBook:
     commissions: Decimal = Decimal(0)
     traded_lots: int = 0
     fills: int = 0
+    _instrument_of: dict[ContractId, InstrumentId] = field(default_factory=dict)
 
     def on_fill(self, fill: Fill) -> None:
         iid, _ = parse_contract_id(fill.contract_id)
@@ -41,16 +42,22 @@ class PnlBook:
         self.marks[contract_id] = ticks
 
     def gross(self) -> Decimal:
-        """Trading P&L before commissions, in money."""
+        """Trading P&L before commissions, in money (exact: integer ticks per instrument,
+        one Decimal product each)."""
         by_instrument: dict[InstrumentId, int] = dict(self.cash_ticks)
+        marks = self.marks
+        instrument_of = self._instrument_of
         for cid, pos in self.positions.items():
             if pos:
-                iid, _ = parse_contract_id(cid)
-                by_instrument[iid] = by_instrument.get(iid, 0) + pos * self.marks.get(cid, 0)
-        return sum(
-            (Decimal(t) * self.specs[iid].tick_value for iid, t in by_instrument.items()),
-            Decimal(0),
-        )
+                iid = instrument_of.get(cid)
+                if iid is None:
+                    iid = instrument_of[cid] = parse_contract_id(cid)[0]
+                by_instrument[iid] = by_instrument.get(iid, 0) + pos * marks.get(cid, 0)
+        total = Decimal(0)
+        for iid, ticks in by_instrument.items():
+            if ticks:
+                total += ticks * self.specs[iid].tick_value
+        return total
 
     def net(self) -> Decimal:
         return self.gross() - self.commissions

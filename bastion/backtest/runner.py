@@ -1,11 +1,12 @@
-"""The deterministic core driven bar by bar on a simulated clock (R11.2).
+"""The bar driver: the kernel's engine driven bar by bar (R11.2).
 
-For each bar, in time order: the clock moves to the bar's end; the sim venue sees the
-bar (orders sent at the previous close fill at this bar's open); fills are applied; the
-strategies see the close and may change their targets; the stack turns changed targets
-into orders, which go through the risk gate and the journal to the venue. Backtests,
-``bastion session`` and the live runner use these same objects; only the clock and the
-source of bars differ.
+For each bar, in time order: the clock moves to the bar's end (a simulated clock; a
+wall or replay clock is not moved); the sim venue sees the bar (orders sent at the
+previous close fill at this bar's open); the market view and the P&L marks move; the
+strategies see the close and may change their targets; then the engine runs one pass
+of its loop (``Engine.iterate``): events, the kill switch, reconciliation, the equity
+mark for loss limits and margin, the order stack, the trading day, the heartbeat. The
+engine is the one the kernel builds for every mode; this driver only supplies bars.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from bastion.backtest.pnl import PnlBook
 from bastion.clock import Clock, SimClock
-from bastion.domain.fills import Fill
 from bastion.domain.ids import ContractId, InstrumentId, StrategyId
 from bastion.domain.market import MarketQuote
 from bastion.domain.targets import Target, TargetError
+from bastion.engine.days import DayEnd
+from bastion.engine.engine import Engine
 from bastion.orders.rolls import CalendarSchedule, RollStatus
 from bastion.orders.stack import StackHandler
 from bastion.store.targets import Contribution as StoredContribution
@@ -27,7 +30,7 @@ from bastion.store.targets import TargetStore
 from bastion.strategy.examples import BarStrategy
 from bastion.venues.sim import Bar, SimVenue
 
-__all__ = ["BarMarket", "Engine", "InstrumentBar", "by_time"]
+__all__ = ["BarMarket", "BarRunner", "InstrumentBar", "by_time"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,27 +43,33 @@ class BarMarket:
     """A market view from the last bar of each contract: bid = ask = last = close.
 
     A spread of ``half_spread_ticks`` either side can be assumed for cost references.
+    Each contract's quote is built once per bar, when first asked for.
     """
 
-    __slots__ = ("_half", "_last", "session_gap")
+    __slots__ = ("_half", "_last", "_quotes", "session_gap")
 
     def __init__(
         self, half_spread_ticks: int = 0, session_gap: dt.timedelta = dt.timedelta(minutes=30)
     ) -> None:
         self._last: dict[str, Bar] = {}
+        self._quotes: dict[str, MarketQuote] = {}
         self._half = half_spread_ticks
         self.session_gap = session_gap
 
     def update(self, bar: Bar) -> None:
         self._last[bar.contract_id] = bar
+        self._quotes.pop(bar.contract_id, None)
 
     def quote(self, contract_id: ContractId) -> MarketQuote | None:
+        cached = self._quotes.get(contract_id)
+        if cached is not None:
+            return cached
         bar = self._last.get(contract_id)
         if bar is None:
             return None
         c = bar.close_ticks
         size = max(1, bar.volume // 10)
-        return MarketQuote(
+        quote = self._quotes[contract_id] = MarketQuote(
             contract_id,
             bid_ticks=c - self._half,
             ask_ticks=c + self._half,
@@ -69,6 +78,7 @@ class BarMarket:
             bid_size=size,
             ask_size=size,
         )
+        return quote
 
     def in_session(self, contract_id: ContractId, when: dt.datetime) -> bool:
         """Bars arrive only in session: a contract with a recent bar is trading."""
@@ -77,21 +87,22 @@ class BarMarket:
 
 
 @dataclass(slots=True)
-class Engine:
-    stack: StackHandler
+class BarRunner:
+    engine: Engine
     venue: SimVenue
-    clock: Clock
-    """A ``SimClock`` (moved to each bar's end) or a wall/replay clock (not moved)."""
+    """The in-process sim venue the bars are fed to (the exchange of a backtest)."""
     market: BarMarket
     pnl: PnlBook
     strategies: Sequence[BarStrategy]
-    target_store: TargetStore | None = None
-    """When set, strategies' targets are written to it and the stack reads them back
-    (R3.1: the signal side and the trading side share only the store)."""
+    capital: Decimal = Decimal(0)
+    use_target_store: bool = True
+    """Strategies' targets go through the engine's target store (R3.1)."""
     schedule: CalendarSchedule | None = None
     """When set, strategies see only the priced contract's bars, and forced rolls run."""
     targets: dict[tuple[StrategyId, InstrumentId], Target] = field(default_factory=dict)
     bars: int = 0
+    equity_points: list[tuple[dt.date, Decimal]] = field(default_factory=list)
+    """Equity at each end of the account's trading day (daily returns, run records)."""
     _by_instrument: dict[InstrumentId, list[BarStrategy]] = field(default_factory=dict)
     _sim_clock: bool = False
 
@@ -99,17 +110,44 @@ class Engine:
         self._sim_clock = isinstance(self.clock, SimClock)
         for strategy in self.strategies:
             self._by_instrument.setdefault(strategy.instrument_id, []).append(strategy)
-        self.stack.on_fill = self._on_fill
+        self.engine.fill_listeners.append(self.pnl.on_fill)
+        self.engine.day_listeners.append(self._on_day_end)
 
-    def _on_fill(self, fill: Fill) -> None:
-        self.pnl.on_fill(fill)
+    # -- what tests and reports read -------------------------------------------------------
+    @property
+    def stack(self) -> StackHandler:
+        return self.engine.stack
 
+    @property
+    def clock(self) -> Clock:
+        return self.engine.clock
+
+    @property
+    def target_store(self) -> TargetStore | None:
+        return self.engine.targets if self.use_target_store else None
+
+    def equity(self) -> Decimal:
+        return self.capital + self.pnl.net()
+
+    def equity_mark(self) -> tuple[Decimal, Decimal | None]:
+        """The engine's equity source in bar mode: capital plus P&L at the last marks."""
+        return self.equity(), None
+
+    def _on_day_end(self, ended: DayEnd) -> None:
+        if ended.instruments:
+            # The exchange's end of day: DAY orders expire, books roll, bands re-centre.
+            self.venue.end_of_day()
+            self.venue.start_of_day()
+        if ended.account_day is not None:
+            self.equity_points.append((ended.account_day, self.equity()))
+
+    # -- the driver --------------------------------------------------------------------------
     def on_bar(self, item: InstrumentBar) -> None:
-        """One bar through the core. This runs once per bar: keep it lean (the bench's
+        """One bar through the engine. This runs once per bar: keep it lean (the bench's
         100k bars/s leaves about 10 us a bar for everything)."""
         bar = item.bar
         end = bar.end
-        clock = self.clock
+        clock = self.engine.clock
         if self._sim_clock and end > clock.now():
             clock.advance_to(end)  # type: ignore[attr-defined]
         self.bars += 1
@@ -132,32 +170,36 @@ class Engine:
                 if changed is None:
                     changed = []
                 changed.append(target)
-        book = self.stack.oms.ledger.book  # not cached: a store rebuild replaces it
-        if (
+        book = self.engine.oms.book
+        busy = bool(
             changed
             or rolling
             or book.instrument_orders
             or book.contract_orders
             or book.broker_orders
-        ):
-            self.stack.step(self._targets_of({t.instrument_id for t in changed or ()}))
+        )
+        offered = self._targets_of({t.instrument_id for t in changed}) if changed else None
+        if offered is None and busy:
+            offered = self._targets_of(set())
+        self.engine.iterate(offered, trade=busy)
 
     def _target_of(self, strategy: BarStrategy, bar: Bar) -> Target | None:
-        """The strategy's new target, through the target store when there is one; a bad
-        target is skipped with a note and the engine goes on (R3.1)."""
+        """The strategy's new target, through the target store; a bad target is skipped
+        with a note and the engine goes on (R3.1)."""
+        store = self.target_store
         try:
             target = strategy.on_bar(bar.close_ticks, bar.contract_id, bar.end)
-            if target is None or self.target_store is None:
+            if target is None or store is None:
                 return target
-            self.target_store.write(target, _contributions(strategy))
+            store.write(target, _contributions(strategy))
         except TargetError as exc:
-            self.stack.problems.append(f"{strategy.strategy_id}: {exc}")
+            self.engine.stack.problems.append(f"{strategy.strategy_id}: {exc}")
             return None
-        stored = self.target_store.read(target.strategy_id, target.instrument_id)
+        stored = store.read(target.strategy_id, target.instrument_id)
         return stored if stored is not None else target
 
-    def _targets_of(self, instruments: set[InstrumentId]) -> Iterable[Target]:
-        book = self.stack.oms.book
+    def _targets_of(self, instruments: set[InstrumentId]) -> list[Target]:
+        book = self.engine.oms.book
         live = {o.instrument_id for o in book.instrument_orders.values()}
         # Re-offer targets of instruments whose families just completed (partial fills).
         wanted = instruments | (set(self._by_instrument) - live)
@@ -166,9 +208,6 @@ class Engine:
     def run(self, bars: Iterable[InstrumentBar]) -> None:
         for item in bars:
             self.on_bar(item)
-
-    def equity(self, capital: float) -> float:
-        return capital + float(self.pnl.net())
 
 
 _FORCED = (RollStatus.FORCE, RollStatus.FORCE_LEG)

@@ -1,7 +1,12 @@
 """A simulated multi-day session (``bastion session``) or backtest (``bastion backtest``)
 from a profile, on the bar store: data -> targets -> orders -> risk -> journal -> sim
-venue -> fills -> positions, one trading day after another, with an end-of-day
-procedure at each UTC date change that leaves the stack empty.
+venue -> fills -> positions, one trading day after another.
+
+The engine is the kernel's (``bastion.engine``), with every duty of a live session: the
+kill switch acts at the next bar and can flatten there, loss limits see every bar's
+equity, margin above the high mark is reduced, and each instrument's trading day ends
+by its exchange calendar (working orders cancelled, families completed), never at UTC
+midnight. Daily equity is one point per account trading day.
 """
 
 from __future__ import annotations
@@ -17,26 +22,18 @@ import polars as pl
 
 from bastion.backtest.analytics import Analytics, analyse
 from bastion.backtest.build import build_engine
-from bastion.backtest.runner import Engine, InstrumentBar
-from bastion.clock import Clock, SimClock
+from bastion.backtest.runner import InstrumentBar
 from bastion.config import Environment, Profile
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import ContractId, InstrumentId
-from bastion.domain.market import MarketView
 from bastion.domain.orders import BrokerOrder
 from bastion.errors import UserError
 from bastion.marketdata.bars import BarStore
 from bastion.marketdata.sample import write_sample
 from bastion.marketdata.series import SeriesStore
 from bastion.marketdata.specs import MarketSpec, SpecRegistry
-from bastion.oms import OrderManager
 from bastion.orders.rolls import CalendarSchedule, Roll
-from bastion.risk.engine import RiskEngine
-from bastion.risk.kill import KillSwitch
-from bastion.store import SqliteStore
-from bastion.store.targets import TargetStore
 from bastion.strategy.registry import build_strategies
-from bastion.venues.port import VenuePort
 from bastion.venues.sim import Bar, SimVenueConfig
 
 __all__ = ["SessionResult", "load_bars", "run_session"]
@@ -154,7 +151,7 @@ def _slippage(
     return (ticks_total / lots if lots else 0.0), money
 
 
-def run_session(  # noqa: PLR0915 - one linear recipe: data, parts, loop, summary
+def run_session(
     profile: Profile,
     *,
     kind: str = "session",
@@ -171,12 +168,12 @@ def run_session(  # noqa: PLR0915 - one linear recipe: data, parts, loop, summar
     registry = SpecRegistry.bundled()
     market_specs = [registry[i] for i in profile.instruments]
     specs = {m.instrument_id: m.contract for m in market_specs}
-    begin = dt.datetime.combine(
-        start or profile.start or dt.date.min.replace(year=1970), dt.time(), dt.UTC
-    )
+    first_day = start or profile.start or dt.date(1970, 1, 1)
+    begin = dt.datetime.combine(first_day, dt.time(), dt.UTC)
+    last_day = end or profile.end
     finish = (
-        dt.datetime.combine(end or profile.end, dt.time(), dt.UTC) + dt.timedelta(days=1)
-        if (end or profile.end)
+        dt.datetime.combine(last_day, dt.time(), dt.UTC) + dt.timedelta(days=1)
+        if last_day is not None
         else None
     )
     bars: list[InstrumentBar] = []
@@ -199,28 +196,7 @@ def run_session(  # noqa: PLR0915 - one linear recipe: data, parts, loop, summar
         float(profile.capital),
         profile.risk.max_order_lots // 2 or 1,
     )
-    risk_engines: list[RiskEngine] = []
-
-    def make_risk(
-        oms: OrderManager, market: MarketView, clock: Clock, venue: VenuePort
-    ) -> RiskEngine:
-        store = oms.ledger
-        assert isinstance(store, SqliteStore)  # noqa: S101 - build_engine made it from journal
-        risk = RiskEngine(
-            profile.risk,
-            specs,
-            ledger=oms,
-            store=store,
-            clock=clock,
-            market=market,
-            venue_limits={venue.name: venue.rate_limits},
-        )
-        # A sim session's signal plan is the built-in strategy's own: normal risk level.
-        risk.set_risk_level("base", f"sim {kind}: built-in strategy {profile.strategy_line}")
-        risk_engines.append(risk)
-        return risk
-
-    engine, ledger = build_engine(
+    runner = build_engine(
         specs=specs,
         contracts=contracts,
         schedule=schedule,
@@ -230,41 +206,39 @@ def run_session(  # noqa: PLR0915 - one linear recipe: data, parts, loop, summar
         venue_config=SimVenueConfig(
             seed=profile.venue.seed, initial_cash=profile.capital, currency=profile.currency
         ),
-        risk_factory=make_risk,
+        risk=profile.risk,
+        # A sim session's signal plan is the built-in strategy's own: normal risk level.
+        risk_level=("base", f"sim {kind}: built-in strategy {profile.strategy_line}"),
+        capital=profile.capital,
+        position_limits=dict.fromkeys(specs, profile.risk.max_position_lots),
     )
-    risk = risk_engines[0]
-    _account(engine, risk)
-    engine.schedule = schedule
-    assert isinstance(ledger, SqliteStore)  # noqa: S101 - a journal path was given
-    engine.target_store = TargetStore(ledger, instruments=list(specs))
-    engine.stack.position_limits = dict.fromkeys(specs, profile.risk.max_position_lots)
-    capital = float(profile.capital)
-    days: list[dt.date] = []
-    equity: list[tuple[dt.date, float]] = []
+    engine = runner.engine
     total = len(bars)
     for n, item in enumerate(bars):
-        day = item.bar.end.date()
-        if days and day != days[-1]:
-            _end_of_day(engine, risk, days[-1], equity, capital)
-        if not days or day != days[-1]:
-            days.append(day)
-        engine.on_bar(item)
+        runner.on_bar(item)
         if progress is not None and n % 5000 == 0:
             progress(n, total)
-    _end_of_day(engine, risk, days[-1], equity, capital)
+    # The data ends: what is still working is cancelled, as at an end of day.
+    engine.stack.end_of_day()
+    last = engine.days.account_day(bars[-1].bar.end)
+    if not runner.equity_points or runner.equity_points[-1][0] != last:
+        runner.equity_points.append((last, runner.equity()))
     if progress is not None:
         progress(total, total)
-    close = getattr(ledger, "close", None)
-    if close is not None:
-        close()
-    book = engine.stack.oms.book
+    problems = list(dict.fromkeys([*engine.days.problems, *engine.stack.problems]))
+    for report in engine.kill_reports:
+        state = "flat confirmed" if report.flat_confirmed else f"NOT FLAT: {report.residual}"
+        problems.append(f"kill switch ran ({report.reason}): {state}")
+    engine.close()
+    book = engine.oms.book
     broker = [o for o in book.history.values() if isinstance(o, BrokerOrder)]
     slip_ticks, slip_money = _slippage(broker, specs)
-    pnl = engine.pnl
+    pnl = runner.pnl
+    equity = [(day, float(value)) for day, value in runner.equity_points]
     return SessionResult(
         kind=kind,
-        days=days,
-        bars=engine.bars,
+        days=[day for day, _ in runner.equity_points],
+        bars=runner.bars,
         orders=len(broker) + len(book.broker_orders),
         fills=pnl.fills,
         positions={c: q for (_, c), q in sorted(book.positions.contract.items())},
@@ -277,48 +251,8 @@ def run_session(  # noqa: PLR0915 - one linear recipe: data, parts, loop, summar
         equity=equity,
         analytics=analyse([e for _, e in equity], pnl.traded_lots),
         journal=journal,
-        problems=list(dict.fromkeys(engine.stack.problems)),
-        send_order_calls=engine.venue.counters.send_order_calls,
-        cancel_order_calls=engine.venue.counters.cancel_order_calls,
+        problems=problems,
+        send_order_calls=runner.venue.counters.send_order_calls,
+        cancel_order_calls=runner.venue.counters.cancel_order_calls,
         sample_generated=generated,
     )
-
-
-def _account(engine: Engine, risk: RiskEngine) -> None:
-    """Give the risk engine the venue's account: loss limits and margin use (R6.5, R6.6)."""
-    snapshot = engine.venue.account()
-    if snapshot.value is None:
-        engine.stack.problems.append(f"account snapshot unknown: {snapshot.reason}")
-        return
-    check = risk.on_account(snapshot.value.equity, snapshot.value.margin_used)
-    for breach in check.breaches:
-        engine.stack.problems.append(f"risk: {breach.message}")
-    for reduction in check.reductions:
-        instrument = InstrumentId(reduction.contract_id.split("/")[0])
-        engine.stack.reduce_instrument(instrument, reduction.quantity, reduction.reason)
-    if check.reductions:
-        engine.stack.step()
-
-
-def _end_of_day(
-    engine: Engine,
-    risk: RiskEngine,
-    day: dt.date,
-    equity: list[tuple[dt.date, float]],
-    capital: float,
-) -> None:
-    engine.stack.end_of_day()
-    _account(engine, risk)
-    request = risk.pending_kill()
-    if request is not None:
-        clock = engine.clock
-        assert isinstance(clock, SimClock)  # noqa: S101 - sessions run on the sim clock
-        report = KillSwitch(
-            risk,
-            engine.stack.oms,
-            engine.venue,
-            wait=lambda seconds: clock.advance(dt.timedelta(seconds=seconds)),
-        ).run(str(request.get("reason", "kill requested")))
-        state = "flat confirmed" if report.flat_confirmed else f"NOT FLAT: {report.residual}"
-        engine.stack.problems.append(f"kill switch ran ({report.reason}): {state}")
-    equity.append((day, engine.equity(capital)))

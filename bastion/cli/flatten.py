@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from decimal import Decimal
 from typing import Annotated
 
 import typer
@@ -21,7 +20,7 @@ from bastion.gates.runs import ProfileArg, SecretArg, start_run
 __all__ = ["flatten_command", "watch_command"]
 
 
-def flatten_command(  # noqa: PLR0912, PLR0915, PLR0917 - typer options; both forms in one recipe
+def flatten_command(  # noqa: PLR0915, PLR0917 - typer options; both forms in one recipe
     graceful: Annotated[
         bool, typer.Option("--graceful", help="REDUCE_ONLY + flatten plan.")
     ] = False,
@@ -35,15 +34,12 @@ def flatten_command(  # noqa: PLR0912, PLR0915, PLR0917 - typer options; both fo
 ) -> None:
     """Flatten every position: --graceful (within limits) or --immediate (kill switch)."""
     from bastion.clock import WallClock
-    from bastion.domain.ids import InstrumentId
+    from bastion.engine.requests import kill_now
     from bastion.errors import UserError
     from bastion.gates.broker import broker_state_path, save_broker_state, take_broker_state
     from bastion.gates.flatten import flatten_plan
     from bastion.gates.shadow import plans_dir
-    from bastion.oms.manager import OrderManager
     from bastion.risk.board import StateBoard
-    from bastion.risk.engine import RiskEngine
-    from bastion.risk.kill import KillSwitch
     from bastion.risk.states import Scope, StateEvent, TradingState
     from bastion.store import SqliteStore
     from bastion.venues.registry import open_venue, profile_contracts
@@ -97,39 +93,21 @@ def flatten_command(  # noqa: PLR0912, PLR0915, PLR0917 - typer options; both fo
             counts = venue.counters.as_dict()
             result = f"graceful: reduce-only, {len(held)} position(s) to close"
         else:
-            oms = OrderManager(store)
-            specs = {InstrumentId(c.split("/")[0]): s for c, s in contracts.items()}
-            market = getattr(venue, "market", None)
-            if market is None:
-                from bastion.domain.market import StaticMarket
-
-                market = StaticMarket()
-            risk = RiskEngine(
-                p.risk,
-                specs,
-                ledger=oms,
-                store=store,
-                clock=clock,
-                market=market,
-                venue_limits={venue.name: venue.rate_limits},
+            venue.disconnect()  # the kill switch runs on an engine's own session
+            outcome = kill_now(
+                p, reason, "operator (flatten)", clock, timeout=timeout, role="flatten"
             )
-            if before.account is not None:
-                risk.on_account(
-                    Decimal(before.account["equity"]), Decimal(before.account["margin_used"])
-                )
-            report = KillSwitch(risk, oms, venue, wait=time.sleep).run(
-                reason, actor="operator (flatten)"
-            )
-            for line in report.lines():
+            run.echo(f"kill switch run by {outcome.via}")
+            for line in outcome.lines:
                 run.echo(f"  {line}")
-            run.echo(report.headline)
+            run.echo(outcome.headline)
             counts = {
-                k: report.api_calls.get(k, 0) for k in ("send_order_calls", "cancel_order_calls")
+                k: outcome.api_calls.get(k, 0) for k in ("send_order_calls", "cancel_order_calls")
             }
-            result = report.headline
+            result = outcome.headline
             next_step = (
                 "flat confirmed; the account stays HALTED until 'bastion risk resume'"
-                if report.flat_confirmed
+                if outcome.flat_confirmed
                 else "NOT flat: check the venue and flatten again; see docs/risk.md"
             )
         after = take_broker_state(venue, clock, contracts)

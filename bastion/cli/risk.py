@@ -16,7 +16,7 @@ from bastion.clock import WallClock
 from bastion.config import Profile, RiskConfig, load_profile
 from bastion.errors import UserError
 from bastion.risk.board import StateBoard
-from bastion.risk.kill_request import pending_kill, request_kill
+from bastion.risk.kill_request import pending_kill
 from bastion.risk.level import load_risk_level
 from bastion.risk.limits import SETTABLE, LimitBook
 from bastion.risk.loss import LossTracker
@@ -75,6 +75,12 @@ def _change(
     why = _reason(reason, f"{event.value.removeprefix('operator_')} of {scope}")
     clock = WallClock()
     with _store(profile) as store:
+        if event is StateEvent.OPERATOR_RESUME and (kill := pending_kill(store)) is not None:
+            raise UserError(
+                f"a kill is pending (requested {kill.get('requested_at')} by"
+                f" {kill.get('actor')}); the account stays HALTED until the kill switch has"
+                " run: start the engine (bastion session) or run 'bastion kill' again"
+            )
         try:
             change = StateBoard(store, clock).apply(scope, event, why, actor="operator (cli)")
         except IllegalStateTransition as exc:
@@ -202,18 +208,29 @@ def status(profile: ProfileOpt = None) -> None:
         typer.echo(line)
 
 
-def kill_command(profile: ProfileOpt = None, reason: ReasonOpt = None) -> None:
-    """Pull the kill switch: HALTED now; the engine cancels, flattens and confirms flat."""
+def kill_command(
+    profile: ProfileOpt = None,
+    reason: ReasonOpt = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Venue timeout, s.")] = 5.0,
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the outcome.")] = 60.0,
+) -> None:
+    """Pull the kill switch: HALTED now; cancel, flatten and confirm flat.
+
+    If an engine is running for the profile, it runs the kill switch at its next pass
+    and this command reports the outcome; if none is running, this command runs it on
+    its own engine against the profile's venue.
+    """
+    from bastion.engine.requests import kill_now
+
     loaded = _profile(profile)
     why = _reason(reason, "the kill switch")
-    clock = WallClock()
-    with _store(loaded) as store:
-        request_kill(store, StateBoard(store, clock), clock, why, actor="operator (cli)")
-    typer.echo(
-        f"KILL SWITCH: account HALTED and kill requested (journaled): {why}\n"
-        "The running engine cancels every working order, flattens with marketable limit"
-        " orders and confirms flat by a fresh venue snapshot within a second or two.\n"
-        "Check with: bastion risk status --profile "
-        + str(profile)
-        + "  (if no engine is running for this profile, nothing is flattened: see docs/risk.md)"
+    outcome = kill_now(
+        loaded, why, "operator (cli)", WallClock(), timeout=timeout, wait_seconds=wait
     )
+    typer.echo(f"KILL SWITCH: account HALTED and kill requested (journaled): {why}")
+    typer.echo(f"run by {outcome.via}")
+    for line in outcome.lines:
+        typer.echo(f"  {line}")
+    typer.echo(outcome.headline)
+    if outcome.flat_confirmed is not True:
+        raise typer.Exit(1)

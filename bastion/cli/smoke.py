@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -125,15 +124,15 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
     from bastion.clock import WallClock
     from bastion.domain.enums import Side
     from bastion.domain.ids import ContractId, InstrumentId
+    from bastion.engine.kernel import build_engine, config_from_profile
     from bastion.errors import UserError
     from bastion.gates.broker import broker_state_path, save_broker_state, take_broker_state
-    from bastion.gates.checks import GateInputs
     from bastion.gates.dryrun import gather_inputs
+    from bastion.gates.presubmit import PreSubmitGate
     from bastion.gates.shadow import plans_dir
-    from bastion.gates.smoke import SmokeParts, check_smoke_allowed, run_smoke
-    from bastion.oms.manager import OrderManager
-    from bastion.risk.engine import RiskEngine
-    from bastion.store import SqliteStore
+    from bastion.gates.smoke import check_smoke_allowed, run_smoke
+    from bastion.orders.rolls import FixedSchedule
+    from bastion.risk.port import RiskGate
     from bastion.strategy.plan import latest_plan, load_plan
     from bastion.venues.modes import DryRunVenue
     from bastion.venues.registry import open_venue, profile_contracts
@@ -158,44 +157,35 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
     venue = DryRunVenue(raw, clock) if mode == "dry-run" else raw
     plan_path = latest_plan(plans_dir(run.resolved))
     plan = load_plan(plan_path) if plan_path else None
-    p.store.path.parent.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(p.store.path, clock=clock)
     max_age = dt.timedelta(seconds=p.snapshot_max_age_seconds)
+    iid = InstrumentId(contract.split("/")[0])
+    engine = None
     try:
         state = take_broker_state(venue, clock, contracts)
         save_broker_state(state, broker_state_path(p))
-        market = _market(raw, cid, plan, clock, timeout)
-        oms = OrderManager(store)
-        specs = {InstrumentId(c.split("/")[0]): s for c, s in contracts.items()}
-        risk = RiskEngine(
-            p.risk,
-            specs,
-            ledger=oms,
-            store=store,
-            clock=clock,
-            market=market,
-            venue_limits={venue.name: venue.rate_limits},
-        )
-        if state.account is not None:
-            risk.on_account(Decimal(state.account["equity"]), Decimal(state.account["margin_used"]))
-        if plan is not None:
-            risk.set_risk_level(plan.risk_level, f"signal plan {plan.target_date}")
 
-        def inputs() -> GateInputs:
-            return gather_inputs(run.resolved, plan, state, clock.now())[0]
+        def wrap(inner: RiskGate) -> RiskGate:
+            return PreSubmitGate(
+                inner, lambda: gather_inputs(run.resolved, plan, state, clock.now())[0]
+            )
 
-        parts = SmokeParts(
-            venue=venue,
-            oms=oms,
-            risk=risk,
-            market=market,
-            clock=clock,
-            wait=time.sleep,
-            inputs=inputs,
-            specs=specs,
+        engine = build_engine(
+            config_from_profile(
+                p,
+                {iid: contracts[cid]},
+                FixedSchedule(contracts={iid: cid}),
+                market=_market(raw, cid, plan, clock, timeout),
+                wrap_gate=wrap,
+                risk_level=(plan.risk_level, f"signal plan {plan.target_date}")
+                if plan is not None
+                else None,
+            ),
+            venue,
+            clock,
         )
-        report = run_smoke(parts, cid, Side(side), mode, offset_ticks, timeout)
-        store.flush()
+        report = run_smoke(engine, cid, Side(side), mode, offset_ticks, timeout, time.sleep)
+        engine.close()
+        engine = None
         after = take_broker_state(venue, clock, contracts)
         save_broker_state(after, broker_state_path(p))
         if after.positions is not None:
@@ -208,7 +198,8 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
             report.reconciled = f"NOT clean: {breaks or 'unknown view'}"
     finally:
         venue.disconnect()
-        store.close()
+        if engine is not None:
+            engine.close()
     next_step = _show(run, report)
     run.echo(f"next step: {next_step}")
     counts = {k: report.counters.get(k, 0) for k in ("send_order_calls", "cancel_order_calls")}

@@ -5,11 +5,20 @@ for its working state, and the store uses it to maintain and to rebuild its
 projections; a rebuild from the journal therefore equals the incremental result by
 construction, and a test checks it on random histories.
 
-Invariants kept here (violations raise ``InvariantError``; they are never patched over):
-- a broker order's filled quantity is never negative and never above its quantity;
-- an execution id is applied at most once;
-- fills propagate broker -> contract -> instrument order, and the contract position
-  table moves by exactly each fill's signed quantity.
+Invariants kept here:
+- an execution id is applied at most once (a repeat in the journal is Bastion's own
+  bug: ``InvariantError``);
+- the contract position table moves by exactly each fill's signed quantity: the venue
+  is the truth for what is held;
+- fills propagate broker -> contract -> instrument order, each order's filled quantity
+  never above its quantity;
+- the fold never raises on a venue fact. What the venue traded beyond an order's
+  quantity, for an order Bastion did not place, or for a flatten of a position no
+  strategy held goes to the reserved ``UNATTRIBUTED`` strategy, so the strategy table
+  still sums to the contract table; the OMS marks it an anomaly and the engine locks
+  the instrument. A restart on such a journal comes up.
+Bastion's own records that contradict the book (an unknown parent, an order created
+twice) still raise ``InvariantError``: they are bugs, not market facts.
 """
 
 from __future__ import annotations
@@ -17,10 +26,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bastion.domain.contracts import parse_contract_id
-from bastion.domain.ids import ClientOrderId, ContractId, ExecId, OrderId, VenueOrderId
+from bastion.domain.ids import (
+    UNATTRIBUTED,
+    ClientOrderId,
+    ContractId,
+    ExecId,
+    InstrumentId,
+    OrderId,
+    VenueOrderId,
+)
 from bastion.domain.order_state import OrderState
 from bastion.domain.orders import BrokerOrder, ContractOrder, CostRecord, InstrumentOrder
-from bastion.domain.positions import PositionBook
+from bastion.domain.positions import PositionBook, split_largest_remainder
 from bastion.domain.records import (
     Allocation,
     BrokerOrderCreated,
@@ -28,12 +45,14 @@ from bastion.domain.records import (
     ContractOrderCreated,
     FamilyCompleted,
     FillRecorded,
+    ForeignFillRecorded,
     InstrumentOrderCreated,
     JournalRecord,
     Note,
+    OrderStopped,
     OrderTransition,
 )
-from bastion.errors import InvariantError, OverfillError
+from bastion.errors import InvariantError
 
 __all__ = ["Book"]
 
@@ -91,6 +110,10 @@ class Book:
             self._allocate(record)
         elif isinstance(record, FamilyCompleted):
             self._complete(record.order_id)
+        elif isinstance(record, ForeignFillRecorded):
+            self._foreign_fill(record)
+        elif isinstance(record, OrderStopped):
+            self._stop(record)
         elif isinstance(record, Note):
             pass
         else:  # pragma: no cover - exhaustiveness guard
@@ -151,6 +174,7 @@ class Book:
             strategy_id=r.strategy_id,
             offset=r.offset,
             venue=r.venue,
+            attribute_to_holders=r.attribute_to_holders,
             costs=CostRecord(
                 reference_ticks=r.reference_ticks,
                 mid_ticks=r.mid_ticks,
@@ -199,56 +223,98 @@ class Book:
         fill = r.fill
         if fill.exec_id in self.exec_ids:
             raise InvariantError(f"execution {fill.exec_id} applied twice")
-        order = self._require_broker(fill.client_order_id)
-        if fill.contract_id != order.contract_id or fill.side is not order.side:
-            raise InvariantError(
-                f"fill {fill.exec_id} does not match order {order.client_order_id}"
-                f" ({fill.side} {fill.contract_id} vs {order.side} {order.contract_id})"
-            )
-        if order.filled + fill.quantity > order.quantity:
-            raise OverfillError(
-                f"fill {fill.exec_id} of {fill.quantity} would overfill order"
-                f" {order.client_order_id} ({order.filled}/{order.quantity} filled)"
-            )
+        order = self.broker_order(fill.client_order_id)
+        if order is None or fill.contract_id != order.contract_id or fill.side is not order.side:
+            # Not Bastion's order, or not what it asked for: the venue traded anyway.
+            self._unattributed(fill.contract_id, fill.exec_id, fill.signed_quantity)
+            return
         self.exec_ids.add(fill.exec_id)
-        order.filled += fill.quantity
-        order.filled_value_ticks += fill.quantity * fill.price_ticks
+        fits = max(0, min(fill.quantity, order.quantity - order.filled))
+        order.filled += fits
+        order.filled_value_ticks += fits * fill.price_ticks
         order.exec_ids.add(fill.exec_id)
         order.costs.filled_time = fill.timestamp
         self.positions.apply_contract_fill(fill.contract_id, fill.signed_quantity)
-        if order.parent_id is not None:
-            self._propagate(order.parent_id, fill.quantity)
-        elif (strategy := r.strategy_id or order.strategy_id) is not None:
-            instrument, _ = parse_contract_id(fill.contract_id)
-            self.positions.apply_strategy_fill(strategy, instrument, fill.signed_quantity)
+        instrument, _ = parse_contract_id(fill.contract_id)
+        sign = fill.side.sign
+        excess = fill.quantity - fits
+        if fits and order.parent_id is not None:
+            excess += self._propagate(order.parent_id, fits)
+        elif fits and (strategy := r.strategy_id or order.strategy_id) is not None:
+            self.positions.apply_strategy_fill(strategy, instrument, fits * sign)
+        elif fits and order.attribute_to_holders:
+            self._to_holders(instrument, fits * sign)
+        else:
+            excess += fits  # nobody owns it: visible, never dropped
+        if excess:
+            self.positions.apply_strategy_fill(UNATTRIBUTED, instrument, excess * sign)
 
-    def _propagate(self, contract_order_id: OrderId, quantity: int) -> None:
+    def _unattributed(self, contract_id: ContractId, exec_id: ExecId, signed: int) -> None:
+        self.exec_ids.add(exec_id)
+        self.positions.apply_contract_fill(contract_id, signed)
+        instrument, _ = parse_contract_id(contract_id)
+        self.positions.apply_strategy_fill(UNATTRIBUTED, instrument, signed)
+
+    def _foreign_fill(self, r: ForeignFillRecorded) -> None:
+        if r.fill.exec_id in self.exec_ids:
+            raise InvariantError(f"execution {r.fill.exec_id} applied twice")
+        self._unattributed(r.fill.contract_id, r.fill.exec_id, r.fill.signed_quantity)
+
+    def _to_holders(self, instrument: InstrumentId, signed: int) -> None:
+        """A flatten's fill reduces the strategies holding the instrument, in proportion
+        (largest remainder); what no strategy held goes to ``UNATTRIBUTED``."""
+        holders = [
+            (sid, abs(q))
+            for (sid, iid), q in sorted(self.positions.strategy.items())
+            if iid == instrument and q * signed < 0
+        ]
+        shares = split_largest_remainder(abs(signed), holders)
+        sign = 1 if signed > 0 else -1
+        for sid, share in shares.items():
+            self.positions.apply_strategy_fill(sid, instrument, share * sign)
+        rest = abs(signed) - sum(shares.values())
+        if rest:
+            self.positions.apply_strategy_fill(UNATTRIBUTED, instrument, rest * sign)
+
+    def _stop(self, r: OrderStopped) -> None:
+        order = self.instrument_order(r.order_id) or self.contract_order(r.order_id)
+        if order is None:
+            raise InvariantError(f"cannot stop unknown order {r.order_id}")
+        order.stopped = r.reason
+
+    def _propagate(self, contract_order_id: OrderId, quantity: int) -> int:
+        """Apply ``quantity`` filled lots up the family; returns the lots no order could
+        take (beyond a contract or instrument order's quantity), for ``UNATTRIBUTED``."""
         parent = self.contract_order(contract_order_id)
         if parent is None:
             raise InvariantError(f"fill for a missing contract order {contract_order_id}")
+        excess = 0
         if parent.spread_leg is None:
-            parent.filled += quantity
+            fits = min(quantity, parent.quantity - parent.filled)
+            excess = quantity - fits
+            parent.filled += fits
+            quantity = fits
         else:
             # A calendar spread is filled as far as both legs are: count pairs, not legs.
             before = parent.filled
             parent.filled = min(
                 self._leg_filled(parent, parent.contract_id),
                 self._leg_filled(parent, parent.spread_leg),
+                parent.quantity,
             )
             quantity = parent.filled - before
-        if parent.filled > parent.quantity:
-            raise OverfillError(f"contract order {parent.order_id} overfilled")
         if parent.parent_id is None or quantity == 0:
-            return  # roll or balance order: the instrument position is unchanged
+            return excess  # a roll moves no strategy; only what overfilled it is unowned
         grand = self.instrument_order(parent.parent_id)
         if grand is None:
             raise InvariantError(f"fill for a missing instrument order {parent.parent_id}")
-        grand.filled += quantity
-        if grand.filled > grand.quantity:
-            raise OverfillError(f"instrument order {grand.order_id} overfilled")
+        fits = min(quantity, grand.quantity - grand.filled)
+        excess += quantity - fits
+        grand.filled += fits
         self.positions.apply_strategy_fill(
-            grand.strategy_id, grand.instrument_id, quantity * grand.side.sign
+            grand.strategy_id, grand.instrument_id, fits * grand.side.sign
         )
+        return excess
 
     def _leg_filled(self, parent: ContractOrder, contract_id: ContractId) -> int:
         total = 0

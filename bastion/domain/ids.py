@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NewType
 
 __all__ = [
+    "UNATTRIBUTED",
     "AccountId",
     "ClientOrderId",
     "ContractId",
@@ -35,3 +36,9 @@ AccountId = NewType("AccountId", str)
 
 OrderId = NewType("OrderId", str)
 """Id of an instrument or contract order in the stack (broker orders use ClientOrderId)."""
+
+UNATTRIBUTED = StrategyId("unattributed")
+"""The reserved, visible strategy that holds what the venue traded and no strategy can
+own: a fill beyond an order's quantity, a fill for an order Bastion did not place, or a
+flatten of a position no strategy held. The strategy table then still sums to the
+contract table, and the instrument is locked until an operator adopts or restores it."""

@@ -85,6 +85,8 @@ class InstrumentOrder:
     filled: int = 0
     children: list[OrderId] = field(default_factory=list)
     completed: bool = False
+    stopped: str | None = None
+    """Why the stack will place no more for it (journaled: survives restarts)."""
 
     @property
     def remaining(self) -> int:
@@ -108,6 +110,8 @@ class ContractOrder:
     filled: int = 0
     children: list[ClientOrderId] = field(default_factory=list)
     completed: bool = False
+    stopped: str | None = None
+    """Why its algo may send no more children (journaled: survives restarts)."""
 
     @property
     def remaining(self) -> int:
@@ -131,6 +135,9 @@ class BrokerOrder:
     """Set when one strategy owns the order; netted orders are allocated by the stack."""
     offset: OffsetFlag | None = None
     venue: str = ""
+    attribute_to_holders: bool = False
+    """A parentless flatten (kill switch, immediate flatten): its fills are split over
+    the strategies that hold the instrument, the rest to ``UNATTRIBUTED``."""
     venue_order_id: VenueOrderId | None = None
     state: OrderState = OrderState.PENDING_NEW
     filled: int = 0

@@ -15,7 +15,7 @@ from typing import TypeVar
 from bastion.domain.contracts import parse_contract_id
 from bastion.domain.ids import ContractId, InstrumentId, StrategyId
 
-__all__ = ["PositionBook"]
+__all__ = ["PositionBook", "split_largest_remainder"]
 
 _K = TypeVar("_K")
 
@@ -64,3 +64,24 @@ def _add(table: dict[_K, int], key: _K, delta: int) -> None:
         table.pop(key, None)
     else:
         table[key] = value
+
+
+def split_largest_remainder(lots: int, weights: list[tuple[_K, int]]) -> dict[_K, int]:
+    """Split ``lots`` over ``weights`` (positive sizes) in proportion, by largest
+    remainder, never giving a member more than its own size; ties go in the given order.
+    Deterministic, so a fold that uses it gives the same split on every rebuild."""
+    total = sum(w for _, w in weights)
+    lots = min(lots, total)
+    if lots <= 0 or total <= 0:
+        return {}
+    shares = {key: lots * w // total for key, w in weights}
+    left = lots - sum(shares.values())
+    order = sorted(range(len(weights)), key=lambda i: (-((lots * weights[i][1]) % total), i))
+    for i in order:
+        if left == 0:
+            break
+        key, size = weights[i]
+        if shares[key] < size:
+            shares[key] += 1
+            left -= 1
+    return {key: share for key, share in shares.items() if share}

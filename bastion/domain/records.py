@@ -32,9 +32,11 @@ __all__ = [
     "ContractOrderCreated",
     "FamilyCompleted",
     "FillRecorded",
+    "ForeignFillRecorded",
     "InstrumentOrderCreated",
     "JournalRecord",
     "Note",
+    "OrderStopped",
     "OrderTransition",
     "record_type",
 ]
@@ -84,6 +86,8 @@ class BrokerOrderCreated(_Record, frozen=True, kw_only=True, tag="broker_order.c
     strategy_id: StrategyId | None = None
     offset: OffsetFlag | None = None
     venue: str = ""
+    attribute_to_holders: bool = False
+    """Fills split over the strategies holding the instrument (kill switch, flatten)."""
     reference_ticks: int | None = None
     mid_ticks: int | None = None
     side_ticks: int | None = None
@@ -111,6 +115,23 @@ class FillRecorded(_Record, frozen=True, kw_only=True, tag="fill"):
 
     fill: Fill
     strategy_id: StrategyId | None = None
+
+
+class ForeignFillRecorded(_Record, frozen=True, kw_only=True, tag="fill.foreign"):
+    """A venue fill for no order Bastion placed (a manual trade, another client): the
+    broker is the truth for what is held, so it moves the contract position, and the
+    ``UNATTRIBUTED`` strategy holds it until an operator adopts or restores it."""
+
+    fill: Fill
+    why: str = ""
+
+
+class OrderStopped(_Record, frozen=True, kw_only=True, tag="order.stopped"):
+    """The stack places nothing more for an instrument or contract order (its target
+    moved, a reject, end of day). Journaled so a restart never revives it."""
+
+    order_id: OrderId
+    reason: str
 
 
 class Allocation(_Record, frozen=True, kw_only=True, tag="allocation"):
@@ -144,6 +165,8 @@ JournalRecord = (
     | BrokerOrderSubmitted
     | OrderTransition
     | FillRecorded
+    | ForeignFillRecorded
+    | OrderStopped
     | Allocation
     | FamilyCompleted
     | Note

@@ -27,7 +27,7 @@ from bastion.clock import Clock
 from bastion.config import Environment, Profile
 from bastion.domain.contracts import ContractSpec, parse_contract_id
 from bastion.domain.ids import ContractId
-from bastion.venues.port import VenuePort
+from bastion.venues.port import VenueQueries
 
 __all__ = [
     "BrokerState",
@@ -111,7 +111,7 @@ def _iso(when: dt.datetime | None) -> str | None:
 
 
 def take_broker_state(
-    venue: VenuePort, clock: Clock, contracts: dict[ContractId, ContractSpec]
+    venue: VenueQueries, clock: Clock, contracts: dict[ContractId, ContractSpec]
 ) -> BrokerState:
     """Connect and take every snapshot; nothing here calls an order API."""
     connected = venue.connect()

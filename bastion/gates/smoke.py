@@ -6,8 +6,11 @@ risk engine, venue, acknowledgement, cancel) without meaning to trade. Guards:
 - never in a ``live`` environment;
 - ``submit-cancel`` needs BOTH ``BASTION_SMOKE_ORDER_ENABLED=1`` in the environment AND
   the exact phrase ``I_UNDERSTAND_THIS_SENDS_TEST_ORDERS`` on the command line;
-- the order goes through ``PreSubmitGate`` (fresh broker snapshot, clean
-  reconciliation) and the risk engine (path ``SMOKE``), like every other order;
+- the order goes through the kernel's engine and its one send path: the
+  ``PreSubmitGate`` (fresh broker snapshot, clean reconciliation), the locks and the
+  risk engine (path ``SMOKE``), the write-ahead journal, then the venue; it is marked
+  submitted only if the venue took it, and the cancel goes the same way;
+- the engine recovers and reconciles against the venue before anything is sent;
 - one lot, a limit ``offset_ticks`` away from the touch on the passive side.
 
 ``dry-run`` does everything but send: it prints the order it would send. A fill (the
@@ -21,20 +24,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bastion.clock import Clock
 from bastion.config import Environment, Profile
-from bastion.domain.contracts import ContractSpec
 from bastion.domain.enums import OrderType, Side, TimeInForce
 from bastion.domain.ids import ClientOrderId, ContractId, InstrumentId
 from bastion.domain.market import MarketView
 from bastion.domain.order_state import TERMINAL, OrderState
 from bastion.domain.records import BrokerOrderCreated
+from bastion.engine.engine import Engine
 from bastion.errors import UserError
-from bastion.gates.checks import GateInputs
-from bastion.gates.presubmit import PreSubmitGate
-from bastion.oms.manager import OrderManager
-from bastion.risk.port import OrderPath, OrderRequest, RiskGate
-from bastion.venues.port import VenuePort
+from bastion.oms.sending import SendOutcome
+from bastion.risk.port import OrderPath, OrderRequest
 
 __all__ = [
     "CONFIRM_PHRASE",
@@ -108,18 +107,6 @@ class SmokeReport:
         }
 
 
-@dataclass(slots=True)
-class SmokeParts:
-    venue: VenuePort
-    oms: OrderManager
-    risk: RiskGate
-    market: MarketView
-    clock: Clock
-    wait: Callable[[float], None]
-    inputs: Callable[[], GateInputs]
-    specs: Mapping[InstrumentId, ContractSpec]
-
-
 def _passive_price(market: MarketView, contract: ContractId, side: Side, offset: int) -> int:
     quote = market.quote(contract)
     if quote is None:
@@ -132,35 +119,54 @@ def _passive_price(market: MarketView, contract: ContractId, side: Side, offset:
     return touch - offset if side is Side.BUY else touch + offset
 
 
-def _pump(parts: SmokeParts, done: Callable[[], bool], timeout: float) -> bool:
+def _refuse(report: SmokeReport, engine: Engine, why: str) -> SmokeReport:
+    report.refused = why
+    report.counters = engine.gateway.counters.as_dict()
+    return report
+
+
+def _drive(
+    engine: Engine, done: Callable[[], bool], timeout: float, wait: Callable[[float], None]
+) -> bool:
+    """Run engine passes (events, reconciliation, duties; nothing new traded) until
+    ``done`` or the timeout."""
     waited = 0.0
     step = 0.05
     while True:
-        for event in parts.venue.poll_events():
-            parts.oms.apply(event)
+        engine.iterate(trade=False)
         if done():
             return True
         if waited >= timeout:
             return False
-        parts.wait(step)
+        wait(step)
         waited += step
 
 
 def run_smoke(  # noqa: PLR0917 - the order's facts, in reading order
-    parts: SmokeParts,
+    engine: Engine,
     contract: ContractId,
     side: Side,
     mode: str,
     offset_ticks: int = 5,
     timeout: float = 5.0,
+    wait: Callable[[float], None] = lambda _s: None,
 ) -> SmokeReport:
-    now = parts.clock.now()
+    """The smoke order on the kernel's engine (its gate is the pre-submit gate's)."""
+    clock = engine.clock
+    counters = engine.gateway.counters
+    now = clock.now()
     instrument = InstrumentId(contract.split("/")[0])
-    price = _passive_price(parts.market, contract, side, offset_ticks)
     coid = ClientOrderId(f"SMOKE-{now:%Y%m%dT%H%M%S%f}")
-    report = SmokeReport(mode, str(contract), side.value, price, str(coid))
+    report = SmokeReport(mode, str(contract), side.value, None, str(coid))
+    if engine.risk.pending_kill() is not None:
+        return _refuse(report, engine, "trading_state: a kill is pending; let the engine run it")
+    _drive(engine, lambda: engine.ready, timeout, wait)
+    if not engine.ready:
+        return _refuse(report, engine, f"engine not ready: {engine.state().value}")
+    price = _passive_price(engine.stack.market, contract, side, offset_ticks)
+    report.limit_ticks = price
     created = BrokerOrderCreated(
-        timestamp=now,
+        timestamp=clock.now(),
         client_order_id=coid,
         contract_id=contract,
         side=side,
@@ -168,44 +174,52 @@ def run_smoke(  # noqa: PLR0917 - the order's facts, in reading order
         order_type=OrderType.LIMIT,
         time_in_force=TimeInForce.DAY,
         limit_ticks=price,
-        venue=parts.venue.name,
+        venue=engine.gateway.venue_name,
         reference_ticks=price + (offset_ticks if side is Side.BUY else -offset_ticks),
+        attribute_to_holders=False,
     )
-    gate = PreSubmitGate(parts.risk, parts.inputs)
-    decision = gate.check(OrderRequest(created, OrderPath.SMOKE, instrument))
-    if not decision.allowed:
-        report.refused = f"{decision.check}: {decision.message}"
-        report.counters = parts.venue.counters.as_dict()
-        return report
-    report.steps.append(f"gates passed: {side} 1 {contract} limit {price} ticks (passive)")
+    request = OrderRequest(created, OrderPath.SMOKE, instrument)
     if mode == "dry-run":
-        report.final_status = "not sent (dry run)"
-        report.counters = parts.venue.counters.as_dict()
+        decision = engine.gateway.risk.check(request)  # the gates only: nothing is written
+        if not decision.allowed:
+            report.refused = f"{decision.check}: {decision.message}"
+        else:
+            report.steps.append(f"gates passed: {side} 1 {contract} limit {price} ticks (passive)")
+            report.final_status = "not sent (dry run)"
+        report.counters = counters.as_dict()
         return report
-    order = parts.oms.write_ahead(created)
-    result = parts.venue.submit(order)
-    parts.oms.mark_submitted(coid, parts.clock.now())
-    report.sent = True
-    report.steps.append(f"submitted ({'taken' if result.taken else 'refused: ' + result.message})")
+    result = engine.gateway.send(request)
+    if result.outcome is SendOutcome.DENIED:
+        return _refuse(report, engine, f"{result.check}: {result.message}")
+    report.steps.append(f"gates passed: {side} 1 {contract} limit {price} ticks (passive)")
+    report.sent = result.sent
+    report.steps.append(
+        "submitted (taken by the venue)" if result.sent else f"not taken: {result.message}"
+    )
 
     def state() -> OrderState:
-        found = parts.oms.book.broker_order(coid)
+        found = engine.oms.book.broker_order(coid)
         return found.state if found is not None else OrderState.LOST
 
-    acked = _pump(parts, lambda: state() is not OrderState.PENDING_NEW, timeout)
+    acked = _drive(engine, lambda: state() is not OrderState.PENDING_NEW, timeout, wait)
     report.steps.append(f"after submit: {state()}" + ("" if acked else " (no answer yet)"))
     if state() not in TERMINAL:
-        parts.oms.request_cancel(coid, parts.clock.now())
-        parts.venue.cancel(coid)
+        engine.gateway.cancel(coid, "smoke order: submit then cancel")
         report.steps.append("cancel sent")
-        _pump(parts, lambda: state() in TERMINAL, timeout)
-    final = parts.oms.book.broker_order(coid)
+        _drive(engine, lambda: state() in TERMINAL, timeout, wait)
+    return _outcome(engine, report, coid, contract)
+
+
+def _outcome(
+    engine: Engine, report: SmokeReport, coid: ClientOrderId, contract: ContractId
+) -> SmokeReport:
+    final = engine.oms.book.broker_order(coid)
     if final is not None:
         report.final_status = final.state.value
         report.traded_volume = final.filled
         report.venue_order_id = final.venue_order_id
-    report.counters = parts.venue.counters.as_dict()
-    positions = parts.venue.positions()
+    report.counters = engine.gateway.counters.as_dict()
+    positions = engine.venue.positions()
     if positions.value is not None:
         record = positions.value.get(contract)
         report.residual_position = record.net if record is not None else 0

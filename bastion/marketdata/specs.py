@@ -108,6 +108,12 @@ class SpecRegistry(Mapping[str, MarketSpec]):
                 "(add it with a user spec file)"
             ) from None
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._specs
+
+    def get(self, key: str, default: MarketSpec | None = None) -> MarketSpec | None:  # type: ignore[override]
+        return self._specs.get(key, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._specs)
 

@@ -5,28 +5,39 @@ ledger, which journals them (durably before it returns, in live mode) and folds 
 into the one ``Book``; if the write fails, memory does not move either.
 
 What it guarantees:
-- a fill is applied at most once, by execution id, and no fill is dropped: a fill that
-  the state table cannot explain (a fill on a REJECTED order) still moves positions,
-  because the venue traded, and is recorded as an anomaly for reconciliation;
+- a fill is applied at most once, by execution id, and no fill is dropped: the venue
+  traded, so every new fill moves the contract position;
+- surprises halt the instrument, never the engine: a fill the state table cannot
+  explain (on a REJECTED order), a fill beyond an order's quantity, a fill that does
+  not match its order, or a fill for an order Bastion did not place is journaled as it
+  came, applied (what no order can own goes to the ``UNATTRIBUTED`` strategy), marked
+  with an ``anomaly`` note, and reported to ``on_surprise`` so the engine locks the
+  instrument and alerts;
 - reports that arrive late, twice or out of order go through the state table; a pair it
   forbids is recorded as an anomaly and changes nothing;
-- a report for an order Bastion does not know is returned as FOREIGN, never guessed at.
+- any other report for an order Bastion does not know is returned as FOREIGN, never
+  guessed at.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from bastion.domain.book import Book
-from bastion.domain.ids import ClientOrderId, VenueOrderId
+from bastion.domain.contracts import parse_contract_id
+from bastion.domain.fills import Fill
+from bastion.domain.ids import ClientOrderId, ContractId, InstrumentId, VenueOrderId
 from bastion.domain.order_state import CANCELLABLE, OrderEvent, next_state
 from bastion.domain.orders import BrokerOrder
 from bastion.domain.records import (
     BrokerOrderCreated,
     BrokerOrderSubmitted,
     FillRecorded,
+    ForeignFillRecorded,
     JournalRecord,
     Note,
     OrderTransition,
@@ -43,7 +54,7 @@ from bastion.domain.venue_events import (
 from bastion.errors import IllegalTransition, InvariantError
 from bastion.oms.ledger import Ledger, MemoryLedger
 
-__all__ = ["Applied", "ApplyOutcome", "OrderManager"]
+__all__ = ["Applied", "ApplyOutcome", "OrderManager", "Surprise"]
 
 
 class ApplyOutcome(StrEnum):
@@ -54,6 +65,17 @@ class ApplyOutcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Surprise:
+    """A venue fact that does not fit the book: the engine locks the instrument."""
+
+    instrument_id: InstrumentId
+    contract_id: ContractId
+    kind: str
+    """``overfill``, ``mismatch``, ``outside_table`` or ``foreign_fill``."""
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Applied:
     outcome: ApplyOutcome
     order: BrokerOrder | None = None
@@ -61,8 +83,14 @@ class Applied:
 
 
 class OrderManager:
-    def __init__(self, ledger: Ledger | None = None) -> None:
+    def __init__(
+        self,
+        ledger: Ledger | None = None,
+        on_surprise: Callable[[Surprise], None] | None = None,
+    ) -> None:
         self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
+        self.on_surprise = on_surprise
+        """Called for every surprise after it was journaled (lock and alert)."""
 
     @property
     def book(self) -> Book:
@@ -112,6 +140,8 @@ class OrderManager:
         if isinstance(event, FillReport):
             venue_id = event.fill.venue_order_id
         order = self.find(event.client_order_id, venue_id)
+        if order is None and isinstance(event, FillReport):
+            return self._foreign_fill(event.fill)
         if order is None:
             return Applied(
                 ApplyOutcome.FOREIGN,
@@ -145,29 +175,51 @@ class OrderManager:
                 ApplyOutcome.DUPLICATE_FILL, order, f"duplicate execution {fill.exec_id}"
             )
         if fill.contract_id != order.contract_id or fill.side is not order.side:
-            return self._anomaly(order, fill.timestamp, f"fill {fill.exec_id} does not match order")
-        if order.filled + fill.quantity > order.quantity:
-            return self._anomaly(
+            return self._surprise_fill(
                 order,
-                fill.timestamp,
-                f"fill {fill.exec_id} of {fill.quantity} would overfill"
-                f" {order.filled}/{order.quantity}",
+                fill,
+                "mismatch",
+                f"fill {fill.exec_id} ({fill.side} {fill.quantity} {fill.contract_id}) does not"
+                f" match order {order.client_order_id} ({order.side} {order.contract_id});"
+                " applied as unattributed",
+                [],
+            )
+        fits = max(0, min(fill.quantity, order.quantity - order.filled))
+        records: list[JournalRecord] = []
+        if fits < fill.quantity:
+            if fits:
+                with contextlib.suppress(IllegalTransition):  # the state stays, flagged
+                    records.extend(self._fill_transition(order, fill, OrderEvent.FINAL_FILL))
+            return self._surprise_fill(
+                order,
+                fill,
+                "overfill",
+                f"fill {fill.exec_id} of {fill.quantity} overfills order {order.client_order_id}"
+                f" ({order.filled}/{order.quantity} filled before it); {fill.quantity - fits}"
+                " lot(s) applied as unattributed",
+                records,
             )
         event_kind = (
             OrderEvent.FINAL_FILL
             if order.filled + fill.quantity == order.quantity
             else OrderEvent.PARTIAL_FILL
         )
-        records: list[JournalRecord] = [FillRecorded(timestamp=fill.timestamp, fill=fill)]
         try:
-            state = next_state(order.state, event_kind, filled=order.filled + fill.quantity)
+            records = self._fill_transition(order, fill, event_kind)
         except IllegalTransition as exc:
             # The venue traded: the fill moves positions; the state stays, flagged.
-            records.append(self._note(order, fill.timestamp, f"fill outside the table: {exc}"))
-            self.record(*records)
-            return Applied(ApplyOutcome.ANOMALY, order, str(exc))
+            return self._surprise_fill(
+                order, fill, "outside_table", f"fill outside the state table: {exc}", []
+            )
+        self.record(FillRecorded(timestamp=fill.timestamp, fill=fill), *records)
+        return Applied(ApplyOutcome.APPLIED, order)
+
+    def _fill_transition(
+        self, order: BrokerOrder, fill: Fill, event_kind: OrderEvent
+    ) -> list[JournalRecord]:
+        state = next_state(order.state, event_kind, filled=order.filled + fill.quantity)
         venue_id = fill.venue_order_id if fill.venue_order_id != order.venue_order_id else None
-        records.append(
+        return [
             OrderTransition(
                 timestamp=fill.timestamp,
                 client_order_id=order.client_order_id,
@@ -175,9 +227,48 @@ class OrderManager:
                 state=state,
                 venue_order_id=venue_id,
             )
+        ]
+
+    def _surprise_fill(
+        self,
+        order: BrokerOrder,
+        fill: Fill,
+        kind: str,
+        text: str,
+        after: list[JournalRecord],
+    ) -> Applied:
+        note = self._note(order, fill.timestamp, text)
+        self.record(FillRecorded(timestamp=fill.timestamp, fill=fill), *after, note)
+        self._tell(fill.contract_id, kind, text)
+        return Applied(ApplyOutcome.ANOMALY, order, text)
+
+    def _foreign_fill(self, fill: Fill) -> Applied:
+        if fill.exec_id in self.book.exec_ids:
+            return Applied(ApplyOutcome.DUPLICATE_FILL, None, f"duplicate execution {fill.exec_id}")
+        text = (
+            f"fill {fill.exec_id} ({fill.side} {fill.quantity} {fill.contract_id}) for order"
+            f" {fill.client_order_id}, which Bastion did not place; held as unattributed"
         )
-        self.record(*records)
-        return Applied(ApplyOutcome.APPLIED, order)
+        self.record(
+            ForeignFillRecorded(timestamp=fill.timestamp, fill=fill, why=text),
+            Note(
+                timestamp=fill.timestamp,
+                kind="anomaly",
+                text=text,
+                data={
+                    "client_order_id": fill.client_order_id,
+                    "contract_id": fill.contract_id,
+                    "exec_id": fill.exec_id,
+                },
+            ),
+        )
+        self._tell(fill.contract_id, "foreign_fill", text)
+        return Applied(ApplyOutcome.FOREIGN, None, text)
+
+    def _tell(self, contract_id: ContractId, kind: str, text: str) -> None:
+        if self.on_surprise is not None:
+            instrument, _ = parse_contract_id(contract_id)
+            self.on_surprise(Surprise(instrument, contract_id, kind, text))
 
     def _transition(
         self,

@@ -50,7 +50,7 @@ from bastion.venues.port import (
     OpenOrderRecord,
     OrderStatusRecord,
     VenueOrderStatus,
-    VenuePort,
+    VenueQueries,
 )
 
 __all__ = ["RecoveryResult", "recover"]
@@ -80,7 +80,7 @@ class RecoveryResult:
 
 
 def recover(
-    oms: OrderManager, venue: VenuePort, clock: Clock, cursor: FillCursor | None
+    oms: OrderManager, venue: VenueQueries, clock: Clock, cursor: FillCursor | None
 ) -> RecoveryResult:
     result = RecoveryResult(cursor=cursor)
     _apply_fills(oms, venue, cursor, result)
@@ -103,7 +103,7 @@ def recover(
 
 
 def _apply_fills(
-    oms: OrderManager, venue: VenuePort, cursor: FillCursor | None, result: RecoveryResult
+    oms: OrderManager, venue: VenueQueries, cursor: FillCursor | None, result: RecoveryResult
 ) -> None:
     page = venue.fills_since(cursor)
     if page.value is None:
@@ -125,7 +125,7 @@ def _apply_fills(
 
 def _settle(
     oms: OrderManager,
-    venue: VenuePort,
+    venue: VenueQueries,
     order: BrokerOrder,
     open_record: OpenOrderRecord | None,
     *,

@@ -18,7 +18,7 @@ import datetime as dt
 import time
 from collections.abc import AsyncIterator, Iterable
 
-from bastion.backtest.runner import Engine, InstrumentBar
+from bastion.backtest.runner import BarRunner, InstrumentBar
 
 __all__ = ["LiveRunner", "ReplayClock", "replay"]
 
@@ -53,7 +53,7 @@ async def replay(bars: Iterable[InstrumentBar], clock: ReplayClock) -> AsyncIter
 
 
 class LiveRunner:
-    def __init__(self, engine: Engine, *, poll_interval: float = 0.05) -> None:
+    def __init__(self, engine: BarRunner, *, poll_interval: float = 0.05) -> None:
         self.engine = engine
         self.poll_interval = poll_interval
         self.polls = 0

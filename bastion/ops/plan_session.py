@@ -30,9 +30,9 @@ from bastion.gates.presubmit import PreSubmitGate
 from bastion.gates.profiles import ResolvedProfile
 from bastion.gates.shadow import plans_dir
 from bastion.ops.paper import VenueSession, VenueSessionResult
+from bastion.recon.breaks import ReconReport
 from bastion.risk.port import RiskGate
 from bastion.strategy.plan import SignalPlan, latest_plan, load_plan
-from bastion.venues.port import VenuePort
 from bastion.venues.registry import open_venue, profile_contracts
 
 __all__ = ["PlanSessionResult", "plan_targets", "run_plan_session"]
@@ -75,9 +75,10 @@ def run_plan_session(resolved: ResolvedProfile, *, seconds: float) -> PlanSessio
     clock = WallClock()
     contracts = profile_contracts(profile)
     broker: list[BrokerState | None] = [None]
+    sessions: list[VenueSession] = []
 
-    def refresh_broker(venue: VenuePort) -> None:
-        state = take_broker_state(venue, clock, contracts)
+    def refresh_broker(_report: ReconReport) -> None:
+        state = take_broker_state(sessions[0].engine.venue, clock, contracts)
         save_broker_state(state, broker_state_path(profile))
         broker[0] = state
 
@@ -99,6 +100,8 @@ def run_plan_session(resolved: ResolvedProfile, *, seconds: float) -> PlanSessio
         risk_level_source=f"signal plan {plan_path.name}",
         wrap_gate=wrap,
         after_reconcile=refresh_broker,
+        named_contracts={InstrumentId(s.instrument): ContractId(s.contract) for s in plan.signals},
     )
+    sessions.append(session)
     result = session.run(plan_targets(plan, clock.now()), seconds=seconds)
     return PlanSessionResult(plan, plan_path, result, dict(gates[0].denials))

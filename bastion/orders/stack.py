@@ -5,12 +5,23 @@ Each step it is asked to take, it:
 2. gives each instrument order a contract order per the roll status (``rolls.py``), and
    creates roll orders, which have no instrument parent;
 3. lets each contract order's algo (one per order: the algo lock) propose a child, cuts
-   it to the trade limits, asks the risk gate, writes it ahead in the journal, and only
-   then submits it to the venue;
+   it to the trade limits and to what is not already working, and hands it to the one
+   send path (``OrderSender``: risk decision, write-ahead, submit);
 4. completes finished families so they move to history.
 
 Fills come back through the OMS and propagate broker -> contract -> instrument in the
-book. Nothing here reads a wall clock or talks to a venue except through ``VenuePort``.
+book. Nothing here reads a wall clock, and nothing here can send to a venue except
+through the sender: the stack holds the venue only as ``VenueQueries``.
+
+Durable intent (nothing decided only in memory decides whether to send):
+- an order whose target moved, or that its venue refused for good, is *stopped* by a
+  journaled ``OrderStopped`` record: a stopped instrument order is never re-placed,
+  a stopped contract order sends no more children, and a restart keeps them stopped;
+- what a strategy already has working is what could still fill: a live instrument
+  order's unfilled quantity, or, once it is stopped, only its broker orders still in
+  flight. A new target's order is the residual over filled plus working, and a
+  reversal sends nothing on the other side until the cancels are confirmed;
+- retry counts and backoff times are persisted in the store's state when they change.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ from bastion.domain.contracts import ContractSpec
 from bastion.domain.enums import OrderType, Side
 from bastion.domain.fills import Fill
 from bastion.domain.ids import (
+    UNATTRIBUTED,
     ClientOrderId,
     ContractId,
     InstrumentId,
@@ -32,6 +44,7 @@ from bastion.domain.ids import (
 )
 from bastion.domain.market import MarketView
 from bastion.domain.orders import BrokerOrder, ContractOrder, InstrumentOrder
+from bastion.domain.positions import split_largest_remainder
 from bastion.domain.reasons import Reason
 from bastion.domain.records import (
     Allocation,
@@ -41,12 +54,14 @@ from bastion.domain.records import (
     InstrumentOrderCreated,
     JournalRecord,
     Note,
+    OrderStopped,
 )
 from bastion.domain.targets import Target
 from bastion.domain.venue_events import FillReport
 from bastion.errors import UserError
 from bastion.oms import ApplyOutcome, OrderManager
 from bastion.oms.retry import RetryTracker, Verdict
+from bastion.oms.sending import OrderSender, SendOutcome
 from bastion.orders.algos import Algo, ChildSpec, make_algo
 from bastion.orders.generation import (
     Overrides,
@@ -57,8 +72,8 @@ from bastion.orders.generation import (
 from bastion.orders.limits import TradeLimits
 from bastion.orders.rolls import ContractSchedule, RollStatus
 from bastion.recon.balance import MANUAL_STRATEGY, balance_trade
-from bastion.risk.port import OrderPath, OrderRequest, RiskGate
-from bastion.venues.port import VenuePort
+from bastion.risk.port import OrderPath, OrderRequest
+from bastion.venues.port import VenueQueries
 
 __all__ = ["StackHandler"]
 
@@ -66,7 +81,6 @@ __all__ = ["StackHandler"]
 @dataclass(slots=True)
 class _AlgoState:
     algo: Algo
-    stopped: str | None = None
     not_before: dt.datetime | None = None
     """After a retryable reject: no new child before this time (the policy's backoff)."""
 
@@ -74,8 +88,10 @@ class _AlgoState:
 @dataclass(slots=True)
 class StackHandler:
     oms: OrderManager
-    venue: VenuePort
-    risk: RiskGate
+    sender: OrderSender
+    """The one send path: risk decision, write-ahead, submit (``bastion.engine.send``)."""
+    venue: VenueQueries
+    """The venue's events and queries; no order calls."""
     schedule: ContractSchedule
     market: MarketView
     clock: Clock
@@ -95,6 +111,28 @@ class StackHandler:
     problems: list[str] = field(default_factory=list)
     _algos: dict[OrderId, _AlgoState] = field(default_factory=dict)
     _counter: int = 0
+
+    # -- durable intent ----------------------------------------------------------------
+    def stop(self, order_id: OrderId, why: str) -> None:
+        """Stop an instrument or contract order for good (journaled)."""
+        order = self.oms.book.instrument_order(order_id) or self.oms.book.contract_order(order_id)
+        if order is not None and order.stopped is None and not order.completed:
+            self.oms.record(OrderStopped(timestamp=self.clock.now(), order_id=order_id, reason=why))
+
+    def _live_children(self, co: ContractOrder) -> list[BrokerOrder]:
+        book = self.oms.book
+        return [o for coid in co.children if (o := book.broker_orders.get(coid)) is not None]
+
+    def _in_flight(self, co: ContractOrder) -> int:
+        """Lots of a contract order still at the venue (could still fill)."""
+        return sum(o.remaining for o in self._live_children(co))
+
+    def _io_working(self, io: InstrumentOrder) -> int:
+        """What an instrument order could still add to its strategy's position: all of
+        its unfilled quantity while it lives, only its orders in flight once stopped."""
+        if io.stopped is None:
+            return io.remaining
+        return min(io.remaining, sum(self._in_flight(c) for c in self._children(io)))
 
     # -- ids: deterministic per intent, from the journal's own history ---------------------
     def _next_id(self, prefix: str) -> OrderId:
@@ -169,12 +207,12 @@ class StackHandler:
         totals: dict[tuple[StrategyId, InstrumentId], int] = {}
         for order in self.oms.book.instrument_orders.values():
             key = (order.strategy_id, order.instrument_id)
-            totals[key] = totals.get(key, 0) + order.remaining * order.side.sign
+            totals[key] = totals.get(key, 0) + self._io_working(order) * order.side.sign
         return totals
 
     def _opposite_working(self, iid: InstrumentId, side: Side) -> bool:
         return any(
-            o.instrument_id == iid and o.side is not side and o.remaining > 0
+            o.instrument_id == iid and o.side is not side and self._io_working(o) > 0
             for o in self.oms.book.instrument_orders.values()
         )
 
@@ -189,14 +227,16 @@ class StackHandler:
                 self._cancel_family(order, why)
 
     def _cancel_family(self, order: InstrumentOrder, why: str) -> None:
+        """Stop the instrument order and its contract orders (journaled), and cancel what
+        they have at the venue. The family completes once nothing is in flight."""
+        self.stop(order.order_id, why)
         for co_id in order.children:
             co = self.oms.book.contract_orders.get(co_id)
             if co is None:
                 continue
-            state = self._algos.setdefault(co_id, _AlgoState(make_algo(co.algo)))
-            state.stopped = why
-            for coid in co.children:
-                self.cancel_broker(coid)
+            self.stop(co_id, why)
+            for child in self._live_children(co):
+                self.cancel_broker(child.client_order_id)
         if not order.children:
             self.oms.record(FamilyCompleted(timestamp=self.clock.now(), order_id=order.order_id))
 
@@ -204,11 +244,16 @@ class StackHandler:
     def spawn_contract_orders(self) -> None:
         now = self.clock.now()
         book = self.oms.book
-        stopped = self._stopped()
         for io in list(book.instrument_orders.values()):
-            unplaced = io.remaining - sum(
-                c.remaining for c in self._children(io) if c.order_id not in stopped
+            if io.stopped is not None:
+                continue  # its target moved or it was refused for good: never re-placed
+            # Placed: what live contract orders may still trade, and what stopped ones
+            # still have in flight at the venue (it could fill).
+            placed = sum(
+                c.remaining if c.stopped is None else min(c.remaining, self._in_flight(c))
+                for c in self._children(io)
             )
+            unplaced = io.remaining - placed
             if unplaced <= 0:
                 continue
             if io.instrument_id in self.tripped:
@@ -226,14 +271,6 @@ class StackHandler:
                         algo=self.default_algo,
                     )
                 )
-
-    def _stopped(self) -> set[OrderId]:
-        book = self.oms.book
-        return {
-            oid
-            for oid, s in self._algos.items()
-            if s.stopped is not None and oid in book.contract_orders
-        }
 
     def _forget_completed(self) -> None:
         """Drop algo state of families that left the stack, so work never grows with history."""
@@ -321,13 +358,17 @@ class StackHandler:
     # -- 3. contract orders -> broker orders ----------------------------------------------
     def run_algos(self) -> None:
         now = self.clock.now()
-        for co in list(self.oms.book.contract_orders.values()):
+        book = self.oms.book
+        for co in list(book.contract_orders.values()):
+            if co.stopped is not None or co.remaining <= 0:
+                continue
+            parent = book.instrument_order(co.parent_id) if co.parent_id else None
+            if parent is not None and parent.stopped is not None:
+                continue
             state = self._algos.get(co.order_id)
             if state is None:
                 # The algo lock (R4.4): one algo instance per contract order, held here.
                 state = self._algos[co.order_id] = _AlgoState(make_algo(co.algo))
-            if state.stopped is not None or co.remaining <= 0:
-                continue
             if state.not_before is not None and now < state.not_before:
                 continue
             if co.spread_leg is not None:
@@ -352,7 +393,7 @@ class StackHandler:
         if first:
             self._send(co, co.spread_leg, co.side.opposite, spec)
         else:
-            state.stopped = "spread first leg refused"
+            self.stop(co.order_id, "spread first leg refused")
 
     def _working_child(self, co: ContractOrder) -> BrokerOrder | None:
         for coid in reversed(co.children):
@@ -364,9 +405,13 @@ class StackHandler:
     def _send(self, co: ContractOrder, contract: ContractId, side: Side, spec: ChildSpec) -> bool:
         now = self.clock.now()
         iid = co.instrument_id
-        lots = self.limits.allowed(iid, spec.quantity, now)
+        # Never more than the contract order still needs beyond what is in flight (a
+        # cancel not yet confirmed may still fill).
+        room = co.remaining - (self._in_flight(co) if co.spread_leg is None else 0)
+        lots = self.limits.allowed(iid, min(spec.quantity, room), now)
         if lots <= 0:
-            self.problems.append(f"{co.order_id}: trade limit for {iid} reached today; not sent")
+            if room > 0:
+                self.problems.append(f"{co.order_id}: trade limit for {iid} reached today")
             return False
         parent = self.oms.book.instrument_order(co.parent_id) if co.parent_id else None
         quote = self.market.quote(contract)
@@ -380,7 +425,7 @@ class StackHandler:
             order_type=spec.order_type,
             limit_ticks=spec.limit_ticks,
             parent_id=co.order_id,
-            venue=self.venue.name,
+            venue=self.sender.venue_name,
             reference_ticks=parent.reference_ticks if parent else None,
             reference_time=parent.created if parent else None,
             mid_ticks=quote.mid_ticks if quote else None,
@@ -399,36 +444,20 @@ class StackHandler:
             strategy_id=parent.strategy_id if parent else None,
             reduces_position=held * side.sign < 0 and lots <= abs(held),
         )
-        decision = self.risk.check(request)
-        if not decision.allowed:
-            self.oms.record(
-                Note(
-                    timestamp=now,
-                    kind="risk.denied",
-                    text=decision.message,
-                    data={
-                        "client_order_id": coid,
-                        "check": decision.check,
-                        "reason": str(decision.reason),
-                    },
-                )
-            )
-            self.problems.append(f"{coid} denied by risk ({decision.check}): {decision.message}")
-            self._algos[co.order_id].stopped = f"denied: {decision.check}"
+        result = self.sender.send(request)
+        if result.outcome is SendOutcome.DENIED:
+            self.problems.append(f"{coid} denied by risk ({result.check}): {result.message}")
+            self.stop(co.order_id, f"denied: {result.check}")
             return False
-        order = self.oms.write_ahead(created)  # the journal has it before any venue call
-        result = self.venue.submit(order)
-        if result.taken:
-            self.oms.mark_submitted(coid, now)
-        self.limits.use(iid, lots, now)
-        return result.taken
+        if result.sent:
+            self.limits.use(iid, lots, now)
+        return result.sent
 
     def cancel_broker(self, client_order_id: ClientOrderId) -> None:
         order = self.oms.book.broker_orders.get(client_order_id)
         if order is None or order.is_terminal:
             return
-        self.oms.request_cancel(client_order_id, self.clock.now())
-        self.venue.cancel(client_order_id)
+        self.sender.cancel(client_order_id)
 
     # -- venue events ---------------------------------------------------------------------
     def drain(self) -> int:
@@ -468,9 +497,9 @@ class StackHandler:
         if order.parent_id is None or order.state.value != "rejected":
             return
         co = self.oms.book.contract_order(order.parent_id)
-        state = self._algos.get(order.parent_id)
-        if co is None or state is None:
+        if co is None or co.stopped is not None:
             return
+        state = self._algos.setdefault(co.order_id, _AlgoState(make_algo(co.algo)))
         reason_text = (order.reject_reason or "").split(":", 1)[0]
         try:
             reason = Reason(reason_text)
@@ -482,7 +511,10 @@ class StackHandler:
         if decision.verdict is Verdict.RETRY:
             state.not_before = decision.not_before
             return
-        state.stopped = f"rejected ({reason}); {decision.message}"
+        why = f"rejected ({reason}); {decision.message}"
+        self.stop(co.order_id, why)
+        if co.parent_id is not None:
+            self.stop(co.parent_id, why)  # the intent is given up, not re-placed
         self.problems.append(f"{order.client_order_id} rejected: {order.reject_reason}")
         if decision.verdict is Verdict.TRIP:
             self.tripped[co.instrument_id] = decision.message
@@ -495,23 +527,21 @@ class StackHandler:
         book = self.oms.book
         now = self.clock.now()
         for co in list(book.contract_orders.values()):
-            if co.parent_id is None and self._family_done(co, stopped_counts=True):
+            if co.parent_id is None and self._family_done(co):
                 self.oms.record(FamilyCompleted(timestamp=now, order_id=co.order_id))
         for io in list(book.instrument_orders.values()):
             children = self._children(io)
-            if all(self._family_done(c, stopped_counts=True) for c in children) and (
-                io.remaining == 0
-                or (children and all(c.order_id in self._stopped() for c in children))
+            if all(self._family_done(c) for c in children) and (
+                io.remaining == 0 or io.stopped is not None
             ):
                 self.oms.record(FamilyCompleted(timestamp=now, order_id=io.order_id))
         self._forget_completed()
 
-    def _family_done(self, co: ContractOrder, *, stopped_counts: bool) -> bool:
-        book = self.oms.book
-        if any(coid in book.broker_orders for coid in co.children):
+    def _family_done(self, co: ContractOrder) -> bool:
+        """Nothing of it in flight, and either filled or stopped."""
+        if any(coid in self.oms.book.broker_orders for coid in co.children):
             return False
-        stopped = stopped_counts and co.order_id in self._stopped()
-        return co.remaining == 0 or stopped
+        return co.remaining == 0 or co.stopped is not None
 
     def step(self, targets: Iterable[Target] = ()) -> None:
         """One full pass: events, generation, placement, rolls, algos, completion."""
@@ -523,30 +553,48 @@ class StackHandler:
         self.drain()
         self.complete_finished()
 
-    def end_of_day(self, *, max_rounds: int = 50) -> bool:
-        """Cancel working orders, process fills, complete every family (R4.7).
+    def end_of_day(
+        self, instruments: set[InstrumentId] | None = None, *, max_rounds: int = 50
+    ) -> bool:
+        """Cancel working orders, process fills, complete every family (R4.7), for
+        ``instruments`` (all when ``None``) at their end of trading day.
 
-        Returns True when the stack is empty; False (and a problem) when a cancel was not
-        confirmed in ``max_rounds`` drains, in which case those families stay live.
+        Returns True when nothing of them is left in the stack; False (and a problem)
+        when a cancel was not confirmed in ``max_rounds`` drains: those families stay
+        live, stopped, and complete when the venue answers.
         """
-        for co_id in list(self.oms.book.contract_orders):
-            self._algos.setdefault(co_id, _AlgoState(make_algo("market"))).stopped = "end of day"
-        for coid in list(self.oms.book.broker_orders):
+        book = self.oms.book
+
+        def mine(iid: InstrumentId) -> bool:
+            return instruments is None or iid in instruments
+
+        for io in list(book.instrument_orders.values()):
+            if mine(io.instrument_id):
+                self.stop(io.order_id, "end of day")
+        for co in list(book.contract_orders.values()):
+            if mine(co.instrument_id):
+                self.stop(co.order_id, "end of day")
+        ours = [
+            o.client_order_id
+            for o in book.broker_orders.values()
+            if mine(InstrumentId(o.contract_id.split("/", 1)[0]))
+        ]
+        for coid in ours:
             self.cancel_broker(coid)
         for _ in range(max_rounds):
             self.drain()
-            if not self.oms.book.broker_orders:
+            if not any(coid in book.broker_orders for coid in ours):
                 break
         self.complete_finished()
-        book = self.oms.book
-        empty = not (book.instrument_orders or book.contract_orders or book.broker_orders)
-        if not empty:
+        left = [coid for coid in ours if coid in book.broker_orders]
+        live = any(mine(o.instrument_id) for o in book.instrument_orders.values()) or any(
+            mine(o.instrument_id) for o in book.contract_orders.values()
+        )
+        if left:
             self.problems.append(
-                f"end of day: {len(book.broker_orders)} broker orders still working;"
-                " the stack is not empty"
+                f"end of day: {len(left)} broker orders still working; the stack is not empty"
             )
-        self._algos.clear()
-        return empty
+        return not left and not live
 
     # -- manual orders and balance trades (R4.6) --------------------------------------------
     def manual_order(
@@ -604,9 +652,10 @@ class StackHandler:
         self, instrument_id: InstrumentId, lots: int, note: str
     ) -> list[InstrumentOrder]:
         """Reduce an instrument's net position by ``lots`` toward zero, split over the
-        strategies that hold it in proportion to their positions (largest remainder), as
-        instrument orders that take the ordinary path (risk gate, journal, venue). The
-        strategy table and the contract table therefore move together."""
+        strategies that hold it in proportion to their positions (largest remainder);
+        what no strategy holds is reduced from ``UNATTRIBUTED``. Each share is an
+        instrument order on the ordinary path (the one send path), so the strategy
+        table and the contract table move together."""
         book = self.oms.book
         net = book.positions.instrument_position(instrument_id)
         lots = min(lots, abs(net))
@@ -618,18 +667,10 @@ class StackHandler:
             for (sid, iid), q in sorted(book.positions.strategy.items())
             if iid == instrument_id and q * sign > 0
         ]
-        total = sum(q for _, q in holders)
-        if total == 0:
-            self.problems.append(f"{instrument_id}: no strategy holds the position to reduce")
-            return []
-        shares = {sid: lots * q // total for sid, q in holders}
-        left = lots - sum(shares.values())
-        for sid, q in sorted(holders, key=lambda h: (lots * h[1]) % total, reverse=True):
-            if left == 0:
-                break
-            if shares[sid] < q:
-                shares[sid] += 1
-                left -= 1
+        shares = split_largest_remainder(lots, holders)
+        rest = lots - sum(shares.values())
+        if rest:
+            shares[UNATTRIBUTED] = shares.get(UNATTRIBUTED, 0) + rest
         return [
             self.manual_order(sid, instrument_id, -sign * share, note)
             for sid, share in shares.items()

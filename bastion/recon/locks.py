@@ -47,6 +47,9 @@ class LockSource:
     RECONCILIATION = "reconciliation"
     BREAKER = "breaker"
     OPERATOR = "operator"
+    ANOMALY = "anomaly"
+    """A venue fact that did not fit the book (an overfill, a fill for an order Bastion
+    did not place): only an operator clears it, by adopting or restoring the position."""
 
 
 @dataclass(frozen=True, slots=True)

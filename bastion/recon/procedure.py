@@ -5,15 +5,22 @@ Steps, each recorded in the journal as a ``Note`` (kind ``recovery_procedure``):
 1. cancel every working order in the locked instruments, and wait for the answers;
 2. take a fresh snapshot (positions and fills); unknown means stop, still locked;
 3. compute the delta per contract: broker minus Bastion;
-4. adopt it (R7.4, the broker is the truth for what is held): each broker fill Bastion
-   lacks becomes a balance trade carrying its execution id, and what no fill explains
-   becomes a balance trade of the remaining delta; then, if asked to ``restore``, send
-   the correcting order (through the risk gate, path RECONCILE) that brings the
-   position back to what Bastion held before;
-5. confirm with a new snapshot and a reconciliation; only a clean result unlocks.
+4. take the broker's position in (R7.4, the broker is the truth for what is held): each
+   broker fill Bastion lacks becomes a balance trade carrying its execution id, and what
+   no fill explains a balance trade of the remaining delta, both held by the reserved
+   ``UNATTRIBUTED`` strategy (where surprises already are). Then either
+   - **adopt**: the unattributed position becomes the named strategy's (``manual`` by
+     default), by a journaled transfer; or
+   - **restore**: a correcting order (path RECONCILE, the one send path) trades the
+     unattributed position away, so the venue holds again what the strategies hold;
+5. confirm with a new snapshot and a reconciliation; only a clean result unlocks,
+   including a lock an anomaly (an overfill, a foreign fill) set.
 
-``wait`` is how the caller lets time pass between polls (advance a simulated clock, or
-sleep against a real venue); every loop is bounded by ``max_rounds``.
+It is an operator's procedure, run by a driver outside the engine loop: ``drain``
+applies the venue's events through the engine (so fills reach every listener), and
+``wait`` lets time pass between polls (advance a simulated clock, or sleep against a
+real venue); every loop is bounded by ``max_rounds``. Cancels and correcting orders go
+through the one send path (``OrderSender``).
 """
 
 from __future__ import annotations
@@ -24,16 +31,18 @@ from dataclasses import dataclass, field
 
 from bastion.domain.contracts import parse_contract_id
 from bastion.domain.enums import OrderType, Side
-from bastion.domain.ids import ClientOrderId, ContractId, InstrumentId, StrategyId
+from bastion.domain.ids import UNATTRIBUTED, ClientOrderId, ContractId, InstrumentId, StrategyId
 from bastion.domain.order_state import CANCELLABLE
-from bastion.domain.records import BrokerOrderCreated, Note
+from bastion.domain.records import Allocation, BrokerOrderCreated, Note
 from bastion.domain.venue_events import FillReport
 from bastion.oms.manager import OrderManager
+from bastion.oms.sending import OrderSender
 from bastion.recon.balance import MANUAL_STRATEGY, balance_trade
 from bastion.recon.breaks import ReconReport
+from bastion.recon.locks import LockSource
 from bastion.recon.reconciler import Reconciler
-from bastion.risk.port import OrderPath, OrderRequest, RiskGate
-from bastion.venues.port import FillsPage, PositionRecord, VenuePort
+from bastion.risk.port import OrderPath, OrderRequest
+from bastion.venues.port import FillsPage, PositionRecord, VenueQueries
 
 __all__ = ["ProcedureResult", "RecoveryProcedure"]
 
@@ -53,8 +62,9 @@ class ProcedureResult:
 @dataclass(slots=True)
 class RecoveryProcedure:
     reconciler: Reconciler
-    venue: VenuePort
-    risk: RiskGate
+    venue: VenueQueries
+    sender: OrderSender
+    drain: Callable[[], object]
     wait: Callable[[], None]
     strategy_id: StrategyId = MANUAL_STRATEGY
     max_rounds: int = 50
@@ -69,18 +79,20 @@ class RecoveryProcedure:
         if snapshot is None:
             return result
         positions, fills = snapshot
-        before = {
-            c: q
-            for (_, c), q in self.oms.book.positions.contract.items()
-            if self._mine(c, instruments)
-        }
         broker = {c: r.net for c, r in positions.items() if self._mine(c, instruments) and r.net}
         self._adopt(instruments, broker, fills, note, result)
-        if restore and not self._restore(before, broker, result):
-            return result
+        if restore:
+            recent = {parse_contract_id(f.contract_id)[0]: f.contract_id for f in fills.fills}
+            if not self._restore(instruments, recent, result):
+                return result
+        else:
+            self._transfer(instruments, note, result)
         report, _ = self.reconciler.run(self.venue)
         result.report = report
         left = [b for b in report.breaks if b.instrument_id in instruments and b.locks]
+        if report.clean:
+            for iid in sorted(instruments):
+                self.reconciler.locks.unlock(iid, LockSource.ANOMALY)
         self._step(
             result,
             "5. confirmed clean: unlocked" if report.clean else f"5. still {len(left)} break(s)",
@@ -103,15 +115,13 @@ class RecoveryProcedure:
         )
 
     def _pump(self) -> None:
-        for event in self.venue.poll_events():
-            self.oms.apply(event)
+        self.drain()
 
     def _cancel_working(self, instruments: set[InstrumentId], result: ProcedureResult) -> bool:
-        book, now = self.oms.book, self.reconciler.clock.now()
+        book = self.oms.book
         for order in list(book.broker_orders.values()):
             if self._mine(order.contract_id, instruments) and order.state in CANCELLABLE:
-                self.oms.request_cancel(order.client_order_id, now)
-                self.venue.cancel(order.client_order_id)
+                self.sender.cancel(order.client_order_id, "recovery procedure")
         for _ in range(self.max_rounds):
             self._pump()
             if not any(self._mine(o.contract_id, instruments) for o in book.broker_orders.values()):
@@ -161,7 +171,7 @@ class RecoveryProcedure:
                         price_ticks=fill.price_ticks,
                         note=f"{note} (broker execution {fill.exec_id}"
                         f" of order {fill.client_order_id})",
-                        strategy_id=self.strategy_id,
+                        strategy_id=UNATTRIBUTED,
                         exec_id=fill.exec_id,
                     )
                 )
@@ -177,19 +187,59 @@ class RecoveryProcedure:
                         delta,
                         price_ticks=0,
                         note=f"{note} (a difference no fill explains; the broker is the truth)",
-                        strategy_id=self.strategy_id,
+                        strategy_id=UNATTRIBUTED,
                     )
                 )
         self._step(result, f"3-4. delta adopted in {len(result.adopted)} balance trade(s)")
 
+    def _unattributed(self, instruments: set[InstrumentId]) -> dict[InstrumentId, int]:
+        strategy = self.oms.book.positions.strategy
+        return {
+            iid: q
+            for (sid, iid), q in sorted(strategy.items())
+            if sid == UNATTRIBUTED and iid in instruments and q
+        }
+
+    def _transfer(self, instruments: set[InstrumentId], note: str, result: ProcedureResult) -> None:
+        """Adopt: the unattributed position becomes ``strategy_id``'s, journaled."""
+        now = self.reconciler.clock.now()
+        for iid, held in self._unattributed(instruments).items():
+            self.oms.record(
+                Allocation(
+                    timestamp=now,
+                    strategy_id=UNATTRIBUTED,
+                    instrument_id=iid,
+                    signed_quantity=-held,
+                    note=f"adopted by {self.strategy_id}: {note}",
+                ),
+                Allocation(
+                    timestamp=now,
+                    strategy_id=self.strategy_id,
+                    instrument_id=iid,
+                    signed_quantity=held,
+                    note=f"adopted from {UNATTRIBUTED}: {note}",
+                ),
+            )
+            self._step(result, f"4. {iid}: {held:+d} adopted by strategy {self.strategy_id}")
+
     def _restore(
-        self, before: dict[ContractId, int], broker: dict[ContractId, int], result: ProcedureResult
+        self,
+        instruments: set[InstrumentId],
+        recent: dict[InstrumentId, ContractId],
+        result: ProcedureResult,
     ) -> bool:
-        for cid in sorted(set(broker) | set(before)):
-            delta = before.get(cid, 0) - broker.get(cid, 0)
-            if not delta:
-                continue
-            coid = self._send_correction(cid, delta)
+        """Restore: trade the unattributed position away through the one send path, in
+        the contract the venue last traded for the instrument (else the one held most)."""
+        book = self.oms.book
+        for iid, held in self._unattributed(instruments).items():
+            contracts = [
+                (abs(q), c) for (i, c), q in sorted(book.positions.contract.items()) if i == iid
+            ]
+            cid = recent.get(iid) or (max(contracts)[1] if contracts else None)
+            if cid is None:
+                self._step(result, f"4. {iid}: no contract to trade it in: still locked")
+                return False
+            coid = self._send_correction(cid, -held)
             if coid is None:
                 self._step(result, f"4. correcting order for {cid} denied by risk: still locked")
                 return False
@@ -203,7 +253,7 @@ class RecoveryProcedure:
         return True
 
     def _send_correction(self, cid: ContractId, delta: int) -> ClientOrderId | None:
-        """Write ahead and send one correcting order, through the risk gate (invariant 2)."""
+        """One correcting order through the one send path (risk gate, write-ahead)."""
         when: dt.datetime = self.reconciler.clock.now()
         coid = ClientOrderId(f"correct:{cid}@{when.isoformat()}")
         created = BrokerOrderCreated(
@@ -213,22 +263,19 @@ class RecoveryProcedure:
             side=Side.of(delta),
             quantity=abs(delta),
             order_type=OrderType.MARKET,
-            strategy_id=self.strategy_id,
-            venue=self.venue.name,
+            strategy_id=UNATTRIBUTED,
+            venue=self.sender.venue_name,
         )
         held = self.oms.book.positions.contract_position(cid)
-        decision = self.risk.check(
+        result = self.sender.send(
             OrderRequest(
                 order=created,
                 path=OrderPath.RECONCILE,
                 instrument_id=parse_contract_id(cid)[0],
-                strategy_id=self.strategy_id,
+                strategy_id=UNATTRIBUTED,
                 reduces_position=held * delta < 0 and abs(delta) <= abs(held),
             )
         )
-        if not decision.allowed:
+        if not result.written:
             return None
-        order = self.oms.write_ahead(created)
-        if self.venue.submit(order).taken:
-            self.oms.mark_submitted(coid, when)
         return coid

@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Protocol
 
 from bastion.clock import Clock
-from bastion.domain.ids import InstrumentId, StrategyId
+from bastion.domain.ids import ExecId, InstrumentId, StrategyId
 from bastion.domain.records import JournalRecord, Note
 from bastion.oms.manager import OrderManager
-from bastion.recon.breaks import Break, ReconReport, reconcile
+from bastion.recon.breaks import Break, FillFact, ReconReport, reconcile
 from bastion.recon.locks import LockBook, LockChange
 from bastion.recon.views import FillIndex, take_views
-from bastion.venues.port import VenuePort
+from bastion.venues.port import FillCursor, VenueQueries
 
 __all__ = ["Reconciler", "render_report"]
 
@@ -66,6 +66,9 @@ class Reconciler:
         self.target_buffer = target_buffer
         self.alert = alert
         self.fills = FillIndex()
+        self._cursor: FillCursor | None = None
+        self._broker_unmatched: dict[ExecId, FillFact] = {}
+        self._matched: set[ExecId] = set()
         self.last_run: dt.datetime | None = None
         self.last_report: ReconReport | None = None
         self.runs = 0
@@ -88,13 +91,18 @@ class Reconciler:
 
     def run(
         self,
-        venue: VenuePort | None,
+        venue: VenueQueries | None,
         targets: Mapping[tuple[StrategyId, InstrumentId], tuple[int, int]] | None = None,
     ) -> tuple[ReconReport, list[LockChange]]:
         if self.journal is not None:
             self.catch_up(self.journal)
         views = take_views(
-            self.oms.book, self.fills, venue, targets, target_buffer=self.target_buffer
+            self.oms.book,
+            self.fills,
+            venue,
+            targets,
+            target_buffer=self.target_buffer,
+            fill_views=self._fill_views(venue),
         )
         report = reconcile(views)
         changes = self.locks.sync_from_report(report)
@@ -111,6 +119,34 @@ class Reconciler:
             verb = "locked" if change.locked else "unlocked"
             self.alert(f"{change.instrument_id} {verb} ({change.source}): {change.why}")
         return report, changes
+
+    def _fill_views(
+        self, venue: VenueQueries | None
+    ) -> tuple[dict[ExecId, FillFact], dict[ExecId, FillFact] | None]:
+        """Bastion's and the broker's fills not yet matched by execution id. The broker's
+        are fetched since the last cursor; a fill seen on both sides is matched once
+        and leaves both, so the work per run is what is new, not the whole day."""
+        ours = self.fills.venue_fills
+        if venue is None:
+            return {k: v for k, v in ours.items() if k not in self._matched}, None
+        page = venue.fills_since(self._cursor)
+        if page.value is None and self._cursor is not None:
+            self._cursor = None  # the venue no longer knows the cursor: start over
+            self._broker_unmatched.clear()
+            page = venue.fills_since(None)
+        if page.value is None:
+            return {k: v for k, v in ours.items() if k not in self._matched}, None
+        for fill in page.value.fills:
+            if fill.exec_id not in self._matched:
+                self._broker_unmatched[fill.exec_id] = FillFact.of(fill)
+        self._cursor = page.value.next_cursor
+        for exec_id in [e for e in self._broker_unmatched if e in ours or e in self.fills.adopted]:
+            if exec_id in ours:
+                self._matched.add(exec_id)
+            del self._broker_unmatched[exec_id]
+        for exec_id in [e for e in ours if e in self._matched]:
+            del ours[exec_id]
+        return dict(ours), dict(self._broker_unmatched)
 
     def _record(self, report: ReconReport, changes: list[LockChange]) -> None:
         self.oms.record(

@@ -13,10 +13,15 @@ from dataclasses import dataclass, field
 
 from bastion.domain.book import Book
 from bastion.domain.ids import ContractId, ExecId, InstrumentId, StrategyId
-from bastion.domain.records import BrokerOrderCreated, FillRecorded, JournalRecord
+from bastion.domain.records import (
+    BrokerOrderCreated,
+    FillRecorded,
+    ForeignFillRecorded,
+    JournalRecord,
+)
 from bastion.domain.targets import Target
 from bastion.recon.breaks import FillFact, Views
-from bastion.venues.port import VenuePort
+from bastion.venues.port import VenueQueries
 
 __all__ = ["BALANCE_VENUE", "FillIndex", "take_views", "target_ranges"]
 
@@ -41,6 +46,8 @@ class FillIndex:
                 self.adopted.add(fill.exec_id)
             else:
                 self.venue_fills[fill.exec_id] = FillFact.of(fill)
+        elif isinstance(record, ForeignFillRecorded):  # a venue fill, held as unattributed
+            self.venue_fills[record.fill.exec_id] = FillFact.of(record.fill)
 
     def extend(self, records: Iterable[JournalRecord]) -> None:
         for record in records:
@@ -64,28 +71,36 @@ def _working(book: Book) -> dict[tuple[StrategyId, InstrumentId], int]:
 def take_views(
     book: Book,
     fills: FillIndex,
-    venue: VenuePort | None,
+    venue: VenueQueries | None,
     targets: Mapping[tuple[StrategyId, InstrumentId], tuple[int, int]] | None = None,
     *,
     target_buffer: int = 0,
+    fill_views: tuple[Mapping[ExecId, FillFact], Mapping[ExecId, FillFact] | None] | None = None,
 ) -> Views:
-    """The three views now. ``venue`` None (or a failed query) leaves the broker unknown."""
+    """The three views now. ``venue`` None (or a failed query) leaves the broker unknown.
+
+    ``fill_views`` (Bastion's, the broker's) replaces the full fill comparison with one
+    the caller keeps incrementally (the engine's reconciler compares only what is not
+    yet matched, so a periodic run never rescans the day)."""
     broker_positions: dict[ContractId, int] | None = None
-    broker_fills: dict[ExecId, FillFact] | None = None
+    broker_fills: Mapping[ExecId, FillFact] | None = None
     if venue is not None:
         snap = venue.positions()
         if snap.value is not None:
             broker_positions = {cid: rec.net for cid, rec in snap.value.items() if rec.net}
-        page = venue.fills_since(None)
-        if page.value is not None:
-            broker_fills = {f.exec_id: FillFact.of(f) for f in page.value.fills}
+        if fill_views is None:
+            page = venue.fills_since(None)
+            if page.value is not None:
+                broker_fills = {f.exec_id: FillFact.of(f) for f in page.value.fills}
+        else:
+            broker_fills = fill_views[1]
     return Views(
         targets=dict(targets or {}),
         strategy_positions=dict(book.positions.strategy),
         contract_positions={cid: q for (_, cid), q in book.positions.contract.items()},
         working=_working(book),
         broker_positions=broker_positions,
-        bastion_fills=dict(fills.venue_fills),
+        bastion_fills=dict(fills.venue_fills) if fill_views is None else dict(fill_views[0]),
         broker_fills=broker_fills,
         adopted_exec_ids=frozenset(fills.adopted),
         target_buffer=target_buffer,

@@ -73,6 +73,10 @@ class AccountCheck:
     reductions: list[ReduceIntent] = field(default_factory=list)
 
 
+_QUIET = AccountCheck()
+"""No breach, and margin use far enough below the high mark not to compute it exactly."""
+
+
 class RiskEngine:
     def __init__(
         self,
@@ -85,15 +89,22 @@ class RiskEngine:
         market: MarketView,
         venue_limits: Mapping[str, RateLimits] | None = None,
         trading_day: Callable[[dt.datetime], dt.date] = utc_trading_day,
-        refresh_seconds: float = 1.0,
+        refresh_seconds: float | None = 1.0,
     ) -> None:
+        """``refresh_seconds``: re-read persisted state at most this often on the order
+        path; ``None`` when the caller refreshes (the engine loop does, whenever another
+        process changed the store)."""
         self.specs = dict(specs)
         self.market = market
         self.store = store
         self.clock = clock
         self._ledger = ledger
         self._venue_limits = dict(venue_limits or {})
-        self._refresh_every = dt.timedelta(seconds=refresh_seconds)
+        self._refresh_every = (
+            None if refresh_seconds is None else dt.timedelta(seconds=refresh_seconds)
+        )
+        self._kill: dict[str, Any] | None = None
+        self._kill_loaded = False
         self._refreshed_at = clock.now()
         self.board = StateBoard(store, clock)
         self.limit_book = LimitBook(config, store)
@@ -120,6 +131,7 @@ class RiskEngine:
         """Re-read persisted states, limits and level (another process may change them).
         Limits that no longer validate stop every order but the kill switch's."""
         self._refreshed_at = self.clock.now()
+        self._kill_loaded = False
         self.board.reload()
         before = self.limits
         try:
@@ -136,7 +148,7 @@ class RiskEngine:
         self.level, self.level_source = load_risk_level(self.store)
 
     def _maybe_refresh(self, now: dt.datetime) -> None:
-        if now - self._refreshed_at >= self._refresh_every:
+        if self._refresh_every is not None and now - self._refreshed_at >= self._refresh_every:
             self.refresh()
 
     def instrument_of(self, contract_id: ContractId) -> InstrumentId:
@@ -341,6 +353,13 @@ class RiskEngine:
                     else StateEvent.BREACH_HALT
                 )
                 self._breach(event, breach.message)
+        if margin_used is None:
+            # Every mark: a float estimate first; the exact figure only near the mark.
+            estimate = self.exposure.margin_in_use_estimate()
+            if estimate is not None and equity > 0:
+                high = float(limits.margin_high_mark)
+                if estimate < 0.98 * high * float(equity):
+                    return AccountCheck(breaches) if breaches else _QUIET
         used = margin_used if margin_used is not None else self.exposure.margin_in_use()
         if used is None or equity <= 0:
             return AccountCheck(breaches, None, [])
@@ -388,9 +407,15 @@ class RiskEngine:
         """Step 1 of the kill switch, wherever it is triggered: persist HALTED, then leave
         a kill request for the engine's loop to run ``KillSwitch``."""
         request_kill(self.store, self.board, self.clock, reason, actor)
+        self._kill_loaded = False
 
     def pending_kill(self) -> dict[str, Any] | None:
-        return pending_kill(self.store)
+        """The pending kill request, if any (cached; ``refresh`` re-reads the store)."""
+        if not self._kill_loaded:
+            self._kill = pending_kill(self.store)
+            self._kill_loaded = True
+        return self._kill
 
     def clear_kill(self, outcome: str) -> None:
         clear_kill(self.store, self.clock, outcome)
+        self._kill_loaded = False

@@ -37,6 +37,24 @@ class ExposureView:
         self.specs = specs
         self.market = market
         self.instrument_of = instrument_of
+        self._margin_per_tick: dict[InstrumentId, float] = {
+            iid: float(spec.tick_value * spec.margin_rate) for iid, spec in specs.items()
+        }
+
+    def margin_in_use_estimate(self) -> float | None:
+        """``margin_in_use`` in floats, for the monitor's every-mark check (cheap); the
+        exact ``margin_in_use`` is taken when the estimate is near or above a mark."""
+        total = 0.0
+        quote_of = self.market.quote
+        per_tick = self._margin_per_tick
+        for (instrument, cid), lots in self.book.positions.contract.items():
+            rate = per_tick.get(instrument)
+            quote = quote_of(cid)
+            mark = None if quote is None else quote.reference_ticks
+            if rate is None or mark is None:
+                return None
+            total += abs(lots) * abs(mark) * rate
+        return total
 
     @property
     def book(self) -> Book:

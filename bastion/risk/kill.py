@@ -1,23 +1,28 @@
-"""The kill switch (R6.8): one code path, whoever pulls it.
+"""The kill switch (R6.8): one code path, whoever pulls it, in every mode.
 
 Triggers: a loss limit configured ``kill`` (``RiskEngine.on_account``) and the operator
-(``bastion kill --reason TEXT``) both call ``request_kill``, which persists HALTED at
-once and leaves a request; the engine's loop then runs ``KillSwitch.run``. It:
+(``bastion kill``, ``bastion flatten --immediate``) both call ``request_kill``, which
+persists HALTED at once and leaves a request; the engine's loop then starts this
+switch at its next iteration and advances it on every iteration after, in a backtest,
+a sim session and a session against a venue alike. It never sleeps: each phase has a
+deadline on the engine's clock, and the loop around it decides how time passes.
 
-1. persists HALTED (again; a no-op if the request already did) and journals the start;
-2. cancels every working order, ours and any the venue lists, and waits for the venue
-   to confirm, retrying on timeouts and journaling an alert for each;
-3. flattens with marketable *limit* orders, ``kill_ticks_through`` ticks through the
+1. persist HALTED (again; a no-op if the request already did) and journal the start;
+2. cancel every working order, Bastion's and any the venue lists, and wait for the
+   venue to confirm, retrying after each timeout and journaling an alert for each;
+3. flatten with marketable *limit* orders, ``kill_ticks_through`` ticks through the
    touch (clamped into the daily band), never market orders; each round works from a
    fresh venue position snapshot, so a fill during the flatten, or a rejected order,
-   is simply part of what the next round sees;
-4. confirms flat by a fresh venue snapshot taken after the last round, never by local
+   is simply part of what the next round sees; the orders flatten the venue's whole
+   position in each contract, whoever it is attributed to, and their fills are split
+   over the strategies that hold it (the rest to ``UNATTRIBUTED``);
+4. confirm flat by a fresh venue snapshot taken after the last round, never by local
    belief; an unknown snapshot is never read as flat;
-5. journals every step and returns a ``KillReport``. If flat cannot be confirmed, the
+5. journal every step and return a ``KillReport``. If flat cannot be confirmed, the
    account stays HALTED and the report and the journal say so loudly.
 
-The kill switch's orders pass the risk engine's reduced checks (they must reduce what
-the venue holds, stay inside the band, and respect the venue's order rate).
+Its orders go through the one send path with the risk engine's reduced checks (they
+must reduce what the venue holds, stay inside the band, and respect the order rate).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from bastion.domain.enums import OrderType, Side, TimeInForce
 from bastion.domain.ids import ClientOrderId, ContractId
@@ -32,11 +38,13 @@ from bastion.domain.market import daily_band
 from bastion.domain.order_state import CANCELLABLE, OrderState
 from bastion.domain.records import BrokerOrderCreated
 from bastion.oms.manager import OrderManager
+from bastion.oms.sending import OrderSender
 from bastion.risk.engine import RiskEngine
 from bastion.risk.persist import note
-from bastion.venues.port import VenuePort
+from bastion.risk.port import OrderPath, OrderRequest
+from bastion.venues.port import VenueQueries
 
-__all__ = ["KillReport", "KillStep", "KillSwitch"]
+__all__ = ["KillPhase", "KillReport", "KillStep", "KillSwitch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,105 +84,120 @@ class KillReport:
         return out
 
 
+class KillPhase(StrEnum):
+    IDLE = "idle"
+    CANCEL = "cancel"
+    FLATTEN = "flatten"
+    DONE = "done"
+
+
 class KillSwitch:
+    """The kill switch as a state machine: ``start`` it, then ``advance`` it once per
+    engine iteration (after the iteration drained the venue's events) until it returns
+    its report. ``run`` drives it to the end for callers outside an engine loop."""
+
     def __init__(
         self,
         engine: RiskEngine,
         oms: OrderManager,
-        venue: VenuePort,
-        *,
-        wait: Callable[[float], None],
+        venue: VenueQueries,
+        sender: OrderSender,
     ) -> None:
-        """``wait(seconds)`` lets time pass: ``time.sleep`` live, the sim clock in tests."""
         self.engine = engine
         self.oms = oms
         self.venue = venue
-        self._wait = wait
+        self.sender = sender
+        self.phase = KillPhase.IDLE
         self._report = KillReport("")
         self._started = engine.clock.now()
+        self._before: dict[str, int] = {}
+        self._attempt = 0
+        self._round = 0
+        self._deadline = self._started
+        self._next_query = self._started
+        self._remaining: set[ClientOrderId] = set()
+        self._targets = 0
+        self._orders: list[ClientOrderId] = []
+        self._canceled_late = False
+
+    @property
+    def active(self) -> bool:
+        return self.phase not in (KillPhase.IDLE, KillPhase.DONE)
 
     # -- plumbing ----------------------------------------------------------------------------
     def _now(self) -> dt.datetime:
         return self.engine.clock.now()
 
-    def _pump(self) -> None:
-        for event in self.venue.poll_events():
-            self.oms.apply(event)
+    def _timeout(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.engine.limits.kill_timeout_seconds)
+
+    def _query_due(self) -> bool:
+        """Venue queries no faster than its query limit (CTP: about one a second)."""
+        now = self._now()
+        if now < self._next_query:
+            return False
+        self._next_query = now + dt.timedelta(
+            seconds=1.0 / self.venue.rate_limits.queries_per_second
+        )
+        return True
 
     def _step(self, name: str, ok: bool, detail: str, *, alert: bool = False) -> None:
         self._report.steps.append(KillStep(name, ok, detail))
         kind = "risk.kill.alert" if alert or not ok else "risk.kill.step"
         self.engine.store.record([note(self._now(), kind, f"kill switch {name}: {detail}")])
 
-    def _cancel(self, coid: ClientOrderId) -> None:
-        """Journal the cancel request (for orders we know), then send it."""
-        order = self.oms.book.broker_order(coid)
-        if (
-            order is not None
-            and order.state in CANCELLABLE
-            and order.state is not OrderState.CANCEL_PENDING
-        ):
-            self.oms.request_cancel(coid, self._now())
-        self.venue.cancel(coid)
-
-    def _wait_until(self, done: Callable[[], bool]) -> bool:
-        """Pump events until ``done()`` or the timeout passes."""
-        timeout = self.engine.limits.kill_timeout_seconds
-        # poll no faster than the venue's query limit (CTP: about one query a second)
-        slice_ = max(timeout / 20, 1.0 / self.venue.rate_limits.queries_per_second)
-        waited = 0.0
-        while True:
-            self._pump()
-            if done():
-                return True
-            if waited >= timeout:
-                return False
-            self._wait(slice_)
-            waited += slice_
-
     # -- the path ---------------------------------------------------------------------------
-    def run(self, reason: str, actor: str = "operator") -> KillReport:
-        self._report = report = KillReport(reason)
-        self._started = self._now()
-        counters = self.venue.counters
-        before = counters.as_dict()
+    def start(self, reason: str, actor: str = "operator") -> None:
+        self._report = KillReport(reason)
+        self._started = self._next_query = self._now()
+        self._before = self.venue.counters.as_dict()
         if self.engine.pending_kill() is None:
             self.engine.request_kill(reason, actor)
         else:
             self.engine.board.reload()
         self._step("1 halt", ok=True, detail=f"HALTED persisted ({reason})")
-        self._cancel_all()
-        self._flatten()
-        self._confirm()
-        after = counters.as_dict()
-        report.api_calls = {k: after[k] - before[k] for k in after}
-        outcome = report.headline
-        self.engine.store.record(
-            [
-                note(
-                    self._now(),
-                    "risk.kill.result" if report.flat_confirmed else "risk.kill.alert",
-                    outcome,
-                    flat=str(report.flat_confirmed).lower(),
-                    residual=";".join(f"{c}={q}" for c, q in sorted(report.residual.items())),
-                    **report.api_calls,
-                )
-            ]
-        )
-        self.engine.clear_kill(outcome)
-        return report
+        self._attempt = 0
+        self._round = 0
+        self._begin_cancel()
 
-    def _working_ids(self) -> set[ClientOrderId]:
+    def advance(self) -> KillReport | None:
+        """One step of work; the report once the switch has finished, else ``None``."""
+        if self.phase is KillPhase.CANCEL:
+            self._advance_cancel()
+        if self.phase is KillPhase.FLATTEN:
+            self._advance_flatten()
+        if self.phase is KillPhase.DONE:
+            return self._report
+        return None
+
+    def run(
+        self,
+        reason: str,
+        actor: str = "operator",
+        *,
+        drain: Callable[[], object],
+        wait: Callable[[float], None],
+        poll_seconds: float = 0.05,
+    ) -> KillReport:
+        """Start and drive the switch to its end: ``drain`` applies the venue's events,
+        ``wait`` lets time pass (``time.sleep`` live, a simulated clock in tests)."""
+        self.start(reason, actor)
+        while True:
+            drain()
+            report = self.advance()
+            if report is not None:
+                return report
+            wait(poll_seconds)
+
+    # -- 2. cancel -------------------------------------------------------------------------
+    def _working_ids(self) -> set[ClientOrderId] | None:
         ours = {
             coid
             for coid, order in self.oms.book.broker_orders.items()
             if order.state in CANCELLABLE
         }
-        snapshot = self.venue.open_orders()
-        theirs = (
-            {r.client_order_id for r in snapshot.value} if snapshot.value is not None else set()
-        )
-        return ours | theirs
+        theirs = self._venue_open()
+        return None if theirs is None else ours | theirs
 
     def _venue_open(self) -> set[ClientOrderId] | None:
         snapshot = self.venue.open_orders()
@@ -182,83 +205,129 @@ class KillSwitch:
             return None
         return {r.client_order_id for r in snapshot.value}
 
-    def _cancel_all(self) -> None:
-        targets = self._working_ids()
-        if not targets:
-            open_now = self._venue_open()
-            detail = "no working orders" + (
-                "" if open_now is not None else " known (venue open orders unknown)"
-            )
-            self._step("2 cancel", ok=open_now is not None, detail=detail)
-            return
-        remaining: set[ClientOrderId] = set(targets)
-        attempts = self.engine.limits.kill_attempts
-        for attempt in range(1, attempts + 1):
-            for coid in sorted(remaining):
-                self._cancel(coid)
-
-            def confirmed() -> bool:
-                open_now = self._venue_open()
-                if open_now is None:
-                    return False
-                remaining.intersection_update(open_now)
-                return not remaining
-
-            if self._wait_until(confirmed):
+    def _begin_cancel(self) -> None:
+        self.phase = KillPhase.CANCEL
+        self._attempt += 1
+        working = self._working_ids()
+        if working is None:
+            ours = {c for c, o in self.oms.book.broker_orders.items() if o.state in CANCELLABLE}
+            if not ours:
                 self._step(
                     "2 cancel",
-                    ok=True,
-                    detail=f"{len(targets)} working orders canceled, confirmed by the venue"
-                    f" (attempt {attempt})",
+                    ok=False,
+                    detail="no working orders known (venue open orders unknown)",
                 )
+                self._begin_flatten()
                 return
-            self._step(
-                "2 cancel",
-                ok=False,
-                detail=f"attempt {attempt}/{attempts}: {len(remaining)} cancels not confirmed"
-                f" within {self.engine.limits.kill_timeout_seconds:g} s"
-                + ("; retrying" if attempt < attempts else ""),
-                alert=True,
-            )
-        self._report.unconfirmed_cancels = sorted(remaining)
+            working = ours
+        if not working:
+            self._step("2 cancel", ok=True, detail="no working orders")
+            self._begin_flatten()
+            return
+        if self._attempt == 1:
+            self._remaining = set(working)
+            self._targets = len(working)
+        for coid in sorted(self._remaining):
+            order = self.oms.book.broker_order(coid)
+            if order is None or not order.is_terminal:
+                self.sender.cancel(coid, "kill switch")
+        self._deadline = self._now() + self._timeout()
 
-    def _flatten(self) -> None:
-        attempts = self.engine.limits.kill_attempts
-        for round_ in range(1, attempts + 1):
-            held = self._fresh_positions()
-            if held is None:
-                self._step("3 flatten", ok=False, detail="venue positions unknown; waiting")
-                self._wait(self.engine.limits.kill_timeout_seconds)
-                continue
-            if not held:
-                self._step("3 flatten", ok=True, detail=f"nothing held (round {round_})")
-                return
-            sent = [self._send_flatten(cid, lots, round_) for cid, lots in sorted(held.items())]
-            orders = [coid for coid in sent if coid is not None]
-
-            def settled(orders: list[ClientOrderId] = orders) -> bool:
-                return all(
-                    (o := self.oms.book.broker_order(c)) is not None and o.is_terminal
-                    for c in orders
-                )
-
-            if not self._wait_until(settled):
-                for coid in orders:
-                    order = self.oms.book.broker_order(coid)
-                    if order is not None and order.state in CANCELLABLE:
-                        self._cancel(coid)
-                self._wait_until(settled)
-            for coid in orders:
-                order = self.oms.book.broker_order(coid)
-                if order is not None and order.state is OrderState.REJECTED:
+    def _advance_cancel(self) -> None:
+        if self._query_due():
+            open_now = self._venue_open()
+            if open_now is not None:
+                self._remaining.intersection_update(open_now)
+                if not self._remaining:
                     self._step(
-                        "3 flatten",
-                        ok=False,
-                        detail=f"round {round_}: {coid} rejected by the venue"
-                        f" ({order.reject_reason}); the next round retries from a fresh snapshot",
-                        alert=True,
+                        "2 cancel",
+                        ok=True,
+                        detail=f"{self._targets} working orders canceled, confirmed by the venue"
+                        f" (attempt {self._attempt})",
                     )
-        self._step("3 flatten", ok=False, detail=f"still not flat after {attempts} rounds")
+                    self._begin_flatten()
+                    return
+        if self._now() < self._deadline:
+            return
+        attempts = self.engine.limits.kill_attempts
+        self._step(
+            "2 cancel",
+            ok=False,
+            detail=f"attempt {self._attempt}/{attempts}: {len(self._remaining)} cancels not"
+            f" confirmed within {self.engine.limits.kill_timeout_seconds:g} s"
+            + ("; retrying" if self._attempt < attempts else ""),
+            alert=True,
+        )
+        if self._attempt < attempts:
+            self._begin_cancel()
+            return
+        self._report.unconfirmed_cancels = sorted(self._remaining)
+        self._begin_flatten()
+
+    # -- 3. flatten ------------------------------------------------------------------------
+    def _begin_flatten(self) -> None:
+        self.phase = KillPhase.FLATTEN
+        self._round = 0
+        self._next_round()
+
+    def _next_round(self) -> None:
+        attempts = self.engine.limits.kill_attempts
+        if self._round >= attempts:
+            self._step("3 flatten", ok=False, detail=f"still not flat after {attempts} rounds")
+            self._confirm()
+            return
+        self._round += 1
+        held = self._fresh_positions()
+        self._orders = []
+        self._canceled_late = False
+        self._deadline = self._now() + self._timeout()
+        if held is None:
+            self._step("3 flatten", ok=False, detail="venue positions unknown; waiting")
+            return
+        if not held:
+            self._step("3 flatten", ok=True, detail=f"nothing held (round {self._round})")
+            self._confirm()
+            return
+        sent = [self._send_flatten(cid, lots) for cid, lots in sorted(held.items())]
+        self._orders = [coid for coid in sent if coid is not None]
+
+    def _settled(self) -> bool:
+        return all(
+            (o := self.oms.book.broker_order(c)) is not None and o.is_terminal for c in self._orders
+        )
+
+    def _advance_flatten(self) -> None:
+        if not self._orders:  # positions were unknown, or every order was refused
+            if self._now() >= self._deadline:
+                self._next_round()
+            return
+        if self._settled():
+            self._after_round()
+            return
+        if self._now() < self._deadline:
+            return
+        if not self._canceled_late:
+            for coid in self._orders:
+                order = self.oms.book.broker_order(coid)
+                if order is not None and order.state in CANCELLABLE:
+                    self.sender.cancel(coid, "kill switch flatten timed out")
+            self._canceled_late = True
+            self._deadline = self._now() + self._timeout()
+            return
+        self._after_round()
+
+    def _after_round(self) -> None:
+        for coid in self._orders:
+            order = self.oms.book.broker_order(coid)
+            if order is not None and order.state is OrderState.REJECTED:
+                self._step(
+                    "3 flatten",
+                    ok=False,
+                    detail=f"round {self._round}: {coid} rejected by the venue"
+                    f" ({order.reject_reason}); the next round retries from a fresh snapshot",
+                    alert=True,
+                )
+        self._next_round()
 
     def _fresh_positions(self) -> dict[ContractId, int] | None:
         snapshot = self.venue.positions()
@@ -269,7 +338,7 @@ class KillSwitch:
             return None  # older than the kill: never trusted
         return {cid: rec.net for cid, rec in snapshot.value.items() if rec.net}
 
-    def _send_flatten(self, cid: ContractId, lots: int, round_: int) -> ClientOrderId | None:
+    def _send_flatten(self, cid: ContractId, lots: int) -> ClientOrderId | None:
         engine = self.engine
         side = Side.SELL if lots > 0 else Side.BUY
         instrument = engine.instrument_of(cid)
@@ -288,11 +357,11 @@ class KillSwitch:
         if band is not None:
             price = min(max(price, band[0]), band[1])
         stamp = self._started.strftime("%Y%m%dT%H%M%S%f")
-        coid = ClientOrderId(f"KILL-{stamp}-{round_}-{cid}")
+        coid = ClientOrderId(f"KILL-{stamp}-{self._round}-{cid}")
         n = 1
         while self.oms.book.broker_order(coid) is not None:  # a second kill at the same instant
             n += 1
-            coid = ClientOrderId(f"KILL-{stamp}-{round_}-{cid}-{n}")
+            coid = ClientOrderId(f"KILL-{stamp}-{self._round}-{cid}-{n}")
         created = BrokerOrderCreated(
             timestamp=self._now(),
             client_order_id=coid,
@@ -302,36 +371,55 @@ class KillSwitch:
             order_type=OrderType.LIMIT,
             time_in_force=TimeInForce.IOC,
             limit_ticks=price,
-            venue=self.venue.name,
+            venue=self.sender.venue_name,
             reference_ticks=touch,
+            attribute_to_holders=True,
         )
         decision = engine.check_flatten(created, held=lots)
-        if not decision.allowed:
-            self._step("3 flatten", ok=False, detail=f"{cid}: refused: {decision.message}")
+        result = self.sender.send(
+            OrderRequest(created, OrderPath.KILL, instrument, reduces_position=True), decision
+        )
+        if not result.written:
+            self._step("3 flatten", ok=False, detail=f"{cid}: refused: {result.message}")
             return None
-        order = self.oms.write_ahead(created)
-        self.venue.submit(order)
-        self.oms.mark_submitted(coid, self._now())
         self._step(
             "3 flatten",
-            ok=True,
-            detail=f"round {round_}: {side} {abs(lots)} {cid} limit {price} ticks"
-            f" ({through} through the touch {touch})",
+            ok=result.sent,
+            detail=f"round {self._round}: {side} {abs(lots)} {cid} limit {price} ticks"
+            f" ({through} through the touch {touch})"
+            + ("" if result.sent else f"; not taken: {result.message}"),
         )
         return coid
 
+    # -- 4. confirm --------------------------------------------------------------------------
     def _confirm(self) -> None:
-        self._pump()
         held = self._fresh_positions()
         report = self._report
         if held is None:
             report.flat_confirmed = False
             self._step("4 confirm", ok=False, detail="no fresh venue snapshot: flat NOT confirmed")
-            return
-        report.residual = held
-        report.flat_confirmed = not held
-        if held:
-            shown = ", ".join(f"{c} {q:+d}" for c, q in sorted(held.items()))
-            self._step("4 confirm", ok=False, detail=f"venue still holds {shown}")
         else:
-            self._step("4 confirm", ok=True, detail="fresh venue snapshot shows no position")
+            report.residual = held
+            report.flat_confirmed = not held
+            if held:
+                shown = ", ".join(f"{c} {q:+d}" for c, q in sorted(held.items()))
+                self._step("4 confirm", ok=False, detail=f"venue still holds {shown}")
+            else:
+                self._step("4 confirm", ok=True, detail="fresh venue snapshot shows no position")
+        after = self.venue.counters.as_dict()
+        report.api_calls = {k: after[k] - self._before.get(k, 0) for k in after}
+        outcome = report.headline
+        self.engine.store.record(
+            [
+                note(
+                    self._now(),
+                    "risk.kill.result" if report.flat_confirmed else "risk.kill.alert",
+                    outcome,
+                    flat=str(report.flat_confirmed).lower(),
+                    residual=";".join(f"{c}={q}" for c, q in sorted(report.residual.items())),
+                    **report.api_calls,
+                )
+            ]
+        )
+        self.engine.clear_kill(outcome)
+        self.phase = KillPhase.DONE

@@ -1,12 +1,19 @@
 """Loss limits (R6.5): daily loss, weekly loss and maximum drawdown, on equity.
 
-Equity is realized plus unrealized P&L on top of capital, as the venue's account
-snapshot gives it. The day's and the week's starting equity and the equity peak are
-persisted the moment they are set, so a restart can never reset a limit: the first
-equity of a trading day becomes its start, and a later process on the same day reads
-it back. A breach is reported on every update while the loss is at or over the limit
-(so an operator who resumes without raising the limit is stopped again at once); its
-first report in a period is marked, and the kill action fires only on that one.
+Equity is realized plus unrealized P&L on top of capital: every equity mark the engine
+sees (each bar in a backtest or sim session, each account update against a venue).
+
+- **A day's start is the previous trading day's closing equity**: the engine calls
+  ``close_day`` at the account's end of trading day (by the exchange calendar, never
+  UTC midnight), and the next day starts there. Only when no close was ever recorded
+  (the very first day) does the first equity seen start the day. The week starts at
+  the first day's start of the ISO week.
+- The check runs in memory on every mark. The starts, the peak and the closes are
+  persisted the moment they change (and only then), so a restart mid-day reads them
+  back and can never reset a limit.
+- A breach is reported on every update while the loss is at or over the limit (so an
+  operator who resumes without raising the limit is stopped again at once); its first
+  report in a period is marked, and the kill action fires only on that one.
 """
 
 from __future__ import annotations
@@ -78,11 +85,22 @@ class LossTracker:
         trading_day: Callable[[dt.datetime], dt.date] = utc_trading_day,
     ) -> None:
         self._store = store
-        self._trading_day = trading_day
+        self.trading_day = trading_day
+        """The account's trading day of a moment (the engine's exchange calendar)."""
         self.equity: Decimal | None = None
+        self._state: dict[str, object] | None = None
+        self._day: dt.date | None = None
+        self._peak: Decimal | None = None
 
     def _saved(self) -> dict[str, object]:
-        return load_json(self._store, KEY_LOSS)
+        if self._state is None:
+            self._state = load_json(self._store, KEY_LOSS)
+        return self._state
+
+    def reload(self) -> None:
+        """Re-read what is persisted (another process may have written it)."""
+        self._state = None
+        self._day = self._peak = None
 
     def status(self) -> LossStatus:
         saved = self._saved()
@@ -100,27 +118,74 @@ class LossTracker:
             equity=self.equity,
         )
 
+    def close_day(self, day: dt.date, equity: Decimal, when: dt.datetime) -> None:
+        """The account's trading day ``day`` ended at ``equity``: the next day's start."""
+        saved = self._saved()
+        saved["close_day"], saved["close"] = day.isoformat(), str(equity)
+        record = note(
+            when, "risk.loss", f"trading day {day} closed at equity {equity}", day=day.isoformat()
+        )
+        write_change(self._store, KEY_LOSS, saved, record, tightens=True)
+
     def update(self, equity: Decimal, when: dt.datetime, limits: RiskConfig) -> list[Breach]:
-        """Take a new equity figure; returns every limit it breaches. Starting values are
-        persisted before anything is compared."""
+        """Take a new equity mark; returns every limit it breaches. New starting values
+        are persisted before anything is compared; nothing is written otherwise."""
         self.equity = equity
         saved = self._saved()
+        day = self.trading_day(when)
+        if (
+            day == self._day
+            and self._peak is not None
+            and equity <= self._peak
+            and limits.daily_loss_limit is None
+            and limits.weekly_loss_limit is None
+            and limits.max_drawdown is None
+        ):
+            return []  # the same day, no new peak, nothing to check: nothing to do
         changed: list[str] = []
-        day = self._trading_day(when)
         day_key = day.isoformat()
-        iso = day.isocalendar()
-        week_key = f"{iso.year}-W{iso.week:02d}"
         if saved.get("day") != day_key:
-            saved["day"], saved["day_start"] = day_key, str(equity)
-            changed.append(f"day {day_key} starts at equity {equity}")
-        if saved.get("week") != week_key:
-            saved["week"], saved["week_start"] = week_key, str(equity)
-            changed.append(f"week {week_key} starts at equity {equity}")
+            close = saved.get("close")
+            start = Decimal(str(close)) if close is not None and saved.get("day") else equity
+            saved["day"], saved["day_start"] = day_key, str(start)
+            changed.append(f"day {day_key} starts at equity {start}")
+            iso = day.isocalendar()
+            week_key = f"{iso.year}-W{iso.week:02d}"
+            if saved.get("week") != week_key:
+                saved["week"], saved["week_start"] = week_key, str(start)
+                changed.append(f"week {week_key} starts at equity {start}")
+        week_key = str(saved["week"])
         peak = saved.get("peak")
-        if peak is None or equity > Decimal(str(peak)):
+        new_peak = peak is None or equity > Decimal(str(peak))
+        if new_peak:
             saved["peak"] = str(equity)
             if peak is None:
                 changed.append(f"equity peak starts at {equity}")
+        self._day, self._peak = day, Decimal(str(saved["peak"]))
+        breaches = self._breaches(saved, equity, limits, (day_key, week_key), changed)
+        if changed:
+            text = "; ".join(changed)
+            record = note(when, "risk.loss", text, equity=equity, day=day_key, week=week_key)
+            write_change(self._store, KEY_LOSS, saved, record, tightens=True)
+        elif new_peak:  # a new peak: persisted, but not worth a journal entry each time
+            self._store.set_state(KEY_LOSS, _dumps(saved))
+        return breaches
+
+    @staticmethod
+    def _breaches(
+        saved: dict[str, object],
+        equity: Decimal,
+        limits: RiskConfig,
+        keys: tuple[str, str],
+        changed: list[str],
+    ) -> list[Breach]:
+        day_key, week_key = keys
+        if (
+            limits.daily_loss_limit is None
+            and limits.weekly_loss_limit is None
+            and limits.max_drawdown is None
+        ):
+            return []
         peak_key = f"peak {saved['peak']}"
         current = {day_key, week_key, peak_key}
         fired = {str(f) for f in _list(saved.get("fired")) if str(f).rpartition("@")[2] in current}
@@ -148,14 +213,8 @@ class LossTracker:
             if first:
                 fired.add(key)
                 changed.append(f"{name} breached: loss {loss}, limit {threshold}, action {action}")
-        saved["fired"] = sorted(fired)
-        if changed or saved.get("peak") != peak:
-            text = "; ".join(changed) if changed else f"equity peak {saved['peak']}"
-            record = note(when, "risk.loss", text, equity=equity, day=day_key, week=week_key)
-            if changed:
-                write_change(self._store, KEY_LOSS, saved, record, tightens=True)
-            else:  # a new peak: not worth a journal entry each time, but persisted
-                self._store.set_state(KEY_LOSS, _dumps(saved))
+        if sorted(fired) != _list(saved.get("fired")):
+            saved["fired"] = sorted(fired)
         return breaches
 
 

@@ -17,6 +17,7 @@ from bastion.domain.records import (
     FillRecorded,
     InstrumentOrderCreated,
     JournalRecord,
+    OrderStopped,
     OrderTransition,
 )
 
@@ -99,7 +100,7 @@ def affected_orders(
 ) -> Iterator[InstrumentOrder | ContractOrder | BrokerOrder]:
     """The orders whose rows may have changed after ``records`` were applied to ``book``."""
     for record in records:
-        if isinstance(record, InstrumentOrderCreated | FamilyCompleted):
+        if isinstance(record, InstrumentOrderCreated | FamilyCompleted | OrderStopped):
             yield from _family(book, record.order_id)
         elif isinstance(record, ContractOrderCreated):
             yield from _family(book, record.order_id)

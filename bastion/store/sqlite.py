@@ -25,7 +25,13 @@ import msgspec
 from bastion.clock import Clock, WallClock
 from bastion.domain.book import Book
 from bastion.domain.orders import BrokerOrder, ContractOrder, InstrumentOrder
-from bastion.domain.records import Allocation, FillRecorded, JournalRecord, record_type
+from bastion.domain.records import (
+    Allocation,
+    FillRecorded,
+    ForeignFillRecorded,
+    JournalRecord,
+    record_type,
+)
 from bastion.errors import JournalError
 from bastion.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from bastion.store.projection import Rows, affected_orders, order_key, order_row, rows_of
@@ -39,7 +45,7 @@ _encoder = msgspec.json.Encoder()
 
 def _record_key(record: JournalRecord) -> tuple[str, str]:
     """The order a record is about, for de-duplicating projection work."""
-    if isinstance(record, FillRecorded):
+    if isinstance(record, FillRecorded | ForeignFillRecorded):
         return "broker", record.fill.client_order_id
     for attr in ("client_order_id", "order_id", "instrument_order_id"):
         value = getattr(record, attr, None)
@@ -89,6 +95,8 @@ class SqliteStore:
         self._journal_rows: list[tuple[int, int, str, str, bytes]] = []
         self._exec_rows: list[tuple[str, int]] = []
         self.correlation_id = ""
+        self.foreign_writes = 0
+        """How many times another process had written when this one wrote."""
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
         except sqlite3.Error as exc:
@@ -167,9 +175,15 @@ class SqliteStore:
         # last commit), and the store then rebuilds its book and projections from the
         # journal, so nothing half-written survives either way.
         live = self.mode is StoreMode.LIVE
-        seq = self._seq
         try:
             now_us = to_us(self._clock.now())
+            if live:
+                # The sequence number is taken inside the write transaction: another
+                # process (an operator's command) may have written since our last write;
+                # its records are folded into this book first, then ours follow.
+                self._db.execute("BEGIN IMMEDIATE")
+                self._catch_up()
+            seq = self._seq
             rows = []
             fills: list[tuple[str, int]] = []
             for record in records:
@@ -177,10 +191,9 @@ class SqliteStore:
                 rows.append(
                     (seq, now_us, self.correlation_id, record_type(record), _encoder.encode(record))
                 )
-                if isinstance(record, FillRecorded):
+                if isinstance(record, FillRecorded | ForeignFillRecorded):
                     fills.append((str(record.fill.exec_id), seq))
             if live:
-                self._db.execute("BEGIN IMMEDIATE")
                 self._insert(rows, fills)
             else:
                 self._journal_rows.extend(rows)
@@ -214,6 +227,42 @@ class SqliteStore:
                 raise
             raise JournalError(f"an execution was applied twice ({exc})") from None
 
+    def _renumber_batch(self) -> None:
+        """A batch buffered in memory takes the numbers after what others committed."""
+        if not self._journal_rows:
+            self._catch_up()
+            return
+        first = self._journal_rows[0][0]
+        base = first - 1
+        current = self._max_seq()
+        if current == base:
+            return
+        shift = current - base
+        saved_seq = self._seq
+        self._seq = base
+        self._catch_up()  # folds the others' records, sets _seq to theirs
+        self._journal_rows = [(r[0] + shift, *r[1:]) for r in self._journal_rows]
+        self._exec_rows = [(e, n + shift) for e, n in self._exec_rows]
+        self._seq = saved_seq + shift
+
+    def _catch_up(self) -> None:
+        """Inside a write transaction: fold what other processes journaled since our last
+        write into the book, so our sequence numbers follow theirs without a gap."""
+        current = self._max_seq()
+        if current == self._seq:
+            return
+        cursor = self._db.execute(
+            "SELECT seq, payload FROM journal WHERE seq > ? ORDER BY seq", (self._seq,)
+        )
+        for seq, payload in cursor.fetchall():
+            try:
+                record = _decoder.decode(payload)
+            except msgspec.DecodeError as exc:
+                raise JournalError(f"journal entry {seq} cannot be read: {exc}") from exc
+            self._book.apply(record)
+            self._seq = seq
+        self.foreign_writes += 1
+
     def _fail(self, exc: BaseException) -> None:
         """Undo everything not committed; refuse writes until rebuilt from the journal."""
         if self._db.in_transaction:
@@ -242,6 +291,7 @@ class SqliteStore:
             try:
                 if not self._db.in_transaction:
                     self._db.execute("BEGIN IMMEDIATE")
+                self._renumber_batch()
                 if self._journal_rows:
                     self._insert(self._journal_rows, self._exec_rows)
                     self._journal_rows.clear()
@@ -260,7 +310,9 @@ class SqliteStore:
         Either way the rows are written inside the transaction that commits the records.
         """
         if not self._dirty_positions:
-            self._dirty_positions = any(isinstance(r, FillRecorded | Allocation) for r in records)
+            self._dirty_positions = any(
+                isinstance(r, FillRecorded | ForeignFillRecorded | Allocation) for r in records
+            )
         if self.mode is StoreMode.LIVE:
             self._mark_dirty(records)
             self._write_dirty()

@@ -12,11 +12,13 @@ from bastion.clock import SimClock
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import ContractId, InstrumentId
 from bastion.domain.market import MarketQuote, StaticMarket
+from bastion.engine.send import OrderGateway
 from bastion.oms import MemoryLedger, OrderManager
 from bastion.oms.ledger import Ledger
 from bastion.orders.rolls import FixedSchedule
 from bastion.orders.stack import StackHandler
 from bastion.risk.port import PassThroughRisk, RiskGate
+from bastion.venues.port import QueryView
 from bastion.venues.sim import Bar, Quote, SimVenue, SimVenueConfig
 
 __all__ = ["ES", "ES_H", "ES_M", "ES_SPEC", "StackKit", "make_stack_kit", "minute_bars"]
@@ -44,6 +46,8 @@ class StackKit:
     schedule: FixedSchedule
     risk: RiskGate
     ledger: Ledger
+    gateway: OrderGateway
+    """The one send path; its ``risk`` is the gate every order passes."""
 
     def quote(self, contract: ContractId, bid: int, ask: int, size: int = 50) -> None:
         """Set the touch at the venue and in the stack's market view."""
@@ -92,16 +96,18 @@ def make_stack_kit(
     schedule = FixedSchedule(contracts={ES: contracts[0]})
     gate = risk if risk is not None else PassThroughRisk()
     book_ledger = ledger if ledger is not None else MemoryLedger()
+    oms = OrderManager(book_ledger)
+    gateway = OrderGateway(oms, venue, gate, clock)
     stack = StackHandler(
-        oms=OrderManager(book_ledger),
-        venue=venue,
-        risk=gate,
+        oms=oms,
+        sender=gateway,
+        venue=QueryView(venue),
         schedule=schedule,
         market=market,
         clock=clock,
         specs={ES: ES_SPEC},
     )
-    kit = StackKit(stack, venue, clock, market, schedule, gate, book_ledger)
+    kit = StackKit(stack, venue, clock, market, schedule, gate, book_ledger, gateway)
     for contract in contracts:
         kit.quote(contract, 20000, 20001)
     return kit

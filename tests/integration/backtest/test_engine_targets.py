@@ -14,7 +14,6 @@ from bastion.domain.ids import ContractId, StrategyId
 from bastion.domain.targets import Target, target_from_numbers
 from bastion.orders.rolls import FixedSchedule
 from bastion.store import SqliteStore
-from bastion.store.targets import TargetStore
 from bastion.strategy.examples import EmaBlend, Hold
 from bastion.testing.stack import ES, ES_H, ES_SPEC, minute_bars
 
@@ -36,7 +35,7 @@ def _bars(n: int) -> list[InstrumentBar]:
 
 
 def test_engine_bad_target_skipped_other_strategies_trade(tmp_path: Path) -> None:
-    engine, _ = build_engine(
+    engine = build_engine(
         specs={ES: ES_SPEC},
         contracts=[(ES, ES_H)],
         schedule=FixedSchedule(contracts={ES: ES_H}),
@@ -53,7 +52,7 @@ def test_engine_bad_target_skipped_other_strategies_trade(tmp_path: Path) -> Non
 def test_engine_blend_targets_recorded_with_contributions(tmp_path: Path) -> None:
     journal = tmp_path / "sim" / "journal.db"
     journal.parent.mkdir()
-    engine, ledger = build_engine(
+    engine = build_engine(
         specs={ES: ES_SPEC},
         contracts=[(ES, ES_H)],
         schedule=FixedSchedule(contracts={ES: ES_H}),
@@ -62,14 +61,15 @@ def test_engine_blend_targets_recorded_with_contributions(tmp_path: Path) -> Non
         journal=journal,
         venue_config=frictionless_venue_config(Decimal(2)),
     )
-    assert isinstance(ledger, SqliteStore)
-    engine.target_store = TargetStore(ledger, instruments=["ES"])
     engine.run(_bars(400))
-    target = engine.target_store.read(StrategyId("blend"), ES)
+    store = engine.target_store
+    assert store is not None
+    assert isinstance(engine.engine.store, SqliteStore)
+    target = store.read(StrategyId("blend"), ES)
     assert target is not None
-    contributions = engine.target_store.contributions(StrategyId("blend"), ES)
+    contributions = store.contributions(StrategyId("blend"), ES)
     assert [c.weight for c in contributions] == [0.5, 0.3, 0.2]
     assert round(sum(c.contribution for c in contributions) * 10) == target.low
-    assert engine.target_store.history_count() > 2
+    assert store.history_count() > 2
     held = engine.stack.oms.book.positions.strategy_position(StrategyId("blend"), ES)
     assert held == target.low

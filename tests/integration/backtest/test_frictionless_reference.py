@@ -84,7 +84,7 @@ def test_frictionless_fills_and_pnl_equal_reference() -> None:
         )
         for i, (o, h, lo, c) in enumerate(ohlc)
     ]
-    engine, _ = build_engine(
+    engine = build_engine(
         specs={ES: ES_SPEC},
         contracts=[(ES, ES_H)],
         schedule=FixedSchedule(contracts={ES: ES_H}),
@@ -94,9 +94,8 @@ def test_frictionless_fills_and_pnl_equal_reference() -> None:
         venue_config=frictionless_venue_config(Decimal("2.0")),
     )
     fills: list[tuple[int, int, int]] = []
-    engine.stack.on_fill = lambda f: (  # type: ignore[assignment]
-        fills.append((engine.bars - 1, f.signed_quantity, f.price_ticks)),
-        engine.pnl.on_fill(f),
+    engine.engine.fill_listeners.append(
+        lambda f: fills.append((engine.bars - 1, f.signed_quantity, f.price_ticks))
     )
     engine.run(bars)
     expected_fills, expected_pnl, expected_position = _reference(ohlc, Decimal("2.0"))

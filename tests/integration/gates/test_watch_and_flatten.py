@@ -54,12 +54,22 @@ def test_flatten_bad_arguments_one_line(
     assert expected in _one_line_error(cli(["flatten", *args]))
 
 
-def test_flatten_immediate_runs_kill_switch_then_graceful_keeps_halt(cli: Cli, day: Path) -> None:
+def test_flatten_immediate_sim_profile_refused_never_claims_flat(cli: Cli, day: Path) -> None:
+    # A sim profile's venue lives only inside its session: a fresh, empty simulated
+    # venue must never be reported as "flat confirmed" (it holds nothing, not the
+    # journal's positions). The command says so in one line.
     now = cli(["flatten", "--immediate", "--reason", "end of test"])
-    assert now.code == 0, now.err
-    assert "flat confirmed by a fresh venue snapshot" in now.out
-    status = cli(["risk", "status", "--profile", "examples/sim.yaml"])
-    assert "halted" in status.out.lower()
+    assert now.code == 2
+    assert "flat confirmed" not in now.out
+    assert "sim profile and no session is running" in now.err
+    assert len(now.err.strip().splitlines()) == 1
+
+
+def test_flatten_graceful_keeps_a_halt(cli: Cli, day: Path) -> None:
+    halt = cli(
+        ["risk", "halt", "--profile", "examples/sim.yaml", "--scope", "account", "--reason", "stop"]
+    )
+    assert halt.code == 0, halt.err
     later = cli(["flatten", "--graceful", "--reason", "wind down"])
     assert later.code == 0, later.err
     assert "stays HALTED" in later.out

@@ -22,7 +22,7 @@ def _bars(n: int) -> list[InstrumentBar]:
 
 
 def _engine(clock_start: dt.datetime, clock: ReplayClock | None = None):  # type: ignore[no-untyped-def]
-    engine, _ = build_engine(
+    return build_engine(
         clock=clock,
         specs={ES: ES_SPEC},
         contracts=[(ES, ES_H)],
@@ -32,7 +32,6 @@ def _engine(clock_start: dt.datetime, clock: ReplayClock | None = None):  # type
         journal=None,
         venue_config=frictionless_venue_config(Decimal(2)),
     )
-    return engine
 
 
 def test_live_runner_same_results_as_backtest_runner() -> None:

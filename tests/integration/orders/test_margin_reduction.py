@@ -33,7 +33,7 @@ def test_margin_monitor_reductions_split_over_holders_and_sent() -> None:
         market=kit.market,
     )
     risk.set_risk_level("base", "test")
-    kit.stack.risk = risk
+    kit.gateway.risk = risk
     # 9 lots x 5,000 x 50 x 5 % = 112,500 of margin; equity 120,000: 94 % > 90 %.
     check = risk.on_account(Decimal(120_000))
     assert check.reductions

@@ -30,7 +30,7 @@ def _kit() -> tuple[StackKit, RiskEngine]:
     )
     engine.set_risk_level("base", "test")
     engine.on_account(Decimal(10_000_000), Decimal(0))
-    kit.stack.risk = engine
+    kit.gateway.risk = engine
     return kit, engine
 
 

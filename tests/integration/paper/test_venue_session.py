@@ -15,10 +15,11 @@ import pytest
 import yaml
 
 from bastion.config import Profile, parse_profile
-from bastion.ops.paper import VenueSession, fix_venue_for, targets_for
+from bastion.ops.paper import VenueSession, targets_for
 from bastion.store import SqliteStore
 from bastion.store.targets import TargetStore
 from bastion.testing.paper_process import PaperVenueProcess
+from bastion.venues.fix.profile import fix_venue_for
 from bastion.venues.paper.contracts import DEFAULT_CONTRACTS
 from tests.conftest import REPO, run_cli
 

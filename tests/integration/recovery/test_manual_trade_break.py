@@ -17,6 +17,7 @@ from pathlib import Path
 from bastion.domain.enums import OrderType, Side
 from bastion.domain.ids import InstrumentId, StrategyId
 from bastion.domain.records import Note
+from bastion.engine.send import OrderGateway
 from bastion.oms.manager import OrderManager
 from bastion.recon import (
     BreakKind,
@@ -31,6 +32,7 @@ from bastion.risk.port import PassThroughRisk
 from bastion.store.sqlite import SqliteStore, StoreMode
 from bastion.testing.oms_driver import OmsDriver
 from bastion.testing.venue_stubs import CONTRACT, make_order, make_sim_venue, quote
+from bastion.venues.port import QueryView
 
 ES = InstrumentId("ES")
 BID, ASK = 16000, 16001
@@ -96,6 +98,18 @@ def _wait(venue, clock):  # type: ignore[no-untyped-def]
     return step
 
 
+def _procedure(rec, venue, clock, oms):  # type: ignore[no-untyped-def]
+    """The procedure as the engine wires it: the one send path, events through a pump."""
+    driver = OmsDriver(venue, oms, clock)
+    return RecoveryProcedure(
+        rec,
+        QueryView(venue),
+        OrderGateway(oms, venue, PassThroughRisk(), clock),
+        driver.pump,
+        _wait(venue, clock),
+    )
+
+
 def test_recovery_procedure_adopts_then_restores_and_unlocks(tmp_path: Path) -> None:
     venue, clock, store, oms, rec = _world(tmp_path)
     driver = OmsDriver(venue, oms, clock)
@@ -110,25 +124,45 @@ def test_recovery_procedure_adopts_then_restores_and_unlocks(tmp_path: Path) -> 
     report, _ = rec.run(venue)
     assert rec.locks.is_locked(ES)
     assert not report.clean
-    procedure = RecoveryProcedure(rec, venue, PassThroughRisk(), _wait(venue, clock))
+    procedure = _procedure(rec, venue, clock, oms)
     result = procedure.run({ES}, "manual sell found at the broker", restore=True)
     assert result.steps[0].startswith("1. no working orders")
-    assert len(result.adopted) == 1
+    # The manual sell already reached the book as a foreign fill (held as unattributed);
+    # restoring trades that away with one correcting order.
     assert len(result.corrections) == 1
     assert result.clean, result.steps
     assert not rec.locks.is_locked(ES)
     assert oms.book.positions.contract_position(CONTRACT) == 2
+    assert oms.book.positions.strategy == {(StrategyId("ema"), ES): 2}
     assert venue.positions().value[CONTRACT].net == 2  # type: ignore[index]
     store.close()
 
 
 def test_recovery_procedure_unknown_snapshot_stays_locked(tmp_path: Path) -> None:
-    venue, clock, store, _oms, rec = _world(tmp_path)
+    venue, clock, store, oms, rec = _world(tmp_path)
     venue.submit(make_order(Side.SELL, 1, client_order_id="HAND-3"))
     rec.run(venue)
     venue.disconnect()
-    result = RecoveryProcedure(rec, venue, PassThroughRisk(), _wait(venue, clock)).run({ES}, "x")
+    result = _procedure(rec, venue, clock, oms).run({ES}, "x")
     assert not result.clean
     assert "unknown" in result.steps[-1]
     assert rec.locks.is_locked(ES)
+    store.close()
+
+
+def test_recovery_procedure_adopt_gives_the_unattributed_position_to_manual(
+    tmp_path: Path,
+) -> None:
+    venue, clock, store, oms, rec = _world(tmp_path)
+    venue.submit(make_order(Side.SELL, 1, client_order_id="HAND-4"))
+    OmsDriver(venue, oms, clock).pump()  # the fill arrives: a foreign fill, unattributed
+    rec.locks.lock(ES, "anomaly", "foreign fill HAND-4")
+    result = _procedure(rec, venue, clock, oms).run({ES}, "desk sold 1 by hand; ticket 9")
+    assert result.clean, result.steps
+    assert not rec.locks.is_locked(ES)
+    assert oms.book.positions.strategy == {
+        (StrategyId("ema"), ES): 2,
+        (StrategyId("manual"), ES): -1,
+    }
+    assert oms.book.positions.contract_position(CONTRACT) == 1
     store.close()

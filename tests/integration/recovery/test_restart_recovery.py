@@ -12,6 +12,7 @@ import datetime as dt
 from pathlib import Path
 
 from bastion.domain.enums import OrderType, Side
+from bastion.domain.ids import UNATTRIBUTED, InstrumentId
 from bastion.domain.order_state import OrderState
 from bastion.oms.manager import OrderManager
 from bastion.oms.recovery import recover
@@ -96,7 +97,10 @@ def test_recover_other_clients_orders_and_fills_are_flagged(tmp_path: Path) -> N
     result = recover(oms, venue, clock, None)
     assert [f.client_order_id for f in result.foreign_fills] == ["MANUAL-1"]
     assert [o.client_order_id for o in result.foreign_orders] == ["MANUAL-2"]
-    assert oms.book.positions.contract_position(CONTRACT) == 0  # flagged, not adopted
+    # The venue traded: the contract position follows it, held by the reserved
+    # unattributed strategy (flagged, never owned by a strategy without an operator).
+    assert oms.book.positions.contract_position(CONTRACT) == -1
+    assert oms.book.positions.strategy == {(UNATTRIBUTED, InstrumentId("ES")): -1}
     kinds = [e.record.kind for e in store.entries() if e.event_type == "note"]  # type: ignore[union-attr]
     assert "foreign_order" in kinds
     assert "foreign_fill" in kinds

@@ -15,11 +15,13 @@ from bastion.domain.enums import OrderType, Side
 from bastion.domain.ids import ContractId
 from bastion.domain.market import MarketQuote
 from bastion.domain.records import BrokerOrderCreated, Note
+from bastion.engine.send import OrderGateway
 from bastion.oms import OrderManager
 from bastion.risk.engine import RiskEngine
 from bastion.risk.kill import KillReport, KillSwitch
 from bastion.risk.port import OrderPath
 from bastion.store import SqliteStore, StoreMode
+from bastion.venues.port import QueryView
 from bastion.venues.sim import Quote, SimVenue, SimVenueConfig
 from tests.unit.risk.kit import CONTRACT, ES, MID, SPEC, T0, make_order, make_request
 
@@ -90,7 +92,9 @@ class SimRig:
         self.pump()
 
     def kill(self, reason: str = "test kill") -> KillReport:
-        return KillSwitch(self.engine, self.oms, self.venue, wait=self.wait).run(reason)
+        gateway = OrderGateway(self.oms, self.venue, self.engine, self.clock)
+        switch = KillSwitch(self.engine, self.oms, QueryView(self.venue), gateway)
+        return switch.run(reason, drain=self.pump, wait=self.wait)
 
     def venue_net(self) -> int:
         held = self.venue.positions().value or {}

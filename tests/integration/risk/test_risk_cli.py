@@ -13,6 +13,7 @@ import yaml
 from bastion.clock import WallClock
 from bastion.config import load_profile
 from bastion.domain.records import Note
+from bastion.engine.lock import EngineLock
 from bastion.risk.board import StateBoard
 from bastion.risk.limits import LimitBook
 from bastion.risk.states import Scope, TradingState
@@ -162,12 +163,31 @@ def test_risk_limits_per_instrument_and_unset(cli: Cli, profile: Path) -> None:
     assert "daily_loss_limit             unset" in shown
 
 
-def test_kill_command_halts_and_leaves_request(cli: Cli, profile: Path) -> None:
-    result = cli(["kill", "--profile", str(profile), "--reason", "runaway orders"])
-    assert result.code == 0, result.err
+def test_kill_command_with_engine_running_halts_and_leaves_request(cli: Cli, profile: Path) -> None:
+    journal = load_profile(profile).store.path
+    lock = EngineLock(journal, "engine").acquire()  # an engine holds the store
+    try:
+        result = cli(
+            ["kill", "--profile", str(profile), "--reason", "runaway orders", "--wait", "0.4"]
+        )
+    finally:
+        lock.release()
+    assert result.code == 1, result.err  # nobody reported an outcome within the wait
     assert "account HALTED and kill requested" in result.out
+    assert "run by the running engine" in result.out
+    assert "has not reported" in result.out
     status = cli(["risk", "status", "--profile", str(profile)]).out
     assert "HALTED" in status
     assert "Kill switch: REQUESTED" in status
     assert "runaway orders" in status
     assert _notes(profile, "risk.kill")[0].data["reason"] == "runaway orders"
+
+
+def test_kill_command_sim_profile_without_session_refused_in_one_line(
+    cli: Cli, profile: Path
+) -> None:
+    result = cli(["kill", "--profile", str(profile), "--reason", "runaway orders"])
+    assert result.code == 2
+    assert "Traceback" not in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert "sim profile and no session is running" in result.err

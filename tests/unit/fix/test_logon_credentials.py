@@ -12,9 +12,9 @@ import yaml
 
 from bastion.config import parse_profile
 from bastion.errors import ConfigError
-from bastion.ops.paper import fix_venue_for
 from bastion.secrets import Secret
 from bastion.venues.fix.config import FixConfig
+from bastion.venues.fix.profile import fix_venue_for
 from bastion.venues.fix.session import FixSession, MemorySeqStore
 from bastion.venues.fix.wire import Framer
 from bastion.venues.paper.contracts import DEFAULT_CONTRACTS

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bastion.domain.ids import UNATTRIBUTED
 from bastion.domain.reasons import Reason
 from bastion.domain.venue_events import FillReport
-from bastion.oms.manager import ApplyOutcome, OrderManager
+from bastion.oms.manager import ApplyOutcome, OrderManager, Surprise
 from bastion.venues.fix.config import FixConfig
 from bastion.venues.fix.errors import reason_for
 from bastion.venues.fix.execution import FixVenue
@@ -55,9 +56,15 @@ def test_report_unknown_clordid_is_foreign_to_the_oms() -> None:
     (event,) = venue.poll_events()
     assert isinstance(event, FillReport)
     assert event.fill.price_ticks == 16001
-    oms = OrderManager()
+    surprises: list[Surprise] = []
+    oms = OrderManager(on_surprise=surprises.append)
     assert oms.apply(event).outcome is ApplyOutcome.FOREIGN
-    assert oms.book.positions.contract == {}
+    # The venue traded: the contract position follows it, held by the reserved
+    # unattributed strategy, and the engine is told (it locks the instrument).
+    assert oms.book.positions.contract == {("ES", "ES/202606"): 1}
+    assert oms.book.positions.strategy == {(UNATTRIBUTED, "ES"): 1}
+    assert [s.kind for s in surprises] == ["foreign_fill"]
+    assert oms.apply(event).outcome is ApplyOutcome.DUPLICATE_FILL
 
 
 def test_reject_reason_maps_codes_texts_and_unknowns() -> None:

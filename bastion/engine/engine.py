@@ -1,0 +1,378 @@
+"""The engine: the parts the kernel built, and one loop with the same duties in every mode.
+
+``Engine.iterate(targets)`` is one pass of the loop. It reads time only from the
+engine's clock and never sleeps: the driver around it (the bar runner of a backtest or
+sim session, the wall-clock runner of a venue session, the deterministic simulation
+harness, a one-shot operator command) decides how time passes between passes. Each pass,
+in this order:
+
+1. **operator requests**: when another process changed the store (``bastion kill``,
+   ``risk halt/resume/limits``), the risk engine re-reads its persisted state;
+2. **the venue connection**: while disconnected, nothing is sent, the disconnect is
+   journaled once with what was in flight, and a reconnect is tried at most every
+   ``reconnect_every``; on every new connection (a new ``connection_epoch``) restart
+   recovery runs against the venue, then a reconciliation, and nothing is sent until
+   both are complete and clean;
+3. **venue events** are applied (fills reach the P&L listeners here, whatever sent the
+   order);
+4. **the kill switch**: a pending kill request starts it; while it runs it is advanced
+   and nothing else trades;
+5. **reconciliation** on its cadence (breaks lock instruments, clean runs unlock);
+6. **the account**: every equity mark goes to the loss limits, and margin above the
+   high mark sends reducing orders through the stack (the one send path);
+7. **trading**: the order stack works toward the targets;
+8. **the trading day**: at each instrument's end of trading day (by its exchange
+   calendar), working orders are cancelled and families completed; at the account's
+   end of day its closing equity is kept for the next day's loss limit;
+9. **the heartbeat**: time and iteration count, in memory and to the heartbeat sink.
+
+``status()`` says what the engine is doing in words an operator can act on; it never
+says "targets met" while halted, with a kill pending, or with the venue unreachable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from bastion.clock import Clock
+from bastion.domain.fills import Fill
+from bastion.domain.ids import ContractId, InstrumentId
+from bastion.domain.records import Note
+from bastion.domain.targets import Target
+from bastion.engine.days import DayEnd, TradingDays
+from bastion.engine.lock import EngineLock
+from bastion.engine.send import OrderGateway
+from bastion.oms.manager import OrderManager, Surprise
+from bastion.oms.recovery import RecoveryResult, recover
+from bastion.orders.stack import StackHandler
+from bastion.recon.breaks import ReconReport
+from bastion.recon.locks import LockBook, LockSource
+from bastion.recon.reconciler import Reconciler
+from bastion.risk.engine import RiskEngine
+from bastion.risk.kill import KillReport, KillSwitch
+from bastion.risk.states import Scope, TradingState
+from bastion.store.sqlite import SqliteStore
+from bastion.store.targets import TargetStore
+from bastion.venues.port import FillCursor, VenueQueries
+
+__all__ = ["Engine", "EngineState", "EquitySource", "Heartbeat"]
+
+CURSOR_KEY = "recovery.fill_cursor"
+
+EquitySource = Callable[[], tuple[Decimal, Decimal | None] | None]
+"""Equity and margin in use now, or ``None`` when unknown."""
+
+
+class EngineState(StrEnum):
+    """What the engine is doing, for ``status()`` and the session summaries."""
+
+    STARTING = "starting"
+    TRADING = "trading"
+    RECOVERING = "recovering: restart recovery or reconciliation not yet clean"
+    UNREACHABLE = "venue unreachable"
+    KILLING = "kill switch running"
+    KILL_PENDING = "kill pending"
+    HALTED = "HALTED"
+
+
+@dataclass(slots=True)
+class Heartbeat:
+    at: dt.datetime | None = None
+    iterations: int = 0
+
+
+@dataclass(slots=True)
+class Engine:
+    """Built by ``bastion.engine.kernel.build_engine``; see the module docstring."""
+
+    clock: Clock
+    store: SqliteStore
+    oms: OrderManager
+    locks: LockBook
+    risk: RiskEngine
+    gateway: OrderGateway
+    venue: VenueQueries
+    stack: StackHandler
+    reconciler: Reconciler
+    kill_switch: KillSwitch
+    targets: TargetStore
+    days: TradingDays
+    equity_source: EquitySource
+    account_every: dt.timedelta
+    reconnect_every: dt.timedelta = dt.timedelta(seconds=1)
+    external_check_every: int = 1
+    """Check for other processes' changes to the store every N passes (1 live)."""
+    heartbeat_sink: Callable[[Heartbeat], None] | None = None
+    lock: EngineLock | None = None
+    """The store's one-engine lock (file-backed stores)."""
+    fill_listeners: list[Callable[[Fill], None]] = field(default_factory=list)
+    day_listeners: list[Callable[[DayEnd], None]] = field(default_factory=list)
+    reconcile_listeners: list[Callable[[ReconReport], None]] = field(default_factory=list)
+    """Called after every reconciliation (what depends on fresh snapshots)."""
+    """Called at every end of trading day (a sim venue's DAY expiry, daily equity)."""
+    recoveries: list[str] = field(default_factory=list)
+    kill_reports: list[KillReport] = field(default_factory=list)
+    disconnects: int = 0
+    heartbeat: Heartbeat = field(default_factory=Heartbeat)
+    ready: bool = False
+    broker_positions: dict[ContractId, int] | None = None
+    last_recovery: RecoveryResult | None = None
+    _epoch_done: int = -1
+    _was_connected: bool = False
+    _next_connect: dt.datetime | None = None
+    _next_account: dt.datetime | None = None
+    _data_version: int = -1
+    _recorded: dict[tuple[str, str], Target] = field(default_factory=dict)
+    _reductions_pending: bool = False
+
+    def __post_init__(self) -> None:
+        self.stack.on_fill = self._on_fill
+        self.oms.on_surprise = self._on_surprise
+        self.stack.on_trip = self._on_trip
+        self._data_version = self._store_version()
+
+    # -- listeners --------------------------------------------------------------------------
+    def _on_fill(self, fill: Fill) -> None:
+        for listener in self.fill_listeners:
+            listener(fill)
+
+    def _on_surprise(self, surprise: Surprise) -> None:
+        """A venue fact that does not fit the book: lock the instrument, alert, go on."""
+        change = self.locks.lock(surprise.instrument_id, LockSource.ANOMALY, surprise.message)
+        if change is not None:
+            self._alert(
+                f"{surprise.instrument_id} locked: {surprise.message}", surprise.instrument_id
+            )
+
+    def _on_trip(self, instrument_id: InstrumentId, why: str) -> None:
+        """The retry breaker tripped (R5.5): lock the instrument (it survives restarts)."""
+        self.locks.lock(instrument_id, LockSource.BREAKER, why)
+        self._alert(f"breaker tripped, {instrument_id} locked: {why}", instrument_id)
+
+    def _alert(self, text: str, instrument_id: InstrumentId | None = None) -> None:
+        data = {"instrument_id": str(instrument_id)} if instrument_id is not None else {}
+        self.oms.record(Note(timestamp=self.clock.now(), kind="alert", text=text, data=data))
+
+    # -- the loop ---------------------------------------------------------------------------
+    def iterate(self, targets: Sequence[Target] | None = None, *, trade: bool = True) -> None:
+        """One pass of every duty (see the module docstring). ``targets`` are what to
+        trade toward; ``None`` keeps the last ones. ``trade=False`` runs every duty but
+        asks the stack for nothing new (a bar that changed nothing)."""
+        heartbeat = self.heartbeat
+        heartbeat.iterations += 1
+        if heartbeat.iterations % self.external_check_every == 0:
+            self._operator_requests()
+        if not self._connection():
+            self._beat()
+            return
+        self.stack.drain()
+        if self._kill_duty():
+            self._beat()
+            return
+        if self.reconciler.due():
+            self.ready = self._reconcile()
+        self._account_duty()
+        if targets is not None:
+            self._record_targets(targets)
+        if self.ready and (trade or targets is not None or self._reductions_pending):
+            self._reductions_pending = False
+            self.stack.step(targets if targets is not None else ())
+        self._day_duty()
+        self._beat()
+
+    def _beat(self) -> None:
+        self.heartbeat.at = self.clock.now()
+        if self.heartbeat_sink is not None:
+            self.heartbeat_sink(self.heartbeat)
+
+    # 1. operator requests ------------------------------------------------------------------
+    def _store_version(self) -> int:
+        return int(self.store.connection.execute("PRAGMA data_version").fetchone()[0])
+
+    def _operator_requests(self) -> None:
+        version = self._store_version()
+        if version != self._data_version:
+            self._data_version = version
+            self.risk.refresh()
+
+    # 2. the connection -----------------------------------------------------------------------
+    def _connection(self) -> bool:
+        venue = self.venue
+        if not venue.is_connected:
+            if self._was_connected:
+                self._note_disconnect()
+            self._was_connected = False
+            self.ready = False
+            now = self.clock.now()
+            if self._next_connect is not None and now < self._next_connect:
+                return False
+            self._next_connect = now + self.reconnect_every
+            if not venue.connect():
+                return False
+        self._was_connected = True
+        epoch = venue.connection_epoch
+        if epoch != self._epoch_done:
+            for order in self.oms.book.broker_orders.values():
+                venue.remember(order)  # adapters that map venue ids keep our orders known
+            complete = self._recover()
+            self.ready = complete and self._reconcile()
+            if not complete:
+                return False  # nothing is sent on a half-known state; next pass retries
+            self._epoch_done = epoch
+        return True
+
+    def _recover(self) -> bool:
+        cursor = self.store.get_state(CURSOR_KEY)
+        result = recover(self.oms, self.venue, self.clock, FillCursor(cursor) if cursor else None)
+        self.last_recovery = result
+        self.recoveries.append(result.summary())
+        if result.complete and result.cursor is not None:
+            self.store.set_state(CURSOR_KEY, result.cursor)
+        return result.complete
+
+    def _note_disconnect(self) -> None:
+        self.disconnects += 1
+        why = self.venue.last_disconnect_reason or "connection lost"
+        in_flight = ",".join(sorted(self.oms.book.broker_orders))
+        self.oms.record(
+            Note(
+                timestamp=self.clock.now(),
+                kind="disconnect",
+                text=f"disconnected ({why}); new orders halted until recovery and a clean"
+                " reconciliation",
+                data={"in_flight": in_flight},
+            )
+        )
+
+    # 4. the kill switch ---------------------------------------------------------------------
+    def _kill_duty(self) -> bool:
+        """Run a pending kill; True while it runs (nothing else trades then)."""
+        kill = self.kill_switch
+        if not kill.active:
+            request = self.risk.pending_kill()
+            if request is None:
+                return False
+            kill.start(str(request.get("reason", "kill requested")), str(request.get("actor", "")))
+        report = kill.advance()
+        if report is not None:
+            self.kill_reports.append(report)
+            self.reconciler.last_run = None  # reconcile at once against the new truth
+            return False
+        return True
+
+    # 5. reconciliation ------------------------------------------------------------------------
+    def _reconcile(self) -> bool:
+        targets = {
+            (t.strategy_id, t.instrument_id): (t.low, t.high) for t in self._recorded.values()
+        }
+        report, _ = self.reconciler.run(self.venue, targets)
+        snap = self.venue.positions()
+        self.broker_positions = (
+            {c: r.net for c, r in snap.value.items()} if snap.value is not None else None
+        )
+        for listener in self.reconcile_listeners:
+            listener(report)
+        return not report.locked_instruments and not report.unknown
+
+    @property
+    def last_report(self) -> ReconReport | None:
+        return self.reconciler.last_report
+
+    # 6. the account -------------------------------------------------------------------------
+    def _account_duty(self) -> None:
+        now = self.clock.now()
+        if self._next_account is not None and now < self._next_account:
+            return
+        self._next_account = now + self.account_every
+        mark = self.equity_source()
+        if mark is None:
+            return
+        equity, margin = mark
+        check = self.risk.on_account(equity, margin)
+        for breach in check.breaches:
+            if breach.first:
+                self.stack.problems.append(f"risk: {breach.message}")
+        for reduction in check.reductions:
+            instrument = self.risk.instrument_of(reduction.contract_id)
+            if self.stack.reduce_instrument(instrument, reduction.quantity, reduction.reason):
+                self._reductions_pending = True
+
+    # 7. targets ------------------------------------------------------------------------------
+    def _record_targets(self, targets: Sequence[Target]) -> None:
+        """What the engine trades toward goes through the target store (R3.1), and is
+        the target view of every reconciliation."""
+        for target in targets:
+            key = (target.strategy_id, target.instrument_id)
+            if self._recorded.get(key) != target:
+                self._recorded[key] = target
+                if self.targets.read(target.strategy_id, target.instrument_id) != target:
+                    self.targets.write(target)
+
+    def close(self) -> None:
+        """Commit what is pending, close the store and release the one-engine lock."""
+        try:
+            self.store.close()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+    def resync(self) -> None:
+        """Run restart recovery and a reconciliation again at the next pass (the end of
+        a session, before saying whether Bastion and the venue agree)."""
+        self._epoch_done = -1
+        self.reconciler.last_run = None
+
+    def load_targets(self) -> None:
+        """Take the store's targets as the last known ones (a restart, a new session)."""
+        for target in self.targets.all():
+            self._recorded[(target.strategy_id, target.instrument_id)] = target
+
+    def targets_met(self, targets: Sequence[Target]) -> bool:
+        book = self.oms.book
+        if book.instrument_orders or book.contract_orders or book.broker_orders:
+            return False
+        return all(
+            t.low <= book.positions.strategy_position(t.strategy_id, t.instrument_id) <= t.high
+            for t in targets
+        )
+
+    # 8. the trading day ----------------------------------------------------------------------
+    def _day_duty(self) -> None:
+        ended = self.days.due(self.clock.now())
+        if not ended:
+            return
+        if ended.instruments:
+            self.stack.end_of_day(set(ended.instruments))
+        if ended.account_day is not None:
+            mark = self.equity_source()
+            if mark is not None:
+                self.risk.loss.close_day(ended.account_day, mark[0], self.clock.now())
+        for listener in self.day_listeners:
+            listener(ended)
+
+    # -- what the engine is doing --------------------------------------------------------------
+    def state(self) -> EngineState:
+        if self.kill_switch.active:
+            return EngineState.KILLING
+        if self.risk.pending_kill() is not None:
+            return EngineState.KILL_PENDING
+        if not self.venue.is_connected:
+            return EngineState.UNREACHABLE
+        self.risk.board.reload()
+        if self.risk.board.state(Scope.account()) is TradingState.HALTED:
+            return EngineState.HALTED
+        if not self.ready:
+            return EngineState.RECOVERING
+        return EngineState.TRADING
+
+    def venue_positions(self) -> dict[ContractId, int] | None:
+        """The venue's positions now (R7.4's broker truth for a closing order), or
+        ``None`` when unknown."""
+        snap = self.venue.positions()
+        if snap.value is None:
+            return None
+        return {c: r.net for c, r in snap.value.items()}

@@ -1,0 +1,203 @@
+"""The kernel: the one place the engine is built, for every mode.
+
+``build_engine(config, venue, clock)`` builds the store, the OMS, the locks, the risk
+engine, the one send path, the order stack, the reconciler, the kill switch, the
+trading days and the loss and margin duties, and wires them into an ``Engine``. The
+backtest, the sim session, paper and live sessions, the smoke order, flatten, kill and
+the reconciliation corrections all get their engine here; they differ only in the
+clock, the venue and the durability mode (``EngineConfig``). ``RiskEngine(...)`` and
+``OrderManager(...)`` are built here and in unit tests, nowhere else.
+
+The venue given is the only object with order calls; it goes into the send path
+(``OrderGateway``), and every other part receives it wrapped as a ``QueryView``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from bastion.clock import Clock
+from bastion.config import Profile, RiskConfig
+from bastion.domain.contracts import ContractSpec
+from bastion.domain.ids import ContractId, InstrumentId
+from bastion.domain.market import MarketView
+from bastion.domain.records import Note
+from bastion.engine.days import DayCalendar, TradingDays, calendars_for
+from bastion.engine.engine import Engine, EquitySource, Heartbeat
+from bastion.engine.lock import EngineLock
+from bastion.engine.send import OrderGateway
+from bastion.oms.manager import OrderManager
+from bastion.oms.retry import RetryTracker
+from bastion.orders.limits import TradeLimits
+from bastion.orders.rolls import ContractSchedule
+from bastion.orders.stack import StackHandler
+from bastion.recon.locks import LockBook, LockingGate
+from bastion.recon.reconciler import Reconciler
+from bastion.risk.engine import RiskEngine
+from bastion.risk.kill import KillSwitch
+from bastion.risk.port import RiskGate
+from bastion.store.sqlite import SqliteStore, StoreMode
+from bastion.store.targets import TargetStore
+from bastion.venues.port import QueryView, VenuePort
+
+__all__ = ["EngineConfig", "build_engine", "config_from_profile"]
+
+
+@dataclass(slots=True)
+class EngineConfig:
+    """What the kernel needs besides the venue and the clock."""
+
+    risk: RiskConfig
+    specs: Mapping[InstrumentId, ContractSpec]
+    schedule: ContractSchedule
+    store_path: Path | str
+    """The journal; ``":memory:"`` for an in-memory store (tests, simulation)."""
+    durability: StoreMode = StoreMode.LIVE
+    market: MarketView | None = None
+    """Defaults to the venue's own market view."""
+    reconcile_every: dt.timedelta = dt.timedelta(seconds=10)
+    account_every: dt.timedelta = dt.timedelta(seconds=5)
+    reconnect_every: dt.timedelta = dt.timedelta(seconds=1)
+    external_check_every: int = 1
+    default_algo: str = "market"
+    position_limits: Mapping[InstrumentId, int] = field(default_factory=dict)
+    trade_limits: TradeLimits = field(default_factory=TradeLimits)
+    risk_level: tuple[str, str] | None = None
+    """(level, source) to set at start: a sim's built-in plan, or a signal plan's."""
+    calendars: Mapping[InstrumentId, DayCalendar] | None = None
+    """Exchange calendars per instrument; defaults to the bundled specs' calendars."""
+    account_instrument: InstrumentId | None = None
+    wrap_gate: Callable[[RiskGate], RiskGate] | None = None
+    """Wrap the engine's gate (the pre-submit gate of a plan session)."""
+    equity_source: EquitySource | None = None
+    """Equity marks; defaults to the venue's account snapshots."""
+    heartbeat_sink: Callable[[Heartbeat], None] | None = None
+    role: str = "engine"
+    """What this engine is for (engine, smoke, flatten, kill, ...), in the store's lock."""
+
+
+def config_from_profile(
+    profile: Profile,
+    specs: Mapping[InstrumentId, ContractSpec],
+    schedule: ContractSchedule,
+    **overrides: object,
+) -> EngineConfig:
+    """An ``EngineConfig`` from a profile: its risk limits, store and position limits."""
+    config = EngineConfig(
+        risk=profile.risk,
+        specs=specs,
+        schedule=schedule,
+        store_path=profile.store.path,
+        position_limits=dict.fromkeys(specs, profile.risk.max_position_lots),
+        account_instrument=InstrumentId(profile.instruments[0]),
+    )
+    for name, value in overrides.items():
+        setattr(config, name, value)
+    return config
+
+
+def _venue_equity(venue: QueryView) -> EquitySource:
+    def read() -> tuple[Decimal, Decimal | None] | None:
+        snapshot = venue.account()
+        if snapshot.value is None:
+            return None
+        return snapshot.value.equity, snapshot.value.margin_used
+
+    return read
+
+
+def _positions_of(venue: QueryView) -> Callable[[], Mapping[ContractId, int] | None]:
+    """R7.4's broker truth for closing orders: the venue's positions when asked."""
+
+    def read() -> Mapping[ContractId, int] | None:
+        snap = venue.positions()
+        return None if snap.value is None else {c: r.net for c, r in snap.value.items()}
+
+    return read
+
+
+def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine:
+    """The engine for one mode: see the module docstring."""
+    lock: EngineLock | None = None
+    if isinstance(config.store_path, Path):
+        config.store_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = EngineLock(config.store_path, config.role).acquire()
+    try:
+        store = SqliteStore(config.store_path, mode=config.durability, clock=clock)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    view = QueryView(venue)
+    market = config.market if config.market is not None else view.market
+    oms = OrderManager(store)
+    locks = LockBook(store)
+    calendars = config.calendars if config.calendars is not None else calendars_for(config.specs)
+    days = TradingDays(calendars, config.account_instrument)
+    risk = RiskEngine(
+        config.risk,
+        config.specs,
+        ledger=oms,
+        store=store,
+        clock=clock,
+        market=market,
+        venue_limits={venue.name: venue.rate_limits},
+        trading_day=days.account_day,
+        refresh_seconds=None,  # the engine loop refreshes when another process wrote
+    )
+    if config.risk_level is not None:
+        risk.set_risk_level(*config.risk_level)
+    reconciler = Reconciler(oms, locks, clock, journal=store, interval=config.reconcile_every)
+    gate: RiskGate = LockingGate(risk, locks, _positions_of(view))
+    if config.wrap_gate is not None:
+        gate = config.wrap_gate(gate)
+    gateway = OrderGateway(oms, venue, gate, clock)
+    stack = StackHandler(
+        oms=oms,
+        sender=gateway,
+        venue=view,
+        schedule=config.schedule,
+        market=market,
+        clock=clock,
+        specs=config.specs,
+        limits=config.trade_limits,
+        position_limits=dict(config.position_limits),
+        default_algo=config.default_algo,
+        retries=RetryTracker(),
+    )
+    engine = Engine(
+        clock=clock,
+        store=store,
+        oms=oms,
+        locks=locks,
+        risk=risk,
+        gateway=gateway,
+        venue=view,
+        stack=stack,
+        reconciler=reconciler,
+        kill_switch=KillSwitch(risk, oms, view, gateway),
+        targets=TargetStore(store, instruments=list(config.specs)),
+        days=days,
+        equity_source=config.equity_source or _venue_equity(view),
+        account_every=config.account_every,
+        reconnect_every=config.reconnect_every,
+        external_check_every=config.external_check_every,
+        heartbeat_sink=config.heartbeat_sink,
+        lock=lock,
+    )
+    if lock is not None and lock.taken_over is not None:
+        dead = lock.taken_over
+        engine.oms.record(
+            Note(
+                timestamp=clock.now(),
+                kind="engine.lock",
+                text=f"engine lock taken over from a process that is gone ({dead.line()})",
+                data={"host": dead.host, "pid": str(dead.pid), "role": dead.role},
+            )
+        )
+    engine.load_targets()
+    return engine
