@@ -6,10 +6,11 @@ builds it from the journal (the single source of truth), for the profile's local
 (``alerts.timezone``):
 
 - positions: Bastion's contract positions now (the journal's book);
-- P&L: the equity at the close (``equity``, the kernel's latest account snapshot, or
-  the day's last ``risk.loss`` note) less the day's starting equity (the day's first
-  ``risk.loss`` note); "unknown" when either is missing, never a guess; plus the day's
-  fills, lots and commissions;
+- P&L: the equity at the close (``equity``, the kernel's latest account snapshot, else
+  the day's last ``account.equity`` note) less the day's starting equity (the day's
+  first ``risk.loss`` "starts at equity" note, else its first ``account.equity`` note);
+  "unknown" when either is missing, never a guess; plus the day's fills, lots and
+  commissions;
 - breaks: the last ``reconcile`` note of the day and the instrument locks in force;
 - trading state: every scope that is not ACTIVE;
 - alerts: what the day's journal implies (by kind), and, from the outbox, how many were
@@ -30,7 +31,7 @@ from decimal import Decimal, InvalidOperation
 
 from bastion.config import Profile
 from bastion.domain.records import FillRecorded, Note
-from bastion.ops.alerts.mapping import alerts_for_record
+from bastion.ops.alerts.mapping import EQUITY, alerts_for_record
 from bastion.ops.alerts.model import Alert, AlertKind, Severity, make_alert
 from bastion.ops.alerts.outbox import Outbox, outbox_path
 from bastion.store.sqlite import SqliteStore
@@ -72,6 +73,7 @@ def daily_all_clear(  # noqa: C901, PLR0912, PLR0915 - one report, read top to b
     fills = lots = 0
     commissions = Decimal(0)
     day_start: Decimal | None = None
+    first_equity: Decimal | None = None
     last_equity: Decimal | None = None
     last_recon: Note | None = None
     implied: Counter[str] = Counter()
@@ -89,12 +91,13 @@ def daily_all_clear(  # noqa: C901, PLR0912, PLR0915 - one report, read top to b
             lots += record.fill.quantity
             commissions += record.fill.commission
         elif isinstance(record, Note):
-            if record.kind == "risk.loss":
-                value = _decimal(record.data.get("equity"))
-                if value is not None:
-                    if day_start is None and "starts at equity" in record.text:
-                        day_start = value
-                    last_equity = value
+            value = _decimal(record.data.get("equity"))
+            if record.kind == "risk.loss" and value is not None and day_start is None:
+                if "starts at equity" in record.text:
+                    day_start = value
+            elif record.kind == EQUITY and value is not None:
+                first_equity = value if first_equity is None else first_equity
+                last_equity = value
             for alert in alerts_for_record(
                 record,
                 profile=profile.name,
@@ -105,6 +108,7 @@ def daily_all_clear(  # noqa: C901, PLR0912, PLR0915 - one report, read top to b
                 if alert.severity is Severity.CRITICAL:
                     critical.append(alert.summary)
     close_equity = equity if equity is not None else last_equity
+    day_start = day_start if day_start is not None else first_equity
 
     held = {(i, c): q for (i, c), q in store.book.positions.contract.items() if q}
     positions = ", ".join(f"{c} {q:+d}" for (_, c), q in sorted(held.items())) if held else "flat"

@@ -40,6 +40,7 @@ __all__ = [
     "MappingRow",
     "alerts_for_record",
     "clock_skew_note",
+    "equity_note",
     "gate_note",
     "reconnect_note",
     "watchdog_note",
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 # -- notes this module defines -------------------------------------------------------------
 
 GATE = "gate"
+EQUITY = "account.equity"
 CLOCK_SKEW = "clock.skew"
 RECONNECT = "reconnect"
 HEARTBEAT_STOPPED = "watchdog.heartbeat_stopped"
@@ -80,6 +82,17 @@ def clock_skew_note(when: dt.datetime, skew_seconds: float, source: str) -> Note
         kind=CLOCK_SKEW,
         text=f"local clock is {skew_seconds:+.3f} s from {source}",
         data=_data(skew_seconds=f"{skew_seconds:.6f}", source=source),
+    )
+
+
+def equity_note(when: dt.datetime, equity: object, margin_used: object = None) -> Note:
+    """The account's equity from a venue snapshot (the kernel journals one at the close;
+    the daily all-clear's P&L reads it). Audit trail only: it alerts nothing."""
+    return Note(
+        timestamp=when,
+        kind=EQUITY,
+        text=f"account equity {equity}",
+        data=_data(equity=equity, margin_used=margin_used),
     )
 
 
@@ -408,7 +421,7 @@ MAPPING: Final[tuple[MappingRow, ...]] = (
     ),
     MappingRow(
         "manual_order, balance_trade, recovery, recovery_procedure, risk.denied, risk.limits,"
-        " risk.level, risk.kill.step, watchdog.cancel",
+        " risk.level, risk.kill.step, watchdog.cancel, account.equity",
         "audit trail only",
         None,
         None,
