@@ -338,6 +338,7 @@ class _State:
         )
 
     def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)  # an engine that never ran yet
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(asdict(self)), encoding="utf-8")
         tmp.replace(path)
