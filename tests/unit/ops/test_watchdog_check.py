@@ -57,6 +57,10 @@ def _profile(tmp_path: Path, **watchdog: Any) -> Profile:
     )
 
 
+def _no_all_clear(_day: dt.date) -> None:
+    return None
+
+
 class Canceller:
     def __init__(self, *outcomes: CancelOutcome) -> None:
         self.outcomes = list(outcomes)
@@ -92,7 +96,7 @@ def test_watchdog_silent_then_dead_then_back(tmp_path: Path) -> None:
     sink = Sink()
     cancel = Canceller(CancelOutcome(confirmed=True, requested=("B1",), detail="1 canceled"))
     cancel.journal = profile.store.path
-    watchdog = Watchdog(profile, sink, clock=clock, cancel_working=cancel, all_clear=lambda d: None)
+    watchdog = Watchdog(profile, sink, clock=clock, cancel_working=cancel, all_clear=_no_all_clear)
 
     clock.advance(dt.timedelta(seconds=29))
     assert watchdog.check().assessment.verdict is Verdict.RUNNING
@@ -130,7 +134,7 @@ def test_watchdog_cancel_not_confirmed_retried_then_given_up(tmp_path: Path) -> 
     failed = CancelOutcome(confirmed=False, detail="venue unreachable (refused)")
     cancel = Canceller(*([failed] * MAX_CANCEL_TRIES))
     cancel.journal = profile.store.path
-    watchdog = Watchdog(profile, sink, clock=clock, cancel_working=cancel, all_clear=lambda d: None)
+    watchdog = Watchdog(profile, sink, clock=clock, cancel_working=cancel, all_clear=_no_all_clear)
     for _ in range(MAX_CANCEL_TRIES + 2):
         watchdog.check()
     assert cancel.calls == MAX_CANCEL_TRIES
@@ -147,7 +151,7 @@ def test_watchdog_without_cancel_setting_only_alerts(tmp_path: Path) -> None:
     lock.release()
     sink = Sink()
     cancel = Canceller()
-    watchdog = Watchdog(profile, sink, clock=clock, cancel_working=cancel, all_clear=lambda d: None)
+    watchdog = Watchdog(profile, sink, clock=clock, cancel_working=cancel, all_clear=_no_all_clear)
     assert watchdog.check().alerted == ["heartbeat_stopped"]
     assert cancel.calls == 0
     assert "stay at the venue" in sink.alerts[0].summary
@@ -162,7 +166,7 @@ def test_watchdog_clean_stop_is_quiet(tmp_path: Path) -> None:
     clock.advance(dt.timedelta(hours=5))
     sink = Sink()
     watchdog = Watchdog(
-        profile, sink, clock=clock, cancel_working=Canceller(), all_clear=lambda d: None
+        profile, sink, clock=clock, cancel_working=Canceller(), all_clear=_no_all_clear
     )
     assert watchdog.check().assessment.verdict is Verdict.STOPPED
     assert sink.alerts == []
