@@ -474,6 +474,9 @@ class _Entry(Protocol):
 
 
 class JournalReader(Protocol):
+    @property
+    def last_seq(self) -> int: ...
+
     def entries(self, after_seq: int = 0) -> Iterator[_Entry]: ...
 
 
@@ -510,6 +513,10 @@ class AlertFeed:
         self._down: _Down | None = None
 
     def catch_up(self, journal: JournalReader) -> list[Alert]:
+        """Map the entries written since the last call. With nothing new it costs one
+        integer comparison, so the loop may call it on every iteration."""
+        if journal.last_seq <= self.seq:
+            return []
         out: list[Alert] = []
         for entry in journal.entries(self.seq):
             out += self.on_record(entry.record, seq=entry.seq, correlation_id=entry.correlation_id)
