@@ -120,7 +120,7 @@ def main() -> None:
         feed.catch_up(store)
         out["feed_catch_up_us_per_entry"] = round((time.perf_counter() - start) / 20_000 * 1e6, 2)
         store.close()
-    print(json.dumps(out))  # noqa: T201 - a benchmark prints its figures
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

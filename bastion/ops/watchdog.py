@@ -385,6 +385,9 @@ class Watchdog:
         from bastion.ops.alerts.allclear import daily_all_clear
         from bastion.store.sqlite import SqliteStore, StoreMode
 
+        if not self.journal.exists():
+            log.warning("no journal at %s yet: no daily all-clear", self.journal)
+            return
         with SqliteStore(self.journal, mode=StoreMode.LIVE) as store:
             self.sink.send(daily_all_clear(store, self.profile, day))
 
