@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import zoneinfo
 from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
@@ -33,6 +34,8 @@ from bastion.errors import ConfigError
 from bastion.secrets import SECRET_KEY_PATTERN, mask_account
 
 __all__ = [
+    "AlertTarget",
+    "AlertsConfig",
     "BreachAction",
     "DataConfig",
     "Environment",
@@ -40,6 +43,7 @@ __all__ = [
     "RiskConfig",
     "StoreConfig",
     "VenueConfig",
+    "WatchdogConfig",
     "load_profile",
     "profile_schema",
     "redacted_view",
@@ -172,6 +176,117 @@ class RiskConfig(_Strict):
         return self
 
 
+Severity = Literal["info", "warning", "critical"]
+"""How urgent an alert is; a target receives alerts at or above its threshold."""
+
+SECRET_FREE_SCHEMES = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
+"""Notification URL schemes that may be written in the file (plain webhooks); every other
+scheme (Telegram, email, Slack...) carries a token or password and comes from ``url_env``."""
+
+
+class AlertTarget(_Strict):
+    """One place alerts go: an apprise URL, from an environment variable (R1.3)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="label in logs and the outbox")
+    url_env: EnvVarName | None = Field(
+        default=None,
+        description="environment variable holding the apprise URL (tgram://..., mailtos://...)",
+    )
+    url: str | None = Field(
+        default=None,
+        description="a plain webhook URL without credentials (json://, form://, xml:// only)",
+    )
+    min_severity: Severity | None = Field(
+        default=None, description="this target's threshold; unset: alerts.min_severity"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AlertTarget:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError(f"alert target {self.name}: give exactly one of url_env or url")
+        if self.url is not None:
+            scheme, sep, rest = self.url.partition("://")
+            if not sep or scheme.lower() not in SECRET_FREE_SCHEMES:
+                raise ValueError(
+                    f"alert target {self.name}: url {scheme + sep or self.url!r} may carry a"
+                    " secret; put the URL in an environment variable and name it in url_env"
+                    f" (url is for {', '.join(sorted(SECRET_FREE_SCHEMES))} webhooks only)"
+                )
+            if "@" in rest.split("/", 1)[0]:
+                raise ValueError(
+                    f"alert target {self.name}: url holds a user or password; use url_env"
+                )
+        return self
+
+
+class WatchdogConfig(_Strict):
+    """The watchdog for a silent engine (``bastion watchdog``)."""
+
+    timeout_seconds: float = Field(
+        default=60.0, gt=0, description="no engine heartbeat this long while it should run: alert"
+    )
+    poll_seconds: float = Field(default=5.0, gt=0, description="how often the watchdog looks")
+    cancel_working_orders: bool = Field(
+        default=False,
+        description="when the engine is dead, cancel every working order at the venue",
+    )
+    cancel_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="how long the watchdog waits for the venue to confirm"
+    )
+
+
+class AlertsConfig(_Strict):
+    """Alerts that reach a person (R9.5): where they go and how many."""
+
+    targets: tuple[AlertTarget, ...] = Field(default=(), description="where alerts are sent")
+    min_severity: Severity = Field(default="warning", description="send this and above")
+    rate_limit_count: int = Field(
+        default=10, ge=1, description="alerts of one severity per window; more are summarized"
+    )
+    rate_limit_window_seconds: float = Field(default=60.0, gt=0)
+    queue_size: int = Field(default=1000, ge=1, description="alerts waiting to be sent, at most")
+    retry_initial_seconds: float = Field(default=2.0, gt=0, description="first retry delay")
+    retry_max_seconds: float = Field(default=300.0, gt=0, description="longest retry delay")
+    retry_attempts: int = Field(default=20, ge=1, description="attempts before giving up")
+    disconnect_seconds: float = Field(
+        default=60.0, ge=0, description="a venue disconnect longer than this alerts"
+    )
+    clock_skew_seconds: float = Field(
+        default=2.0, gt=0, description="local clock this far from the venue's: alert"
+    )
+    daily_all_clear: dt.time | None = Field(
+        default=None, description="local time of the daily all-clear (after the close), HH:MM"
+    )
+    timezone: str = Field(default="UTC", description="IANA zone of daily_all_clear")
+    watchdog: WatchdogConfig = WatchdogConfig()
+
+    @field_validator("daily_all_clear", mode="before")
+    @classmethod
+    def _quoted_time(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise ValueError(  # noqa: TRY004 - pydantic reports ValueError as a field error
+                "a time as HH:MM in quotes (YAML reads an unquoted 22:30 as a number):"
+                " daily_all_clear: '22:30'"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, zone: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {zone!r}; expected an IANA name") from None
+        return zone
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> AlertsConfig:
+        names = [t.name for t in self.targets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"alerts.targets names must be unique, got {names}")
+        return self
+
+
 class Profile(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     environment: Environment
@@ -195,6 +310,7 @@ class Profile(_Strict):
     snapshot_max_age_seconds: float = Field(
         default=300.0, gt=0, description="an older broker snapshot counts as missing (R8.1)"
     )
+    alerts: AlertsConfig = AlertsConfig()
 
     @model_validator(mode="after")
     def _no_cross_wiring(self) -> Profile:

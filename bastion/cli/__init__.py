@@ -24,6 +24,7 @@ from bastion.cli.session import backtest_command, session_command
 from bastion.cli.shadow import shadow_command
 from bastion.cli.smoke import smoke_command
 from bastion.cli.venue import venue_app
+from bastion.cli.watchdog import alert_app, watchdog_command
 from bastion.errors import UserError
 
 __all__ = ["app", "main"]
@@ -49,6 +50,8 @@ app.command("session")(session_command)
 app.command("backtest")(backtest_command)
 app.add_typer(venue_app, name="venue")
 app.command("reconcile")(reconcile_command)
+app.command("watchdog")(watchdog_command)
+app.add_typer(alert_app, name="alert")
 
 
 @app.callback(invoke_without_command=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bastion.docgen import order_states
+from bastion.docgen import alert_kinds, order_states
 
-GENERATED = {"order-states.md": order_states.render}
+GENERATED = {"order-states.md": order_states.render, "alert-kinds.md": alert_kinds.render}
 
 
 def main(docs: Path = Path("docs")) -> None:

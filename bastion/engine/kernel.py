@@ -78,6 +78,7 @@ class EngineConfig:
     heartbeat_sink: Callable[[Heartbeat], None] | None = None
     role: str = "engine"
     """What this engine is for (engine, smoke, flatten, kill, ...), in the store's lock."""
+    profile_name: str = ""
 
 
 def config_from_profile(
@@ -94,6 +95,7 @@ def config_from_profile(
         store_path=profile.store.path,
         position_limits=dict.fromkeys(specs, profile.risk.max_position_lots),
         account_instrument=InstrumentId(profile.instruments[0]),
+        profile_name=profile.name,
     )
     for name, value in overrides.items():
         setattr(config, name, value)
@@ -125,7 +127,7 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
     lock: EngineLock | None = None
     if isinstance(config.store_path, Path):
         config.store_path.parent.mkdir(parents=True, exist_ok=True)
-        lock = EngineLock(config.store_path, config.role).acquire()
+        lock = EngineLock.acquire(config.store_path, config.profile_name, role=config.role)
     try:
         store = SqliteStore(config.store_path, mode=config.durability, clock=clock)
     except BaseException:

@@ -51,6 +51,8 @@ def redactor_for(profile: Profile | None, environ: Mapping[str, str] | None = No
             var = getattr(profile.venue, field_name)
             if var:
                 names.add(var)
+        # An alert target's URL (a bot token, a mail password) is a secret as a whole.
+        names.update(t.url_env for t in profile.alerts.targets if t.url_env)
     values = [env[n] for n in sorted(names) if env.get(n)]
     # Very short values (a "1" flag) would mangle every number: they are not secrets.
     return Redactor(secrets=[v for v in values if len(v) >= 4], accounts=accounts)

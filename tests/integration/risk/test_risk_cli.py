@@ -165,7 +165,7 @@ def test_risk_limits_per_instrument_and_unset(cli: Cli, profile: Path) -> None:
 
 def test_kill_command_with_engine_running_halts_and_leaves_request(cli: Cli, profile: Path) -> None:
     journal = load_profile(profile).store.path
-    lock = EngineLock(journal, "engine").acquire()  # an engine holds the store
+    lock = EngineLock.acquire(journal, "test")  # an engine holds the store
     try:
         result = cli(
             ["kill", "--profile", str(profile), "--reason", "runaway orders", "--wait", "0.4"]
