@@ -317,12 +317,10 @@ def backtest_page(report: BacktestReport) -> PageData:
         + f" | compounded return {pct(report.figures.analytics.total_return)}",
         "good" if report.figures.analytics.total_return >= 0 else "bad",
     )
-    caveats = [Callout(text, "warn") for text in report.notes[:1]]
     sections = [
         Section(
             "Performance",
             (
-                *caveats,
                 performance,
                 Chart(
                     f"Equity ({c.currency}) against buy and hold",

@@ -67,9 +67,6 @@ def facts_table(title: str, rows: Iterable[tuple[str, str]], *, note: str = "") 
 
 def rich_table(data: TableData) -> Table:
     table = Table(
-        title=data.title or None,
-        title_justify="left",
-        title_style="bold",
         show_header=data.header,
         header_style="bold",
         box=box.SIMPLE_HEAD if data.header else box.SIMPLE,
@@ -94,25 +91,44 @@ def rich_table(data: TableData) -> Table:
 
 
 def renderable(data: TableData) -> RenderableType:
-    """The table with its note printed under it (not squeezed to the table's width)."""
-    if not data.note:
-        return rich_table(data)
-    return Group(rich_table(data), Text(data.note, style="dim"), Text(""))
+    """The table under its title, its note beneath (neither squeezed to the table's
+    width), and a blank line."""
+    parts: list[RenderableType] = []
+    if data.title:
+        parts.append(Text(data.title, style="bold"))
+    parts.append(rich_table(data))
+    if data.note:
+        parts.append(Text(data.note, style="dim"))
+    parts.append(Text(""))
+    return Group(*parts)
+
+
+def _natural_width(data: TableData, floor: int) -> int:
+    """The width the table needs so that no cell is cut or wrapped (within reason)."""
+    wide = Console(width=400, color_system=None)
+    return max(floor, min(400, wide.measure(rich_table(data)).maximum))
 
 
 def print_tables(console: Console, tables: Iterable[TableData], *, min_width: int = 110) -> None:
-    """Print ``tables`` on ``console``; output that is not a terminal (a pipe, a file)
-    is laid out at least ``min_width`` wide so wide tables are not squeezed."""
-    if not console.is_terminal and console.width < min_width:
-        console = Console(file=console.file, width=min_width, color_system=None)
+    """Print ``tables`` on ``console``. A terminal gets its own width; other output (a
+    pipe, a file) gets each table at its natural width, at least ``min_width``, so
+    wide tables are neither squeezed nor cut."""
     for data in tables:
-        console.print(renderable(data))
+        if console.is_terminal:
+            console.print(renderable(data))
+        else:
+            wide = Console(
+                file=console.file, width=_natural_width(data, min_width), color_system=None
+            )
+            wide.print(renderable(data))
 
 
 def text_of(tables: Iterable[TableData], width: int = 110) -> str:
-    """The tables as plain text (what the terminal shows, without colour)."""
+    """The tables as plain text, each at its natural width (at least ``width``)."""
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width, force_terminal=False, color_system=None)
     for data in tables:
+        console = Console(
+            file=buffer, width=_natural_width(data, width), force_terminal=False, color_system=None
+        )
         console.print(renderable(data))
     return buffer.getvalue()
