@@ -1,10 +1,11 @@
 """``bastion report pnl`` and the P&L every operator summary shows: equity, realised and
 unrealised P&L, commissions and slippage per currency and in the base currency.
 
-``profile_pnl`` is the one function the pnl report, the daily report (and later the
-session and watch summaries) call: it reads the profile's journal, marks open positions
-at the latest close in the profile's bar store (or at the last fill, and says so), and
-returns a ``PnlSummary``. Rates to the base currency are the caller's to give; without
+``journal_pnl`` (and ``profile_pnl`` around it, for a profile) is the one function the
+pnl report, the daily report and the session and watch summaries call: it reads a
+journal, marks open positions at the latest close in the bar store (or at the last
+fill, and says so), and returns a ``PnlSummary``; ``bastion.reports.pnl_tables`` draws
+it the same way everywhere. Rates to the base currency are the caller's to give; without
 them a mixed-currency total reads "no rate for ...".
 """
 
@@ -29,7 +30,34 @@ from bastion.reports.pnl_tables import pnl_tables
 from bastion.reports.sources import journal_records, profile_specs
 from bastion.reports.tables import facts_table
 
-__all__ = ["equity_rows", "pnl_chart", "pnl_report", "profile_pnl"]
+__all__ = ["equity_rows", "journal_pnl", "pnl_chart", "pnl_report", "profile_pnl"]
+
+
+def journal_pnl(
+    journal: Path,
+    specs: Mapping[InstrumentId, ContractSpec],
+    *,
+    base: str,
+    capital: Decimal,
+    now: dt.datetime,
+    data_dir: Path | None = None,
+    rates: Mapping[str, Decimal] | None = None,
+) -> tuple[PnlSummary, list[FillFact]]:
+    """The P&L of the journal at ``journal``, open positions marked at the latest close
+    before ``now`` in ``data_dir``'s bar store (else at their last fill, said so).
+
+    This is the call for any summary that has a journal (a session's, a watch's)."""
+    facts = fill_facts(journal_records(journal))
+    ledger = Ledger(specs)
+    for fact in facts:
+        ledger.apply(fact)
+    held = list(ledger.open_positions())
+    marks = (
+        latest_marks(data_dir, held, now)
+        if held and data_dir is not None and data_dir.exists()
+        else {}
+    )
+    return ledger.summary(marks, base=base, capital=capital, rates=rates), facts
 
 
 def profile_pnl(
@@ -41,14 +69,15 @@ def profile_pnl(
     """The profile's P&L now, the fills it was built from, and the specs used."""
     profile = resolved.profile
     specs = profile_specs(profile)
-    facts = fill_facts(journal_records(Path(profile.store.path)))
-    ledger = Ledger(specs)
-    for fact in facts:
-        ledger.apply(fact)
-    held = list(ledger.open_positions())
-    data_dir = Path(profile.data.dir)
-    marks = latest_marks(data_dir, held, now) if held and data_dir.exists() else {}
-    summary = ledger.summary(marks, base=profile.currency, capital=profile.capital, rates=rates)
+    summary, facts = journal_pnl(
+        Path(profile.store.path),
+        specs,
+        base=profile.currency,
+        capital=profile.capital,
+        now=now,
+        data_dir=Path(profile.data.dir),
+        rates=rates,
+    )
     return summary, facts, specs
 
 
@@ -69,7 +98,7 @@ def pnl_chart(
         for values in lines.values():
             if len(values) < n + 1:
                 values.append(values[-1] if values else None)
-    figure = equity_chart(times, lines, y_title="net P&L (own currency)")  # type: ignore[arg-type]
+    figure = equity_chart(times, lines, y_title="net P&L (own currency)")
     figure.update_xaxes(title_text="time (UTC)")
     return Chart(
         "Net P&L by currency, after each fill",

@@ -61,8 +61,9 @@ def workdir(tmp_path: Path, sample_data: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def terminal_value(out: str, label: str) -> str:
     """The first figure printed after ``label`` on its line in the terminal output."""
-    for line in out.splitlines():
-        if line.strip().startswith(label):
+    for raw in out.splitlines():
+        line = raw.replace("│", " ").strip()
+        if line.startswith(label):
             match = re.search(r"[+-]?[\d,]+\.\d+%?", line[line.index(label) + len(label) :])
             if match:
                 return match.group(0)

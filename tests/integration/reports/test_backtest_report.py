@@ -13,16 +13,16 @@ import html
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from bastion.backtest.session import SessionResult, run_session
 from bastion.config import load_profile
-from bastion.reports.backtest import BacktestReport, ReportContext, build_backtest_report
-from bastion.reports.backtest_page import backtest_page
-from bastion.reports.html import Chart
 from tests.integration.reports.conftest import Run, make_workdir, run_in, terminal_value
+
+if TYPE_CHECKING:
+    from bastion.reports.backtest import BacktestReport, ReportContext
 
 
 def page_text(page: str) -> str:
@@ -36,6 +36,8 @@ def finished(
     tmp_path_factory: pytest.TempPathFactory, sample_data: Path
 ) -> tuple[SessionResult, ReportContext, Path]:
     """The same sample backtest run in-process, for the report's data."""
+    from bastion.reports.backtest import ReportContext
+
     folder = make_workdir(tmp_path_factory.mktemp("finished"), sample_data)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
@@ -50,11 +52,16 @@ def finished(
 
 @pytest.fixture(scope="module")
 def report(finished: tuple[SessionResult, ReportContext, Path]) -> BacktestReport:
+    from bastion.reports.backtest import build_backtest_report
+
     result, context, _ = finished
     return build_backtest_report(result, context)
 
 
 def _chart(report: BacktestReport, title: str) -> dict[str, Any]:
+    from bastion.reports.backtest_page import backtest_page
+    from bastion.reports.html import Chart
+
     charts = [c for c in backtest_page(report).charts if c.title.startswith(title)]
     assert charts, f"no chart titled {title!r}"
     chart: Chart = charts[0]
@@ -172,6 +179,8 @@ def test_backtest_trips_add_up_to_currency_pnl(report: BacktestReport) -> None:
 def test_backtest_currencies_summed_only_with_rates(
     finished: tuple[SessionResult, ReportContext, Path], report: BacktestReport
 ) -> None:
+    from bastion.reports.backtest import build_backtest_report
+
     result, context, _ = finished
     usd, cny = (c.net for c in report.summary.currencies)
     assert [c.currency for c in report.summary.currencies] == ["USD", "CNY"]

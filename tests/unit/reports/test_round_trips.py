@@ -23,10 +23,10 @@ def test_round_trips_flip_splits_commission_and_opens_next() -> None:
     ]
     first, second = round_trips(facts, SPECS)
     assert (first.direction, first.lots, first.closed) == ("long", 2, T0 + dt.timedelta(minutes=10))
-    assert first.commissions == Decimal("8")  # 4 to open, 2 lots' share (4) of the 10
+    assert first.commissions == Decimal(8)  # 4 to open, 2 lots' share (4) of the 10
     assert first.gross == Decimal("100.00")  # 2 lots x 4 ticks x 12.50
     assert (second.direction, second.lots) == ("short", 3)
-    assert second.commissions == Decimal("12")  # 3 lots' share (6) of the 10, then 6
+    assert second.commissions == Decimal(12)  # 3 lots' share (6) of the 10, then 6
     assert second.entry_ticks == 104
     assert second.exit_ticks == 102
     ledger = Ledger(SPECS)
