@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from bastion.backtest.analytics import underwater
+from bastion.domain.ids import InstrumentId
 from bastion.reports.charts import (
     bars_by_day,
     equity_chart,
@@ -45,7 +46,7 @@ def _ratio(value: float) -> str:
 def context_rows(report: BacktestReport) -> list[tuple[str, str]]:
     c = report.context
     instruments = ", ".join(
-        f"{i} ({c.specs[i].currency})" if i in c.specs else i  # type: ignore[index]
+        f"{i} ({c.specs[InstrumentId(i)].currency})" if InstrumentId(i) in c.specs else i
         for i in c.instruments
     )
     venue = c.venue + (f" (seed {c.seed})" if c.seed is not None else "")
@@ -388,8 +389,9 @@ def backtest_page(report: BacktestReport) -> PageData:
         Section("Per instrument", (per_instrument,)),
         Section("Trades", (trips_table(report),)),
     ]
-    if report.notes[1:]:
-        sections.append(Section("Notes", tuple(Paragraph(text) for text in report.notes[1:][:50])))
+    others = [n for n in report.notes if n != report.equity_note]
+    if others:
+        sections.append(Section("Notes", tuple(Paragraph(text) for text in others[:50])))
     return PageData(
         kind="backtest",
         title=f"Bastion backtest: {c.profile}",
