@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -124,13 +123,10 @@ def test_backtest_report_in_browser_no_errors_terminal_figures_shown(
     assert highest == 0
     assert top >= 0
     _screenshot(opened, "backtest-report.png", tmp_path, clip_height=2050)
-    opened.page.set_viewport_size({"width": 1280, "height": 900})
-    _scroll_to(opened, "monthly-returns")
-    opened.page.screenshot(path=str(tmp_path / "scrolled.png"))
-    shot = DOCS_IMG if os.environ.get("BASTION_SCREENSHOTS") == "1" else tmp_path
-    shutil.copy(tmp_path / "scrolled.png", shot / "backtest-report-monthly.png")
-    _scroll_to(opened, "trades")
-    opened.page.screenshot(path=str(shot / "backtest-report-trades.png"))
+    shots = DOCS_IMG if os.environ.get("BASTION_SCREENSHOTS") == "1" else tmp_path
+    for anchor, name in (("monthly-returns", "monthly"), ("trades", "trades")):
+        _scroll_to(opened, anchor)
+        opened.page.screenshot(path=str(shots / f"backtest-report-{name}.png"))
 
 
 def test_daily_report_in_browser_no_errors_terminal_figures_shown(
