@@ -3,16 +3,41 @@
 Returns compound; Sharpe and Sortino are annualised from daily returns (Sortino's
 downside deviation is taken over *all* periods, counting non-negative ones as zero);
 max drawdown is the largest peak-to-trough fall of equity as a fraction of the peak.
+
+The series functions below feed the backtest report (``bastion.reports.backtest``):
+the underwater curve (zero at every new high, negative below it), compounded monthly
+returns, rolling Sharpe ratio and volatility (annualised, over a window of trading
+days), and whether a sample is too short for an annualised figure to mean much. They
+are built on polars' windowed and grouped expressions rather than loops written here.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-__all__ = ["Analytics", "analyse", "evaluate_signal"]
+import polars as pl
+
+__all__ = [
+    "TRADING_DAYS_PER_YEAR",
+    "Analytics",
+    "MonthlyReturn",
+    "analyse",
+    "daily_returns",
+    "evaluate_signal",
+    "is_short_sample",
+    "monthly_returns",
+    "rolling_sharpe",
+    "rolling_volatility",
+    "short_sample_caveat",
+    "underwater",
+]
+
+TRADING_DAYS_PER_YEAR = 256
+"""The periods per year ``analyse`` annualises with by default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +101,112 @@ def evaluate_signal(
         for t in range(1, len(prices))
     )
     return [0.0, *moves]
+
+
+def is_short_sample(periods: int, periods_per_year: int = TRADING_DAYS_PER_YEAR) -> bool:
+    """True when fewer than a year of periods back an annualised figure."""
+    return periods < periods_per_year
+
+
+def short_sample_caveat(periods: int, periods_per_year: int = TRADING_DAYS_PER_YEAR) -> str:
+    """The caveat to print beside an annualised figure, or "" for a sample of a year or more."""
+    if not is_short_sample(periods, periods_per_year):
+        return ""
+    return (
+        f"short sample: {periods} trading day(s), under one year ({periods_per_year});"
+        " annualised figures extrapolate and are not a forecast"
+    )
+
+
+def daily_returns(equity: Sequence[float]) -> list[float]:
+    """Period returns ``e[t] / e[t-1] - 1``; a period after a non-positive equity is 0."""
+    return [b / a - 1.0 if a > 0 else 0.0 for a, b in itertools.pairwise(equity)]
+
+
+def underwater(equity: Sequence[float]) -> list[float]:
+    """Drawdown from the running peak as a fraction: 0 at a new high, negative below it."""
+    if not equity:
+        return []
+    frame = pl.DataFrame({"equity": list(equity)}, schema={"equity": pl.Float64})
+    peak = pl.col("equity").cum_max()
+    values = frame.select(
+        pl.when(peak > 0).then(pl.col("equity") / peak - 1.0).otherwise(0.0).alias("dd")
+    )["dd"]
+    return [min(0.0, float(v)) for v in values]
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyReturn:
+    year: int
+    month: int
+    value: float
+    """Compounded return over the month: its last equity over the previous month's last."""
+
+
+def monthly_returns(
+    dates: Sequence[dt.date], equity: Sequence[float], start_equity: float | None = None
+) -> list[MonthlyReturn]:
+    """Returns per calendar month from a dated equity series.
+
+    The first month is measured from ``start_equity`` (the capital) when given, else
+    from the series' first value.
+    """
+    if len(dates) != len(equity):
+        raise ValueError("dates and equity must have the same length")
+    if not dates:
+        return []
+    frame = (
+        pl.DataFrame({"date": list(dates), "equity": list(equity)})
+        .with_columns(pl.col("date").dt.truncate("1mo").alias("month"))
+        .group_by("month", maintain_order=True)
+        .agg(pl.col("equity").last().alias("close"))
+        .with_columns(
+            pl.col("close")
+            .shift(1)
+            .fill_null(start_equity if start_equity is not None else float(equity[0]))
+            .alias("open")
+        )
+    )
+    return [
+        MonthlyReturn(
+            month.year, month.month, close / opening - 1.0 if opening > 0 else float("nan")
+        )
+        for month, close, opening in frame.select("month", "close", "open").iter_rows()
+    ]
+
+
+def _rolling(
+    returns: Sequence[float], window: int, periods_per_year: int, *, sharpe: bool
+) -> list[float | None]:
+    if window < 2:
+        raise ValueError(f"a rolling window needs at least 2 periods, got {window}")
+    series = pl.Series("r", list(returns), dtype=pl.Float64)
+    std = series.rolling_std(window_size=window)
+    scale = math.sqrt(periods_per_year)
+    if sharpe:
+        mean = series.rolling_mean(window_size=window)
+        values = (
+            pl.DataFrame({"mean": mean, "std": std})
+            .select(
+                pl.when(pl.col("std") > 0).then(pl.col("mean") / pl.col("std") * scale).alias("v")
+            )
+            .get_column("v")
+        )
+    else:
+        values = std * scale
+    return [None if v is None or math.isnan(v) else float(v) for v in values.to_list()]
+
+
+def rolling_sharpe(
+    returns: Sequence[float], window: int = 21, periods_per_year: int = TRADING_DAYS_PER_YEAR
+) -> list[float | None]:
+    """Annualised Sharpe ratio over the last ``window`` returns (None until the window
+    is full, or when the returns in it do not vary)."""
+    return _rolling(returns, window, periods_per_year, sharpe=True)
+
+
+def rolling_volatility(
+    returns: Sequence[float], window: int = 21, periods_per_year: int = TRADING_DAYS_PER_YEAR
+) -> list[float | None]:
+    """Annualised standard deviation of the last ``window`` returns (None until full)."""
+    return _rolling(returns, window, periods_per_year, sharpe=False)

@@ -150,6 +150,7 @@ class BarRunner:
         clock = self.engine.clock
         if self._sim_clock and end > clock.now():
             clock.advance_to(end)  # type: ignore[attr-defined]
+            self.engine.close_days()  # a day that ended closes on its own last prices
         self.bars += 1
         self.venue.on_bar(bar)
         self.market.update(bar)
@@ -208,6 +209,10 @@ class BarRunner:
     def run(self, bars: Iterable[InstrumentBar]) -> None:
         for item in bars:
             self.on_bar(item)
+
+    def close(self) -> None:
+        """Commit the journal and release the store (its one-engine lock)."""
+        self.engine.close()
 
 
 _FORCED = (RollStatus.FORCE, RollStatus.FORCE_LEG)

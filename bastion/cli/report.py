@@ -21,10 +21,10 @@ report_app = typer.Typer(
 
 @report_app.command("daily")
 def daily(profile: ProfileArg = None, secret: SecretArg = None) -> None:
-    """May tonight's orders go, and if not, why not? Terminal, Markdown and HTML."""
-    from rich.table import Table
-
-    from bastion.reports.daily import daily_facts, write_daily_report
+    """May tonight's orders go, and if not, why not? Equity and P&L per currency.
+    Terminal, Markdown and HTML."""
+    from bastion.reports.daily import daily_facts, daily_tables, write_daily_report
+    from bastion.reports.tables import text_of
 
     run = start_run(profile, secret)
     now = dt.datetime.now(dt.UTC)
@@ -34,19 +34,7 @@ def daily(profile: ProfileArg = None, secret: SecretArg = None) -> None:
         title += " (COMPARISON)"
     run.echo(title)
     run.echo(f"MAY TONIGHT'S ORDERS GO? {facts.headline}")
-    table = Table(show_header=False, show_lines=True)
-    table.add_column("question", style="bold")
-    table.add_column("answer")
-    for key, value in facts.rows:
-        table.add_row(key, value)
-    run.show(table)
-    if facts.signals:
-        signals = Table(title="target signals")
-        for key in facts.signals[0]:
-            signals.add_column(key)
-        for row in facts.signals:
-            signals.add_row(*(str(v) for v in row.values()))
-        run.show(signals)
+    run.echo(text_of(daily_tables(facts)).rstrip("\n"))
     paths = write_daily_report(run.resolved, run.redactor, now=now)
     for path in [*facts.output_files, *map(str, paths)]:
         run.echo(f"output file: {path}")
@@ -81,13 +69,13 @@ def reconcile(profile: ProfileArg = None, out: OutOpt = None, secret: SecretArg 
 
 @report_app.command("trades")
 def trades(profile: ProfileArg = None, out: OutOpt = None, secret: SecretArg = None) -> None:
-    """Fills with slippage against reference, mid and side prices, and the delays."""
+    """Filled orders in price units, slippage against reference, mid and touch, delays."""
     _other("trades", profile, secret, out)
 
 
 @report_app.command("pnl")
 def pnl(profile: ProfileArg = None, out: OutOpt = None, secret: SecretArg = None) -> None:
-    """Realised P&L and commissions per contract from the journal's fills."""
+    """Equity, realised and unrealised P&L, commissions and slippage, per currency."""
     _other("pnl", profile, secret, out)
 
 

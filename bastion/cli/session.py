@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +15,6 @@ from bastion.backtest.session import SessionResult, run_session
 from bastion.config import Environment, load_profile
 from bastion.errors import UserError
 from bastion.gates.runs import RunContext, start_run
-from bastion.reports.html import line_chart, page
 
 __all__ = ["backtest_command", "session_command"]
 
@@ -219,45 +217,16 @@ def backtest_command(
 ) -> None:
     """Backtest the same core over a range: analytics and an HTML report.
 
-    Prints compounded return, Sharpe, Sortino, max drawdown, win rate and turnover, and
-    writes an HTML report with the equity curve and drawdown.
+    Prints the run's analytics, P&L by currency, costs and per-instrument figures, and
+    writes a self-contained HTML report (bastion.reports.backtest) with the same tables,
+    dated charts and every trade.
     """
     result = _run(profile, "backtest", start, end)
     _out.print(_summary(result))
-    a = result.analytics
-    stats = Table(title="Analytics", show_header=False)
-    for name, value in (
-        ("compounded return", f"{a.total_return:+.2%}"),
-        ("annualised return", f"{a.annual_return:+.2%}"),
-        ("Sharpe", f"{a.sharpe:.2f}"),
-        ("Sortino", f"{a.sortino:.2f}"),
-        ("max drawdown", f"{a.max_drawdown:.2%}"),
-        ("win rate (days)", f"{a.win_rate:.1%}"),
-        ("turnover (lots/day)", f"{a.turnover:.1f}"),
-    ):
-        stats.add_row(name, value)
-    _out.print(stats)
-    path = report or result.journal.parent / "reports" / "backtest.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    equity = [e for _, e in result.equity]
-    peak, drawdown = 0.0, []
-    for value in equity:
-        peak = max(peak, value)
-        drawdown.append(-(peak - value) / peak * 100 if peak else 0.0)
-    rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>" for k, v in a.as_dict().items()
-    )
-    content = page(
-        "Bastion backtest",
-        [
-            (
-                f"<p>{len(result.days)} days, {result.orders} orders, {result.fills} fills,"
-                f" net P&amp;L {result.net_pnl:,.2f}</p>"
-            ),
-            f"<table>{rows}</table>",
-            line_chart(equity, title="Equity"),
-            line_chart(drawdown, title="Drawdown (%)", fill=True),
-        ],
-    )
-    path.write_text(content, encoding="utf-8")
+    from bastion.reports.backtest import ReportContext, build_backtest_report
+
+    context = ReportContext.from_profile(load_profile(profile), problems=result.problems)
+    built = build_backtest_report(result, context)
+    built.print(_out)
+    path = built.write(report or result.journal.parent / "reports" / "backtest.html")
     _out.print(f"HTML report: {path}")

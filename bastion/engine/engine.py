@@ -341,6 +341,12 @@ class Engine:
         )
 
     # 8. the trading day ----------------------------------------------------------------------
+    def close_days(self) -> None:
+        """Run the end of any trading day the clock has passed. A bar driver calls this
+        when its clock moves past a boundary, before the new bar's prices apply, so a
+        day closes on its own last prices; ``iterate`` also runs it."""
+        self._day_duty()
+
     def _day_duty(self) -> None:
         ended = self.days.due(self.clock.now())
         if not ended:

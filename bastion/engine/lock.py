@@ -204,6 +204,12 @@ class EngineLock:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         handle.close()
 
+    def __del__(self) -> None:
+        # A lock dropped without release (a test, a crash path) must not leak its file:
+        # the OS would release the flock with the file anyway.
+        with contextlib.suppress(Exception):
+            self.release()
+
     def __enter__(self) -> EngineLock:
         return self
 

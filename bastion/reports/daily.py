@@ -8,14 +8,17 @@ on; the output files; the next step. Every fact comes from files the day's comma
 wrote (the plan, the probe's snapshot, the gate's result, the run records), so the
 report can be made at any time, by anyone, without a broker connection.
 
-Written as Markdown and HTML (``<records_dir>/reports/daily-<date>.*``); the CLI also
-prints it in the terminal.
+It also shows the account's money as Bastion's journal has it: equity, realised and
+unrealised P&L, commissions and slippage per currency (and in the base currency where
+rates allow; ``bastion.reports.pnl_report``), with a dated chart of net P&L.
+
+Written as Markdown and HTML (``<records_dir>/reports/daily-<date>.*``, the HTML on the
+shared report template); the CLI also prints it in the terminal.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +28,22 @@ from bastion.gates.broker import BrokerState, broker_state_path, load_broker_sta
 from bastion.gates.profiles import ResolvedProfile
 from bastion.gates.runs import load_state, state_path
 from bastion.ops.records import write_text_redacted
-from bastion.reports.html import page
+from bastion.reports.html import Callout, Chart, PageData, Paragraph, Section, write_page
+from bastion.reports.ledger import PnlSummary
+from bastion.reports.money import NO_REFERENCE
+from bastion.reports.tables import TableData, facts_table, grid
 from bastion.secrets import Redactor
 from bastion.strategy.plan import SignalPlan, latest_plan, load_plan
 
-__all__ = ["LEVEL_MEANING", "DailyFacts", "daily_facts", "render_markdown", "write_daily_report"]
+__all__ = [
+    "LEVEL_MEANING",
+    "DailyFacts",
+    "daily_facts",
+    "daily_tables",
+    "render_html",
+    "render_markdown",
+    "write_daily_report",
+]
 
 LEVEL_MEANING = {
     "base": "normal: the plan may open, close and reduce positions",
@@ -48,6 +62,10 @@ class DailyFacts:
     signals: list[dict[str, Any]] = field(default_factory=list)
     output_files: list[str] = field(default_factory=list)
     next_step: str = ""
+    pnl: PnlSummary | None = None
+    money: list[tuple[str, str]] = field(default_factory=list)
+    """Capital, Bastion's equity and the broker's last equity."""
+    pnl_chart: Chart | None = None
 
 
 def _api_calls_today(records_dir: Path, today: dt.date) -> tuple[int, int, list[str]]:
@@ -209,69 +227,100 @@ def daily_facts(resolved: ResolvedProfile, now: dt.datetime) -> DailyFacts:
     may_go, headline, next_step = _verdict(resolved, plan, gate, gate_line, orders, passed)
     candidates = (plan_path, broker_state_path(profile), state_path(resolved, "gate-latest.json"))
     files = [str(p) for p in candidates if p is not None and p.exists()]
+    from bastion.reports.pnl_report import equity_rows, pnl_chart, profile_pnl
+
+    summary, fills, specs = profile_pnl(resolved, now)
     return DailyFacts(
         profile=profile.name,
         role=resolved.role.value,
         headline=headline,
         may_go=may_go,
         rows=rows,
-        signals=[s.row() for s in plan.signals] if plan else [],
+        signals=[_signal_row(s.row()) for s in plan.signals] if plan else [],
         output_files=files,
         next_step=next_step,
+        pnl=summary,
+        money=equity_rows(resolved, summary),
+        pnl_chart=pnl_chart(fills, specs),
+    )
+
+
+def _signal_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A plan signal for people: a zero reference is the flatten plan's "no price"."""
+    reference = str(row.get("reference", ""))
+    if reference in {"", "0", "0.0"}:
+        row = {**row, "reference": NO_REFERENCE}
+    return row
+
+
+def daily_tables(f: DailyFacts) -> list[TableData]:
+    """The report's tables, in the order the terminal, Markdown and HTML show them."""
+    from bastion.reports.pnl_tables import pnl_tables
+
+    tables = [facts_table("May tonight's orders go?", f.rows)]
+    if f.signals:
+        keys = list(f.signals[0])
+        tables.append(
+            grid(
+                "Target signals",
+                keys,
+                [[str(s[k]) for k in keys] for s in f.signals],
+                numeric=[k in {"previous", "target", "forecast", "reference"} for k in keys],
+            )
+        )
+    else:
+        tables.append(grid("Target signals", ("signal",), [], numeric=(False,)))
+    tables.append(facts_table("Equity", f.money))
+    if f.pnl is not None:
+        tables += pnl_tables(f.pnl)
+    return tables
+
+
+def _title(f: DailyFacts, title_date: str) -> str:
+    return f"Bastion daily report {title_date}: {f.profile}" + (
+        " (COMPARISON)" if f.role == "comparison" else ""
     )
 
 
 def render_markdown(f: DailyFacts, title_date: str) -> str:
-    lines = [
-        f"# Bastion daily report {title_date}: {f.profile}"
-        + (" (COMPARISON)" if f.role == "comparison" else ""),
-        "",
-        f"**May tonight's orders go? {f.headline}**",
-        "",
-    ]
-    lines += ["| question | answer |", "|---|---|"]
-    lines += [f"| {k} | {v.replace('|', '/')} |" for k, v in f.rows]
-    lines += ["", "## Target signals", ""]
-    if f.signals:
-        keys = list(f.signals[0])
-        lines.append("| " + " | ".join(keys) + " |")
-        lines.append("|" + "---|" * len(keys))
-        lines += ["| " + " | ".join(str(s[k]) for k in keys) + " |" for s in f.signals]
-    else:
-        lines.append("none")
-    lines += ["", "## Output files", ""] + [f"- {p}" for p in f.output_files]
+    from bastion.reports.operations import markdown_of
+
+    head = markdown_of(
+        _title(f, title_date),
+        daily_tables(f),
+        headline=Callout(f"May tonight's orders go? {f.headline}"),
+    )
+    lines = [head.rstrip("\n"), "", "## Output files", ""] + [f"- {p}" for p in f.output_files]
     lines += ["", "## Next step", "", f.next_step, ""]
     return "\n".join(lines)
 
 
+def daily_page(f: DailyFacts, title_date: str) -> PageData:
+    tables = daily_tables(f)
+    answers, signals, money, *pnl = tables
+    files = tuple(Paragraph(p) for p in f.output_files) or (Paragraph("none"),)
+    money_blocks: list[TableData | Chart | Paragraph] = [money, *pnl]
+    if f.pnl_chart is not None:
+        money_blocks.append(f.pnl_chart)
+    return PageData(
+        kind="daily",
+        title=_title(f, title_date),
+        headline=Callout(f"May tonight's orders go? {f.headline}", "good" if f.may_go else "bad"),
+        context=(("profile", f.profile), ("role", f.role), ("date", title_date)),
+        sections=(
+            Section("Today", (answers,)),
+            Section("Target signals", (signals,)),
+            Section("Equity and P&L", tuple(money_blocks)),
+            Section("Output files", files),
+            Section("Next step", (Paragraph(f.next_step),)),
+        ),
+    )
+
+
 def render_html(f: DailyFacts, title_date: str) -> str:
-    color = "#1a7f37" if f.may_go else "#b42318"
-    rows = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in f.rows
-    )
-    signal_rows = ""
-    if f.signals:
-        keys = list(f.signals[0])
-        signal_rows = "<tr>" + "".join(f"<th>{html.escape(k)}</th>" for k in keys) + "</tr>"
-        signal_rows += "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(s[k]))}</td>" for k in keys) + "</tr>"
-            for s in f.signals
-        )
-    files = "".join(f"<li>{html.escape(p)}</li>" for p in f.output_files)
-    return page(
-        f"Bastion daily report {title_date}: {f.profile}",
-        [
-            (
-                f"<p style='font-size:1.3em;color:{color}'><b>May tonight's orders go?"
-                f" {html.escape(f.headline)}</b></p>"
-            ),
-            f"<table>{rows}</table>",
-            "<h2>Target signals</h2>",
-            f"<table>{signal_rows}</table>" if signal_rows else "<p>none</p>",
-            f"<h2>Output files</h2><ul>{files}</ul>",
-            f"<h2>Next step</h2><p>{html.escape(f.next_step)}</p>",
-        ],
-    )
+    from bastion.reports.html import render_page
+
+    return render_page(daily_page(f, title_date), scripts="inline")
 
 
 def write_daily_report(
@@ -281,5 +330,7 @@ def write_daily_report(
     folder = Path(resolved.profile.records_dir) / "reports"
     day = now.date().isoformat()
     md = write_text_redacted(folder / f"daily-{day}.md", render_markdown(facts, day), redactor)
-    page_html = write_text_redacted(folder / f"daily-{day}.html", render_html(facts, day), redactor)
+    page_html = write_page(
+        daily_page(facts, day), folder / f"daily-{day}.html", scripts="beside", redactor=redactor
+    )
     return [md, page_html]

@@ -6,6 +6,7 @@ condition with a line that says why (R8, R1.1, R1.3, R3.3, R3.4)."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -59,8 +60,8 @@ def test_day_sim_profile_probe_shadow_gate_report_executable(cli: Cli, day: Path
     report = _ok(cli(["report", "daily"]))
     assert "MAY TONIGHT'S ORDERS GO? YES: tonight's orders may go (2 order(s))" in report
     assert "NO order API call today" in report
-    html = next((day / RECORDS / "reports").glob("daily-*.html")).read_text()
-    assert "May tonight's orders go? YES" in html
+    page = next((day / RECORDS / "reports").glob("daily-*.html")).read_text()
+    assert "May tonight's orders go? YES" in html.unescape(page)
     record = _records(day / RECORDS, "gate")[0]
     assert record["gate_result"] == "executable"
     assert record["target_date"] == "2024-04-30"
