@@ -14,6 +14,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from bastion.cli.numbers import MAX_ROLL_EARLY_DAYS, bounded
 from bastion.errors import DataError, UserError
 from bastion.marketdata.specs import SpecRegistry
 
@@ -202,7 +203,12 @@ def roll_calendar(  # noqa: PLR0917 - typer maps parameters to options
     start: Annotated[str | None, typer.Option(help="First date (config source).")] = None,
     end: Annotated[str | None, typer.Option(help="Last date (config source).")] = None,
     roll_early: Annotated[
-        int, typer.Option("--roll-early", help="Roll N business days earlier.")
+        int,
+        typer.Option(
+            "--roll-early",
+            help="Roll N business days earlier (0 to 60).",
+            callback=bounded("--roll-early", 0, MAX_ROLL_EARLY_DAYS, unit="business days"),
+        ),
     ] = 0,
     data_dir: DataDirOpt = None,
     profile: ProfileOpt = None,
