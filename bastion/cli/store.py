@@ -59,7 +59,10 @@ def check(
     """Check a journal or a backup completely: SQLite's integrity check, every entry."""
     from bastion.store.check import check_journal
 
-    health = check_journal(_journal(path, profile))
+    target = _journal(path, profile)
+    if not target.exists():
+        raise UserError(f"journal {target}: no such file")
+    health = check_journal(target)
     typer.echo(health.line())
     typer.echo(_when(health.last_ts_us))
 
