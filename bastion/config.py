@@ -49,6 +49,27 @@ __all__ = [
     "redacted_view",
 ]
 
+# Bounds on every number a profile holds (R1.4, issue 16): a value outside them is a
+# typing slip (``capital: 1e400``, ``max_order_lots: 10**26``), never a real setting, and
+# refused with the field, the value and the bound. Lots and ticks stay far inside int64
+# (the journal's integers); money stays far inside what Decimal arithmetic keeps exact.
+MAX_LOTS = 1_000_000
+"""Lots in one order or one position: a million."""
+MAX_TICKS = 1_000_000
+"""A distance in ticks (tolerances, spreads): a million."""
+MAX_MONEY = Decimal(10) ** 15
+"""Capital, notional and loss limits, in the account currency: a thousand trillion."""
+MAX_RATE = 10_000.0
+"""Orders per second."""
+MAX_SECONDS = 86_400.0 * 7
+"""Timeouts and ages: a week."""
+MAX_COUNT = 100_000
+"""Bursts, attempts and similar counts."""
+
+Lots = Annotated[int, Field(ge=0, le=MAX_LOTS)]
+Money = Annotated[Decimal, Field(gt=0, le=MAX_MONEY, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
+
 ENV_VAR = r"^[A-Z][A-Z0-9_]*$"
 EnvVarName = Annotated[str, Field(pattern=ENV_VAR, description="name of an environment variable")]
 
@@ -76,7 +97,9 @@ class VenueConfig(_Strict):
     kind: str = Field(default="sim", description="a registered venue kind (sim, fix, ...)")
     host: str = "127.0.0.1"
     port: int | None = Field(default=None, ge=1, le=65535)
-    client_id: int | None = Field(default=None, ge=0, description="IB client id, one per process")
+    client_id: int | None = Field(
+        default=None, ge=0, le=2**31 - 1, description="IB client id, one per process"
+    )
     broker_id: str | None = Field(default=None, description="CTP broker id")
     front: str | None = Field(default=None, description="CTP trade front, tcp://host:port")
     read_only: bool = False
@@ -84,7 +107,7 @@ class VenueConfig(_Strict):
     password_env: EnvVarName | None = None
     auth_code_env: EnvVarName | None = None
     app_id: str | None = None
-    seed: int = Field(default=7, description="seed of the simulated venue")
+    seed: int = Field(default=7, ge=0, le=2**63 - 1, description="seed of the simulated venue")
     sender_comp_id: str = Field(
         default="BASTION", pattern=r"^[A-Za-z0-9_.\-]+$", description="FIX SenderCompID"
     )
@@ -133,38 +156,50 @@ BreachAction = Literal["reduce", "halt", "kill"]
 class RiskConfig(_Strict):
     """Risk limits (R6). Changeable at run time with ``bastion risk limits --set``."""
 
-    max_order_lots: int = Field(default=10, ge=1)
-    max_position_lots: int = Field(default=20, ge=0, description="per instrument, net")
-    max_strategy_position_lots: int | None = Field(
-        default=None, ge=0, description="per strategy and instrument, net; unset: no extra limit"
+    max_order_lots: int = Field(default=10, ge=1, le=MAX_LOTS)
+    max_position_lots: Lots = Field(default=20, description="per instrument, net")
+    max_strategy_position_lots: Lots | None = Field(
+        default=None, description="per strategy and instrument, net; unset: no extra limit"
     )
-    instrument_position_lots: dict[str, Annotated[int, Field(ge=0)]] = Field(
+    instrument_position_lots: dict[str, Lots] = Field(
         default_factory=dict, description="per-instrument overrides of max_position_lots"
     )
-    max_notional: Decimal = Field(default=Decimal(5000000), gt=0, description="per order")
-    price_tolerance_ticks: int = Field(default=50, ge=1)
+    max_notional: Money = Field(default=Decimal(5000000), description="per order")
+    price_tolerance_ticks: int = Field(default=50, ge=1, le=MAX_TICKS)
     price_tolerance_percent: Decimal | None = Field(
-        default=None, gt=0, le=100, description="a price may also lie this % from last/mid"
+        default=None,
+        gt=0,
+        le=100,
+        allow_inf_nan=False,
+        description="a price may also lie this % from last/mid",
     )
     orders_per_second: float | None = Field(
-        default=None, gt=0, description="order-rate bucket; unset: the venue's declared limit"
+        default=None,
+        gt=0,
+        le=MAX_RATE,
+        allow_inf_nan=False,
+        description="order-rate bucket; unset: the venue's declared limit",
     )
-    order_burst: int | None = Field(default=None, ge=1)
-    daily_loss_limit: Decimal | None = Field(default=None, gt=0)
-    weekly_loss_limit: Decimal | None = Field(default=None, gt=0)
-    max_drawdown: Decimal | None = Field(default=None, gt=0)
+    order_burst: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+    daily_loss_limit: Money | None = None
+    weekly_loss_limit: Money | None = None
+    max_drawdown: Money | None = None
     daily_loss_action: BreachAction = "halt"
     weekly_loss_action: BreachAction = "halt"
     max_drawdown_action: BreachAction = "halt"
-    margin_high_mark: Decimal = Field(default=Decimal("0.9"), gt=0, le=1)
-    margin_low_mark: Decimal = Field(default=Decimal("0.7"), gt=0, le=1)
-    stale_data_seconds: float = Field(default=30.0, gt=0, description="no tick this long: pause")
-    max_spread_ticks: int | None = Field(default=None, ge=1, description="wider: pause")
-    kill_ticks_through: int = Field(
-        default=5, ge=0, description="kill-switch flatten: ticks through the touch"
+    margin_high_mark: Decimal = Field(default=Decimal("0.9"), gt=0, le=1, allow_inf_nan=False)
+    margin_low_mark: Decimal = Field(default=Decimal("0.7"), gt=0, le=1, allow_inf_nan=False)
+    stale_data_seconds: Seconds = Field(default=30.0, description="no tick this long: pause")
+    max_spread_ticks: int | None = Field(
+        default=None, ge=1, le=MAX_TICKS, description="wider: pause"
     )
-    kill_timeout_seconds: float = Field(default=5.0, gt=0, description="per kill-switch wait")
-    kill_attempts: int = Field(default=3, ge=1, description="cancel and flatten rounds")
+    kill_ticks_through: int = Field(
+        default=5, ge=0, le=MAX_TICKS, description="kill-switch flatten: ticks through the touch"
+    )
+    kill_timeout_seconds: Seconds = Field(default=5.0, description="per kill-switch wait")
+    kill_attempts: int = Field(
+        default=3, ge=1, le=MAX_COUNT, description="cancel and flatten rounds"
+    )
 
     @model_validator(mode="after")
     def _marks_ordered(self) -> RiskConfig:
@@ -292,7 +327,7 @@ class Profile(_Strict):
     environment: Environment
     official: bool = Field(default=False, description="the profile executable routes resolve to")
     strategy_line: str
-    capital: Decimal = Field(gt=0)
+    capital: Money
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     account: str = Field(min_length=1, description="broker account id; masked in every output")
     instruments: tuple[str, ...] = Field(min_length=1)
@@ -307,8 +342,8 @@ class Profile(_Strict):
         default=None,
         description="model/parameter pool file, or a folder of them, one per period (R3.3)",
     )
-    snapshot_max_age_seconds: float = Field(
-        default=300.0, gt=0, description="an older broker snapshot counts as missing (R8.1)"
+    snapshot_max_age_seconds: Seconds = Field(
+        default=300.0, description="an older broker snapshot counts as missing (R8.1)"
     )
     alerts: AlertsConfig = AlertsConfig()
 
@@ -401,7 +436,7 @@ def _describe(error: Mapping[str, Any]) -> str:
         return f"{loc}: missing, a value is required"
     value = error.get("input")
     shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
-    message = str(error["msg"]).removeprefix("Value error, ")
+    message = str(error["msg"]).removeprefix("Value error, ").removeprefix("Input should be ")
     if kind == "value_error":
         return f"{loc}: {message}" if loc != "(top level)" else message
     return f"{loc}: got {shown}, expected {message[0].lower()}{message[1:]}"

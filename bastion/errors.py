@@ -4,13 +4,17 @@
     ├── UserError                     bad input from a person or a file: one line, exit 2
     │   ├── ConfigError               a profile or config value is wrong (R1.4)
     │   └── DataError                 a data file is malformed, unsorted, off-tick, ...
+    ├── EnvironmentFault              the environment failed (disk, files): one line, exit 1
+    │   └── JournalUnusable           a journal on disk cannot be used (also a JournalError)
     └── InvariantError                Bastion's own view is inconsistent: fail closed
         ├── IllegalTransition         (state, event) pair not in the order state table
         ├── OverfillError             fills would exceed the order quantity
         └── JournalError              the journal could not be written or read
+            └── JournalUnusable       damaged, not a journal, or a zero-byte file
 
-User errors are caught by the CLI and printed as one line on stderr with exit status 2.
-Invariant errors stop trading for what they concern; they are never silently ignored.
+User errors are caught by the CLI and printed as one line on stderr with exit status 2;
+environment faults likewise with exit status 1. Invariant errors stop trading for what
+they concern; they are never silently ignored.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ __all__ = [
     "BastionError",
     "ConfigError",
     "DataError",
+    "EnvironmentFault",
     "IllegalTransition",
     "InvariantError",
     "JournalError",
+    "JournalUnusable",
     "OverfillError",
     "UserError",
 ]
@@ -62,3 +68,21 @@ class OverfillError(InvariantError):
 
 class JournalError(InvariantError):
     """The journal could not be written or read consistently."""
+
+
+class EnvironmentFault(BastionError):  # noqa: N818 - a fault of the environment, not Bastion
+    """The environment failed: a file that cannot be read or written, a full disk, a
+    journal damaged on disk. The message is one line naming the path and the problem."""
+
+
+class JournalUnusable(JournalError, EnvironmentFault):  # noqa: N818 - the name says what is wrong
+    """A journal file that is damaged, is not a Bastion journal, or has zero bytes.
+
+    Nothing was changed; the message points to the runbook and the restore command.
+    ``path`` and ``problem`` say which file and what is wrong with it.
+    """
+
+    def __init__(self, message: str, *, path: object = None, problem: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+        self.problem = problem or message

@@ -1,7 +1,8 @@
 """The ``bastion`` command: one sub-command per operator task.
 
 User errors (bad profiles, bad data, bad arguments) print one line on stderr and exit
-with status 2; no traceback. Anything else is a bug and is shown in full.
+with status 2; environment faults (a damaged journal, an unwritable data folder) one
+line and status 1; no traceback. Anything else is a bug and is shown in full.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from bastion.cli.risk import kill_command, risk_app
 from bastion.cli.session import backtest_command, session_command
 from bastion.cli.shadow import shadow_command
 from bastion.cli.smoke import smoke_command
+from bastion.cli.store import store_app
 from bastion.cli.venue import venue_app
 from bastion.cli.watchdog import alert_app, watchdog_command
-from bastion.errors import UserError
+from bastion.errors import EnvironmentFault, UserError
 
 __all__ = ["app", "main"]
 
@@ -52,6 +54,7 @@ app.add_typer(venue_app, name="venue")
 app.command("reconcile")(reconcile_command)
 app.command("watchdog")(watchdog_command)
 app.add_typer(alert_app, name="alert")
+app.add_typer(store_app, name="store")
 
 
 @app.callback(invoke_without_command=True)
@@ -78,3 +81,5 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, prog_name="bastion", standalone_mode=True)
     except UserError as exc:
         fail(str(exc).replace("\n", " "))
+    except EnvironmentFault as exc:
+        fail(str(exc).replace("\n", " "), 1)

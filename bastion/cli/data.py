@@ -14,6 +14,8 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from bastion.cli.numbers import MAX_REVISE_DAYS, MAX_ROLL_EARLY_DAYS, bounded
+from bastion.cli.progress import import_progress
 from bastion.errors import DataError, UserError
 from bastion.marketdata.specs import SpecRegistry
 
@@ -78,31 +80,48 @@ def import_bars(  # noqa: PLR0917 - typer maps parameters to options
     timezone: Annotated[
         str | None, typer.Option(help="Timezone of timestamps that carry no UTC offset.")
     ] = None,
+    revise_days: Annotated[
+        int,
+        typer.Option(
+            "--revise-days",
+            help="Stored bars of the latest N trading days may be replaced (0 to 366).",
+            callback=bounded("--revise-days", 0, MAX_REVISE_DAYS, unit="trading days"),
+        ),
+    ] = 1,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Also replace older stored bars that differ.")
+    ] = False,
     data_dir: DataDirOpt = None,
     profile: ProfileOpt = None,
     specs: SpecsOpt = None,
 ) -> None:
-    """Import bars; every file is checked before anything is written."""
+    """Import bars; every row of every file is checked before anything is written."""
     from bastion.marketdata.bars import BarStore, check_bar_size
-    from bastion.marketdata.importers.files import read_bar_file
+    from bastion.marketdata.importers.files import ImportOptions, import_bar_files
 
     registry = _registry(specs)
     check_bar_size(bar_size)
-    files = (
-        sorted(p for p in path.iterdir() if p.suffix.lower() in {".csv", ".parquet"})
-        if path.is_dir()
-        else [path]
-    )
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in {".csv", ".parquet"})
+    elif path.exists():
+        files = [path]
+    else:
+        raise DataError(f"{path}: no such file or folder")
     if not files:
         raise DataError(f"{path}: no .csv or .parquet files")
-    staged = [read_bar_file(f, registry, contract=contract, timezone=timezone) for f in files]
     store = BarStore(_data_dir(data_dir, profile))
-    for frames in staged:
-        for cid, bars in sorted(frames.items()):
-            r = store.write(cid, bar_size, bars)
-            typer.echo(
-                f"{cid} {bar_size}: {r.added} added, {r.replaced} replaced, {r.unchanged} unchanged"
-            )
+    options = ImportOptions(
+        bar_size=bar_size,
+        contract=contract,
+        timezone=timezone,
+        revise_days=revise_days,
+        replace=replace,
+    )
+    with import_progress() as progress:
+        results = import_bar_files(files, store, registry, options, progress)
+    for result in results:
+        for update in result.updates:
+            typer.echo(update.line())
 
 
 @data_app.command("import-pysystemtrade")
@@ -147,11 +166,11 @@ def check(
     profile: ProfileOpt = None,
     specs: SpecsOpt = None,
 ) -> None:
-    """Check stored bars; mark failing series unusable. Exit 1 if any is unusable."""
+    """Check stored bars, each series on its own; exit 1 if any is unusable."""
     from bastion.domain.contracts import parse_contract_id
     from bastion.marketdata.bars import BarStore
-    from bastion.marketdata.calendars import calendar_for
-    from bastion.marketdata.checks import check_bars, record_reports
+    from bastion.marketdata.calendars import CalendarCoverageError, calendar_for
+    from bastion.marketdata.checks import CheckReport, check_bars, record_reports
     from bastion.marketdata.expiry import last_trade_date
 
     root = _data_dir(data_dir, profile)
@@ -165,19 +184,26 @@ def check(
     reports = []
     typer.echo(f"data check as of {when:%Y-%m-%d %H:%M} UTC, {root}")
     for cid, bar_size in stored:
-        name, expiry = parse_contract_id(cid)
-        spec = registry[name]
-        calendar = calendar_for(spec)
-        last = (
-            last_trade_date(spec.contract.expiry_rule, expiry, calendar.is_trading_day)
-            if spec.contract.expiry_rule
-            else None
-        )
-        report = check_bars(
-            cid, bar_size, store.read(cid, bar_size), calendar, when, last_trade=last
-        )
+        try:  # each series is judged on its own: one's problem never fails the others
+            name, expiry = parse_contract_id(cid)
+            spec = registry[name]
+            calendar = calendar_for(spec)
+            try:
+                last = (
+                    last_trade_date(spec.contract.expiry_rule, expiry, calendar.is_trading_day)
+                    if spec.contract.expiry_rule
+                    else None
+                )
+            except CalendarCoverageError:
+                last = None  # an expiry the calendar cannot place: judged up to now
+            report = check_bars(
+                cid, bar_size, store.read(cid, bar_size), calendar, when, last_trade=last
+            )
+        except DataError as exc:
+            report = CheckReport(cid, bar_size, 0, None, None)
+            report.add("unreadable", "error", str(exc))
         reports.append(report)
-        verdict = "usable" if report.usable else "UNUSABLE"
+        verdict = report.verdict
         span = (
             f"{report.first:%Y-%m-%d %H:%M} .. {report.last:%Y-%m-%d %H:%M}"
             if report.last
@@ -187,8 +213,10 @@ def check(
         for issue in report.issues:
             typer.echo(f"    {issue.severity:<7} {issue.check}: {issue.detail}")
     record_reports(root, reports, when)
-    bad = sum(not r.usable for r in reports)
-    typer.echo(f"{len(reports)} series checked, {bad} unusable for executable orders")
+    bad = sum(r.failed for r in reports)
+    unchecked = sum(r.unchecked for r in reports)
+    note = f", {unchecked} unchecked (before their calendar's range)" if unchecked else ""
+    typer.echo(f"{len(reports)} series checked, {bad} unusable for executable orders{note}")
     if bad:
         raise typer.Exit(1)
 
@@ -202,7 +230,12 @@ def roll_calendar(  # noqa: PLR0917 - typer maps parameters to options
     start: Annotated[str | None, typer.Option(help="First date (config source).")] = None,
     end: Annotated[str | None, typer.Option(help="Last date (config source).")] = None,
     roll_early: Annotated[
-        int, typer.Option("--roll-early", help="Roll N business days earlier.")
+        int,
+        typer.Option(
+            "--roll-early",
+            help="Roll N business days earlier (0 to 60).",
+            callback=bounded("--roll-early", 0, MAX_ROLL_EARLY_DAYS, unit="business days"),
+        ),
     ] = 0,
     data_dir: DataDirOpt = None,
     profile: ProfileOpt = None,

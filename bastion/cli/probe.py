@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from bastion.cli.numbers import MAX_TIMEOUT_SECONDS, bounded
 from bastion.gates.runs import ProfileArg, SecretArg, start_run
 
 __all__ = ["probe_command"]
@@ -23,7 +24,12 @@ __all__ = ["probe_command"]
 def probe_command(
     profile: ProfileArg = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", help="Venue connect/query timeout, s.")
+        float,
+        typer.Option(
+            "--timeout",
+            help="Venue connect/query timeout, s (0 < s <= 3600).",
+            callback=bounded("--timeout", 0, MAX_TIMEOUT_SECONDS, low_open=True, unit="s"),
+        ),
     ] = 5.0,
     secret: SecretArg = None,
 ) -> None:

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from bastion.cli.numbers import MAX_TIMEOUT_SECONDS, bounded
 from bastion.errors import UserError
 
 __all__ = ["reconcile_command"]
@@ -21,7 +22,14 @@ __all__ = ["reconcile_command"]
 
 def reconcile_command(
     profile: Annotated[Path, typer.Option("--profile", help="The profile (YAML).")],
-    timeout: Annotated[float, typer.Option("--timeout", help="Venue connect timeout, s.")] = 5.0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            help="Venue connect timeout, s (0 < s <= 3600).",
+            callback=bounded("--timeout", 0, MAX_TIMEOUT_SECONDS, low_open=True, unit="s"),
+        ),
+    ] = 5.0,
 ) -> None:
     """Compare targets, Bastion's fill-derived book and the venue's snapshot."""
     from bastion.clock import WallClock

@@ -27,6 +27,7 @@ def daily(profile: ProfileArg = None, secret: SecretArg = None) -> None:
     from bastion.reports.tables import text_of
 
     run = start_run(profile, secret)
+    _journal_whole(Path(run.resolved.profile.store.path))
     now = dt.datetime.now(dt.UTC)
     facts = daily_facts(run.resolved, now)
     title = f"Bastion daily report {now.date()}: {facts.profile}"
@@ -39,6 +40,15 @@ def daily(profile: ProfileArg = None, secret: SecretArg = None) -> None:
     for path in [*facts.output_files, *map(str, paths)]:
         run.echo(f"output file: {path}")
     run.echo(f"next step: {facts.next_step}")
+
+
+def _journal_whole(path: Path) -> None:
+    """The daily report reads the day's files, not the journal; a damaged journal still
+    means no session can run tonight, so it is refused here as everywhere (exit 1)."""
+    from bastion.store.check import check_journal
+
+    if path.exists():
+        check_journal(path, thorough=False)
 
 
 def _other(kind: str, profile: str | None, secret: str | None, out: Path | None) -> None:

@@ -201,5 +201,7 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
                 data={"host": dead.host, "pid": str(dead.pid), "role": dead.role},
             )
         )
+    generation = store.get_state("store.generation")
+    stack.generation = int(generation) if generation and generation.isdigit() else 0
     engine.load_targets()
     return engine

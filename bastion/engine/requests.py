@@ -34,6 +34,7 @@ from bastion.orders.rolls import FixedSchedule
 from bastion.risk.board import StateBoard
 from bastion.risk.kill import KillReport
 from bastion.risk.kill_request import pending_kill, request_kill
+from bastion.store.check import check_journal
 from bastion.store.sqlite import SqliteStore
 from bastion.venues.registry import open_venue, profile_contracts
 
@@ -117,6 +118,8 @@ def kill_now(
     role: str = "kill",
 ) -> KillOutcome:
     """HALTED now, then the kill switch by whichever engine serves the profile."""
+    if profile.store.path.exists():
+        check_journal(profile.store.path)  # a damaged journal is refused first, in one line
     holder = EngineLock.holder(profile.store.path)
     if holder is not None:
         return _through_running(

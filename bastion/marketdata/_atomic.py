@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-__all__ = ["atomic_write", "write_parquet", "write_text"]
+__all__ = ["atomic_write", "io_problem", "write_parquet", "write_text"]
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -39,3 +39,12 @@ def write_text(text: str, path: Path) -> None:
         tmp.write_text(text, encoding="utf-8")
 
     atomic_write(path, write)
+
+
+def io_problem(exc: BaseException) -> str:
+    """What went wrong in a failed write, in a few words (``File too large (os error
+    27)``), from an ``OSError`` or a polars error wrapping one."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text.rsplit("underlying IO error: ", 1)[-1]

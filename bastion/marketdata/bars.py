@@ -8,15 +8,24 @@ numbers of the instrument's tick (exact, as the core uses them); ``volume`` and
 ``open_interest`` are integers (open interest may be null). Prices as decimals are
 derived at the edge with ``with_prices``.
 
-Writes merge with what is stored: a bar at a new timestamp is added, a bar at a
-stored timestamp replaces it (the newer import wins and is counted as replaced), an
-identical bar changes nothing. So importing the same data twice changes nothing, and
-each write is one atomic file rename.
+Writes merge with what is stored: a bar at a new timestamp is added, an identical bar
+changes nothing (so importing the same data twice changes nothing), and a different bar
+at a stored timestamp replaces it only as ``RevisionRule`` allows: within the latest
+stored trading days (listed in ``UpdateResult.replaced_first``), older bars only when
+told to (``replace_history``); otherwise ``RevisionRefused`` names the bar, and its file
+and line when the caller gave them. Writing is staged: ``stage`` writes the merged file
+beside the target (a streaming, sorted merge: memory does not grow with the file),
+``commit`` renames every staged file into place, ``discard`` removes them; a failed
+import leaves the store as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import itertools
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +33,9 @@ import polars as pl
 
 from bastion.domain.contracts import parse_contract_id
 from bastion.domain.ids import ContractId
-from bastion.errors import DataError
-from bastion.marketdata._atomic import write_parquet
+from bastion.errors import DataError, EnvironmentFault
+from bastion.marketdata._atomic import io_problem
+from bastion.marketdata.revisions import RevisionRule, revisable_from
 from bastion.marketdata.specs import MarketSpec
 
 __all__ = [
@@ -33,6 +43,9 @@ __all__ = [
     "BAR_SIZES",
     "PRICE_COLUMNS",
     "BarStore",
+    "RevisionRefused",
+    "RevisionRule",
+    "Staged",
     "UpdateResult",
     "validate_bars",
     "with_prices",
@@ -54,6 +67,16 @@ BAR_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+LINE = "_line"
+"""Optional column of bars being merged: the line (or row) of the file each came from."""
+_SHOWN = 5
+_staged = itertools.count()
+
+
+class RevisionRefused(DataError):  # noqa: N818 - the name says what happened
+    """An import would replace a stored bar older than the revision window."""
+
+
 @dataclass(frozen=True, slots=True)
 class UpdateResult:
     contract: ContractId
@@ -61,10 +84,33 @@ class UpdateResult:
     added: int
     replaced: int
     unchanged: int
+    replaced_first: tuple[dt.datetime, ...] = ()
+    """The first few replaced bars' timestamps, for the summary."""
 
     @property
     def changed(self) -> bool:
         return bool(self.added or self.replaced)
+
+    def line(self) -> str:
+        text = (
+            f"{self.contract} {self.bar_size}: {self.added} added, {self.replaced} replaced,"
+            f" {self.unchanged} unchanged"
+        )
+        if self.replaced:
+            shown = ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in self.replaced_first)
+            more = self.replaced - len(self.replaced_first)
+            text += f" (revised bars: {shown}{f' and {more} more' if more > 0 else ''} UTC)"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """A merged file written beside its target, not yet in place."""
+
+    target: Path
+    temp: Path | None
+    """``None`` when nothing changes."""
+    result: UpdateResult
 
 
 def check_bar_size(bar_size: str) -> str:
@@ -152,27 +198,90 @@ class BarStore:
             lazy = lazy.filter(pl.col("ts") < _utc(end))
         return lazy.collect()
 
-    def write(self, contract: ContractId, bar_size: str, bars: pl.DataFrame) -> UpdateResult:
+    def write(
+        self,
+        contract: ContractId,
+        bar_size: str,
+        bars: pl.DataFrame,
+        rule: RevisionRule | None = None,
+    ) -> UpdateResult:
         """Merge ``bars`` into the stored file (see the module docstring)."""
         new = validate_bars(bars, f"{contract} {bar_size}")
-        old = self.read(contract, bar_size)
-        joined = new.join(old, on="ts", how="left", suffix="_old", nulls_equal=False)
-        same = pl.all_horizontal(
-            pl.col(c).eq_missing(pl.col(f"{c}_old")) for c in BAR_SCHEMA if c != "ts"
+        staged = self.stage(contract, bar_size, new.lazy(), rule or RevisionRule())
+        self.commit([staged])
+        return staged.result
+
+    def stage(  # noqa: PLR0917 - the subject, its bars and how to merge them
+        self,
+        contract: ContractId,
+        bar_size: str,
+        new: pl.LazyFrame,
+        rule: RevisionRule,
+        base: Path | None = None,
+        where: Callable[[int], str] | None = None,
+    ) -> Staged:
+        """Write the merge of ``new`` (sorted, checked bars; ``_line`` optional) into
+        ``base`` (default: the stored file) beside the target; nothing is in place yet.
+
+        ``where`` turns a ``_line`` into ``file:line`` for a refusal.
+        """
+        target = self.path(contract, bar_size)
+        base = base if base is not None else (target if target.exists() else None)
+        columns = list(BAR_SCHEMA)
+        span = new.select(pl.len(), pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi"))
+        count, lo, hi = span.collect().row(0)
+        old = pl.scan_parquet(base) if base is not None else None
+        matched = changed = 0
+        first: tuple[dt.datetime, ...] = ()
+        if old is not None and count:
+            joined = _overlap(new, old, lo, hi)
+            stats = joined.select(
+                pl.len().alias("matched"), pl.col("_changed").sum().alias("changed")
+            ).collect()
+            matched, changed = int(stats["matched"][0]), int(stats["changed"][0] or 0)
+            if changed:
+                _check_revisions(joined, old, contract, bar_size, rule, where)
+                first = tuple(joined.filter("_changed").select("ts").head(_SHOWN).collect()["ts"])
+        result = UpdateResult(
+            contract, bar_size, count - matched, changed, matched - changed, first
         )
-        matched = joined["open_ticks_old"].is_not_null()
-        unchanged = int((matched & joined.select(same).to_series()).sum())
-        replaced = int(matched.sum()) - unchanged
-        added = new.height - int(matched.sum())
-        result = UpdateResult(contract, bar_size, added, replaced, unchanged)
-        if result.changed:
-            merged = (
-                pl.concat([old.join(new.select("ts"), on="ts", how="anti"), new])
-                .sort("ts")
-                .select(list(BAR_SCHEMA))
+        if not result.changed:
+            return Staged(target, None, result)
+        temp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{next(_staged)}")
+        body = new.select(columns)
+        if old is not None and count:
+            ts, stored = pl.col("ts"), old.select(columns)
+            inside = stored.filter(ts.is_between(lo, hi)).join(
+                new.select("ts"), on="ts", how="anti"
             )
-            write_parquet(merged, self.path(contract, bar_size))
-        return result
+            kept = pl.concat([stored.filter(ts < lo), inside, stored.filter(ts > hi)])
+            body = kept.merge_sorted(body, key="ts")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            body.sink_parquet(temp, compression="zstd", statistics=True)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise _write_failed(target, exc) from None
+        return Staged(target, temp, result)
+
+    def commit(self, staged: Iterable[Staged]) -> None:
+        """Put every staged file in its place (each an atomic rename)."""
+        for item in staged:
+            if item.temp is not None:
+                try:
+                    with item.temp.open("rb") as handle:
+                        os.fsync(handle.fileno())
+                    item.temp.replace(item.target)
+                except OSError as exc:
+                    raise _write_failed(item.target, exc) from None
+
+    def discard(self, staged: Iterable[Staged]) -> None:
+        """Remove staged files that will not be committed."""
+        for item in staged:
+            if item.temp is not None:
+                with contextlib.suppress(OSError):
+                    item.temp.unlink()
 
     def contracts(self, instrument: str | None = None) -> list[tuple[ContractId, str]]:
         """Stored ``(contract, bar size)`` pairs, sorted."""
@@ -186,6 +295,61 @@ class BarStore:
             if p.stem in BAR_SIZES
         ]
         return sorted(found)
+
+
+def _write_failed(target: Path, exc: Exception) -> EnvironmentFault:
+    return EnvironmentFault(
+        f"bar store {target}: cannot be written ({io_problem(exc)}); nothing was imported"
+    )
+
+
+def _overlap(
+    new: pl.LazyFrame, old: pl.LazyFrame, lo: dt.datetime, hi: dt.datetime
+) -> pl.LazyFrame:
+    """New bars at stored timestamps (only the stored span between ``lo`` and ``hi``, the
+    new bars' first and last, is joined), with the stored values and whether they differ."""
+    values = [c for c in BAR_SCHEMA if c != "ts"]
+    same = pl.all_horizontal(pl.col(c).eq_missing(pl.col(f"{c}_old")) for c in values)
+    stored = old.select(list(BAR_SCHEMA)).filter(pl.col("ts").is_between(lo, hi))
+    return new.join(stored, on="ts", how="inner", suffix="_old").with_columns(
+        (~same).alias("_changed")
+    )
+
+
+def _check_revisions(  # noqa: PLR0917 - the overlap and everything the refusal names
+    joined: pl.LazyFrame,
+    old: pl.LazyFrame,
+    contract: ContractId,
+    bar_size: str,
+    rule: RevisionRule,
+    where: Callable[[int], str] | None,
+) -> None:
+    if rule.replace_history:
+        return
+    cutoff = revisable_from(old, bar_size, rule)
+    older = joined.filter(pl.col("_changed"))
+    if cutoff is not None:
+        older = older.filter(pl.col("ts") < cutoff)
+    row = older.sort("ts").head(1).collect()
+    if row.height == 0:
+        return
+    bar = row.row(0, named=True)
+    diffs = ", ".join(
+        f"{c} {bar[f'{c}_old']} stored, {bar[c]} new"
+        for c in BAR_SCHEMA
+        if c != "ts" and bar[c] != bar[f"{c}_old"]
+    )
+    place = f"{where(bar[LINE])}: " if where is not None and LINE in bar else ""
+    window = (
+        f"older than the latest {rule.days} stored trading day(s)"
+        f" (from {cutoff:%Y-%m-%d %H:%M} UTC)"
+        if cutoff is not None
+        else "no stored bar may be revised (--revise-days 0)"
+    )
+    raise RevisionRefused(
+        f"{place}bar at {bar['ts']:%Y-%m-%d %H:%M} UTC for {contract} {bar_size} differs from"
+        f" the stored one ({diffs}) and is {window}; history is not replaced without --replace"
+    )
 
 
 def _utc(ts: dt.datetime) -> dt.datetime:

@@ -14,7 +14,9 @@ is where the trading days come from and where an evening session is anchored:
   the previous *calendar* day. The day's windows are clipped to the library's session
   close so early closes count. Out-of-range days also raise ``CalendarCoverageError``.
 
-Every window is computed in exchange local time and returned as UTC.
+Every window is computed in exchange local time and returned as UTC. ``coverage`` is
+the first and last day a calendar knows; bars outside it are imported and reported as
+unchecked by ``bastion data check`` (see ``checks``), never judged by a guess.
 """
 
 from __future__ import annotations
@@ -111,10 +113,13 @@ class SessionCalendar:
         evening_on_previous_trading_day: bool,
         night_allowed: Callable[[dt.date], bool] = lambda _day: True,
         close_of: Callable[[dt.date], dt.datetime | None] = lambda _day: None,
+        coverage: tuple[dt.date, dt.date] | None = None,
     ) -> None:
         if not sessions:
             raise DataError(f"calendar {name}: the instrument has no trading sessions")
         self.name = name
+        self.coverage = coverage
+        """The first and last day the calendar knows (``None``: no limit)."""
         self.tz = ZoneInfo(timezone)
         self.sessions = sessions
         self._is_trading_day = is_trading_day
@@ -267,6 +272,7 @@ def _western(spec: MarketSpec) -> SessionCalendar:
         is_trading_day,
         evening_on_previous_trading_day=False,
         close_of=closes.get,
+        coverage=(first, last),
     )
 
 
@@ -281,5 +287,6 @@ def calendar_for(spec: MarketSpec, days: ChinaDays | None = None) -> SessionCale
             source.is_trading_day,
             evening_on_previous_trading_day=True,
             night_allowed=source.night_allowed,
+            coverage=(source.covered_from, source.covered_until),
         )
     return _western(spec)

@@ -15,6 +15,15 @@ The checks, in the order they run on one contract and bar size:
 5. ``spike`` (error): a close-to-close move larger than ``spike_sigmas`` robust
    standard deviations (1.4826 x median absolute move) and at least ``spike_min_ticks``.
 
+Before them: bars that start after ``now`` are an error (``future``); bars on dates the
+calendar does not cover (``coverage``, less ``COVERAGE_MARGIN`` at each end for minute
+bars) are not checked and are reported as ``unchecked``: a warning for history before
+the calendar's range (exchange_calendars starts about twenty years back, pysystemtrade
+history goes back decades), an error for bars after it (the calendar needs extending
+before they can be used). A ``now`` the calendar cannot place is an ``unchecked`` error
+too. A series none of whose bars could be judged is ``UNCHECKED``: not usable for
+executable orders, not a failure either. Each series is judged on its own.
+
 A report with any error marks the data unusable for executable orders. Verdicts are
 kept in ``<data_dir>/status/checks.json``; ``is_usable`` answers False for anything
 never checked (fail closed). Daily bars (``1d``) carry the trading day at 00:00 UTC as
@@ -33,12 +42,15 @@ import polars as pl
 
 from bastion.domain.ids import ContractId
 from bastion.marketdata._atomic import write_text
-from bastion.marketdata.calendars import SessionCalendar
+from bastion.marketdata.calendars import CalendarCoverageError, SessionCalendar
 
 __all__ = ["CheckConfig", "CheckReport", "Issue", "check_bars", "is_usable", "record_reports"]
 
 _TS = pl.Datetime("us", "UTC")
 _MAX_LISTED = 5
+COVERAGE_MARGIN = dt.timedelta(days=15)
+"""Minute bars this close to either end of a calendar's coverage are not judged: finding
+their trading day may need days beyond it (a long holiday)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +76,27 @@ class CheckReport:
     first: dt.datetime | None
     last: dt.datetime | None
     issues: list[Issue] = field(default_factory=list)
+    checked: int | None = None
+    """How many bars the calendar could judge (``None``: all of them)."""
+
+    @property
+    def failed(self) -> bool:
+        """Any error: the series is unusable, and ``bastion data check`` says so."""
+        return self.bars == 0 or any(i.severity == "error" for i in self.issues)
+
+    @property
+    def unchecked(self) -> bool:
+        """Nothing failed, but no bar could be judged (all before the calendar's range)."""
+        return not self.failed and self.checked == 0
 
     @property
     def usable(self) -> bool:
-        return self.bars > 0 and not any(i.severity == "error" for i in self.issues)
+        """Whether executable orders may use the series: judged, and without errors."""
+        return not self.failed and not self.unchecked
+
+    @property
+    def verdict(self) -> str:
+        return "UNCHECKED" if self.unchecked else "usable" if self.usable else "UNUSABLE"
 
     def add(self, check: str, severity: str, detail: str) -> None:
         self.issues.append(Issue(check, severity, detail))
@@ -102,6 +131,68 @@ def check_bars(  # noqa: PLR0917 - the subject and its context, in reading order
         report.add("empty", "error", "no bars stored")
         return report
     report = CheckReport(contract, bar_size, bars.height, bars["ts"][0], bars["ts"][-1])
+    future = bars.filter(pl.col("ts") > now)
+    if future.height:
+        report.add(
+            "future",
+            "error",
+            f"{future.height} bar(s) start after {now:%Y-%m-%d %H:%M} UTC:"
+            f" {_listed(future['ts'].to_list())}",
+        )
+    checked = _covered(report, bars.filter(pl.col("ts") <= now), calendar, bar_size)
+    if checked.height == 0:
+        return report
+    try:
+        _check_covered(report, checked, calendar, now, cfg, last_trade)
+    except CalendarCoverageError as exc:
+        report.add("unchecked", "error", f"cannot be judged as of {now:%Y-%m-%d %H:%M} UTC: {exc}")
+    return report
+
+
+def _covered(
+    report: CheckReport, bars: pl.DataFrame, calendar: SessionCalendar, bar_size: str
+) -> pl.DataFrame:
+    """The bars the calendar can judge; the others are reported as unchecked (an error
+    when they include the latest bar, which is what trading would use)."""
+    if calendar.coverage is None or bars.height == 0:
+        return bars
+    first, last = calendar.coverage
+    if bar_size == "1d":
+        lo, hi = first, last
+    else:
+        lo, hi = first + COVERAGE_MARGIN, last - COVERAGE_MARGIN
+    day = pl.col("ts").dt.date()
+    before = bars.filter(day < lo)["ts"]
+    after = bars.filter(day > hi)["ts"]
+    if before.len():
+        report.add(
+            "unchecked",
+            "warning",
+            f"{before.len()} bar(s) from {before[0]:%Y-%m-%d} to {before[-1]:%Y-%m-%d} lie before"
+            f" what calendar {calendar.name} can judge (from {lo}): history, not checked",
+        )
+    if after.len():
+        report.add(
+            "unchecked",
+            "error",
+            f"{after.len()} bar(s) from {after[0]:%Y-%m-%d} to {after[-1]:%Y-%m-%d} lie after"
+            f" what calendar {calendar.name} can judge (to {hi}): not checked; the calendar"
+            " needs extending before these bars can be used",
+        )
+    inside = bars.filter((day >= lo) & (day <= hi))
+    report.checked = inside.height
+    return inside
+
+
+def _check_covered(  # noqa: PLR0917 - the checks' context, in reading order
+    report: CheckReport,
+    bars: pl.DataFrame,
+    calendar: SessionCalendar,
+    now: dt.datetime,
+    cfg: CheckConfig,
+    last_trade: dt.date | None,
+) -> None:
+    bar_size = report.bar_size
     latest = calendar.latest_completed_trading_day(now)
     if last_trade is not None:
         latest = min(latest, last_trade)
@@ -128,7 +219,6 @@ def check_bars(  # noqa: PLR0917 - the subject and its context, in reading order
     expired = last_trade is not None and last_trade < calendar.trading_day_of(now)
     _stale(report, bars, calendar, bar_size, latest, now, cfg, expired=expired)
     _spikes(report, bars, cfg)
-    return report
 
 
 def _missing_days(

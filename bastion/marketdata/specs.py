@@ -41,6 +41,8 @@ from bastion.domain.ids import ContractId, InstrumentId
 from bastion.errors import DataError
 
 __all__ = [
+    "MAX_PRICE_TICKS",
+    "MAX_VOLUME",
     "MONTH_CODES",
     "MarketSpec",
     "SpecRegistry",
@@ -55,8 +57,14 @@ SYMBOL_STYLES = ("month_code", "yymm_lower", "yymm_upper", "ymm_upper")
 _PRODUCT_KEYS = {
     "root", "name", "tick_size", "multiplier", "margin_rate", "price_band", "currency",
     "timezone", "calendar", "symbol_style", "sessions", "months", "expiry_rule",
-    "last_trade_rule",
+    "last_trade_rule", "negative_prices", "max_price", "max_volume",
 }  # fmt: skip
+MAX_PRICE_TICKS = 10**9
+"""Default bound on a price's size, in ticks: beyond a billion ticks a float64 price can
+no longer be told on or off the tick (1e-6 of a tick), so no import accepts it."""
+MAX_VOLUME = 10**9
+"""Default bound on a bar's volume and open interest, in lots: a thousand times the
+busiest futures contract's daily volume."""
 _REQUIRED = ("tick_size", "multiplier", "currency", "timezone", "calendar", "symbol_style")
 _SESSION_RE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
@@ -72,6 +80,19 @@ class MarketSpec:
     symbol_style: str
     months: str
     """Listed contract months as futures month letters, e.g. ``HMUZ``."""
+    negative_prices: bool = False
+    """Whether the market can trade at or below zero (WTI crude did on 2020-04-20)."""
+    max_price: Decimal | None = None
+    """Largest size of a price a bar may have; ``None``: ``MAX_PRICE_TICKS`` ticks."""
+    max_volume: int = MAX_VOLUME
+    """Largest volume (and open interest) of one bar, in lots."""
+
+    @property
+    def price_limit(self) -> Decimal:
+        """The largest size of a price accepted in bars of this instrument."""
+        if self.max_price is not None:
+            return self.max_price
+        return self.contract.tick_size * MAX_PRICE_TICKS
 
     @property
     def instrument_id(self) -> InstrumentId:
@@ -272,8 +293,33 @@ def _make_spec(
         )
     except ValueError as exc:
         raise DataError(f"{where}: {exc}") from exc
+    negative = raw.get("negative_prices", False)
+    if not isinstance(negative, bool):
+        raise DataError(f"{where}: negative_prices {negative!r}, expected true or false")
+    max_price = _decimal(raw["max_price"], where, "max_price") if "max_price" in raw else None
+    if max_price is not None and not 0 < max_price <= contract.tick_size * MAX_PRICE_TICKS:
+        raise DataError(
+            f"{where}: max_price {max_price} must be above 0 and at most {MAX_PRICE_TICKS:,}"
+            f" ticks ({contract.tick_size * MAX_PRICE_TICKS:f})"
+        )
+    max_volume = raw.get("max_volume", MAX_VOLUME)
+    if (
+        isinstance(max_volume, bool)
+        or not isinstance(max_volume, int)
+        or not (0 < max_volume <= MAX_VOLUME)
+    ):
+        raise DataError(
+            f"{where}: max_volume {max_volume!r}, expected a whole number from 1 to {MAX_VOLUME}"
+        )
     return MarketSpec(
-        contract, str(raw.get("name", instrument)), str(raw["calendar"]), style, months
+        contract,
+        str(raw.get("name", instrument)),
+        str(raw["calendar"]),
+        style,
+        months,
+        negative_prices=negative,
+        max_price=max_price,
+        max_volume=max_volume,
     )
 
 

@@ -109,6 +109,8 @@ class StackHandler:
     on_fill: Callable[[Fill], None] | None = None
     """Called once for every new (not duplicate) fill, after the OMS applied it."""
     problems: list[str] = field(default_factory=list)
+    generation: int = 0
+    """The store's restore generation (``bastion store restore`` raises it)."""
     _algos: dict[OrderId, _AlgoState] = field(default_factory=dict)
     _counter: int = 0
 
@@ -136,10 +138,14 @@ class StackHandler:
 
     # -- ids: deterministic per intent, from the journal's own history ---------------------
     def _next_id(self, prefix: str) -> OrderId:
+        """``{prefix}{base}-{n}``; after a restore from a backup, ``{prefix}{g}.{base}-{n}``
+        with the store's generation ``g``, so an id the venue saw after the backup was
+        taken is never made again."""
         self._counter += 1
         book = self.oms.book
         base = len(book.history) + len(book.instrument_orders) + len(book.contract_orders)
-        return OrderId(f"{prefix}{base}-{self._counter}")
+        gen = f"{self.generation}." if self.generation else ""
+        return OrderId(f"{prefix}{gen}{base}-{self._counter}")
 
     # -- 1. targets -> instrument orders -----------------------------------------------------
     def generate(self, targets: Iterable[Target]) -> list[InstrumentOrder]:

@@ -8,6 +8,10 @@
   writes (its book may be ahead of the disk) until it is reopened from the journal.
 - Projections (live orders per level, order history, both position tables) can be
   rebuilt from the journal, and ``verify_projections`` proves the tables equal a rebuild.
+- An existing file is checked before it is used (``bastion.store.check``): a directory,
+  a zero-byte file, a file that is not a Bastion journal, one failing SQLite's quick
+  check, an unreadable row or a sequence gap raise ``JournalUnusable`` (a
+  ``JournalError``), one line naming the runbook and the restore command.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from bastion.domain.records import (
     record_type,
 )
 from bastion.errors import JournalError
+from bastion.store.check import check_connection, check_file, unusable
 from bastion.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from bastion.store.projection import Rows, affected_orders, order_key, order_row, rows_of
 
@@ -97,17 +102,28 @@ class SqliteStore:
         self.correlation_id = ""
         self.foreign_writes = 0
         """How many times another process had written when this one wrote."""
+        existing = str(path) != ":memory:" and check_file(self.path)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
         except sqlite3.Error as exc:
-            raise JournalError(f"cannot open the store at {self.path}: {exc}") from exc
-        self._db.execute("PRAGMA journal_mode=WAL")
-        sync = "FULL" if mode is StoreMode.LIVE else "OFF"
-        self._db.execute(f"PRAGMA synchronous={sync}")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
-        self._book = self._fold_journal()
-        self._seq = self._max_seq()
+            raise unusable(self.path, f"cannot be opened ({exc})", runbook=False) from exc
+        try:
+            if existing:
+                check_connection(self._db, self.path)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            sync = "FULL" if mode is StoreMode.LIVE else "OFF"
+            self._db.execute(f"PRAGMA synchronous={sync}")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+            self._book = self._fold_journal()
+            self._seq = self._max_seq()
+        except BaseException as exc:
+            self._db.close()
+            if isinstance(exc, sqlite3.OperationalError):  # locked, read-only, I/O
+                raise unusable(self.path, f"cannot be used ({exc})", runbook=False) from exc
+            if isinstance(exc, sqlite3.DatabaseError):  # malformed, not a database
+                raise unusable(self.path, f"is damaged ({exc})") from exc
+            raise
 
     # -- lifecycle -----------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -116,9 +132,11 @@ class SqliteStore:
         row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
         current = row[0] or 0
         if current > SCHEMA_VERSION:
-            raise JournalError(
-                f"the store at {self.path} has schema version {current}, newer than this"
-                f" Bastion ({SCHEMA_VERSION}); upgrade Bastion"
+            raise unusable(
+                self.path,
+                f"has schema version {current}, newer than this Bastion ({SCHEMA_VERSION});"
+                " upgrade Bastion",
+                runbook=False,
             )
         for version, _title, sql in MIGRATIONS:
             if version <= current:
@@ -132,7 +150,9 @@ class SqliteStore:
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 db.execute("ROLLBACK")
-                raise JournalError(f"migration {version} failed on {self.path}: {exc}") from exc
+                raise unusable(
+                    self.path, f"migration {version} failed ({exc})", runbook=False
+                ) from exc
 
     @property
     def schema_version(self) -> int:
@@ -420,19 +440,34 @@ class SqliteStore:
             " WHERE seq > ? ORDER BY seq",
             (after_seq,),
         )
-        for seq, ts_us, corr, etype, payload in cursor:
-            try:
-                record = _decoder.decode(payload)
-            except msgspec.DecodeError as exc:
-                raise JournalError(f"journal entry {seq} ({etype}) cannot be read: {exc}") from exc
-            yield JournalEntry(seq, ts_us, corr, etype, record)
+        try:
+            while True:
+                try:
+                    row = next(cursor, None)
+                except sqlite3.DatabaseError as exc:
+                    raise unusable(self.path, f"is damaged (reading the journal: {exc})") from exc
+                if row is None:
+                    return
+                seq, ts_us, corr, etype, payload = row
+                try:
+                    record = _decoder.decode(payload)
+                except msgspec.DecodeError as exc:
+                    raise unusable(
+                        self.path, f"journal entry {seq} ({etype}) cannot be read: {exc}"
+                    ) from exc
+                yield JournalEntry(seq, ts_us, corr, etype, record)
+        finally:
+            cursor.close()  # a refused journal's connection closes for real (no -wal left)
 
     def _fold_journal(self) -> Book:
+        """Every row decoded and applied in order; a gap or an unreadable row refuses."""
         book = Book()
         expected = 1
         for entry in self.entries():
             if entry.seq != expected:
-                raise JournalError(f"journal sequence gap: expected {expected}, found {entry.seq}")
+                raise unusable(
+                    self.path, f"journal sequence gap: expected {expected}, found {entry.seq}"
+                )
             expected += 1
             book.apply(entry.record)
         return book

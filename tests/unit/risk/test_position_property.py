@@ -9,6 +9,7 @@ from decimal import Decimal
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from bastion.config import MAX_COUNT, MAX_RATE
 from bastion.domain.enums import Side
 from bastion.domain.fills import Fill
 from bastion.domain.ids import ExecId, StrategyId
@@ -86,8 +87,8 @@ def test_engine_any_order_sequence_positions_stay_within_limits(
         max_position_lots=INSTRUMENT_LIMIT,
         max_strategy_position_lots=STRATEGY_LIMIT,
         max_order_lots=5,
-        orders_per_second=1e9,
-        order_burst=1_000_000,
+        orders_per_second=MAX_RATE,  # the rate limit out of the way: at its bounds
+        order_burst=MAX_COUNT,
         equity=Decimal(10**9),
     )
     for serial, step in enumerate(steps):
