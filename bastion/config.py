@@ -11,12 +11,14 @@ between environments is refused (R1.2).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import zoneinfo
 from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -69,6 +71,17 @@ MAX_COUNT = 100_000
 Lots = Annotated[int, Field(ge=0, le=MAX_LOTS)]
 Money = Annotated[Decimal, Field(gt=0, le=MAX_MONEY, allow_inf_nan=False)]
 Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
+
+VENUE_GROUP = "bastion.venues"
+"""The entry-point group where each venue kind registers its builder (pyproject.toml)."""
+
+
+@functools.cache
+def registered_venues() -> dict[str, str]:
+    """Venue kind -> ``module:BUILDER``, from the installed package's entry points (no
+    venue is imported to list them)."""
+    return {ep.name: ep.value for ep in entry_points(group=VENUE_GROUP)}
+
 
 ENV_VAR = r"^[A-Z][A-Z0-9_]*$"
 EnvVarName = Annotated[str, Field(pattern=ENV_VAR, description="name of an environment variable")]
@@ -123,12 +136,11 @@ class VenueConfig(_Strict):
     @field_validator("kind")
     @classmethod
     def _registered(cls, kind: str) -> str:
-        from bastion.venues.registry import registered_kinds
-
-        if kind not in registered_kinds():
+        kinds = sorted(registered_venues())
+        if kind not in kinds:
             raise ValueError(
                 f"venue kind {kind!r} has no registered builder; registered kinds:"
-                f" {', '.join(registered_kinds())}"
+                f" {', '.join(kinds)}"
             )
         return kind
 

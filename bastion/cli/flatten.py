@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from bastion.gates.runs import ProfileArg, SecretArg, start_run
+from bastion.cli.runs import ProfileArg, SecretArg, start_run
 
 __all__ = ["flatten_command", "watch_command"]
 

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from bastion.cli.numbers import MAX_TIMEOUT_SECONDS, bounded
-from bastion.gates.runs import ProfileArg, SecretArg, start_run
+from bastion.cli.runs import ProfileArg, SecretArg, start_run
 
 __all__ = ["probe_command"]
 

@@ -12,9 +12,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from bastion.backtest.session import SessionResult, run_session
+from bastion.cli.runs import RunContext, start_run
 from bastion.config import Environment, load_profile
 from bastion.errors import UserError
-from bastion.gates.runs import RunContext, start_run
 
 __all__ = ["backtest_command", "session_command"]
 

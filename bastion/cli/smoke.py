@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bastion.gates.runs import ProfileArg, RunContext, SecretArg, refuse_secret, start_run
+from bastion.cli.runs import ProfileArg, RunContext, SecretArg, refuse_secret, start_run
 
 if TYPE_CHECKING:
     from bastion.clock import Clock

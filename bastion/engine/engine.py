@@ -200,6 +200,16 @@ class Engine:
             self.risk.refresh()
 
     # 2. the connection -----------------------------------------------------------------------
+    def sync(self) -> bool:
+        """Only the connection duty and the venue's events: connect if needed, run restart
+        recovery and a reconciliation on a new connection, apply what the venue sent.
+        True when connected and recovered. For one-shot jobs (a watchdog's cancel) that
+        must not trade, reduce or run a kill."""
+        if not self._connection():
+            return False
+        self.stack.drain()
+        return True
+
     def _connection(self) -> bool:
         venue = self.venue
         if not venue.is_connected:

@@ -79,6 +79,9 @@ class EngineConfig:
     role: str = "engine"
     """What this engine is for (engine, smoke, flatten, kill, ...), in the store's lock."""
     profile_name: str = ""
+    lock_held: bool = False
+    """The caller already holds the store's one-engine lock (the watchdog, which takes
+    it to act for a dead engine): the kernel does not take it again."""
 
 
 def config_from_profile(
@@ -127,7 +130,8 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
     lock: EngineLock | None = None
     if isinstance(config.store_path, Path):
         config.store_path.parent.mkdir(parents=True, exist_ok=True)
-        lock = EngineLock.acquire(config.store_path, config.profile_name, role=config.role)
+        if not config.lock_held:
+            lock = EngineLock.acquire(config.store_path, config.profile_name, role=config.role)
     try:
         store = SqliteStore(config.store_path, mode=config.durability, clock=clock)
     except BaseException:
