@@ -31,16 +31,17 @@ CON_ID = 495512563
 def fake_tws_for(setup: VenueSetup, **changes: object) -> FakeTws:
     band = None if setup.price_band is None else str(setup.price_band)
     spec = stub_spec(price_band=band)
-    config = FakeTwsConfig(
-        contracts=[fake_contract(CONTRACT, spec, con_id=CON_ID)],
-        start=START,
-        manual_clock=True,
-        start_prices={CONTRACT: 16000},
-        initial_cash=setup.initial_cash,
-        commission_per_contract=setup.commission_per_contract,
-        unsupported_time_in_force=setup.unsupported_time_in_force,
-        **changes,  # type: ignore[arg-type]
-    )
+    settings: dict[str, object] = {
+        "contracts": [fake_contract(CONTRACT, spec, con_id=CON_ID)],
+        "start": START,
+        "manual_clock": True,
+        "start_prices": {CONTRACT: 16000},
+        "initial_cash": setup.initial_cash,
+        "commission_per_contract": setup.commission_per_contract,
+        "unsupported_time_in_force": setup.unsupported_time_in_force,
+        **changes,
+    }
+    config = FakeTwsConfig(**settings)  # type: ignore[arg-type]
     return FakeTws(config).start()
 
 

@@ -26,6 +26,7 @@ raise the epoch again, and after 1101 market data is requested again.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import datetime as dt
 import logging
@@ -141,7 +142,7 @@ class IbConnection:
         if self._loop is None or not self._loop.alive:
             self._stopping = False
             self._loop = IbLoop(f"ib-io-{self.config.role}")
-            self._loop.submit(self._supervise())
+            self._loop.submit(self._supervise()).add_done_callback(self._supervisor_ended)
         bound = 3 * self.config.connect_timeout + 2 * self.config.query_timeout + 1
         with self._state:
             seen = self._attempts
@@ -165,6 +166,17 @@ class IbConnection:
         loop.stop()
         self._loop = None
         self._set(socket_up=False)
+
+    def _supervisor_ended(self, future: concurrent.futures.Future[None]) -> None:
+        """A supervisor that died of a bug must not leave the venue looking alive."""
+        if future.cancelled() or future.exception() is None:
+            return
+        log.error(
+            "IB %s: the connection supervisor failed", self.config.name, exc_info=future.exception()
+        )
+        self._refuse_login(
+            IbRefused(f"the IB connection supervisor failed: {future.exception()!r}")
+        )
 
     async def _close(self) -> None:
         if self._wake is not None:
@@ -190,11 +202,11 @@ class IbConnection:
             try:
                 await self._attempt()
             except AccountMismatch as exc:
-                self._refuse(exc)
+                self._refuse_login(exc)
                 return
             except ClientIdInUse as exc:
                 if first:
-                    self._refuse(exc)
+                    self._refuse_login(exc)
                     return
                 self.last_disconnect_reason = str(exc)
                 log.error("IB %s: ALERT: %s", self.config.name, exc)  # noqa: TRY400 - an alert, not a trace
@@ -221,7 +233,7 @@ class IbConnection:
             self._attempts += 1
             self._state.notify_all()
 
-    def _refuse(self, exc: IbRefused) -> None:
+    def _refuse_login(self, exc: IbRefused) -> None:
         log.error("IB %s: refused: %s", self.config.name, exc)
         self.last_disconnect_reason = str(exc)
         with self._state:
