@@ -225,8 +225,8 @@ def cross_wiring_problem(p: Profile) -> str | None:  # noqa: PLR0911 - one rule 
         return f"a {env} profile cannot use the in-process sim venue; use 'fix', 'ib' or 'ctp'"
     if venue.kind in {"fix", "ib"} and not venue.contracts:
         return (
-            f"venue.contracts: a {venue.kind.upper()} venue trades only the contracts its"
-            " profile lists; add them, e.g. contracts: [SP500/202406]"
+            f"venue.contracts: {'an IB' if venue.kind == 'ib' else 'a FIX'} venue trades only"
+            " the contracts its profile lists; add them, e.g. contracts: [SP500/202406]"
         )
     for cid in venue.contracts:
         if cid.split("/", 1)[0] not in p.instruments:

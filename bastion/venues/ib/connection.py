@@ -414,7 +414,7 @@ class IbConnection:
     def on_tick_generic(self, req_id: int, tick_type: int, value: float) -> None:
         cid = self._market_requests.get(req_id)
         if cid is not None and tick_type == HALTED_TICK:
-            self.market.on_halted(cid, value > 0)
+            self.market.on_halted(cid, halted=value > 0)
 
     def on_market_data_type(self, req_id: int, data_type: int) -> None:
         cid = self._market_requests.get(req_id)

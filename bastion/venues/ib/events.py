@@ -13,6 +13,7 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -34,8 +35,11 @@ class _Slot:
 
 
 class EventQueue:
-    def __init__(self, commission_wait: float) -> None:
+    def __init__(
+        self, commission_wait: float, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._wait = commission_wait
+        self._monotonic = monotonic
         self._lock = threading.Lock()
         self._slots: collections.deque[_Slot] = collections.deque()
         self._waiting: dict[str, _Slot] = {}
@@ -52,7 +56,7 @@ class EventQueue:
                 done = msgspec.structs.replace(fill, commission=commission)
                 self._slots.append(_Slot(event=FillReport(fill=done)))
                 return
-            slot = _Slot(fill=fill, release_at=time.monotonic() + self._wait)
+            slot = _Slot(fill=fill, release_at=self._monotonic() + self._wait)
             self._waiting[fill.exec_id] = slot
             self._slots.append(slot)
 
@@ -67,7 +71,7 @@ class EventQueue:
             return True
 
     def drain(self) -> list[VenueEvent]:
-        now = time.monotonic()
+        now = self._monotonic()
         out: list[VenueEvent] = []
         with self._lock:
             while self._slots:

@@ -81,7 +81,7 @@ class IbMarket:
                 return
             self._stamp(cid, quote, tick_type, now)
 
-    def on_halted(self, cid: ContractId, halted: bool) -> None:
+    def on_halted(self, cid: ContractId, *, halted: bool) -> None:
         with self._lock:
             quote = self._quotes.get(cid, MarketQuote(cid))
             self._quotes[cid] = replace(quote, halted=halted)

@@ -20,8 +20,8 @@ import pytest
 
 from bastion.domain.enums import OrderType, Side
 from bastion.domain.ids import InstrumentId, StrategyId
-from bastion.domain.orders import BrokerOrder
 from bastion.domain.order_state import OrderState
+from bastion.domain.orders import BrokerOrder
 from bastion.domain.reasons import Reason
 from bastion.domain.venue_events import (
     Acknowledged,
@@ -37,6 +37,7 @@ from bastion.testing.fake_tws.wire import In
 from bastion.testing.venue_stubs import CONTRACT, stub_spec
 from bastion.testing.venue_stubs import make_order as stub_order
 from bastion.venues.ib import GLOBAL_CANCEL_CONFIRMATION, AccountMismatch, ClientIdInUse
+from bastion.venues.ib.market_data import DELAYED_AGE
 from bastion.venues.port import SnapshotStatus
 from tests.integration.ib.world import ASK, BID, World, ib_world
 
@@ -267,13 +268,15 @@ def test_fault_live_account_on_paper_profile_refused_in_one_line(tmp_path: Path)
         assert "IB reports live account U7***321 to a paper profile" in message
         assert "U7654321" not in message
         assert not w.venue.is_connected
-        assert w.tws.connected_clients() == set()  # Bastion disconnected
+        assert w.tws.wait_until(lambda: w.tws.connected_clients() == set())  # disconnected
 
 
 def test_fault_profile_account_not_managed_refused(tmp_path: Path) -> None:
-    with ib_world(tmp_path, connect=False, fake={"accounts": ("DU9999999",)}) as w:
-        with pytest.raises(AccountMismatch, match=r"account DU\*+567 is not managed"):
-            w.venue.connect()
+    with (
+        ib_world(tmp_path, connect=False, fake={"accounts": ("DU9999999",)}) as w,
+        pytest.raises(AccountMismatch, match=r"account DU\*+567 is not managed"),
+    ):
+        w.venue.connect()
 
 
 def test_fault_foreign_orders_and_fills_flagged_and_instrument_locked(tmp_path: Path) -> None:
@@ -384,3 +387,25 @@ def test_market_order_as_marketable_limit_where_the_profile_says(tmp_path: Path)
         fill = _events_of(w, FillReport)[0].fill
         assert fill.price_ticks == ASK
         assert w.driver.order(order.client_order_id).state is OrderState.FILLED
+
+
+@pytest.mark.parametrize(
+    ("mode", "expect"),
+    [("live", "fresh"), ("delayed", "stale"), ("frozen", "stale"), ("none", "none")],
+)
+def test_market_data_only_live_is_fresh(tmp_path: Path, mode: str, expect: str) -> None:
+    with ib_world(tmp_path, connect=False) as w:
+        w.tws.faults.market_data = mode
+        assert w.venue.connect()
+        w.tws.broker.set_quote(CONTRACT, BID, ASK)
+        w.settle()
+        quote = w.venue.market.quote(CONTRACT)
+        if expect == "none":
+            assert quote is None
+            assert "354" in w.venue.market.unavailable[CONTRACT]
+            return
+        assert quote is not None
+        assert (quote.bid_ticks, quote.ask_ticks) == (BID, ASK)
+        assert quote.last_tick_at is not None
+        age = w.clock.now() - quote.last_tick_at
+        assert (age >= DELAYED_AGE) is (expect == "stale")
