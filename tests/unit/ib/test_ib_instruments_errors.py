@@ -76,7 +76,7 @@ def test_known_codes_each_have_a_kind_and_an_action() -> None:
     ("code", "text", "reason"),
     [
         (201, "reason:YOUR ORDER IS NOT ACCEPTED ... INITIAL MARGIN", Reason.INSUFFICIENT_MARGIN),
-        (201, "reason:The order price is outside the daily price limits", Reason.PRICE_OUTSIDE_BAND),
+        (201, "reason:price is outside the daily price limits", Reason.PRICE_OUTSIDE_BAND),
         (201, "Order rejected - reason:something new", Reason.UNKNOWN),
         (111, "The TIF (Tif type) and the order type are incompatible.", Reason.INVALID_ORDER),
         (103, "Duplicate order id", Reason.DUPLICATE),
