@@ -223,10 +223,10 @@ def cross_wiring_problem(p: Profile) -> str | None:  # noqa: PLR0911 - one rule 
         return f"a sim profile must use the sim venue, not {venue.kind!r}"
     if env is not Environment.SIM and venue.kind == "sim":
         return f"a {env} profile cannot use the in-process sim venue; use 'fix', 'ib' or 'ctp'"
-    if venue.kind in {"fix", "ib"} and not venue.contracts:
+    if venue.kind == "fix" and not venue.contracts:
         return (
-            f"venue.contracts: {'an IB' if venue.kind == 'ib' else 'a FIX'} venue trades only"
-            " the contracts its profile lists; add them, e.g. contracts: [SP500/202406]"
+            "venue.contracts: a FIX venue trades only the contracts its profile lists;"
+            " add them, e.g. contracts: [SP500/202406]"
         )
     for cid in venue.contracts:
         if cid.split("/", 1)[0] not in p.instruments:
@@ -251,6 +251,11 @@ def cross_wiring_problem(p: Profile) -> str | None:  # noqa: PLR0911 - one rule 
         return (
             f"store.path {p.store.path} does not name the environment {env.value!r};"
             " stores are kept apart per environment (e.g. runs/{env}/journal.db)"
+        )
+    if venue.kind == "ib" and not venue.contracts:
+        return (
+            "venue.contracts: an IB venue trades only the contracts its profile lists;"
+            " add them, e.g. contracts: [SP500/202406]"
         )
     return None
 

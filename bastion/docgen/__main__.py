@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bastion.docgen import order_states
+from bastion.docgen import ib_codes, order_states
 
-GENERATED = {"order-states.md": order_states.render}
+GENERATED = {"order-states.md": order_states.render, "ib-codes.md": ib_codes.render}
 
 
 def main(docs: Path = Path("docs")) -> None:

@@ -36,7 +36,8 @@ from bastion.testing.fake_tws import fake_contract
 from bastion.testing.fake_tws.wire import In
 from bastion.testing.venue_stubs import CONTRACT, stub_spec
 from bastion.testing.venue_stubs import make_order as stub_order
-from bastion.venues.ib import GLOBAL_CANCEL_CONFIRMATION, AccountMismatch, ClientIdInUse
+from bastion.venues.ib.errors import AccountMismatch, ClientIdInUse
+from bastion.venues.ib.execution import GLOBAL_CANCEL_CONFIRMATION
 from bastion.venues.ib.market_data import DELAYED_AGE
 from bastion.venues.port import SnapshotStatus
 from tests.integration.ib.world import ASK, BID, World, ib_world

@@ -25,7 +25,7 @@ from bastion.testing.conformance_base import VenueSetup
 from bastion.testing.fake_tws import FakeTws, fake_contract
 from bastion.testing.ib_harness import fake_tws_for
 from bastion.testing.venue_stubs import CONTRACT, make_order, stub_spec
-from bastion.venues.ib import ClientIdInUse
+from bastion.venues.ib.errors import ClientIdInUse
 from tests.integration.ib.world import ib_world
 
 T = TypeVar("T")
