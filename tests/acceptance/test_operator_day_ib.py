@@ -61,6 +61,7 @@ def _run(cli: Cli, args: list[str], env: dict[str, str] | None = None) -> str:
     return result.out
 
 
+@pytest.mark.slow
 def test_operator_day_ib_full_day(cli: Cli, ib_day: FakeTws) -> None:
     tws = ib_day
     probe = _run(cli, ["probe"])

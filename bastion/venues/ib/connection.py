@@ -31,7 +31,7 @@ import contextlib
 import datetime as dt
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ib_async import IB
 
@@ -187,10 +187,11 @@ class IbConnection:
         if ib is not None:
             ib.disconnect()
 
-    def wait_for(self, condition: object, timeout: float) -> bool:
-        """Wait (bounded) until ``condition()`` holds; re-checked at every state change."""
+    def wait_for(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Wait (bounded) until ``condition()`` holds; re-checked at every change of the
+        connection's state (connected, 1100/1101/1102, a new epoch, an attempt's end)."""
         with self._state:
-            return self._state.wait_for(condition, timeout)  # type: ignore[arg-type]
+            return self._state.wait_for(condition, timeout)
 
     # -- the supervisor (IB thread) ----------------------------------------------------
     async def _supervise(self) -> None:
