@@ -78,6 +78,7 @@ def ib_world(
     try:
         if connect:
             assert venue.connect(), venue.last_disconnect_reason
+            world.settle()  # the fake has read everything the connect sent
             tws.broker.set_quote(CONTRACT, BID, ASK)
         yield world
     finally:
