@@ -130,7 +130,18 @@ class VenueConfig(_Strict):
     heartbeat_seconds: int = Field(default=5, ge=1, le=300, description="FIX HeartBtInt")
     contracts: tuple[str, ...] = Field(
         default=(),
-        description="contracts traded at this venue (INSTRUMENT/YYYYMM); a FIX venue needs them",
+        description="contracts traded at this venue (INSTRUMENT/YYYYMM); FIX and IB need them",
+    )
+    market_data_type: int = Field(
+        default=1,
+        ge=1,
+        le=4,
+        description="IB market data type: 1 live; 2 frozen, 3 delayed, 4 delayed frozen (stale)",
+    )
+    market_as_limit_ticks: int | None = Field(
+        default=None,
+        ge=0,
+        description="IB: send market orders as limits this many ticks through the touch",
     )
 
     @field_validator("kind")
@@ -404,6 +415,11 @@ def cross_wiring_problem(p: Profile) -> str | None:  # noqa: PLR0911 - one rule 
             f"store.path {p.store.path} does not name the environment {env.value!r};"
             " stores are kept apart per environment (e.g. runs/{env}/journal.db)"
         )
+    if venue.kind == "ib" and not venue.contracts:
+        return (
+            "venue.contracts: an IB venue trades only the contracts its profile lists;"
+            " add them, e.g. contracts: [SP500/202406]"
+        )
     return None
 
 
@@ -413,6 +429,11 @@ def _ib_problem(p: Profile) -> str | None:
         return f"venue.port {port} is an IB live port; a paper profile needs 7497 or 4002"
     if env is Environment.LIVE and port in IB_PAPER_PORTS:
         return f"venue.port {port} is an IB paper port; a live profile needs 7496 or 4001"
+    if p.venue.client_id == 0:
+        return (
+            "venue.client_id 0 is TWS's own client (it binds manual orders); give Bastion a"
+            " base id of 1 or more (each role adds its offset: docs/ib.md)"
+        )
     paper_account = p.account.upper().startswith(("DU", "DF"))
     if env is Environment.PAPER and not paper_account:
         return f"account {mask_account(p.account)} is not an IB paper account (DU...)"

@@ -94,9 +94,7 @@ def flatten_command(  # noqa: PLR0915, PLR0917 - typer options; both forms in on
             result = f"graceful: reduce-only, {len(held)} position(s) to close"
         else:
             venue.disconnect()  # the kill switch runs on an engine's own session
-            outcome = kill_now(
-                p, reason, "operator (flatten)", clock, timeout=timeout, role="flatten"
-            )
+            outcome = kill_now(p, reason, "operator (flatten)", clock, timeout=timeout)
             run.echo(f"kill switch run by {outcome.via}")
             for line in outcome.lines:
                 run.echo(f"  {line}")

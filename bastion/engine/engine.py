@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+import msgspec
+
 from bastion.clock import Clock
 from bastion.domain.fills import Fill
 from bastion.domain.ids import ContractId, InstrumentId
@@ -128,6 +130,7 @@ class Engine:
     _data_version: int = -1
     _recorded: dict[tuple[str, str], Target] = field(default_factory=dict)
     _reductions_pending: bool = False
+    _killed_at: dt.datetime | None = None
 
     def __post_init__(self) -> None:
         self.stack.on_fill = self._on_fill
@@ -177,6 +180,7 @@ class Engine:
             self.ready = self._reconcile()
         self._account_duty()
         if targets is not None:
+            targets = self._current(targets)
             self._record_targets(targets)
         if self.ready and (trade or targets is not None or self._reductions_pending):
             self._reductions_pending = False
@@ -270,9 +274,27 @@ class Engine:
         report = kill.advance()
         if report is not None:
             self.kill_reports.append(report)
+            self._void_targets()
             self.reconciler.last_run = None  # reconcile at once against the new truth
             return False
         return True
+
+    def _void_targets(self) -> None:
+        """A kill ends the plan it interrupted: every target becomes flat (journaled in
+        the target store), and targets generated before the kill are not taken again,
+        so a resume never re-enters the old positions; a newer plan is taken as usual."""
+        now = self.clock.now()
+        self._killed_at = now
+        for key, target in list(self._recorded.items()):
+            flat = msgspec.structs.replace(target, low=0, high=0, generated_time=now)
+            self._recorded[key] = flat
+            self.targets.write(flat)
+        for target in self.targets.all():
+            key = (target.strategy_id, target.instrument_id)
+            if key not in self._recorded and (target.low, target.high) != (0, 0):
+                flat = msgspec.structs.replace(target, low=0, high=0, generated_time=now)
+                self._recorded[key] = flat
+                self.targets.write(flat)
 
     # 5. reconciliation ------------------------------------------------------------------------
     def _reconcile(self) -> bool:
@@ -312,6 +334,13 @@ class Engine:
                 self._reductions_pending = True
 
     # 7. targets ------------------------------------------------------------------------------
+    def _current(self, targets: Sequence[Target]) -> Sequence[Target]:
+        """Targets made before the last kill are void (see ``_void_targets``)."""
+        killed = self._killed_at
+        if killed is None:
+            return targets
+        return [t for t in targets if t.generated_time is not None and t.generated_time > killed]
+
     def _record_targets(self, targets: Sequence[Target]) -> None:
         """What the engine trades toward goes through the target store (R3.1), and is
         the target view of every reconciliation."""
