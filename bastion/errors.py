@@ -3,13 +3,15 @@
     BastionError                      every error Bastion raises on purpose
     ├── UserError                     bad input from a person or a file: one line, exit 2
     │   ├── ConfigError               a profile or config value is wrong (R1.4)
-    │   └── DataError                 a data file is malformed, unsorted, off-tick, ...
+    │   ├── DataError                 a data file is malformed, unsorted, off-tick, ...
+    │   └── EnvironmentProblem        the machine lacks something (a locale, a library): exit 1
     └── InvariantError                Bastion's own view is inconsistent: fail closed
         ├── IllegalTransition         (state, event) pair not in the order state table
         ├── OverfillError             fills would exceed the order quantity
         └── JournalError              the journal could not be written or read
 
-User errors are caught by the CLI and printed as one line on stderr with exit status 2.
+User errors are caught by the CLI and printed as one line on stderr with their
+``exit_code``: 2 for bad input, 1 for an environment problem.
 Invariant errors stop trading for what they concern; they are never silently ignored.
 """
 
@@ -19,6 +21,7 @@ __all__ = [
     "BastionError",
     "ConfigError",
     "DataError",
+    "EnvironmentProblem",
     "IllegalTransition",
     "InvariantError",
     "JournalError",
@@ -34,6 +37,8 @@ class BastionError(Exception):
 class UserError(BastionError):
     """Bad input from a person or a file. The message is one line, shown as is."""
 
+    exit_code: int = 2
+
 
 class ConfigError(UserError):
     """A profile or configuration value is wrong."""
@@ -41,6 +46,13 @@ class ConfigError(UserError):
 
 class DataError(UserError):
     """A data file is malformed or violates a rule (columns, order, ticks)."""
+
+
+class EnvironmentProblem(UserError):
+    """The machine lacks something Bastion needs (a locale, a runtime library); the
+    message says how to fix it."""
+
+    exit_code = 1
 
 
 class InvariantError(BastionError):

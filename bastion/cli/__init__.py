@@ -1,7 +1,7 @@
 """The ``bastion`` command: one sub-command per operator task.
 
 User errors (bad profiles, bad data, bad arguments) print one line on stderr and exit
-with status 2; no traceback. Anything else is a bug and is shown in full.
+with status 2 (1 for an environment problem, such as a missing locale); no traceback. Anything else is a bug and is shown in full.
 """
 
 from __future__ import annotations
@@ -74,4 +74,4 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="bastion", standalone_mode=True)
     except UserError as exc:
-        fail(str(exc).replace("\n", " "))
+        fail(str(exc).replace("\n", " "), exc.exit_code)
