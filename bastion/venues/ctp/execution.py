@@ -162,6 +162,7 @@ class CtpVenue(RecoveryMixin, CtpLink):
 
     @property
     def market(self) -> MarketView:
+        self.pump()  # quotes arrive through the inbox like everything else
         return self._market
 
     @property

@@ -125,14 +125,15 @@ class CtpLink:
         until it holds. Whether it holds (True when there is no condition)."""
         deadline = time.monotonic() + timeout
         while True:
-            for record in self.inbox.take_all():
+            records = self.inbox.take_all()
+            for record in records:
                 self._dispatch(record)
             if self._needs_login and not self._in_login:
                 self._needs_login = False
                 self._relogin()
-            if until is None:
-                return True
-            if until():
+            if records:
+                continue  # what was applied may have answered at once: drain to empty
+            if until is None or until():
                 return True
             left = deadline - time.monotonic()
             if left <= 0:
