@@ -129,7 +129,8 @@ class CtpVenue(RecoveryMixin, CtpLink):
         self.books: dict[ContractId, Book] = {c.contract_id: Book() for c in contracts.all()}
         self._trade_keys: set[tuple[str, str, str]] = set()
         self.fills: list[Fill] = []
-        self.foreign_orders: dict[tuple[str, str], p.OrderReport] = {}
+        self.foreign_orders: dict[Triple, p.OrderReport] = {}
+        self._foreign_sys: set[tuple[str, str]] = set()
         self.foreign_trades: list[p.TradeReport] = []
         self._parked: list[p.TradeReport] = []
         self.duplicate_trades = 0
@@ -269,10 +270,14 @@ class CtpVenue(RecoveryMixin, CtpLink):
             )
             return
         leg = self._find_leg(report)
+        triple = (report.front_id, report.session_id, ref_key(report.order_ref))
         if leg is None:
-            key = sys_key(report.exchange_id, report.order_sys_id or report.order_ref)
-            self.foreign_orders[key] = report
+            self.foreign_orders[triple] = report
+            if report.order_sys_id.strip():
+                self._foreign_sys.add(sys_key(report.exchange_id, report.order_sys_id))
             return
+        if self.foreign_orders.pop(triple, None) is not None:  # it was ours after all
+            self._foreign_sys.discard(sys_key(report.exchange_id, report.order_sys_id))
         if report.order_sys_id.strip() and leg.order_sys_id is None:
             leg.order_sys_id = report.order_sys_id
             self._by_sys[sys_key(report.exchange_id, report.order_sys_id)] = leg
@@ -382,7 +387,7 @@ class CtpVenue(RecoveryMixin, CtpLink):
         if leg is None and self._reload_map():
             leg = self._by_sys.get(sys_key(trade.exchange_id, trade.order_sys_id))
         if leg is None:
-            if sys_key(trade.exchange_id, trade.order_sys_id) in self.foreign_orders:
+            if sys_key(trade.exchange_id, trade.order_sys_id) in self._foreign_sys:
                 self._trade_keys.add(trade.key)
                 self._foreign(trade)
             else:

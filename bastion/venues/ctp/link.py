@@ -145,7 +145,15 @@ class CtpLink:
             self._replies.setdefault(record.request_id, []).append(record)
             if record.is_last:
                 self._answers[record.request_id] = record
-        elif isinstance(record, p.Authenticated | p.LoggedIn | p.SettlementConfirmed):
+        elif isinstance(record, p.LoggedIn):
+            self._answers[record.request_id] = record
+            if record.error.ok:
+                # Before anything after it: the RESTART replay follows the login answer at
+                # once, and must meet this session's ids and the trading day's order map.
+                self.front_id, self.session_id = record.front_id, record.session_id
+                self.trading_day = record.trading_day
+                self.begin_session()
+        elif isinstance(record, p.Authenticated | p.SettlementConfirmed):
             self._answers[record.request_id] = record
         elif isinstance(record, p.MdLoggedIn):
             self._on_md_login(record)
@@ -161,6 +169,9 @@ class CtpLink:
 
     def apply(self, record: object) -> None:
         """Orders, trades, quotes and statuses: the subclass applies them."""
+
+    def begin_session(self) -> None:
+        """A login answer arrived (ids and trading day set): the subclass prepares."""
 
     # -- front connection ---------------------------------------------------------------
     def _on_front_connected(self, record: p.FrontConnected) -> None:
@@ -291,8 +302,6 @@ class CtpLink:
         answer: p.LoggedIn = self._answer("login", self._trader.login, field)
         if not answer.error.ok:
             self._fail("trading_login", "trading login", answer.error)
-        self.front_id, self.session_id = answer.front_id, answer.session_id
-        self.trading_day = answer.trading_day
         ref = answer.max_order_ref
         self.max_order_ref = max(self.max_order_ref, int(ref) if ref.isdigit() else 0)
         queries, orders = self._trader.front_limits()

@@ -93,16 +93,21 @@ class RecoveryMixin:
             self.problems.append(f"CTP order map fact not understood ({exc}): {fact!r}")
 
     # -- recovery ---------------------------------------------------------------------------
-    def recover_after_login(self: Any) -> None:
+    def begin_session(self: Any) -> None:
+        """A login answer: a new trading day starts empty; the day's order map is read."""
         if self._day != self.trading_day:
             self._day = self.trading_day
             self._trade_keys.clear()
             self.fills.clear()
             self.foreign_orders.clear()
+            self._foreign_sys.clear()
+            self._parked.clear()
         self._map_size = -1
-        self._reload_map()
-        for fact in self.order_map.facts(self.trading_day):
-            self._learn(fact)
+        if not self._reload_map():
+            for fact in self.order_map.facts(self.trading_day):
+                self._learn(fact)
+
+    def recover_after_login(self: Any) -> None:
         self.pump()  # the replay that has come so far
         t = self.binding.trader
         for what, send, kind in (
