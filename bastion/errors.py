@@ -4,7 +4,7 @@
     ├── UserError                     bad input from a person or a file: one line, exit 2
     │   ├── ConfigError               a profile or config value is wrong (R1.4)
     │   ├── DataError                 a data file is malformed, unsorted, off-tick, ...
-    │   └── EnvironmentProblem        the machine lacks something (a locale, a library): exit 1
+    │   └── EnvironmentSetupError     the machine lacks something (a locale, a library): exit 1
     └── InvariantError                Bastion's own view is inconsistent: fail closed
         ├── IllegalTransition         (state, event) pair not in the order state table
         ├── OverfillError             fills would exceed the order quantity
@@ -21,7 +21,7 @@ __all__ = [
     "BastionError",
     "ConfigError",
     "DataError",
-    "EnvironmentProblem",
+    "EnvironmentSetupError",
     "IllegalTransition",
     "InvariantError",
     "JournalError",
@@ -48,7 +48,7 @@ class DataError(UserError):
     """A data file is malformed or violates a rule (columns, order, ticks)."""
 
 
-class EnvironmentProblem(UserError):
+class EnvironmentSetupError(UserError):
     """The machine lacks something Bastion needs (a locale, a runtime library); the
     message says how to fix it."""
 

@@ -1,7 +1,8 @@
 """The ``bastion`` command: one sub-command per operator task.
 
 User errors (bad profiles, bad data, bad arguments) print one line on stderr and exit
-with status 2 (1 for an environment problem, such as a missing locale); no traceback. Anything else is a bug and is shown in full.
+with status 2 (1 for an environment problem, such as a missing locale); no traceback.
+Anything else is a bug and is shown in full.
 """
 
 from __future__ import annotations

@@ -126,24 +126,26 @@ def markdown_zh(record: RunRecord) -> str:
         + (LABELS["comparison"] if record.role == "comparison" else ""),
         "",
         f"- {LABELS['started']}：{record.started_at}",
-        f"- {LABELS['profile']}：{record.profile}（{_ROLES.get(record.role, record.role)}，"
-        f"{_ENVIRONMENTS.get(record.environment, record.environment)}）",
+        (
+            f"- {LABELS['profile']}：{record.profile}（{_ROLES.get(record.role, record.role)}，"
+            f"{_ENVIRONMENTS.get(record.environment, record.environment)}）"
+        ),
         f"- {LABELS['command']}：`{record.command}`",
         f"- {LABELS['target_date']}：{record.target_date or '-'}",
         pool,
         f"- {LABELS['risk_level']}：{value_zh(record.risk_level)}",
         f"- {LABELS['gate_result']}：**{value_zh(record.gate_result)}**",
-        f"- {LABELS['api_counts']}：报单 {counts.get('send_order_calls', 0)} 次，"
-        f"撤单 {counts.get('cancel_order_calls', 0)} 次",
+        (
+            f"- {LABELS['api_counts']}：报单 {counts.get('send_order_calls', 0)} 次，"
+            f"撤单 {counts.get('cancel_order_calls', 0)} 次"
+        ),
     ]
     if record.stale_inputs:
         lines.append(f"- {LABELS['stale']}：{'；'.join(record.stale_inputs)}")
     lines += ["", f"## {LABELS['signals']}", "", *_signals(record.signals)]
     lines += ["", f"## {LABELS['broker_state']}", ""]
     if record.broker_state:
-        lines.extend(
-            f"- {_KEYS.get(k, k)}：{value_zh(v)}" for k, v in record.broker_state.items()
-        )
+        lines.extend(f"- {_KEYS.get(k, k)}：{value_zh(v)}" for k, v in record.broker_state.items())
     else:
         lines.append(LABELS["not_looked_at"])
     if record.notes:

@@ -18,9 +18,9 @@ import pytest
 
 from bastion.clock import WallClock
 from bastion.domain.ids import ContractId
+from bastion.gates.smoke_guards import DEFAULT_GUARD
 from bastion.marketdata.sample import write_sample
 from bastion.marketdata.specs import SpecRegistry
-from bastion.gates.smoke_guards import DEFAULT_GUARD
 from tests.conftest import REPO, CliResult
 
 pytest.importorskip("openctp_ctp", reason="the CTP extra is not installed")
@@ -167,8 +167,11 @@ def test_operator_day_ctp_fake_counter_full_day(cli: Cli, ctp_day: FakeCtpCounte
     # Closing today's SHFE position takes CloseToday: the counter would refuse Close.
     assert [o.offset for o in counter.orders.values()][-1] == "3"
     assert counter.books[CONTRACT] == {
-        "long_today": 0, "long_yesterday": 0, "short_today": 0, "short_yesterday": 0,
-    }  # fmt: skip
+        "long_today": 0,
+        "long_yesterday": 0,
+        "short_today": 0,
+        "short_yesterday": 0,
+    }
     kill = _run(cli, ["kill", "--profile", "profiles/ctp.yaml", "--reason", "rehearsal"])
     assert "KILL SWITCH: account HALTED and kill requested" in kill
     again = _run(cli, ["probe"])
@@ -177,8 +180,15 @@ def test_operator_day_ctp_fake_counter_full_day(cli: Cli, ctp_day: FakeCtpCounte
     records = Path("runs/paper/records")
     kinds = sorted(json.loads(p.read_text())["kind"] for p in records.glob("20*/*.json"))
     assert kinds == [
-        "flatten", "gate", "probe", "probe", "session", "shadow", "smoke-order", "smoke-order",
-    ]  # fmt: skip
+        "flatten",
+        "gate",
+        "probe",
+        "probe",
+        "session",
+        "shadow",
+        "smoke-order",
+        "smoke-order",
+    ]
     for path in records.glob("20*/*.md"):
         assert "# Bastion 运行记录：" in path.read_text(encoding="utf-8"), path
     everything = "".join(

@@ -22,11 +22,22 @@ def _record() -> RunRecord:
         pool_source="examples/pools",
         risk_level="base",
         signals=[
-            {"instrument": "rb", "contract": "rb/202410", "previous": 0, "target": 4,
-             "action": "open", "forecast": 0.5, "reference": "3850"},
-        ],  # fmt: skip
-        broker_state={"venue": "ctp-simnow", "connected": True, "settlement": "confirmed",
-                      "position_state": "confirmed_flat"},  # fmt: skip
+            {
+                "instrument": "rb",
+                "contract": "rb/202410",
+                "previous": 0,
+                "target": 4,
+                "action": "open",
+                "forecast": 0.5,
+                "reference": "3850",
+            },
+        ],
+        broker_state={
+            "venue": "ctp-simnow",
+            "connected": True,
+            "settlement": "confirmed",
+            "position_state": "confirmed_flat",
+        },
         gate_result="blocked: broker state stale",
         api_counts={"send_order_calls": 0, "cancel_order_calls": 0},
         next_step="run bastion probe again",
@@ -41,10 +52,19 @@ def test_record_zh_has_every_english_field_with_a_chinese_label() -> None:
     assert english.count("\n- ") == chinese.count("\n- ")
     assert english.count("\n## ") == chinese.count("\n## ")
     for words in (
-        "运行记录：执行闸门", "目标日期：2024-04-30", "模型池周期：2024-04", "风险等级：基础",
-        "闸门结果：**阻止：broker state stale**", "报单 0 次，撤单 0 次", "## 信号", "开仓",
-        "## 券商状态", "结算确认：已确认", "持仓快照状态：确认空仓", "## 下一步",
-    ):  # fmt: skip
+        "运行记录：执行闸门",
+        "目标日期：2024-04-30",
+        "模型池周期：2024-04",
+        "风险等级：基础",
+        "闸门结果：**阻止：broker state stale**",
+        "报单 0 次，撤单 0 次",
+        "## 信号",
+        "开仓",
+        "## 券商状态",
+        "结算确认：已确认",
+        "持仓快照状态：确认空仓",
+        "## 下一步",
+    ):
         assert words in chinese, words
 
 

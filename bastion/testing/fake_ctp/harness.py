@@ -31,7 +31,7 @@ from bastion.venues.ctp.instruments import CtpContracts
 from bastion.venues.port import VenuePort
 from bastion.venues.sim.config import SimVenueConfig
 
-__all__ = ["CTP_CONTRACT", "CTP_SKIPS", "CtpHarness", "ctp_harness_factory", "conformance_spec"]
+__all__ = ["CTP_CONTRACT", "CTP_SKIPS", "CtpHarness", "conformance_spec", "ctp_harness_factory"]
 
 CTP_CONTRACT = ContractId("rb/202606")
 
@@ -107,11 +107,13 @@ class CtpHarness:
             self.clock,
             CtpContracts(specs),
             self.counter.trader_port,
-            self.counter.md_port,
+            md_port=self.counter.md_port,
         )
         self.venue: VenuePort = self.ctp
         if not self.ctp.connect():
-            raise RuntimeError(f"the CTP adapter could not log in: {self.ctp.last_disconnect_reason}")
+            raise RuntimeError(
+                f"the CTP adapter could not log in: {self.ctp.last_disconnect_reason}"
+            )
 
     def now(self) -> dt.datetime:
         return self.clock.now()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bastion.testing.fake_ctp.structs import make
 
 if TYPE_CHECKING:
-    from bastion.testing.fake_ctp.counter import FakeCtpCounter
+    from bastion.testing.fake_ctp.counter import FakeCtpCounter as Counter
 
 __all__ = ["Call", "FakeMdApi", "FakeTraderApi", "Struct"]
 
@@ -39,7 +39,7 @@ class Call:
 
 
 class _Session:
-    def __init__(self, counter: FakeCtpCounter, *, threaded: bool) -> None:
+    def __init__(self, counter: Counter, *, threaded: bool) -> None:
         self.counter = counter
         self.spi: Any = None
         self.connected = False
@@ -81,7 +81,7 @@ class _Session:
 class FakeTraderApi(_Session):
     """One trader session at the fake counter (one per adapter ``start``)."""
 
-    def __init__(self, counter: FakeCtpCounter, *, threaded: bool = False) -> None:
+    def __init__(self, counter: Counter, *, threaded: bool = False) -> None:
         super().__init__(counter, threaded=threaded)
         self.front_id = 0
         self.session_id = 0
@@ -141,7 +141,7 @@ class FakeTraderApi(_Session):
 class FakeMdApi(_Session):
     """One market-data session at the fake counter."""
 
-    def __init__(self, counter: FakeCtpCounter, *, threaded: bool = False) -> None:
+    def __init__(self, counter: Counter, *, threaded: bool = False) -> None:
         super().__init__(counter, threaded=threaded)
         self.subscribed: set[str] = set()
 

@@ -84,7 +84,7 @@ def _check(cls: type, fields: dict[str, tuple[int, str, int]]) -> None:
 
 def set_raw(struct: Any, name: str, data: bytes) -> None:
     """Write ``data`` (cut to fit, NUL-terminated) into a char-array field as it is."""
-    offset, kind, size = layout(type(struct))[name]
+    offset, kind, size = layout(type(struct))[name]  # type: ignore[arg-type]
     if kind != "s":
         raise LayoutError(f"{type(struct).__name__}.{name} is not a text field")
     data = data[: size - 1] + b"\0"

@@ -27,6 +27,7 @@ not ready") is retried like -2/-3.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import logging
 import threading
@@ -119,6 +120,17 @@ class CtpLink:
         self.problems: list[str] = []
         self.flow_retries_used = 0
 
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def trader(self) -> CtpTraderPort:
+        """The trader API; only used after ``start`` (a login failed otherwise)."""
+        if self._trader is None:
+            raise LoginFailed(f"{self.config.name}: the trader API is not started")
+        return self._trader
+
     # -- the inbox ------------------------------------------------------------------------
     def pump(self, until: Callable[[], bool] | None = None, timeout: float = 0.0) -> bool:
         """Apply everything CTP sent; with ``until``, keep waiting (up to ``timeout`` s)
@@ -162,7 +174,9 @@ class CtpLink:
         elif isinstance(record, p.FrontDisconnected):
             self._on_front_disconnected(record)
         elif isinstance(record, CallbackFailed):
-            self.problems.append(f"CTP callback {record.callback} could not be read: {record.error}")
+            self.problems.append(
+                f"CTP callback {record.callback} could not be read: {record.error}"
+            )
             log.error("CTP callback %s could not be read: %s", record.callback, record.error)
         else:
             self.apply(record)
@@ -225,26 +239,32 @@ class CtpLink:
     def login_sequence(self) -> bool:
         """Run every step; whether the venue is ready to trade. Never raises."""
         self._in_login = True
+        failure = ""
         try:
-            if not self.pump(lambda: self.front_up, self.config.connect_timeout):
-                why = diagnose_silent_front(self.config.front, self.config.connect_timeout)
-                self._step("trading_authentication", ok=False, detail=why)
-                raise LoginFailed(why)
+            self._wait_front()
             self._authenticate()
             self._login()
             self._confirm_settlement()
             self.after_login()
         except LoginFailed as failed:
-            self.ready = False
-            self.last_disconnect_reason = str(failed)
-            log.error("CTP %s: %s", self.config.name, failed)
-            return False
+            failure = str(failed)
         finally:
             self._in_login = False
+        if failure:
+            self.ready = False
+            self.last_disconnect_reason = failure
+            log.error("CTP %s: %s", self.config.name, failure)
+            return False
         self.ready = True
         self.connection_epoch += 1
         log.info("CTP %s: ready (epoch %d)", self.config.name, self.connection_epoch)
         return True
+
+    def _wait_front(self) -> None:
+        if not self.pump(lambda: self.front_up, self.config.connect_timeout):
+            why = diagnose_silent_front(self.config.front, self.config.connect_timeout)
+            self._step("trading_authentication", ok=False, detail=why)
+            raise LoginFailed(why)
 
     def _relogin(self) -> None:
         self.login_sequence()
@@ -277,8 +297,7 @@ class CtpLink:
         field.AppID = self.config.app_id
         field.AuthCode = self.config.auth_code.reveal() if self.config.auth_code else ""
         field.UserProductInfo = self.config.product_info
-        assert self._trader is not None  # noqa: S101 - started before the sequence
-        answer: p.Authenticated = self._answer("authentication", self._trader.authenticate, field)
+        answer: p.Authenticated = self._answer("authentication", self.trader.authenticate, field)
         if not answer.error.ok:
             self._fail("trading_authentication", "trading authentication", answer.error)
         self._step("trading_authentication", ok=True, detail=f"AppID {self.config.app_id}")
@@ -298,13 +317,12 @@ class CtpLink:
             field.MacAddress = self.config.mac_address
         if self.config.login_remark:
             field.LoginRemark = self.config.login_remark
-        assert self._trader is not None  # noqa: S101 - started before the sequence
-        answer: p.LoggedIn = self._answer("login", self._trader.login, field)
+        answer: p.LoggedIn = self._answer("login", self.trader.login, field)
         if not answer.error.ok:
             self._fail("trading_login", "trading login", answer.error)
         ref = answer.max_order_ref
         self.max_order_ref = max(self.max_order_ref, int(ref) if ref.isdigit() else 0)
-        queries, orders = self._trader.front_limits()
+        queries, orders = self.trader.front_limits()
         if queries > 0:
             self._query_rate = float(queries)
         if orders > 0:
@@ -321,8 +339,7 @@ class CtpLink:
         query = t.CThostFtdcQrySettlementInfoConfirmField()
         query.BrokerID = self.config.broker_id
         query.InvestorID = self.config.user_id
-        assert self._trader is not None  # noqa: S101 - started before the sequence
-        rows = self.query("settlement confirmation", self._trader.query_settlement_confirm, query)
+        rows = self.query("settlement confirmation", self.trader.query_settlement_confirm, query)
         if isinstance(rows, str):
             self._step("settlement_confirmation", ok=False, detail=rows)
             raise LoginFailed(rows)
@@ -334,7 +351,7 @@ class CtpLink:
         field.BrokerID = self.config.broker_id
         field.InvestorID = self.config.user_id
         answer: p.SettlementConfirmed = self._answer(
-            "settlement confirmation", self._trader.confirm_settlement, field
+            "settlement confirmation", self.trader.confirm_settlement, field
         )
         if not answer.error.ok:
             self._fail("settlement_confirmation", "settlement confirmation", answer.error)
@@ -386,9 +403,7 @@ class CtpLink:
             code = send(field, rid)
         return code
 
-    def query(
-        self, what: str, send: Callable[[Any, int], int], field: Any
-    ) -> list[p.Row] | str:
+    def query(self, what: str, send: Callable[[Any, int], int], field: Any) -> list[p.Row] | str:
         """One query's rows, or why there are none: never an empty list for a failure."""
         if not self.front_up:
             return f"{what}: {self.config.name} is disconnected"
@@ -402,7 +417,9 @@ class CtpLink:
                 code = self._send(send, field, rid)
                 if code != 0:
                     return f"{what}: {describe_return_code(code)}"
-                if not self.pump(lambda r=rid: r in self._answers, self.config.query_timeout):
+                if not self.pump(
+                    functools.partial(self._answers.__contains__, rid), self.config.query_timeout
+                ):
                     self._replies.pop(rid, None)
                     return f"{what}: no answer within {self.config.query_timeout:g} s"
                 self._answers.pop(rid, None)

@@ -131,14 +131,14 @@ class OrderMap:
         except FileNotFoundError:
             return []
         except OSError as exc:
-            log.error("CTP order map %s cannot be read: %s", self.path, exc)
+            log.error("CTP order map %s cannot be read: %s", self.path, exc)  # noqa: TRY400 - one line says it all
             return []
         out = []
         for number, line in enumerate(lines, 1):
             try:
                 fact = json.loads(line)
             except ValueError:
-                log.error("CTP order map %s line %d is not JSON: skipped", self.path, number)
+                log.error("CTP order map %s line %d: not JSON, skipped", self.path, number)  # noqa: TRY400
                 continue
             if isinstance(fact, dict) and fact.get("day") == trading_day:
                 out.append(fact)

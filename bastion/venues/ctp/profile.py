@@ -90,7 +90,7 @@ class CtpBuilder:
         config = ctp_config_for(profile, role, timeout=timeout)
         contracts = CtpContracts(profile_market_specs(profile))
         trader, md = _ports(binding, config)
-        return CtpVenue(config, binding, clock, contracts, trader, md)
+        return CtpVenue(config, binding, clock, contracts, trader, md_port=md)
 
 
 def _ports(

@@ -23,9 +23,11 @@ from bastion.domain.enums import OffsetFlag, OrderType, Side, TimeInForce
 from bastion.domain.ids import ClientOrderId, ContractId
 from bastion.venues.ctp import codes
 from bastion.venues.ctp import parsing as p
+from bastion.venues.ctp.instruments import to_ticks_or_none
 from bastion.venues.ctp.link import LoginFailed
 from bastion.venues.ctp.offsets import Book
 from bastion.venues.ctp.orders import ClientState, LegState, sys_key
+from bastion.venues.ctp.reports import FOREIGN_PREFIX, CtpReports, ref_key
 from bastion.venues.port import (
     AccountSnapshot,
     FillCursor,
@@ -37,7 +39,7 @@ from bastion.venues.port import (
     VenueOrderStatus,
 )
 
-__all__ = ["RecoveryMixin"]
+__all__ = ["CtpRecovery"]
 
 _FINISHED = {
     "filled": VenueOrderStatus.FILLED,
@@ -51,13 +53,11 @@ def _decimal(value: float) -> Decimal:
     return Decimal(repr(value))
 
 
-class RecoveryMixin:
-    """Mixed into ``CtpVenue``; uses its state (``self: Any`` keeps mypy out of it)."""
+class CtpRecovery(CtpReports):
+    """Recovery after each login, and the snapshots; ``CtpVenue`` adds the order calls."""
 
     # -- identities from the order map ---------------------------------------------------
-    def _learn(self: Any, fact: dict[str, Any]) -> None:
-        from bastion.venues.ctp.execution import ref_key
-
+    def _learn(self, fact: dict[str, Any]) -> None:
         try:
             triple = (int(fact["front"]), int(fact["session"]), ref_key(str(fact["ref"])))
             if fact.get("kind") == "sys":
@@ -77,23 +77,33 @@ class RecoveryMixin:
             if client is None:
                 limit = fact.get("limit")
                 client = ClientState(
-                    coid, contract.contract_id, side, int(fact["order_qty"]),
-                    OrderType(fact.get("type", "limit")), TimeInForce(fact.get("tif", "day")),
+                    coid,
+                    contract.contract_id,
+                    side,
+                    int(fact["order_qty"]),
+                    OrderType(fact.get("type", "limit")),
+                    TimeInForce(fact.get("tif", "day")),
                     None if limit is None else int(limit),
-                )  # fmt: skip
+                )
                 self.clients[coid] = client
             leg = LegState(
-                coid, contract.contract_id, contract.instrument_id, contract.exchange_id, side,
-                OffsetFlag(fact["offset"]), int(fact["qty"]), triple,
+                coid,
+                contract.contract_id,
+                contract.instrument_id,
+                contract.exchange_id,
+                side,
+                OffsetFlag(fact["offset"]),
+                int(fact["qty"]),
+                triple,
                 current_session=triple[:2] == (self.front_id, self.session_id),
-            )  # fmt: skip
+            )
             client.legs.append(leg)
             self._by_triple[triple] = leg
         except (KeyError, ValueError, TypeError) as exc:
             self.problems.append(f"CTP order map fact not understood ({exc}): {fact!r}")
 
     # -- recovery ---------------------------------------------------------------------------
-    def begin_session(self: Any) -> None:
+    def begin_session(self) -> None:
         """A login answer: a new trading day starts empty; the day's order map is read."""
         if self._day != self.trading_day:
             self._day = self.trading_day
@@ -107,12 +117,15 @@ class RecoveryMixin:
             for fact in self.order_map.facts(self.trading_day):
                 self._learn(fact)
 
-    def recover_after_login(self: Any) -> None:
+    def after_login(self) -> None:
+        self.recover_after_login()
+
+    def recover_after_login(self) -> None:
         self.pump()  # the replay that has come so far
         t = self.binding.trader
         for what, send, kind in (
-            ("the day's orders", self._trader.query_orders, t.CThostFtdcQryOrderField),
-            ("the day's trades", self._trader.query_trades, t.CThostFtdcQryTradeField),
+            ("the day's orders", self.trader.query_orders, t.CThostFtdcQryOrderField),
+            ("the day's trades", self.trader.query_trades, t.CThostFtdcQryTradeField),
         ):
             field = kind()
             field.BrokerID = self.config.broker_id
@@ -132,13 +145,15 @@ class RecoveryMixin:
         if isinstance(account, str):
             raise LoginFailed(f"recovery: {account}")
 
-    def _check_contracts(self: Any) -> None:
+    def _check_contracts(self) -> None:
         found: list[str] = []
         for contract in self.contracts.all():
             field = self.binding.trader.CThostFtdcQryInstrumentField()
             field.InstrumentID = contract.instrument_id
             field.ExchangeID = contract.exchange_id
-            rows = self.query(f"contract {contract.instrument_id}", self._trader.query_instrument, field)
+            rows = self.query(
+                f"contract {contract.instrument_id}", self.trader.query_instrument, field
+            )
             if isinstance(rows, str):
                 self._step("contracts", ok=False, detail=rows)
                 raise LoginFailed(rows)
@@ -174,17 +189,19 @@ class RecoveryMixin:
         self._step("contracts", ok=True, detail="; ".join(found) + " (match the specs)")
 
     # -- snapshots ---------------------------------------------------------------------------
-    def _unknown_why(self: Any) -> str | None:
+    def _unknown_why(self) -> str | None:
         self.pump()
         if not self.ready:
-            return f"{self.name} is not logged in ({self.last_disconnect_reason or 'not connected'})"
+            return (
+                f"{self.name} is not logged in ({self.last_disconnect_reason or 'not connected'})"
+            )
         return None
 
-    def _query_positions(self: Any) -> dict[ContractId, PositionRecord] | str:
+    def _query_positions(self) -> dict[ContractId, PositionRecord] | str:
         field = self.binding.trader.CThostFtdcQryInvestorPositionField()
         field.BrokerID = self.config.broker_id
         field.InvestorID = self.config.user_id
-        rows = self.query("positions", self._trader.query_positions, field)
+        rows = self.query("positions", self.trader.query_positions, field)
         if isinstance(rows, str):
             return rows
         books: dict[ContractId, Book] = {cid: Book() for cid in self.books}
@@ -227,11 +244,11 @@ class RecoveryMixin:
             if b.long_today or b.long_yesterday or b.short_today or b.short_yesterday
         }
 
-    def _query_account(self: Any) -> AccountSnapshot | str:
+    def _query_account(self) -> AccountSnapshot | str:
         field = self.binding.trader.CThostFtdcQryTradingAccountField()
         field.BrokerID = self.config.broker_id
         field.InvestorID = self.config.user_id
-        rows = self.query("account", self._trader.query_account, field)
+        rows = self.query("account", self.trader.query_account, field)
         if isinstance(rows, str):
             return rows
         accounts = [r for r in rows if isinstance(r, p.AccountRow)]
@@ -246,7 +263,7 @@ class RecoveryMixin:
             commissions=_decimal(a.commission),
         )
 
-    def positions(self: Any) -> Snapshot[dict[ContractId, PositionRecord]]:
+    def positions(self) -> Snapshot[dict[ContractId, PositionRecord]]:
         why = self._unknown_why()
         if why is not None:
             return Snapshot.unknown(why)
@@ -255,7 +272,7 @@ class RecoveryMixin:
             return Snapshot.unknown(got)
         return Snapshot.ok(got, self.clock.now())
 
-    def account(self: Any) -> Snapshot[AccountSnapshot]:
+    def account(self) -> Snapshot[AccountSnapshot]:
         why = self._unknown_why()
         if why is not None:
             return Snapshot.unknown(why)
@@ -264,7 +281,7 @@ class RecoveryMixin:
             return Snapshot.unknown(got)
         return Snapshot.ok(got, self.clock.now())
 
-    def open_orders(self: Any) -> Snapshot[tuple[OpenOrderRecord, ...]]:
+    def open_orders(self) -> Snapshot[tuple[OpenOrderRecord, ...]]:
         why = self._unknown_why()
         if why is None and self.halt_reason:
             why = f"halted: {self.halt_reason}"
@@ -277,7 +294,7 @@ class RecoveryMixin:
                 records.append(record)
         return Snapshot.ok(tuple(records), self.clock.now())
 
-    def _open_record(self: Any, client: ClientState) -> OpenOrderRecord:
+    def _open_record(self, client: ClientState) -> OpenOrderRecord:
         return OpenOrderRecord(
             client_order_id=client.client_order_id,
             venue_order_id=client.venue_order_id,
@@ -290,10 +307,7 @@ class RecoveryMixin:
             limit_ticks=client.limit_ticks,
         )
 
-    def _foreign_open(self: Any, report: p.OrderReport) -> OpenOrderRecord | None:
-        from bastion.venues.ctp.execution import FOREIGN_PREFIX
-        from bastion.venues.ctp.instruments import to_ticks_or_none
-
+    def _foreign_open(self, report: p.OrderReport) -> OpenOrderRecord | None:
         if report.status not in codes.WORKING_STATUSES:
             return None
         contract = self.contracts.by_symbol(report.instrument_id)
@@ -313,7 +327,7 @@ class RecoveryMixin:
             limit_ticks=to_ticks_or_none(contract.spec, report.limit_price),
         )
 
-    def fills_since(self: Any, cursor: FillCursor | None) -> Snapshot[FillsPage]:
+    def fills_since(self, cursor: FillCursor | None) -> Snapshot[FillsPage]:
         why = self._unknown_why()
         if why is not None:
             return Snapshot.unknown(why)
@@ -330,7 +344,7 @@ class RecoveryMixin:
         )
         return Snapshot.ok(page, self.clock.now())
 
-    def order_status(self: Any, client_order_id: ClientOrderId) -> Snapshot[OrderStatusRecord]:
+    def order_status(self, client_order_id: ClientOrderId) -> Snapshot[OrderStatusRecord]:
         why = self._unknown_why()
         if why is not None:
             return Snapshot.unknown(why)

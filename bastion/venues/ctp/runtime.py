@@ -5,7 +5,7 @@ machine without that locale the C++ runtime throws, nothing catches it, and Pyth
 aborts (exit 134): no ``try``/``except`` can stop it. So before the binding is imported
 in this process, a child Python imports it first (``check_runtime``); only when the
 child survived is the binding imported here (``load_binding``). A missing locale, a
-missing package, or an abort for another reason is an ``EnvironmentProblem``: one line
+missing package, or an abort for another reason is an ``EnvironmentSetupError``: one line
 saying what is wrong and how to fix it (exit status 1).
 
 The child's verdict is kept for the life of the process (one check per process).
@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from types import ModuleType
 
-from bastion.errors import EnvironmentProblem
+from bastion.errors import EnvironmentSetupError
 
 __all__ = ["LOCALE", "Binding", "check_runtime", "load_binding"]
 
@@ -62,7 +62,7 @@ def _problem(returncode: int, stderr: str) -> str | None:
 
 
 def check_runtime() -> None:
-    """Raise ``EnvironmentProblem`` unless the binding can be imported in this process."""
+    """Raise ``EnvironmentSetupError`` unless the binding can be imported in this process."""
     if not _verdict:
         try:
             child = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
@@ -78,7 +78,7 @@ def check_runtime() -> None:
             _verdict.append(f"could not start a Python to check the CTP binding: {exc}")
     problem = _verdict[0]
     if problem is not None:
-        raise EnvironmentProblem(problem)
+        raise EnvironmentSetupError(problem)
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,7 +81,7 @@ def _query(build: Callable[[Any], p.Row]) -> Callable[..., object]:
 
 
 _TRADER_CALLBACKS: dict[str, Callable[..., object]] = {
-    "OnFrontConnected": lambda: p.FrontConnected(),
+    "OnFrontConnected": p.FrontConnected,
     "OnFrontDisconnected": lambda reason: p.FrontDisconnected(int(reason)),
     "OnRspAuthenticate": lambda _f, info, rid, _last: p.Authenticated(int(rid), p.rsp_info(info)),
     "OnRspUserLogin": lambda f, info, rid, _last: p.logged_in(f, info, int(rid)),
@@ -95,13 +95,15 @@ _TRADER_CALLBACKS: dict[str, Callable[..., object]] = {
     "OnRspQryOrder": _query(p.order_report),
     "OnRspQryTrade": _query(p.trade_report),
     "OnRspOrderInsert": lambda f, info, rid, _last: p.order_insert_error(f, info, int(rid)),
-    "OnErrRtnOrderInsert": lambda f, info: p.order_insert_error(f, info),
+    "OnErrRtnOrderInsert": p.order_insert_error,
     "OnRspOrderAction": lambda f, info, _rid, _last: p.order_action_error(f, info),
-    "OnErrRtnOrderAction": lambda f, info: p.order_action_error(f, info),
+    "OnErrRtnOrderAction": p.order_action_error,
     "OnRtnOrder": p.order_report,
     "OnRtnTrade": p.trade_report,
     "OnRtnInstrumentStatus": p.status_report,
-    "OnRspError": lambda info, rid, _last: p.QueryReply(int(rid), None, p.rsp_info(info), True),
+    "OnRspError": lambda info, rid, _last: p.QueryReply(
+        int(rid), None, p.rsp_info(info), is_last=True
+    ),
 }
 
 _MD_CALLBACKS: dict[str, Callable[..., object]] = {
@@ -116,7 +118,7 @@ _MD_CALLBACKS: dict[str, Callable[..., object]] = {
 
 def _make(base: type, callbacks: dict[str, Callable[..., object]], name: str) -> type:
     def __init__(self: Any, inbox: Inbox) -> None:  # noqa: N807 - the class's constructor
-        base.__init__(self)
+        base.__init__(self)  # type: ignore[misc]  # the binding's director class
         self.inbox = inbox
 
     namespace: dict[str, object] = {"__init__": __init__, "__doc__": f"{name}: copies, queues."}

@@ -41,7 +41,7 @@ class Kit:
             self.clock,
             contracts,
             self.counter.trader_port,
-            self.counter.md_port,
+            md_port=self.counter.md_port,
         )
         self.venues.append(venue)
         if connect:

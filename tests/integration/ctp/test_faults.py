@@ -44,19 +44,25 @@ def test_faults_silent_front_fails_with_a_diagnosis(kit: Kit) -> None:
 
 def test_faults_real_binding_front_that_never_connects_fails_closed(tmp_path: Path) -> None:
     """The real API against a loopback port nobody listens on: no callback ever comes."""
+    from bastion.clock import WallClock
     from bastion.marketdata.specs import SpecRegistry
     from bastion.secrets import Secret
-    from bastion.clock import WallClock
 
     binding = load_binding()
     config = CtpConfig(
-        front="tcp://127.0.0.1:9", broker_id="9999", user_id="1", password=Secret("x"),
+        front="tcp://127.0.0.1:9",
+        broker_id="9999",
+        user_id="1",
+        password=Secret("x"),
         connect_timeout=0.5,
-    )  # fmt: skip
+    )
     venue = CtpVenue(
-        config, binding, WallClock(), CtpContracts({RB: SpecRegistry.bundled()["rb"]}),
+        config,
+        binding,
+        WallClock(),
+        CtpContracts({RB: SpecRegistry.bundled()["rb"]}),
         lambda: RealTraderPort(binding, tmp_path / "flow"),
-    )  # fmt: skip
+    )
     try:
         assert not venue.connect()
         assert "no answer from front tcp://127.0.0.1:9" in venue.last_disconnect_reason
@@ -80,10 +86,12 @@ def test_faults_settlement_not_confirmed_leaves_the_venue_not_ready(kit: Kit) ->
     venue = kit.venue(connect=False)
     assert not venue.connect()
     steps = {s.name: s for s in venue.login_steps()}
-    assert steps["trading_login"].ok and not steps["settlement_confirmation"].ok
+    assert steps["trading_login"].ok
+    assert not steps["settlement_confirmation"].ok
     assert "ErrorID 42" in steps["settlement_confirmation"].detail
     result = venue.submit(make_order(contract_id=RB))
-    assert not result.taken and result.reason is Reason.CONNECTION
+    assert not result.taken
+    assert result.reason is Reason.CONNECTION
 
 
 def test_faults_settlement_confirmed_once_per_trading_day(kit: Kit) -> None:
@@ -97,13 +105,16 @@ def test_faults_flow_control_is_retried_never_read_as_no_data(kit: Kit) -> None:
     venue.submit(make_order(Side.BUY, 1, contract_id=RB))
     kit.counter.faults.flow_codes.extend([-2, -3])
     positions = venue.positions()
-    assert positions.is_known and positions.value is not None and positions.value[RB].net == 1
+    assert positions.is_known
+    assert positions.value is not None
+    assert positions.value[RB].net == 1
     assert venue.flow_retries_used == 2
     kit.counter.faults.not_ready_queries = 1
     assert venue.account().is_known
     kit.counter.faults.flow_codes.extend([-3] * 20)
     stuck = venue.positions()
-    assert stuck.status is SnapshotStatus.UNKNOWN and stuck.value is None
+    assert stuck.status is SnapshotStatus.UNKNOWN
+    assert stuck.value is None
     assert "flow control" in stuck.reason
 
 
@@ -135,7 +146,8 @@ def test_faults_unmapped_status_halts_and_keeps_the_report(kit: Kit) -> None:
     assert any("status code 'z'" in p for p in venue.problems)
     assert venue.open_orders().status is SnapshotStatus.UNKNOWN
     result = venue.submit(make_order(Side.BUY, 1, contract_id=RB))
-    assert not result.taken and result.reason is Reason.UNKNOWN
+    assert not result.taken
+    assert result.reason is Reason.UNKNOWN
 
 
 def test_faults_reconnect_new_session_new_epoch_old_orders_still_ours(kit: Kit) -> None:
@@ -190,10 +202,14 @@ def test_faults_time_in_force_ctp_lacks_is_refused_before_it_leaves(kit: Kit, ti
 
     venue = kit.venue()
     order = make_order(
-        Side.BUY, 1, OrderType.LIMIT, limit_ticks=3840, time_in_force=TimeInForce(tif),
+        Side.BUY,
+        1,
+        OrderType.LIMIT,
+        limit_ticks=3840,
+        time_in_force=TimeInForce(tif),
         expire_at=kit.clock.now() + dt.timedelta(hours=1) if tif == "gtd" else None,
         contract_id=RB,
-    )  # fmt: skip
+    )
     assert not venue.submit(order).taken
     assert _rejected(venue)[0].reason is Reason.INVALID_ORDER
     assert kit.counter.requests["insert_order"] == 0

@@ -16,7 +16,7 @@ from bastion.domain.enums import OffsetFlag, OrderType, Side
 from bastion.domain.reasons import Reason
 from bastion.domain.venue_events import FillReport, Rejected
 from bastion.testing.venue_stubs import make_order
-from tests.integration.ctp.conftest import RB, M, Kit
+from tests.integration.ctp.conftest import RB, Kit, M
 
 
 def _offsets(kit: Kit) -> list[tuple[str, int]]:
@@ -47,8 +47,11 @@ def test_ctp02_dce_close_says_close_and_takes_the_oldest_first(kit: Kit) -> None
     assert _offsets(kit) == [("0", 1), ("1", 4)]
     assert venue.positions().value == {}
     assert kit.counter.books[M] == {
-        "long_today": 0, "long_yesterday": 0, "short_today": 0, "short_yesterday": 0,
-    }  # fmt: skip
+        "long_today": 0,
+        "long_yesterday": 0,
+        "short_today": 0,
+        "short_yesterday": 0,
+    }
 
 
 def test_ctp03_shfe_close_larger_than_yesterdays_book_splits(kit: Kit) -> None:
@@ -88,11 +91,13 @@ def test_ctp04_named_close_the_book_cannot_cover_is_refused_before_it_leaves(kit
 def test_ctp05_order_outside_the_band_is_refused_before_it_leaves(kit: Kit) -> None:
     venue = kit.venue()
     quote = venue.market.quote(RB)
-    assert quote is not None and quote.band is not None
-    low, high = quote.band
+    assert quote is not None
+    assert quote.band is not None
+    _, high = quote.band
     outside = make_order(Side.BUY, 1, OrderType.LIMIT, limit_ticks=high + 1, contract_id=RB)
     result = venue.submit(outside)
-    assert not result.taken and result.reason is Reason.PRICE_OUTSIDE_BAND
+    assert not result.taken
+    assert result.reason is Reason.PRICE_OUTSIDE_BAND
     assert kit.counter.requests["insert_order"] == 0
     assert venue.counters.send_order_calls == 1  # the call is counted; nothing left
     at_band = make_order(Side.SELL, 1, OrderType.LIMIT, limit_ticks=high, contract_id=RB)
@@ -108,7 +113,9 @@ def test_ctp06_market_order_into_limit_up_is_a_limit_at_the_band_and_stuck(kit: 
     assert band is not None
     kit.counter.set_quote(RB, band[1], None, bid_size=500)  # locked at limit up: no sellers
     quote = venue.market.quote(RB)
-    assert quote is not None and quote.halted and quote.ask_ticks is None
+    assert quote is not None
+    assert quote.halted
+    assert quote.ask_ticks is None
     assert venue.ctp_market.limit_state(RB) == "limit_up"
     order = make_order(Side.BUY, 1, contract_id=RB)
     assert venue.submit(order).taken

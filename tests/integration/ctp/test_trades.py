@@ -52,7 +52,8 @@ def test_trades_fill_after_cancel_is_delivered(kit: Kit) -> None:
     venue.cancel(order.client_order_id)
     events = venue.poll_events()
     kinds = [type(e).__name__ for e in events]
-    assert "Canceled" in kinds and "FillReport" in kinds, kinds
+    assert "Canceled" in kinds, kinds
+    assert "FillReport" in kinds, kinds
     assert sum(f.fill.quantity for f in _fills(events)) == 2
 
 

@@ -14,8 +14,8 @@ pytest.importorskip("openctp_ctp", reason="the CTP extra is not installed")
 from bastion.domain.enums import OrderType, Side
 from bastion.domain.reasons import Reason
 from bastion.domain.venue_events import Rejected
-from bastion.testing.fake_ctp.harness import CtpHarness
 from bastion.testing.conformance_base import VenueSetup
+from bastion.testing.fake_ctp.harness import CtpHarness
 from bastion.testing.venue_stubs import make_order
 
 
@@ -26,12 +26,15 @@ from bastion.testing.venue_stubs import make_order
         (OrderType.STOP_LIMIT, {"stop_ticks": 16005, "limit_ticks": 16006}),
     ],
 )
-def test_orders_refused_stop_orders_never_leave(order_type: OrderType, prices: dict[str, int]) -> None:
+def test_orders_refused_stop_orders_never_leave(
+    order_type: OrderType, prices: dict[str, int]
+) -> None:
     h = CtpHarness(VenueSetup())
     h.set_quote(16000, 16001)
     order = make_order(Side.BUY, 1, order_type, contract_id=h.contract_id, **prices)
     result = h.venue.submit(order)
-    assert not result.taken and result.reason is Reason.INVALID_ORDER
+    assert not result.taken
+    assert result.reason is Reason.INVALID_ORDER
     assert "no stop" in result.message
     assert h.counter.requests["insert_order"] == 0
     assert [type(e) for e in h.venue.poll_events()] == [Rejected]
@@ -40,5 +43,6 @@ def test_orders_refused_stop_orders_never_leave(order_type: OrderType, prices: d
 def test_orders_refused_market_order_without_a_band_never_leaves() -> None:
     h = CtpHarness(VenueSetup())  # no quote yet: no limits known
     result = h.venue.submit(make_order(Side.BUY, 1, contract_id=h.contract_id))
-    assert not result.taken and "no band is known" in result.message
+    assert not result.taken
+    assert "no band is known" in result.message
     assert h.counter.requests["insert_order"] == 0

@@ -39,14 +39,27 @@ def test_structs_layout_matches_the_binding_for_the_structs_the_fake_builds() ->
 
 def _order(**fields: object) -> object:
     base: dict[str, object] = {
-        "FrontID": 7, "SessionID": -123456, "OrderRef": "         12",
-        "ExchangeID": "SHFE", "OrderSysID": "      280443", "InstrumentID": "rb2410",
-        "Direction": "1", "CombOffsetFlag": "3", "LimitPrice": 3850.0,
-        "VolumeTotalOriginal": 3, "VolumeTraded": 1, "VolumeTotal": 2, "OrderStatus": "1",
-        "OrderSubmitStatus": "3", "StatusMsg": "部分成交报单已提交", "TimeCondition": "3",
-        "VolumeCondition": "1", "InsertDate": "20240429", "InsertTime": "21:05:00",
+        "FrontID": 7,
+        "SessionID": -123456,
+        "OrderRef": "         12",
+        "ExchangeID": "SHFE",
+        "OrderSysID": "      280443",
+        "InstrumentID": "rb2410",
+        "Direction": "1",
+        "CombOffsetFlag": "3",
+        "LimitPrice": 3850.0,
+        "VolumeTotalOriginal": 3,
+        "VolumeTraded": 1,
+        "VolumeTotal": 2,
+        "OrderStatus": "1",
+        "OrderSubmitStatus": "3",
+        "StatusMsg": "部分成交报单已提交",
+        "TimeCondition": "3",
+        "VolumeCondition": "1",
+        "InsertDate": "20240429",
+        "InsertTime": "21:05:00",
         "TradingDay": "20240430",
-    }  # fmt: skip
+    }
     base.update(fields)
     return make(B.trader.CThostFtdcOrderField, base)
 
@@ -65,10 +78,17 @@ def test_parsing_dbl_max_is_no_price() -> None:
     assert parsing.order_report(_order(LimitPrice=DBL_MAX)).limit_price is None
     depth = make(
         B.md.CThostFtdcDepthMarketDataField,
-        {"InstrumentID": "rb2410", "BidPrice1": 3850.0, "AskPrice1": DBL_MAX, "BidVolume1": 5,
-         "LastPrice": 0.0, "UpperLimitPrice": 4100.0, "LowerLimitPrice": 3600.0,
-         "PreSettlementPrice": DBL_MAX},
-    )  # fmt: skip
+        {
+            "InstrumentID": "rb2410",
+            "BidPrice1": 3850.0,
+            "AskPrice1": DBL_MAX,
+            "BidVolume1": 5,
+            "LastPrice": 0.0,
+            "UpperLimitPrice": 4100.0,
+            "LowerLimitPrice": 3600.0,
+            "PreSettlementPrice": DBL_MAX,
+        },
+    )
     quote = parsing.depth_quote(depth)
     assert (quote.bid, quote.ask, quote.last, quote.pre_settlement) == (3850.0, None, None, None)
     assert (quote.upper_limit, quote.lower_limit) == (4100.0, 3600.0)
@@ -92,20 +112,28 @@ def test_spi_callbacks_put_one_record_each_in_the_inbox() -> None:
     spi.OnRtnOrder(_order())
     info = make(B.trader.CThostFtdcRspInfoField, {"ErrorID": 31, "ErrorMsg": "CTP:资金不足"})
     echo = make(B.trader.CThostFtdcInputOrderField, {"OrderRef": "5", "InstrumentID": "rb2410"})
-    spi.OnRspOrderInsert(echo, info, 9, True)
-    spi.OnRspQryInvestorPosition(None, None, 4, True)
+    spi.OnRspOrderInsert(echo, info, 9, True)  # noqa: FBT003 - CTP's own signature
+    spi.OnRspQryInvestorPosition(None, None, 4, True)  # noqa: FBT003 - CTP's own signature
     spi.OnFrontDisconnected(0x2003)
     records = inbox.take_all()
     assert [type(r).__name__ for r in records] == [
-        "FrontConnected", "OrderReport", "OrderInsertError", "QueryReply", "FrontDisconnected",
-    ]  # fmt: skip
+        "FrontConnected",
+        "OrderReport",
+        "OrderInsertError",
+        "QueryReply",
+        "FrontDisconnected",
+    ]
     rejected = records[2]
     assert isinstance(rejected, parsing.OrderInsertError)
     assert (rejected.error.error_id, rejected.error.message, rejected.order_ref) == (
-        31, "CTP:资金不足", "5",
-    )  # fmt: skip
+        31,
+        "CTP:资金不足",
+        "5",
+    )
     empty = records[3]
-    assert isinstance(empty, parsing.QueryReply) and empty.row is None and empty.is_last
+    assert isinstance(empty, parsing.QueryReply)
+    assert empty.row is None
+    assert empty.is_last
 
 
 def test_spi_a_callback_that_cannot_be_read_is_reported_not_raised() -> None:
@@ -113,7 +141,8 @@ def test_spi_a_callback_that_cannot_be_read_is_reported_not_raised() -> None:
     spi = trader_spi_class(B)(inbox)
     spi.OnRtnTrade(object())  # not a trade struct
     [record] = inbox.take_all()
-    assert isinstance(record, CallbackFailed) and record.callback == "OnRtnTrade"
+    assert isinstance(record, CallbackFailed)
+    assert record.callback == "OnRtnTrade"
 
 
 def test_spi_market_data_spi_copies_depth() -> None:
@@ -121,4 +150,5 @@ def test_spi_market_data_spi_copies_depth() -> None:
     spi = md_spi_class(B)(inbox)
     spi.OnRtnDepthMarketData(make(B.md.CThostFtdcDepthMarketDataField, {"InstrumentID": "m2409"}))
     [record] = inbox.take_all()
-    assert isinstance(record, parsing.DepthQuote) and record.bid is None
+    assert isinstance(record, parsing.DepthQuote)
+    assert record.bid is None
