@@ -87,6 +87,10 @@ class BrokerState:
             return PositionState.MISSING
         return PositionState.POSITIONS_RECEIVED if self.positions else PositionState.CONFIRMED_FLAT
 
+    def step_results(self) -> dict[str, str]:
+        """Each reported login step: ``ok`` or ``failed``."""
+        return {str(s["name"]): "ok" if s["ok"] else "failed" for s in self.login_steps}
+
     def by_instrument(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for cid, qty in (self.positions or {}).items():
@@ -96,7 +100,9 @@ class BrokerState:
 
     def summary(self, now: dt.datetime, max_age: dt.timedelta = DEFAULT_MAX_AGE) -> dict[str, Any]:
         age = self.age(now)
+        steps = {"login_steps": self.step_results()} if self.login_steps else {}
         return {
+            **steps,
             "venue": self.venue,
             "connected": self.connected,
             "logged_in": self.logged_in,

@@ -64,6 +64,7 @@ _KEYS = {
     "equity": "权益",
     "margin_used": "占用保证金",
     "open_orders": "挂单",
+    "login_steps": "登录步骤",
     "instrument": "品种",
     "contract": "合约",
     "previous": "原持仓",
@@ -71,6 +72,11 @@ _KEYS = {
     "action": "操作",
     "forecast": "预测",
     "reference": "参考价",
+    "market_login": "行情登录",
+    "trading_authentication": "交易认证",
+    "trading_login": "交易登录",
+    "settlement_confirmation": "结算单确认",
+    "contracts": "合约核对",
 }
 _VALUES = {
     "executable": "可执行",
@@ -90,6 +96,8 @@ _VALUES = {
     "close": "平仓",
     "reverse": "反手",
     "hold": "持有",
+    "ok": "成功",
+    "failed": "失败",
 }
 
 
@@ -101,6 +109,8 @@ def value_zh(value: object) -> str:
         return "否"
     if value is None:
         return "-"
+    if isinstance(value, dict):
+        return "，".join(f"{_KEYS.get(str(k), k)} {value_zh(v)}" for k, v in value.items())
     text = str(value)
     if text.startswith("blocked: "):
         return f"阻止：{text.removeprefix('blocked: ')}"

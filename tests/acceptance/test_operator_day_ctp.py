@@ -191,6 +191,8 @@ def test_operator_day_ctp_fake_counter_full_day(cli: Cli, ctp_day: FakeCtpCounte
     ]
     for path in records.glob("20*/*.md"):
         assert "# Bastion 运行记录：" in path.read_text(encoding="utf-8"), path
+    probe_record = next(records.glob("20*/probe-*.md")).read_text(encoding="utf-8")
+    assert "登录步骤：行情登录 成功，交易认证 成功，交易登录 成功，结算单确认 成功" in probe_record
     everything = "".join(
         p.read_text(encoding="utf-8")
         for p in Path("runs").rglob("*")
