@@ -21,15 +21,15 @@ from bastion.domain.ids import ContractId
 from bastion.gates.smoke_guards import DEFAULT_GUARD
 from bastion.marketdata.sample import write_sample
 from bastion.marketdata.specs import SpecRegistry
-from tests.conftest import REPO, CliResult
-
-pytest.importorskip("openctp_ctp", reason="the CTP extra is not installed")
-
 from bastion.testing.fake_ctp import (
     FakeCtpCounter,
     register_fake_front,
     unregister_fake_front,
 )
+from tests.conftest import REPO, CliResult
+from tests.ctp_binding import require_ctp_binding
+
+require_ctp_binding()  # before any test imports the binding (it may abort)
 
 Cli = Callable[..., CliResult]
 GUARD = DEFAULT_GUARD  # the pair the smoke gate checks today; see the note in the test

@@ -1,6 +1,8 @@
 """``CtpVenue``: the ``VenuePort`` over CTP (SimNow, a broker's test front, or live).
 
-The order half of the adapter (``link`` is the connection half). What it guarantees:
+The order calls; the layers below are ``link`` (connection, login, queries), ``reports``
+(what CTP reports, into Bastion's events) and ``recovery`` (after each login, and the
+snapshots). What the adapter guarantees:
 
 - **Order calls return at once**; every outcome comes as an event. A refusal made before
   anything left (disconnected, halted, an order CTP cannot take, a price outside the

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("openctp_ctp", reason="the CTP extra is not installed")
-
 from bastion.clock import SimClock, utc
 from bastion.domain.ids import ContractId
 from bastion.marketdata.specs import SpecRegistry
@@ -18,6 +16,7 @@ from bastion.testing.fake_ctp import FakeCtpCounter
 from bastion.testing.fake_ctp.harness import fake_config
 from bastion.venues.ctp.execution import CtpVenue
 from bastion.venues.ctp.instruments import CtpContracts
+from tests.ctp_binding import require_ctp_binding
 
 RB = ContractId("rb/202410")
 M = ContractId("m/202409")
@@ -63,6 +62,7 @@ class Kit:
 
 @pytest.fixture
 def kit(tmp_path: Path) -> Iterator[Kit]:
+    require_ctp_binding()  # before the binding is imported (without the locale it aborts)
     registry = SpecRegistry.bundled()
     clock = SimClock(utc(2024, 4, 29, 2, 0))
     counter = FakeCtpCounter({RB: registry["rb"], M: registry["m"]}, clock)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import pytest
 
 from bastion.testing.conformance import CASES, run_case
-
-pytest.importorskip("openctp_ctp", reason="the CTP extra is not installed")
-
 from bastion.testing.fake_ctp.harness import CTP_SKIPS, CtpHarness, ctp_harness_factory
+from tests.ctp_binding import require_ctp_binding
+
+require_ctp_binding()  # before any test imports the binding (it may abort)
 
 
 def test_conformance_ctp_harness_offers_every_capability_and_skips_only_with_a_reason() -> None:

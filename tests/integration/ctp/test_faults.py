@@ -25,6 +25,7 @@ from bastion.venues.ctp.instruments import CtpContracts
 from bastion.venues.ctp.port import RealTraderPort
 from bastion.venues.ctp.runtime import load_binding
 from bastion.venues.port import SnapshotStatus
+from tests.ctp_binding import require_ctp_binding
 from tests.integration.ctp.conftest import RB, Kit
 
 
@@ -44,6 +45,7 @@ def test_faults_silent_front_fails_with_a_diagnosis(kit: Kit) -> None:
 
 def test_faults_real_binding_front_that_never_connects_fails_closed(tmp_path: Path) -> None:
     """The real API against a loopback port nobody listens on: no callback ever comes."""
+    require_ctp_binding()
     from bastion.clock import WallClock
     from bastion.marketdata.specs import SpecRegistry
     from bastion.secrets import Secret

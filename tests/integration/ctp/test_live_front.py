@@ -20,6 +20,7 @@ from bastion.config import load_profile
 from bastion.venues.modes import ReadOnlyVenue
 from bastion.venues.registry import open_venue
 from tests.conftest import REPO
+from tests.ctp_binding import require_ctp_binding
 
 pytestmark = pytest.mark.broker
 
@@ -44,7 +45,7 @@ def test_live_front_read_only_login_and_snapshots() -> None:
     reason = _skip_reason()
     if reason is not None:
         pytest.skip(reason)
-    pytest.importorskip("openctp_ctp", reason="the CTP extra is not installed")
+    require_ctp_binding()
     profile = load_profile(_profile_path())
     clock = WallClock()
     venue = ReadOnlyVenue(open_venue(profile, "probe", clock, timeout=15.0), clock)

@@ -13,11 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import REPO
+from tests.ctp_binding import require_ctp_binding
 
-pytest.importorskip("openctp_ctp", reason="the CTP extra is not installed")
+require_ctp_binding()  # before any test imports the binding (it may abort)
+
 
 SECRETS = {
     "BASTION_SIMNOW_CTP_USER": "000001",

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("openctp_ctp", reason="the CTP extra is not installed")
-
 from bastion.domain.enums import OrderType, Side
 from bastion.domain.reasons import Reason
 from bastion.domain.venue_events import Rejected
 from bastion.testing.conformance_base import VenueSetup
 from bastion.testing.fake_ctp.harness import CtpHarness
 from bastion.testing.venue_stubs import make_order
+from tests.ctp_binding import require_ctp_binding
+
+require_ctp_binding()  # before any test imports the binding (it may abort)
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("openctp_ctp", reason="the CTP extra is not installed")
-
 from bastion.venues.ctp.port import RealMdPort, RealTraderPort
 from bastion.venues.ctp.runtime import load_binding
+from tests.ctp_binding import require_ctp_binding
+
+require_ctp_binding()  # before any test imports the binding (it may abort)
 
 
 def test_real_ports_make_their_flow_folder_and_answer_minus_one_unconnected(

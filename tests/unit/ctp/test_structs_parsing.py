@@ -12,12 +12,13 @@ import sys
 
 import pytest
 
-pytest.importorskip("openctp_ctp", reason="the CTP extra is not installed")
-
 from bastion.testing.fake_ctp.structs import LayoutError, layout, make, set_raw
 from bastion.venues.ctp import codes, parsing
 from bastion.venues.ctp.runtime import load_binding
 from bastion.venues.ctp.spi import CallbackFailed, Inbox, md_spi_class, trader_spi_class
+from tests.ctp_binding import require_ctp_binding
+
+require_ctp_binding()  # before any test imports the binding (it may abort)
 
 B = load_binding()
 DBL_MAX = sys.float_info.max
