@@ -39,6 +39,7 @@ __all__ = [
     "AlertTarget",
     "AlertsConfig",
     "BreachAction",
+    "CtpTerminal",
     "DataConfig",
     "Environment",
     "Profile",
@@ -89,6 +90,9 @@ EnvVarName = Annotated[str, Field(pattern=ENV_VAR, description="name of an envir
 IB_LIVE_PORTS = frozenset({7496, 4001})
 IB_PAPER_PORTS = frozenset({7497, 4002})
 CTP_SIMNOW_BROKER = "9999"
+CTP_FRONT = r"^(tcp|ssl|fake)://[A-Za-z0-9_.\-]+(:\d{1,5})?$"
+CTP_ENV_TOKENS = {"simnow": "SIMNOW", "broker_test": "TEST", "live": "LIVE"}
+"""The word each CTP environment's credential variables carry (and the others' must not)."""
 
 
 class Environment(StrEnum):
@@ -99,6 +103,20 @@ class Environment(StrEnum):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class CtpTerminal(_Strict):
+    """Terminal information sent at authentication and login (R10.3). A direct-connect
+    client's API collects the terminal's system information itself; these are the fields
+    the profile may add (brokers' test fronts check ``product_info`` against the AppID)."""
+
+    product_info: str = Field(
+        default="BASTION", max_length=10, description="UserProductInfo at authentication/login"
+    )
+    client_ip: str | None = Field(default=None, max_length=32, description="ClientIPAddress")
+    client_port: int | None = Field(default=None, ge=0, le=65535, description="ClientIPPort")
+    mac_address: str | None = Field(default=None, max_length=20, description="MacAddress")
+    login_remark: str | None = Field(default=None, max_length=35, description="LoginRemark")
 
 
 class StoreConfig(_Strict):
@@ -114,7 +132,18 @@ class VenueConfig(_Strict):
         default=None, ge=0, le=2**31 - 1, description="IB client id, one per process"
     )
     broker_id: str | None = Field(default=None, description="CTP broker id")
-    front: str | None = Field(default=None, description="CTP trade front, tcp://host:port")
+    front: str | None = Field(
+        default=None, pattern=CTP_FRONT, description="CTP trade front, tcp://host:port"
+    )
+    md_front: str | None = Field(
+        default=None, pattern=CTP_FRONT, description="CTP market-data front, tcp://host:port"
+    )
+    ctp_environment: Literal["simnow", "broker_test", "live"] | None = Field(
+        default=None,
+        description="which CTP fronts: SimNow, a broker's test front, or live; each has its"
+        " own credential variables",
+    )
+    terminal: CtpTerminal = CtpTerminal()
     read_only: bool = False
     user_env: EnvVarName | None = None
     password_env: EnvVarName | None = None
@@ -369,6 +398,9 @@ class Profile(_Strict):
         default=300.0, description="an older broker snapshot counts as missing (R8.1)"
     )
     alerts: AlertsConfig = AlertsConfig()
+    lang: Literal["en", "zh"] = Field(
+        default="en", description="language of run records: en, or zh (Chinese)"
+    )
 
     @model_validator(mode="after")
     def _no_cross_wiring(self) -> Profile:
@@ -398,8 +430,8 @@ def cross_wiring_problem(p: Profile) -> str | None:  # noqa: PLR0911 - one rule 
             )
     if venue.kind == "ib" and (problem := _ib_problem(p)) is not None:
         return problem
-    if venue.kind == "ctp" and env is Environment.LIVE and venue.broker_id == CTP_SIMNOW_BROKER:
-        return "broker_id 9999 is SimNow (a test front); a live profile cannot use it"
+    if venue.kind == "ctp" and (problem := _ctp_problem(p)) is not None:
+        return problem
     for field_name in ("user_env", "password_env", "auth_code_env"):
         var = getattr(venue, field_name)
         other = [
@@ -439,6 +471,47 @@ def _ib_problem(p: Profile) -> str | None:
         return f"account {mask_account(p.account)} is not an IB paper account (DU...)"
     if env is Environment.LIVE and paper_account:
         return f"account {mask_account(p.account)} is an IB paper account under a live profile"
+    return None
+
+
+def _ctp_problem(p: Profile) -> str | None:  # noqa: PLR0911 - one rule per return
+    """Why a CTP profile mixes SimNow, broker-test and live fronts or credentials."""
+    env, venue = p.environment, p.venue
+    if env is Environment.LIVE and venue.broker_id == CTP_SIMNOW_BROKER:
+        return "broker_id 9999 is SimNow (a test front); a live profile cannot use it"
+    if not venue.front or not venue.broker_id or not venue.ctp_environment:
+        return (
+            "a CTP venue needs venue.front (tcp://host:port), venue.broker_id and"
+            " venue.ctp_environment (simnow, broker_test or live)"
+        )
+    ctp_env = venue.ctp_environment
+    if (env is Environment.LIVE) != (ctp_env == "live"):
+        return f"venue.ctp_environment {ctp_env} does not fit a {env} profile"
+    if (ctp_env == "simnow") != (venue.broker_id == CTP_SIMNOW_BROKER):
+        return (
+            f"venue.broker_id {venue.broker_id} with ctp_environment {ctp_env}: SimNow's broker"
+            " id is 9999 and only SimNow's"
+        )
+    fronts = [f for f in (venue.front, venue.md_front) if f]
+    if env is Environment.LIVE and any(f.startswith("fake://") for f in fronts):
+        return "a fake:// front is the test kit's counter; a live profile cannot use it"
+    own = CTP_ENV_TOKENS[ctp_env]
+    for field_name in ("user_env", "password_env", "auth_code_env"):
+        var = getattr(venue, field_name)
+        if var is None:
+            return f"venue.{field_name}: a CTP venue needs it (the variable holding the value)"
+        parts = var.split("_")
+        for other, token in CTP_ENV_TOKENS.items():
+            if other != ctp_env and token in parts:
+                return (
+                    f"venue.{field_name} {var} names the {other} environment; a {ctp_env}"
+                    f" profile needs its own credentials (a variable with {own} in its name)"
+                )
+        if own not in parts:
+            return (
+                f"venue.{field_name} {var}: {ctp_env} credentials live in variables naming"
+                f" it, e.g. BASTION_{own}_CTP_{field_name.removesuffix('_env').upper()}"
+            )
     return None
 
 

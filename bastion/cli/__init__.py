@@ -60,7 +60,16 @@ app.add_typer(store_app, name="store")
 @app.callback(invoke_without_command=True)
 def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="Run records in en or zh (default: the profile's lang)."),
+    ] = None,
 ) -> None:
+    from bastion.ops.records import LANGUAGES, set_record_language
+
+    if lang is not None and lang not in LANGUAGES:
+        raise UserError(f"--lang {lang!r}; expected en or zh")
+    set_record_language(lang)
     if version:
         typer.echo(f"bastion {__version__}")
         raise typer.Exit

@@ -14,7 +14,13 @@ from rich.console import Console, RenderableType
 
 from bastion.errors import UserError
 from bastion.gates.profiles import ResolvedProfile, resolve_profile
-from bastion.ops.records import RunRecord, command_line, redactor_for, write_record
+from bastion.ops.records import (
+    RunRecord,
+    command_line,
+    record_language,
+    redactor_for,
+    write_record,
+)
 from bastion.secrets import Redactor
 
 __all__ = [
@@ -90,7 +96,11 @@ class RunContext:
     def write(self, record: RunRecord) -> tuple[Path, Path]:
         profile = self.resolved.profile
         paths = write_record(
-            record, Path(profile.records_dir), self.redactor, account=profile.account
+            record,
+            Path(profile.records_dir),
+            self.redactor,
+            account=profile.account,
+            lang=record_language(profile.lang),
         )
         self.echo(f"run record: {paths[1]}")
         return paths

@@ -2,7 +2,9 @@
 
 ``--mode dry-run`` runs every gate and prints the order it would send (nothing is
 sent). ``--mode submit-cancel`` needs BOTH ``BASTION_SMOKE_ORDER_ENABLED=1`` AND
-``--confirm-submit I_UNDERSTAND_THIS_SENDS_TEST_ORDERS``, and refuses a live profile.
+``--confirm-submit I_UNDERSTAND_THIS_SENDS_TEST_ORDERS`` (on a CTP profile, CTP
+operators' own pair: ``CTP_SMOKE_ORDER_ENABLED=1`` and
+``I_UNDERSTAND_THIS_SENDS_CTP_TEST_ORDERS``), and refuses a live profile.
 It reports the send and cancel call counts, the venue order id, the final status, the
 traded volume and the residual position; a fill is journaled and reconciled.
 """
@@ -30,7 +32,11 @@ __all__ = ["smoke_command"]
 
 ConfirmOpt = Annotated[
     str | None,
-    typer.Option("--confirm-submit", help="The exact phrase I_UNDERSTAND_THIS_SENDS_TEST_ORDERS."),
+    typer.Option(
+        "--confirm-submit",
+        help="The exact phrase: I_UNDERSTAND_THIS_SENDS_TEST_ORDERS"
+        " (CTP: I_UNDERSTAND_THIS_SENDS_CTP_TEST_ORDERS).",
+    ),
 ]
 
 

@@ -19,6 +19,7 @@ from bastion.domain.market import MarketView
 from bastion.domain.orders import BrokerOrder
 from bastion.domain.reasons import Reason
 from bastion.domain.venue_events import CancelRejected, Rejected, VenueEvent
+from bastion.venues.login import LoginStep, ReportsLoginSteps
 from bastion.venues.port import (
     AccountSnapshot,
     FillCursor,
@@ -95,6 +96,12 @@ class ReadOnlyVenue:
 
     def remember(self, order: BrokerOrder) -> None:
         self._inner.remember(order)
+
+    def login_steps(self) -> tuple[LoginStep, ...]:
+        """The wrapped venue's login steps, when it reports them (none otherwise)."""
+        if isinstance(self._inner, ReportsLoginSteps):
+            return self._inner.login_steps()
+        return ()
 
     def account(self) -> Snapshot[AccountSnapshot]:
         return self._inner.account()
