@@ -19,6 +19,7 @@ from bastion.cli.flatten import flatten_command
 from bastion.cli.gates import gate_app
 from bastion.cli.probe import probe_command
 from bastion.cli.reconcile import reconcile_command
+from bastion.cli.recover import recover_command
 from bastion.cli.report import report_app
 from bastion.cli.risk import kill_command, risk_app
 from bastion.cli.session import backtest_command, session_command
@@ -52,6 +53,7 @@ app.command("session")(session_command)
 app.command("backtest")(backtest_command)
 app.add_typer(venue_app, name="venue")
 app.command("reconcile")(reconcile_command)
+app.command("recover")(recover_command)
 app.command("watchdog")(watchdog_command)
 app.add_typer(alert_app, name="alert")
 app.add_typer(store_app, name="store")
