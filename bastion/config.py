@@ -157,6 +157,20 @@ class VenueConfig(_Strict):
         default="PAPER", pattern=r"^[A-Za-z0-9_.\-]+$", description="FIX TargetCompID"
     )
     heartbeat_seconds: int = Field(default=5, ge=1, le=300, description="FIX HeartBtInt")
+    max_clock_skew_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="the venue's clock may differ from this machine's by this much; beyond,"
+        " new orders halt until it is back within",
+    )
+    silence_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description="a venue that sends nothing for this long is treated as disconnected"
+        " (unset: the adapter's own heartbeat decides)",
+    )
     contracts: tuple[str, ...] = Field(
         default=(),
         description="contracts traded at this venue (INSTRUMENT/YYYYMM); FIX and IB need them",

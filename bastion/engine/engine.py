@@ -79,6 +79,7 @@ class EngineState(StrEnum):
     KILLING = "kill switch running"
     KILL_PENDING = "kill pending"
     HALTED = "HALTED"
+    CLOCK_SKEW = "new orders halted: the venue's clock is too far from this machine's"
 
 
 @dataclass(slots=True)
@@ -131,6 +132,11 @@ class Engine:
     _recorded: dict[tuple[str, str], Target] = field(default_factory=dict)
     _reductions_pending: bool = False
     _killed_at: dt.datetime | None = None
+    _skew_note: str | None = None
+    silence_limit: dt.timedelta | None = None
+    """A venue silent this long is treated as disconnected (``None``: the adapter's own
+    heartbeat decides)."""
+    max_skew: dt.timedelta = dt.timedelta(seconds=5)
 
     def __post_init__(self) -> None:
         self.stack.on_fill = self._on_fill
@@ -172,6 +178,7 @@ class Engine:
         if not self._connection():
             self._beat()
             return
+        self._venue_duty()
         self.stack.drain()
         if self._kill_duty():
             self._beat()
@@ -182,7 +189,11 @@ class Engine:
         if targets is not None:
             targets = self._current(targets)
             self._record_targets(targets)
-        if self.ready and (trade or targets is not None or self._reductions_pending):
+        if (
+            self.ready
+            and self._skew_note is None
+            and (trade or targets is not None or self._reductions_pending)
+        ):
             self._reductions_pending = False
             self.stack.step(targets if targets is not None else ())
         self._day_duty()
@@ -238,6 +249,43 @@ class Engine:
                 return False  # nothing is sent on a half-known state; next pass retries
             self._epoch_done = epoch
         return True
+
+    def _venue_duty(self) -> None:
+        """A venue silent for longer than allowed is treated as disconnected (the next
+        pass reconnects, recovers and reconciles); a venue clock too far from ours
+        halts new orders until it is back within the limit (journaled both ways)."""
+        now = self.clock.now()
+        heard = self.venue.last_heard
+        silence = self.silence_limit
+        if silence is not None and heard is not None and now - heard > silence:
+            why = f"the venue sent nothing for {(now - heard).total_seconds():.0f} s"
+            self.oms.record(Note(timestamp=now, kind="venue.silent", text=why))
+            self.venue.disconnect()
+            return
+        skew = self.venue.clock_skew
+        if skew is None:
+            return
+        seconds = skew.total_seconds()
+        too_far = abs(seconds) > self.max_skew.total_seconds()
+        if too_far and self._skew_note is None:
+            self._skew_note = (
+                f"the venue's clock is {seconds:+.3f} s from this machine's (limit"
+                f" {self.max_skew.total_seconds():g} s): new orders halted until it is back"
+            )
+            self._clock_note(now, seconds, self._skew_note)
+        elif not too_far and self._skew_note is not None:
+            self._skew_note = None
+            self._clock_note(now, seconds, f"the venue's clock is back within {seconds:+.3f} s")
+
+    def _clock_note(self, now: dt.datetime, seconds: float, text: str) -> None:
+        self.oms.record(
+            Note(
+                timestamp=now,
+                kind="clock.skew",
+                text=text,
+                data={"skew_seconds": f"{seconds:.6f}", "source": self.venue.name},
+            )
+        )
 
     def _recover(self) -> bool:
         cursor = self.store.get_state(CURSOR_KEY)
@@ -400,7 +448,7 @@ class Engine:
             listener(ended)
 
     # -- what the engine is doing --------------------------------------------------------------
-    def state(self) -> EngineState:
+    def state(self) -> EngineState:  # noqa: PLR0911 - one answer per state, in order
         if self.kill_switch.active:
             return EngineState.KILLING
         if self.risk.pending_kill() is not None:
@@ -412,6 +460,8 @@ class Engine:
             return EngineState.HALTED
         if not self.ready:
             return EngineState.RECOVERING
+        if self._skew_note is not None:
+            return EngineState.CLOCK_SKEW
         return EngineState.TRADING
 
     def venue_positions(self) -> dict[ContractId, int] | None:

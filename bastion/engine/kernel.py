@@ -76,6 +76,8 @@ class EngineConfig:
     equity_source: EquitySource | None = None
     """Equity marks; defaults to the venue's account snapshots."""
     heartbeat_sink: Callable[[Heartbeat], None] | None = None
+    max_clock_skew: dt.timedelta = dt.timedelta(seconds=5)
+    silence_limit: dt.timedelta | None = None
     role: str = "engine"
     """What this engine is for (engine, smoke, flatten, kill, ...), in the store's lock."""
     profile_name: str = ""
@@ -99,6 +101,10 @@ def config_from_profile(
         position_limits=dict.fromkeys(specs, profile.risk.max_position_lots),
         account_instrument=InstrumentId(profile.instruments[0]),
         profile_name=profile.name,
+        max_clock_skew=dt.timedelta(seconds=profile.venue.max_clock_skew_seconds),
+        silence_limit=None
+        if profile.venue.silence_seconds is None
+        else dt.timedelta(seconds=profile.venue.silence_seconds),
     )
     for name, value in overrides.items():
         setattr(config, name, value)
@@ -194,6 +200,8 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
         external_check_every=config.external_check_every,
         heartbeat_sink=config.heartbeat_sink,
         lock=lock,
+        silence_limit=config.silence_limit,
+        max_skew=config.max_clock_skew,
     )
     if lock is not None and lock.taken_over is not None:
         dead = lock.taken_over

@@ -11,6 +11,7 @@ for the dry-run gate's report.
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 
 from bastion.clock import Clock
@@ -83,6 +84,14 @@ class ReadOnlyVenue:
     @property
     def last_disconnect_reason(self) -> str:
         return self._inner.last_disconnect_reason
+
+    @property
+    def last_heard(self) -> dt.datetime | None:
+        return self._inner.last_heard
+
+    @property
+    def clock_skew(self) -> dt.timedelta | None:
+        return self._inner.clock_skew
 
     @property
     def market(self) -> MarketView:

@@ -118,6 +118,8 @@ class FakeCounterCore:
     ) -> None:
         self.binding = binding or load_binding()
         self.clock = clock
+        self.clock_offset = dt.timedelta(0)
+        """How far the fake exchange's clock is from the test's (a skew fault)."""
         self.broker_id, self.user_id, self.password = broker_id, user_id, password
         self.app_id, self.auth_code = app_id, auth_code
         self.threaded = threaded
@@ -254,6 +256,7 @@ class FakeCounterCore:
         session.front_id, session.session_id = self.front_id, next(self._sessions)
         session.logged_in = True
         refs = [int(o.fields["OrderRef"]) for o in self.orders.values() if o.session is session]
+        exchange_now = (self.clock.now() + self.clock_offset).astimezone(CHINA)
         fields = {
             "BrokerID": self.broker_id,
             "UserID": self.user_id,
@@ -262,6 +265,7 @@ class FakeCounterCore:
             "MaxOrderRef": str(max(refs, default=0)),
             "TradingDay": self.trading_day,
             "SystemName": "FAKE-CTP",
+            "SHFETime": exchange_now.strftime("%H:%M:%S"),
         }
         login = self._t("CThostFtdcRspUserLoginField", fields)
         session.deliver(Call("OnRspUserLogin", (login, self._info(), rid, True)))

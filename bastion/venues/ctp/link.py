@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bastion.clock import Clock
 from bastion.venues.ctp import parsing as p
@@ -111,6 +112,10 @@ class CtpLink:
         self._in_login = False
         self._connected_at: float | None = None
         self.connection_epoch = 0
+        self.last_heard: dt.datetime | None = None
+        """When the front last sent anything (UTC)."""
+        self.clock_skew: dt.timedelta | None = None
+        """The exchange's clock (SHFETime at login) minus ours."""
         self.last_disconnect_reason = ""
         self.front_id = 0
         self.session_id = 0
@@ -153,6 +158,7 @@ class CtpLink:
             self.inbox.wait(left)
 
     def _dispatch(self, record: object) -> None:
+        self.last_heard = dt.datetime.now(dt.UTC)
         if isinstance(record, p.QueryReply):
             self._replies.setdefault(record.request_id, []).append(record)
             if record.is_last:
@@ -164,6 +170,7 @@ class CtpLink:
                 # once, and must meet this session's ids and the trading day's order map.
                 self.front_id, self.session_id = record.front_id, record.session_id
                 self.trading_day = record.trading_day
+                self.clock_skew = exchange_skew(record.shfe_time, self.last_heard)
                 self.begin_session()
         elif isinstance(record, p.Authenticated | p.SettlementConfirmed):
             self._answers[record.request_id] = record
@@ -437,3 +444,21 @@ class CtpLink:
 
     def next_request_id(self) -> int:
         return next(self._ids)
+
+
+_SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def exchange_skew(shfe_time: str, now: dt.datetime) -> dt.timedelta | None:
+    """SHFETime (``HH:MM:SS`` in Shanghai) minus ``now``; ``None`` when absent or not a
+    time. The nearest date is taken, so a login around midnight reads right."""
+    try:
+        clock = dt.time.fromisoformat(shfe_time.strip())
+    except ValueError:
+        return None
+    local = now.astimezone(_SHANGHAI)
+    candidates = [
+        dt.datetime.combine(local.date() + dt.timedelta(days=d), clock, tzinfo=_SHANGHAI)
+        for d in (-1, 0, 1)
+    ]
+    return min((c - now for c in candidates), key=abs)

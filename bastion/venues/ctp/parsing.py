@@ -114,6 +114,8 @@ class LoggedIn(msgspec.Struct, frozen=True, tag=True):
     max_order_ref: str = ""
     trading_day: str = ""
     system_name: str = ""
+    shfe_time: str = ""
+    """The exchange's clock at login (``HH:MM:SS``, Shanghai time): the venue's time."""
 
 
 class MdLoggedIn(msgspec.Struct, frozen=True, tag=True):
@@ -280,6 +282,7 @@ def logged_in(field: Any, info: Any, request_id: int) -> LoggedIn:
         max_order_ref=text(field.MaxOrderRef).strip(),
         trading_day=text(field.TradingDay),
         system_name=text(field.SystemName),
+        shfe_time=text(field.SHFETime),
     )
 
 

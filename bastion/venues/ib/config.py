@@ -105,6 +105,8 @@ class IbConfig:
     """Asked for at every connection; anything but live data counts as stale."""
     market_as_limit_ticks: int | None = None
     """Send market orders as limits this many ticks through the touch (``None``: MKT)."""
+    time_check_seconds: float = 15.0
+    """How often IB is asked its time (clock skew, and a heartbeat it answers)."""
     commission_wait: float = 2.0
     """How long a fill may wait for its commission report before it is released without."""
     sync_polls: bool = False

@@ -96,6 +96,11 @@ class IbConnection:
         self.connection_epoch = 0
         self.disconnects = 0
         self.last_disconnect_reason = ""
+        self.last_heard: dt.datetime | None = None
+        """When IB last answered anything (a callback, a current-time answer), UTC."""
+        self.clock_skew: dt.timedelta | None = None
+        """IB's current time (reqCurrentTime) minus ours, at connect and every
+        ``time_check_seconds``: the answer is also the connection's heartbeat."""
         self.managed_accounts: tuple[str, ...] = ()
         self._loop: IbLoop | None = None
         self._ib: IB | None = None
@@ -217,7 +222,7 @@ class IbConnection:
             else:
                 delay = self.config.reconnect_initial
                 self._note_attempt()
-                await self._dropped.wait()
+                await self._while_connected()
                 self._dropped.clear()
                 first = False
                 if self._stopping:
@@ -228,6 +233,30 @@ class IbConnection:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
             delay = min(delay * 2, self.config.reconnect_max)
+
+    async def _while_connected(self) -> None:
+        """Wait for the connection to drop, asking IB its time every
+        ``time_check_seconds``: the clock comparison, and a heartbeat IB answers."""
+        assert self._dropped is not None  # noqa: S101 - set by _supervise
+        while not self._dropped.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._dropped.wait(), self.config.time_check_seconds)
+            ib = self._ib
+            if not self._dropped.is_set() and ib is not None:
+                await self._check_time(ib)
+
+    async def _check_time(self, ib: IB) -> None:
+        try:
+            server = await asyncio.wait_for(ib.reqCurrentTimeAsync(), self.config.query_timeout)
+        except (TimeoutError, ConnectionError):  # unanswered: last_heard stays old
+            return
+        now = dt.datetime.now(dt.UTC)
+        self.last_heard = now
+        self.clock_skew = server.astimezone(dt.UTC) - now
+
+    def heard(self) -> None:
+        """Any callback from IB (IB thread)."""
+        self.last_heard = dt.datetime.now(dt.UTC)
 
     def _note_attempt(self) -> None:
         with self._state:
@@ -287,6 +316,7 @@ class IbConnection:
                 " will not trade through this login"
             )
         self.managed_accounts = accounts
+        await self._check_time(ib)
         ib.disconnectedEvent += self._on_disconnected
         ib.client.apiError += self._on_api_error
         self._ib = ib

@@ -61,6 +61,9 @@ class Listener(Protocol):
         self, req_id: int, account: str, tag: str, value: str, currency: str
     ) -> None: ...
 
+    def heard(self) -> None:
+        """Any message arrived from IB."""
+
 
 class _Hooks(Wrapper):
     """ib_async's wrapper, plus a copy of each raw callback to the listener."""
@@ -89,11 +92,13 @@ class _Hooks(Wrapper):
                 orderId, status, filled, remaining, avgFillPrice, permId, parentId,
                 lastFillPrice, clientId, whyHeld, mktCapPrice,
             )  # fmt: skip
+        self.listener.heard()
         self.listener.on_order_status(orderId, status, filled, permId, clientId)
 
     def execDetails(self, reqId: int, contract: Contract, execution: Execution) -> None:
         requested = reqId in self._futures
         super().execDetails(reqId, contract, execution)
+        self.listener.heard()
         self.listener.on_execution(contract, execution, requested=requested)
 
     def commissionReport(self, commissionReport: CommissionReport) -> None:
@@ -108,11 +113,13 @@ class _Hooks(Wrapper):
         advancedOrderRejectJson: str,
     ) -> None:
         super().error(reqId, errorCode, errorString, advancedOrderRejectJson)
+        self.listener.heard()
         self.listener.on_error(reqId, errorCode, errorString)
 
     # Market data is requested by the adapter itself (no ib_async Ticker): not forwarded
     # to ib_async, which would log each tick as for an unknown request.
     def priceSizeTick(self, reqId: int, tickType: int, price: float, size: float) -> None:
+        self.listener.heard()
         self.listener.on_tick_price(reqId, tickType, price, size)
 
     def tickSize(self, reqId: int, tickType: int, size: float) -> None:
