@@ -61,6 +61,7 @@ def recover_command(  # noqa: PLR0917 - typer options
     from bastion.domain.ids import InstrumentId, StrategyId
     from bastion.engine.kernel import build_engine, config_from_profile
     from bastion.errors import UserError
+    from bastion.ops.monitor import attach_monitor
     from bastion.orders.rolls import FixedSchedule
     from bastion.recon.procedure import RecoveryProcedure
     from bastion.venues.registry import open_venue, profile_contracts
@@ -89,6 +90,7 @@ def recover_command(  # noqa: PLR0917 - typer options
         venue,
         clock,
     )
+    attach_monitor(engine, loaded)
     try:
         deadline = time.monotonic() + timeout
         while not engine.sync():

@@ -16,6 +16,7 @@ from bastion.cli.runs import RunContext, start_run
 from bastion.config import Environment, load_profile
 from bastion.engine.engine import EngineState
 from bastion.errors import UserError
+from bastion.ops.monitor import attach_monitor
 from bastion.ops.paper import VenueSessionResult
 
 __all__ = ["backtest_command", "session_command"]
@@ -52,7 +53,16 @@ def _run(profile_path: Path, kind: str, start: str | None, end: str | None) -> S
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return run_session(profile, kind=kind, start=first, end=last, progress=progress)
+        return run_session(
+            profile,
+            kind=kind,
+            start=first,
+            end=last,
+            progress=progress,
+            # A sim session is an operator's run: heartbeat and alerts, as against a venue.
+            # A backtest is research and alerts nobody.
+            attach=(lambda engine: attach_monitor(engine, profile)) if kind == "session" else None,
+        )
 
 
 def _summary(result: SessionResult) -> Table:

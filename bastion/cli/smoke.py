@@ -137,6 +137,7 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
     from bastion.gates.presubmit import PreSubmitGate
     from bastion.gates.shadow import plans_dir
     from bastion.gates.smoke import check_smoke_allowed, run_smoke
+    from bastion.ops.monitor import attach_monitor
     from bastion.orders.rolls import FixedSchedule
     from bastion.risk.port import RiskGate
     from bastion.strategy.plan import latest_plan, load_plan
@@ -189,6 +190,7 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
             venue,
             clock,
         )
+        attach_monitor(engine, p)
         report = run_smoke(engine, cid, Side(side), mode, offset_ticks, timeout, time.sleep)
         engine.close()
         engine = None

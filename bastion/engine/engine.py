@@ -24,7 +24,8 @@ in this order:
 8. **the trading day**: at each instrument's end of trading day (by its exchange
    calendar), working orders are cancelled and families completed; at the account's
    end of day its closing equity is kept for the next day's loss limit;
-9. **the heartbeat**: time and iteration count, in memory and to the heartbeat sink.
+9. **the heartbeat**: time and iteration count, in memory and to the pass listeners
+   (the heartbeat file and the alert feed, ``bastion.ops.monitor``).
 
 ``status()`` says what the engine is doing in words an operator can act on; it never
 says "targets met" while halted, with a kill pending, or with the venue unreachable.
@@ -109,14 +110,17 @@ class Engine:
     reconnect_every: dt.timedelta = dt.timedelta(seconds=1)
     external_check_every: int = 1
     """Check for other processes' changes to the store every N passes (1 live)."""
-    heartbeat_sink: Callable[[Heartbeat], None] | None = None
     lock: EngineLock | None = None
     """The store's one-engine lock (file-backed stores)."""
     fill_listeners: list[Callable[[Fill], None]] = field(default_factory=list)
     day_listeners: list[Callable[[DayEnd], None]] = field(default_factory=list)
+    """Called at every end of trading day (a sim venue's DAY expiry, daily equity)."""
     reconcile_listeners: list[Callable[[ReconReport], None]] = field(default_factory=list)
     """Called after every reconciliation (what depends on fresh snapshots)."""
-    """Called at every end of trading day (a sim venue's DAY expiry, daily equity)."""
+    pass_listeners: list[Callable[[Heartbeat], None]] = field(default_factory=list)
+    """Called at the end of every pass, whatever it did (the heartbeat file, alerts)."""
+    close_listeners: list[Callable[[], None]] = field(default_factory=list)
+    """Called once by ``close`` before the store closes (a last heartbeat, alert flush)."""
     recoveries: list[str] = field(default_factory=list)
     kill_reports: list[KillReport] = field(default_factory=list)
     disconnects: int = 0
@@ -201,8 +205,8 @@ class Engine:
 
     def _beat(self) -> None:
         self.heartbeat.at = self.clock.now()
-        if self.heartbeat_sink is not None:
-            self.heartbeat_sink(self.heartbeat)
+        for listener in self.pass_listeners:
+            listener(self.heartbeat)
 
     # 1. operator requests ------------------------------------------------------------------
     def _store_version(self) -> int:
@@ -400,7 +404,16 @@ class Engine:
                     self.targets.write(target)
 
     def close(self) -> None:
-        """Commit what is pending, close the store and release the one-engine lock."""
+        """Tell the close listeners, commit what is pending, close the store and release
+        the one-engine lock."""
+        listeners, self.close_listeners = self.close_listeners, []
+        try:
+            for listener in listeners:
+                listener()
+        finally:
+            self._close_store()
+
+    def _close_store(self) -> None:
         try:
             self.store.close()
         finally:

@@ -198,7 +198,7 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
         account_every=config.account_every,
         reconnect_every=config.reconnect_every,
         external_check_every=config.external_check_every,
-        heartbeat_sink=config.heartbeat_sink,
+        pass_listeners=[] if config.heartbeat_sink is None else [config.heartbeat_sink],
         lock=lock,
         silence_limit=config.silence_limit,
         max_skew=config.max_clock_skew,
