@@ -51,6 +51,18 @@ class Report:
     headline: Callout | None = None
     extra_files: dict[str, str] = field(default_factory=dict)
     context: tuple[tuple[str, str], ...] = ()
+    verdict_no: bool = False
+    """The report's answer is NO (breaks, an unknown view): exit status 3."""
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "headline": self.headline.text if self.headline else None,
+            "verdict_no": self.verdict_no,
+            "tables": [t.as_json() for t in self.tables],
+            "notes": list(self.notes),
+        }
 
     @property
     def text(self) -> str:
@@ -219,7 +231,12 @@ def _status(resolved: ResolvedProfile) -> Report:
             [
                 ("account state", account),
                 ("kill request pending", "YES" if facts.kill_pending else "no"),
-                ("last gate", str(gate.get("result")) if gate else "not run"),
+                (
+                    "last gate",
+                    f"{gate.get('result')} (at {gate.get('at')}; plan {gate.get('plan') or 'none'})"
+                    if gate
+                    else "not run",
+                ),
                 ("locked instruments", str(len(facts.locks)) if facts.locks else "none"),
             ],
         ),
@@ -276,8 +293,13 @@ def _reconcile(resolved: ResolvedProfile) -> Report:
     tables.append(
         grid("Locked instruments", ("instrument", "source", "why"), locks, numeric=(False,) * 3)
     )
+    clean = facts.recon is not None and facts.recon.clean
     return Report(
-        "reconcile", f"Bastion reconciliation: {resolved.profile.name}", tables, headline=headline
+        "reconcile",
+        f"Bastion reconciliation: {resolved.profile.name}",
+        tables,
+        headline=headline,
+        verdict_no=not clean,
     )
 
 
