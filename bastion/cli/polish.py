@@ -53,7 +53,10 @@ HELP_OPTIONS = ["-h", "--help"]
 
 def _help_option(command: object) -> None:
     """The command's own ``-h/--help`` option, made now so it shows no placeholder."""
-    from typer._click.decorators import help_option
+    try:  # typer >= 0.20 carries its own click
+        from typer._click.decorators import help_option
+    except ImportError:  # older typer: the click it depends on
+        from click.decorators import help_option
 
     if not getattr(command, "add_help_option", False):
         return
@@ -68,7 +71,9 @@ _KINDS = {"STR": "TEXT", "INT": "INTEGER", "BOOL": "BOOLEAN", "FLOAT": "FLOAT", 
 
 def _value_name(option: TyperOption) -> str:
     """``<float range>`` -> ``FLOAT``, ``<list[Path]>`` -> ``PATH``, choices as ``a|b``."""
-    desc = option.type_descriptor
+    desc = getattr(option, "type_descriptor", None)
+    if desc is None:  # older typer: click's own parameter types
+        return str(getattr(option.type, "name", "value")).split()[0].upper()  # type: ignore[attr-defined]
     if desc.is_choice and desc.choices:
         return "|".join(str(getattr(c, "value", c)) for c in desc.choices)
     label = option.display_type(None).strip("<>")  # type: ignore[arg-type]
