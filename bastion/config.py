@@ -213,6 +213,11 @@ class VenueConfig(_Strict):
 class DataConfig(_Strict):
     dir: Path = Field(default=Path("bastion-data"), description="bar store and imported data")
     sample: bool = Field(default=True, description="generate the bundled sample data if absent")
+    drop_dir: Path | None = Field(
+        default=None,
+        description="folder where a vendor download or a recorder drops new bar files;"
+        " 'bastion data update' and 'bastion after-close' import them (no network)",
+    )
 
 
 BreachAction = Literal["reduce", "halt", "kill"]

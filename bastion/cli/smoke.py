@@ -6,7 +6,8 @@ sent). ``--mode submit-cancel`` needs BOTH ``BASTION_SMOKE_ORDER_ENABLED=1`` AND
 operators' own pair: ``CTP_SMOKE_ORDER_ENABLED=1`` and
 ``I_UNDERSTAND_THIS_SENDS_CTP_TEST_ORDERS``), and refuses a live profile.
 It reports the send and cancel call counts, the venue order id, the final status, the
-traded volume and the residual position; a fill is journaled and reconciled.
+traded volume and the residual position; a fill is journaled and reconciled. Exit
+status 3 when a gate or the risk engine refused it (the table in ``bastion.cli.exits``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bastion.cli.runs import ProfileArg, RunContext, SecretArg, refuse_secret, start_run
+from bastion.cli.exits import ExitCode
+from bastion.cli.numbers import MAX_TIMEOUT_SECONDS, bounded
+from bastion.cli.runs import (
+    JsonOpt,
+    ProfileArg,
+    RunContext,
+    SecretArg,
+    refuse_secret,
+    start_run,
+)
 
 if TYPE_CHECKING:
     from bastion.clock import Clock
@@ -123,10 +133,21 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
     offset_ticks: Annotated[
         int, typer.Option("--offset-ticks", help="Ticks away from the touch (passive).")
     ] = 5,
-    timeout: Annotated[float, typer.Option("--timeout", help="Venue timeout, s.")] = 5.0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            help="Venue connect/query timeout, s (0 < s <= 3600).",
+            callback=bounded("--timeout", 0, MAX_TIMEOUT_SECONDS, low_open=True, unit="s"),
+        ),
+    ] = 5.0,
+    json_out: JsonOpt = False,
     secret: SecretArg = None,
 ) -> None:
-    """Smoke order: one lot at a passive price; submit then cancel (test venues only)."""
+    """Smoke order: one lot at a passive price; submit then cancel (test venues only).
+
+    Exit status 3 when a gate or the risk engine refused the order.
+    """
     from bastion.clock import WallClock
     from bastion.domain.enums import Side
     from bastion.domain.ids import ContractId, InstrumentId
@@ -140,14 +161,19 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
     from bastion.ops.monitor import attach_monitor
     from bastion.orders.rolls import FixedSchedule
     from bastion.risk.port import RiskGate
-    from bastion.strategy.plan import latest_plan, load_plan
+    from bastion.strategy.plan import load_plan, newest_plan
     from bastion.venues.modes import DryRunVenue
     from bastion.venues.registry import open_venue, profile_contracts
 
     refuse_secret(secret)
     if side not in {"buy", "sell"}:
         raise UserError(f"--side {side!r}; expected buy or sell")
-    run = start_run(profile, secret)
+    run = start_run(
+        profile,
+        secret,
+        json=json_out,
+        sends_orders="bastion smoke-order" if mode != "dry-run" else None,
+    )
     p = run.resolved.profile
     check_smoke_allowed(p, mode, confirm_submit, os.environ)
     contracts = profile_contracts(p)
@@ -162,7 +188,7 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
     clock = WallClock()
     raw = open_venue(p, "smoke", clock, timeout=timeout)
     venue = DryRunVenue(raw, clock) if mode == "dry-run" else raw
-    plan_path = latest_plan(plans_dir(run.resolved))
+    plan_path = newest_plan(plans_dir(run.resolved))
     plan = load_plan(plan_path) if plan_path else None
     max_age = dt.timedelta(seconds=p.snapshot_max_age_seconds)
     iid = InstrumentId(contract.split("/")[0])
@@ -220,5 +246,4 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
         details=report.as_dict(),
     )
     run.write(record)
-    if report.refused:
-        raise typer.Exit(1)
+    run.finish(int(ExitCode.VERDICT_NO if report.refused else ExitCode.SUCCESS))

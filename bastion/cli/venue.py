@@ -19,7 +19,14 @@ venue_app = typer.Typer(help="The paper venue process.", no_args_is_help=True)
 @venue_app.command("serve")
 def serve(  # noqa: PLR0917 - typer maps parameters to options
     state: Annotated[Path, typer.Option("--state", help="The venue's state file (SQLite).")],
-    port: Annotated[int, typer.Option("--port", help="TCP port on 127.0.0.1 (0: any).")] = 9878,
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port",
+            envvar="BASTION_PAPER_PORT",
+            help="TCP port on 127.0.0.1 (0: any; default: $BASTION_PAPER_PORT, else 9878).",
+        ),
+    ] = 9878,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the prices and the sim.")] = 7,
     tick_seconds: Annotated[float, typer.Option("--tick-seconds", help="Price feed step.")] = 0.1,
     heartbeat: Annotated[float, typer.Option("--heartbeat", help="FIX HeartBtInt, s.")] = 5.0,
@@ -28,16 +35,22 @@ def serve(  # noqa: PLR0917 - typer maps parameters to options
         float | None, typer.Option("--max-seconds", help="Stop after this long (tests).")
     ] = None,
 ) -> None:
-    """Serve the simulated venue over FIX 4.4 with persistent state. It prints
-    ``listening on 127.0.0.1:PORT`` once ready, and stops on SIGTERM or SIGINT."""
+    """Serve the simulated venue over FIX 4.4 with persistent state.
+
+    It prints 'listening on 127.0.0.1:PORT' once ready, and stops on SIGTERM or SIGINT.
+    """
     from bastion.venues.paper.server import PaperServer, ServerConfig
 
     if not 0 <= port <= 65535:
         raise UserError(f"--port must be 0..65535, got {port}")
     if tick_seconds <= 0 or heartbeat <= 0:
         raise UserError("--tick-seconds and --heartbeat must be positive")
-    if not state.parent.exists():
-        state.parent.mkdir(parents=True)
+    from bastion.errors import EnvironmentFault
+    from bastion.files import ensure_folder, path_problem
+
+    ensure_folder(state.parent, "venue state folder")
+    if (problem := path_problem(state, "file")) is not None:
+        raise EnvironmentFault(f"--state {state}: {problem}")
     server = PaperServer(
         ServerConfig(
             state_path=state,

@@ -71,6 +71,11 @@ class VenueSessionResult:
     problems: list[str] = field(default_factory=list)
 
     @property
+    def done_for_today(self) -> bool:
+        """Reconciled clean and trading normally (the targets may still be unmet)."""
+        return self.reconcile_clean and self.state == EngineState.TRADING
+
+    @property
     def done(self) -> bool:
         """Targets met, reconciled clean, and trading normally: nothing left to do."""
         return self.targets_met and self.reconcile_clean and self.state == EngineState.TRADING

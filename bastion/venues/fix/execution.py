@@ -263,7 +263,10 @@ class FixVenue:
         if was:
             self.disconnects += 1
             self.last_disconnect_reason = why
-            log.warning("FIX venue %s: disconnected: %s", self.name, why)
+            # A disconnect this client asked for (a command ending) is routine: debug only.
+            # Anything else (the venue went away, a heartbeat missed) is a warning.
+            level = logging.DEBUG if self._stop.is_set() else logging.WARNING
+            log.log(level, "FIX venue %s: disconnected: %s", self.name, why)
 
     def _send(self, msg_type: str, fields: list[Field]) -> bool:
         with self._lock:

@@ -119,6 +119,7 @@ def test_session_no_data_and_sample_off_one_line(
 def test_session_paper_profile_without_plan_refuses(
     cli: Callable[..., CliResult], workdir: Path
 ) -> None:
-    line = _one_line(cli(["session", "--profile", "examples/paper.yaml", "--seconds", "2"]))
-    assert "no signal plan for profile paper-default" in line
-    assert "bastion shadow" in line
+    result = cli(["session", "--profile", "examples/paper.yaml", "--seconds", "2"])
+    assert result.code == 3, result.out + result.err  # no approved plan: a verdict of NO
+    assert "session refused: no gate has judged a plan" in result.out
+    assert "bastion gate dry-run" in result.out

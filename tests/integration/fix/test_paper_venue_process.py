@@ -193,7 +193,7 @@ def test_reconcile_cli_manual_trade_shows_break_until_balanced(
         hand.submit(manual)
         assert _wait(lambda: (fix.positions().value or {}).get(SP) is None)
         broken = run_cli(["reconcile", "--profile", str(profile)])
-        assert broken.code == 1
+        assert broken.code == 3  # breaks found: a verdict of NO (bastion.cli.exits)
         assert "contract_vs_broker" in broken.out
         assert "fills_vs_broker" in broken.out
         assert "BY-HAND-1" in broken.out

@@ -141,7 +141,8 @@ def test_pnl_report_equity_unrealised_commission_per_currency(traded: Path) -> N
 @pytest.mark.parametrize("kind", KINDS)
 def test_report_page_real_tables_on_shared_template(traded: Path, kind: str) -> None:
     result = run_in(traded, ["report", kind])
-    assert result.code == 0, result.err
+    # No broker snapshot: the reconciliation has an unknown view, a verdict of NO.
+    assert result.code == (3 if kind == "reconcile" else 0), result.err
     page = _page(traded, kind)
     assert f'<meta name="generator" content="Bastion {kind} report">' in page
     assert "<pre>" not in page
@@ -164,7 +165,7 @@ def test_terminal_report_tables_drawn_by_rich(traded: Path) -> None:
 
 def test_daily_report_equity_and_pnl_per_currency(traded: Path) -> None:
     result = run_in(traded, ["report", "daily"])
-    assert result.code == 0, result.err
+    assert result.code == 3, result.err  # no plan yet: the answer is NO
     for label in ("P&L and equity by currency", "unrealised", "commission", "broker equity"):
         assert label in result.out
     page = html.unescape(_page(traded, "daily"))
