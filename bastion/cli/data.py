@@ -19,7 +19,7 @@ from bastion.cli.progress import import_progress
 from bastion.errors import DataError, UserError
 from bastion.marketdata.specs import SpecRegistry
 
-__all__ = ["data_app"]
+__all__ = ["DataDirOpt", "ProfileOpt", "data_app", "data_dir_of"]
 
 data_app = typer.Typer(
     help="Market data: import, check, roll calendars, adjusted series, samples.",
@@ -40,14 +40,24 @@ SpecsOpt = Annotated[
 ]
 
 
-def _data_dir(data_dir: Path | None, profile: Path | None) -> Path:
+def data_dir_of(data_dir: Path | None, profile: Path | None) -> Path:
+    """The data directory (see the module docstring); its imported calendar years are
+    put in use (``bastion.marketdata.calendars.use_operator_calendars``)."""
+    from bastion.marketdata.calendars import use_operator_calendars
+
     if data_dir is not None:
-        return data_dir
-    if profile is not None:
+        found = data_dir
+    elif profile is not None:
         from bastion.config import load_profile
 
-        return Path(load_profile(profile).data.dir)
-    return Path(os.environ.get("BASTION_DATA_DIR", "bastion-data"))
+        found = Path(load_profile(profile).data.dir)
+    else:
+        found = Path(os.environ.get("BASTION_DATA_DIR", "bastion-data"))
+    use_operator_calendars(found)
+    return found
+
+
+_data_dir = data_dir_of
 
 
 def _registry(specs: list[Path] | None) -> SpecRegistry:
@@ -360,3 +370,14 @@ def sample(data_dir: DataDirOpt = None, profile: ProfileOpt = None) -> None:
 
     for line in write_sample(_data_dir(data_dir, profile)):
         typer.echo(line)
+
+
+def _register_subcommands() -> None:
+    from bastion.cli.calendar import calendar_app
+    from bastion.cli.fx import fx_app
+
+    data_app.add_typer(calendar_app, name="calendar")
+    data_app.add_typer(fx_app, name="fx")
+
+
+_register_subcommands()

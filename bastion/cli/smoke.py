@@ -1,8 +1,11 @@
 """``bastion smoke-order``: one lot, passive, submit then cancel, test environments only.
 
 ``--mode dry-run`` runs every gate and prints the order it would send (nothing is
-sent). ``--mode submit-cancel`` needs BOTH ``BASTION_SMOKE_ORDER_ENABLED=1`` AND
-``--confirm-submit I_UNDERSTAND_THIS_SENDS_TEST_ORDERS``, and refuses a live profile.
+sent), and keeps it for the submit. ``--mode submit-cancel`` needs BOTH
+``BASTION_SMOKE_ORDER_ENABLED=1`` AND ``--confirm-submit
+I_UNDERSTAND_THIS_SENDS_TEST_ORDERS``, a dry run of the same contract, side and volume
+whose broker snapshot is at most ``snapshot_max_age_seconds`` old (it sends at that dry
+run's price), and refuses a live profile.
 It reports the send and cancel call counts, the venue order id, the final status, the
 traded volume and the residual position; a fill is journaled and reconciled.
 """
@@ -129,8 +132,15 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
     from bastion.gates.broker import broker_state_path, save_broker_state, take_broker_state
     from bastion.gates.dryrun import gather_inputs
     from bastion.gates.presubmit import PreSubmitGate
+    from bastion.gates.runs import load_state, save_state
     from bastion.gates.shadow import plans_dir
-    from bastion.gates.smoke import check_smoke_allowed, run_smoke
+    from bastion.gates.smoke import (
+        DRY_RUN_STATE,
+        check_smoke_allowed,
+        dry_run_price,
+        dry_run_record,
+        run_smoke,
+    )
     from bastion.orders.rolls import FixedSchedule
     from bastion.risk.port import RiskGate
     from bastion.strategy.plan import latest_plan, load_plan
@@ -151,13 +161,23 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
             f"--contract {contract!r} is not listed by the venue of profile {p.name}"
             f" (listed: {listed})"
         )
-    run.banner(f"smoke-order ({mode})")
     clock = WallClock()
+    max_age = dt.timedelta(seconds=p.snapshot_max_age_seconds)
+    price: int | None = None
+    if mode == "submit-cancel":  # only what a dry run looked at, at its price
+        price = dry_run_price(
+            load_state(run.resolved, DRY_RUN_STATE),
+            contract,
+            side,
+            1,
+            now=clock.now(),
+            max_age=max_age,
+        )
+    run.banner(f"smoke-order ({mode})")
     raw = open_venue(p, "smoke", clock, timeout=timeout)
     venue = DryRunVenue(raw, clock) if mode == "dry-run" else raw
     plan_path = latest_plan(plans_dir(run.resolved))
     plan = load_plan(plan_path) if plan_path else None
-    max_age = dt.timedelta(seconds=p.snapshot_max_age_seconds)
     iid = InstrumentId(contract.split("/")[0])
     engine = None
     try:
@@ -183,7 +203,16 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
             venue,
             clock,
         )
-        report = run_smoke(engine, cid, Side(side), mode, offset_ticks, timeout, time.sleep)
+        report = run_smoke(
+            engine, cid, Side(side), mode, offset_ticks, timeout, time.sleep, price_ticks=price
+        )
+        if mode == "dry-run":
+            save_state(
+                run.resolved,
+                DRY_RUN_STATE,
+                dry_run_record(report, state.taken_at, clock.now()),
+                run.redactor,
+            )
         engine.close()
         engine = None
         after = take_broker_state(venue, clock, contracts)

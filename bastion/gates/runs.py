@@ -108,8 +108,11 @@ class RunContext:
 
 
 def start_run(profile: str | None, secret: str | None) -> RunContext:
+    from bastion.marketdata.calendars import use_operator_calendars
+
     refuse_secret(secret)
     resolved = resolve_profile(profile)
+    use_operator_calendars(resolved.profile.data.dir)  # the years the operator imported
     return RunContext(resolved, redactor_for(resolved.profile), dt.datetime.now(dt.UTC))
 
 

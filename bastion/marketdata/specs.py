@@ -57,7 +57,8 @@ SYMBOL_STYLES = ("month_code", "yymm_lower", "yymm_upper", "ymm_upper")
 _PRODUCT_KEYS = {
     "root", "name", "tick_size", "multiplier", "margin_rate", "price_band", "currency",
     "timezone", "calendar", "symbol_style", "sessions", "months", "expiry_rule",
-    "last_trade_rule", "negative_prices", "max_price", "max_volume",
+    "last_trade_rule", "negative_prices", "max_price", "max_volume", "delivery",
+    "first_notice_rule",
 }  # fmt: skip
 MAX_PRICE_TICKS = 10**9
 """Default bound on a price's size, in ticks: beyond a billion ticks a float64 price can
@@ -290,6 +291,8 @@ def _make_spec(
             expiry_rule=str(raw.get("expiry_rule", "")),
             last_trade_rule=str(raw.get("last_trade_rule", "")),
             symbol_root=str(raw.get("root", instrument)),
+            delivery=str(raw.get("delivery", "")),
+            first_notice_rule=str(raw.get("first_notice_rule", "")),
         )
     except ValueError as exc:
         raise DataError(f"{where}: {exc}") from exc

@@ -1,6 +1,7 @@
 """The margin utilisation monitor (R6.6) and close-before-open sequencing (R6.3).
 
-Above the high mark (90 % of equity by default), ``plan_margin_reduction`` chooses
+Margin and equity are in the account's base currency (each contract's margin at its
+currency's rate). Above the high mark (90 % of equity by default), ``plan_margin_reduction`` chooses
 risk-reducing orders that bring the margin in use down to the low mark (70 %): the
 contracts with the most margin per lot first, each only as far as needed, never past
 flat. The order stack turns each ``ReduceIntent`` into an order with
@@ -50,9 +51,10 @@ def plan_margin_reduction(
         spec = engine.specs.get(instrument)
         quote = engine.market.quote(cid)
         mark = None if quote is None else quote.reference_ticks
-        if spec is None or mark is None or lots == 0:
+        rate = engine.exposure.factor(instrument)
+        if spec is None or mark is None or rate is None or lots == 0:
             continue
-        candidates.append((spec.margin(mark, 1), cid, lots))
+        candidates.append((spec.margin(mark, 1) * rate, cid, lots))
     candidates.sort(key=lambda c: (-c[0], c[1]))
     intents = []
     for per_lot, cid, lots in candidates:

@@ -41,6 +41,8 @@ venue:
   contracts: [SP500/202406]
 records_dir: runs/paper/records
 pool: examples/pools
+risk:
+  expiry_guard_days: 0   # the paper venue's SP500/202406 trades on past its 2024 expiry
 """
 
 
@@ -75,6 +77,22 @@ def test_operator_day_paper_venue_full_day(cli: Cli, paper_day: Path) -> None:
     gate = _run(cli, ["gate", "dry-run"], secret)
     assert "gate: executable" in gate
     assert "order API calls: send 0, cancel 0" in gate
+    dry = _run(
+        cli,
+        [
+            "smoke-order",
+            "--contract",
+            "SP500/202406",
+            "--side",
+            "buy",
+            "--mode",
+            "dry-run",
+            "--offset-ticks",
+            "40",
+        ],
+        secret,
+    )
+    assert "final status: not sent (dry run)" in dry
     smoke = _run(
         cli,
         [
@@ -142,7 +160,17 @@ def test_operator_day_paper_venue_full_day(cli: Cli, paper_day: Path) -> None:
     assert "positions SP500/202406 +2" in report
     records = Path("runs/paper/records")
     kinds = sorted(json.loads(p.read_text())["kind"] for p in records.glob("20*/*.json"))
-    assert kinds == ["gate", "gate", "probe", "probe", "session", "shadow", "smoke-order", "watch"]
+    assert kinds == [
+        "gate",
+        "gate",
+        "probe",
+        "probe",
+        "session",
+        "shadow",
+        "smoke-order",
+        "smoke-order",
+        "watch",
+    ]
     everything = report + "".join(
         p.read_text() for p in Path("runs").rglob("*") if p.suffix in {".json", ".md", ".html"}
     )
