@@ -40,8 +40,9 @@ __all__ = [
 
 TRADING_DAYS_PER_YEAR = 252
 """Only a fallback: callers pass the account calendar's own trading days per year
-(``bastion.marketdata.calendars.trading_days_per_year``: 252 on CME in 2024, 242 in
-China), one daily point per account trading day."""
+(``bastion.marketdata.calendars.trading_days_per_year``: 258 sessions a year on CME
+Globex, which trades most US holidays; 242 to 248 in China), with one daily point per
+account trading day."""
 
 
 @dataclass(frozen=True, slots=True)

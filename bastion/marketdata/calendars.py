@@ -339,9 +339,10 @@ def calendar_for(spec: MarketSpec, days: ChinaDays | None = None) -> SessionCale
 
 def trading_days_per_year(calendar: SessionCalendar, day: dt.date) -> int:
     """How many days trade in a year of ``calendar``: the trading days in the 365 days
-    ending on ``day`` (about 252 on CME, 242 in China), or in the 365 days from ``day``
-    when the calendar does not reach a year back. Annualising by this, not a constant,
-    is what makes a daily volatility or Sharpe ratio an annual one (R11.3)."""
+    ending on ``day`` (258 on CME Globex, which trades most US holidays; 242 to 248 in
+    China), or in the 365 days from ``day`` when the calendar does not reach a year
+    back. Annualising by this, not a constant, is what makes a daily volatility or
+    Sharpe ratio an annual one (R11.3)."""
     year = dt.timedelta(days=364)
     try:
         return len(calendar.trading_days(day - year, day))

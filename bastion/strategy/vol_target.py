@@ -9,9 +9,9 @@ its nearest edge.
 *daily* price changes: one close per trading day of the instrument's own exchange
 calendar (``update`` takes a trading day's last close), however often the strategy
 decides (hourly on minute bars, say). It is annualised with ``periods_per_year``, the
-number of trading days in a year of that calendar (``trading_days_per_year``): about
-252 on CME, about 242 on the Chinese exchanges. Scaling hourly changes by the square
-root of a daily constant would make positions several times too large.
+number of trading days in a year of that calendar (``trading_days_per_year``): 258
+sessions a year on CME Globex, 242 to 248 on the Chinese exchanges. Scaling hourly
+changes by the square root of a daily constant made positions several times too large.
 
 ``capital`` is in the instrument's own currency (the caller converts the account's
 capital at its rate).
