@@ -112,7 +112,7 @@ def test_engine_forecasts_equal_offline_on_adjusted_series(
         fast, slow = _ema(offline_in, 60), _ema(offline_in, 240)
         offline = [None if s is None else f - s for f, s in zip(fast, slow, strict=True)]  # type: ignore[operator]
         assert len(log) == len(offline)
-        assert [c for _, c, _ in log][0] != [c for _, c, _ in log][-1]  # it rolled
+        assert log[0][1] != log[-1][1]  # it rolled
         for (when, _, ours), theirs in zip(log, offline, strict=True):
             if theirs is None:
                 assert ours is None
@@ -138,7 +138,9 @@ def test_engine_forecasts_equal_offline_on_adjusted_series(
 @pytest.fixture
 def shadow_folder(tmp_path: Path, bundled_sample: Path) -> ResolvedProfile:
     profile = sim_profile(tmp_path, bundled_sample)
-    return ResolvedProfile(profile, Path("sim.yaml"), ProfileRole.OFFICIAL, True, profile)
+    return ResolvedProfile(
+        profile, Path("sim.yaml"), ProfileRole.OFFICIAL, named=True, official=profile
+    )
 
 
 @pytest.mark.parametrize(
