@@ -54,21 +54,26 @@ class InstrumentBar:
 
 
 class BarMarket:
-    """A market view from the last bar of each contract: bid = ask = last = close.
-
-    A spread of ``half_spread_ticks`` either side can be assumed for cost references.
+    """A market view from the last bar of each contract: last = close, and bid = ask =
+    close unless a spread is assumed (``spread_ticks``: bid = close - spread // 2, ask =
+    bid + spread; ``set_spread`` changes it, e.g. to rehearse the spread breaker on bars).
     Each contract's quote is built once per bar, when first asked for.
     """
 
-    __slots__ = ("_half", "_last", "_quotes", "session_gap")
+    __slots__ = ("_last", "_quotes", "_spread", "session_gap")
 
     def __init__(
-        self, half_spread_ticks: int = 0, session_gap: dt.timedelta = dt.timedelta(minutes=30)
+        self, spread_ticks: int = 0, session_gap: dt.timedelta = dt.timedelta(minutes=30)
     ) -> None:
         self._last: dict[str, Bar] = {}
         self._quotes: dict[str, MarketQuote] = {}
-        self._half = half_spread_ticks
+        self._spread = spread_ticks
         self.session_gap = session_gap
+
+    def set_spread(self, ticks: int) -> None:
+        """Assume a spread of ``ticks`` from now on (every contract's quote is rebuilt)."""
+        self._spread = ticks
+        self._quotes.clear()
 
     def update(self, bar: Bar) -> None:
         self._last[bar.contract_id] = bar
@@ -83,10 +88,11 @@ class BarMarket:
             return None
         c = bar.close_ticks
         size = max(1, bar.volume // 10)
+        bid = c - self._spread // 2
         quote = self._quotes[contract_id] = MarketQuote(
             contract_id,
-            bid_ticks=c - self._half,
-            ask_ticks=c + self._half,
+            bid_ticks=bid,
+            ask_ticks=bid + self._spread,
             last_ticks=c,
             last_tick_at=bar.end,
             bid_size=size,
