@@ -24,6 +24,8 @@ from bastion.domain.ids import ContractId, InstrumentId
 
 __all__ = ["PnlBook"]
 
+_ONE = Decimal(1)
+
 
 def _no_day() -> dt.date | None:
     return None
@@ -102,7 +104,7 @@ class PnlBook:
     def _factor(self, currency: str) -> Decimal | None:
         assert self.fx is not None  # noqa: S101 - set in __post_init__
         if currency == self.fx.base:
-            return Decimal(1)
+            return _ONE
         day = (self.today(),)
         if day != self._factor_day:
             self._factor_day = day
@@ -130,8 +132,28 @@ class PnlBook:
         return sorted(c for c, a in amounts.items() if a and self._factor(c) is None)
 
     def gross(self) -> Decimal | None:
-        """Trading P&L before commissions in the base currency (``None``: no rate)."""
-        return self.to_base(self.gross_by_currency())
+        """Trading P&L before commissions in the base currency (``None``: no rate).
+        This runs on every equity mark (each bar): one Decimal product per instrument
+        with money in it, at its tick value in the base currency."""
+        by_instrument: dict[InstrumentId, int] = dict(self.cash_ticks)
+        marks = self.marks
+        instrument_of = self._instrument_of
+        for cid, pos in self.positions.items():
+            if pos:
+                iid = instrument_of.get(cid)
+                if iid is None:
+                    iid = instrument_of[cid] = parse_contract_id(cid)[0]
+                by_instrument[iid] = by_instrument.get(iid, 0) + pos * marks.get(cid, 0)
+        total = Decimal(0)
+        specs = self.specs
+        for iid, ticks in by_instrument.items():
+            if ticks:
+                spec = specs[iid]
+                rate = self._factor(spec.currency)
+                if rate is None:
+                    return None
+                total += ticks * spec.tick_value * rate
+        return total
 
     @property
     def commissions(self) -> Decimal | None:
@@ -139,4 +161,6 @@ class PnlBook:
         return self.to_base(self.commissions_by)
 
     def net(self) -> Decimal | None:
-        return self.to_base(self.net_by_currency())
+        gross = self.gross()
+        paid = self.commissions
+        return None if gross is None or paid is None else gross - paid

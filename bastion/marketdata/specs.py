@@ -26,6 +26,7 @@ that digit; a two-digit year the one in ``[reference year - 50, reference year +
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -144,13 +145,8 @@ class SpecRegistry(Mapping[str, MarketSpec]):
 
     @classmethod
     def bundled(cls) -> SpecRegistry:
-        """The specs shipped with Bastion."""
-        registry = cls()
-        folder = resources.files("bastion.marketdata") / "specs"
-        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-            if entry.name.endswith(".yaml"):
-                registry.add_all(_parse_file(entry.read_text(encoding="utf-8"), entry.name))
-        return registry
+        """The specs shipped with Bastion (a new registry; the files are read once)."""
+        return cls(_bundled_specs())
 
     @classmethod
     def load(cls, user_files: Iterable[Path] = ()) -> SpecRegistry:
@@ -174,6 +170,18 @@ class SpecRegistry(Mapping[str, MarketSpec]):
             if spec.contract.symbol_root == root:
                 return spec
         return None
+
+
+@functools.cache
+def _bundled_specs() -> tuple[MarketSpec, ...]:
+    """The bundled files' specs, parsed once (specs are immutable; registries copy)."""
+    specs: dict[str, MarketSpec] = {}
+    folder = resources.files("bastion.marketdata") / "specs"
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            for spec in _parse_file(entry.read_text(encoding="utf-8"), entry.name):
+                specs[spec.instrument_id] = spec
+    return tuple(specs.values())
 
 
 def venue_symbol(spec: MarketSpec, expiry: str) -> str:
