@@ -17,7 +17,7 @@ import typer
 from bastion.cli.numbers import MAX_REVISE_DAYS, MAX_ROLL_EARLY_DAYS, bounded
 from bastion.cli.progress import import_progress
 from bastion.errors import DataError, UserError
-from bastion.marketdata.specs import SpecRegistry
+from bastion.marketdata.specs import MarketSpec, SpecRegistry
 
 __all__ = ["DataDirOpt", "ProfileOpt", "data_app", "data_dir_of"]
 
@@ -352,15 +352,33 @@ def show(
         f"  sessions {sessions} {c.timezone}; calendar {spec.calendar}; months {spec.months}"
     )
     typer.echo(f"  last trade: {c.last_trade_rule or '-'} [{c.expiry_rule or '-'}]")
+    notice = f", first notice [{c.first_notice_rule}]" if c.first_notice_rule else ""
+    typer.echo(f"  delivery: {c.delivery or 'not stated'}{notice}")
     typer.echo(f"  symbol e.g. {venue_symbol(spec, '202512')} for {instrument}/202512")
     bars = BarStore(root)
     for cid, bar_size in bars.contracts(instrument):
         frame = bars.read(cid, bar_size)
         span = f"from {frame['ts'].min()!s} to {frame['ts'].max()!s}"
-        typer.echo(f"  bars {cid} {bar_size}: {frame.height} {span}")
+        typer.echo(f"  bars {cid} {bar_size}: {frame.height} {span}{_days_of(cid, spec)}")
     series = SeriesStore(root)
     present = [k for k in SERIES_KINDS if series.has(instrument, k)]
     typer.echo(f"  series: {', '.join(present) if present else 'none'}")
+
+
+def _days_of(cid: str, spec: MarketSpec) -> str:
+    """A contract's last trade day and (physical delivery) first notice day, or ""."""
+    from bastion.domain.ids import ContractId
+    from bastion.marketdata.calendars import calendar_for
+    from bastion.marketdata.expiry import contract_dates
+
+    try:
+        dates = contract_dates(spec.contract, ContractId(cid), calendar_for(spec).is_trading_day)
+    except DataError as exc:
+        return f"; last trade day unknown ({exc})"
+    if dates is None:
+        return ""
+    notice = f", first notice {dates.first_notice}" if dates.first_notice else ""
+    return f"; last trade {dates.last_trade}{notice}"
 
 
 @data_app.command("sample")
