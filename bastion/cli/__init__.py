@@ -23,9 +23,11 @@ import typer
 
 from bastion import __version__
 from bastion.cli.after_close import after_close_command
+from bastion.cli.calendar import calendar_app
 from bastion.cli.config import config_app
 from bastion.cli.data import data_app
 from bastion.cli.flatten import flatten_command
+from bastion.cli.fx import fx_app
 from bastion.cli.gates import gate_app
 from bastion.cli.init import init_command
 from bastion.cli.journal import journal_command
@@ -56,6 +58,8 @@ app = typer.Typer(
 app.command("init")(init_command)
 app.command("after-close")(after_close_command)
 app.add_typer(config_app, name="config")
+data_app.add_typer(calendar_app, name="calendar")
+data_app.add_typer(fx_app, name="fx")
 app.add_typer(data_app, name="data")
 app.add_typer(risk_app, name="risk")
 app.add_typer(gate_app, name="gate")

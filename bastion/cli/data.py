@@ -22,9 +22,9 @@ from bastion.cli.numbers import MAX_REVISE_DAYS, MAX_ROLL_EARLY_DAYS, bounded
 from bastion.cli.progress import import_progress
 from bastion.cli.runs import JsonOpt, ProfileArg, emit_json
 from bastion.errors import DataError, UserError
-from bastion.marketdata.specs import SpecRegistry
+from bastion.marketdata.specs import MarketSpec, SpecRegistry
 
-__all__ = ["data_app"]
+__all__ = ["DataDirOpt", "ProfileOpt", "data_app", "data_dir_of"]
 
 data_app = typer.Typer(
     help="Market data: import, check, roll calendars, adjusted series, samples.",
@@ -43,17 +43,27 @@ SpecsOpt = Annotated[
 ]
 
 
-def _data_dir(data_dir: Path | None, profile: str | None) -> Path:
+def data_dir_of(data_dir: Path | None, profile: str | Path | None) -> Path:
+    """The data directory (see the module docstring): ``--data-dir``, else the named
+    profile's, else the official profile's, else ``$BASTION_DATA_DIR`` or
+    ``bastion-data``. Its imported calendar years are put in use
+    (``bastion.marketdata.calendars.use_operator_calendars``)."""
     from bastion.gates.profiles import official_profile, resolve_profile
+    from bastion.marketdata.calendars import use_operator_calendars
 
     if data_dir is not None:
-        return data_dir
-    if profile is not None:
-        return Path(resolve_profile(profile).profile.data.dir)
-    official = official_profile()
-    if official is not None:
-        return Path(official.data.dir)
-    return Path(os.environ.get("BASTION_DATA_DIR", "bastion-data"))
+        found = data_dir
+    elif profile is not None:
+        found = Path(resolve_profile(str(profile)).profile.data.dir)
+    elif (official := official_profile()) is not None:
+        found = Path(official.data.dir)
+    else:
+        found = Path(os.environ.get("BASTION_DATA_DIR", "bastion-data"))
+    use_operator_calendars(found)
+    return found
+
+
+_data_dir = data_dir_of
 
 
 def _registry(specs: list[Path] | None) -> SpecRegistry:
@@ -408,15 +418,33 @@ def show(
         f"  sessions {sessions} {c.timezone}; calendar {spec.calendar}; months {spec.months}"
     )
     typer.echo(f"  last trade: {c.last_trade_rule or '-'} [{c.expiry_rule or '-'}]")
+    notice = f", first notice [{c.first_notice_rule}]" if c.first_notice_rule else ""
+    typer.echo(f"  delivery: {c.delivery or 'not stated'}{notice}")
     typer.echo(f"  symbol e.g. {venue_symbol(spec, '202512')} for {instrument}/202512")
     bars = BarStore(root)
     for cid, bar_size in bars.contracts(instrument):
         frame = bars.read(cid, bar_size)
         span = f"from {frame['ts'].min()!s} to {frame['ts'].max()!s}"
-        typer.echo(f"  bars {cid} {bar_size}: {frame.height} {span}")
+        typer.echo(f"  bars {cid} {bar_size}: {frame.height} {span}{_days_of(cid, spec)}")
     series = SeriesStore(root)
     present = [k for k in SERIES_KINDS if series.has(instrument, k)]
     typer.echo(f"  series: {', '.join(present) if present else 'none'}")
+
+
+def _days_of(cid: str, spec: MarketSpec) -> str:
+    """A contract's last trade day and (physical delivery) first notice day, or ""."""
+    from bastion.domain.ids import ContractId
+    from bastion.marketdata.calendars import calendar_for
+    from bastion.marketdata.expiry import contract_dates
+
+    try:
+        dates = contract_dates(spec.contract, ContractId(cid), calendar_for(spec).is_trading_day)
+    except DataError as exc:
+        return f"; last trade day unknown ({exc})"
+    if dates is None:
+        return ""
+    notice = f", first notice {dates.first_notice}" if dates.first_notice else ""
+    return f"; last trade {dates.last_trade}{notice}"
 
 
 @data_app.command("sample")

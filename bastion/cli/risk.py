@@ -23,7 +23,7 @@ from bastion.gates.profiles import resolve_profile
 from bastion.risk.board import StateBoard
 from bastion.risk.kill_request import pending_kill
 from bastion.risk.level import load_risk_level
-from bastion.risk.limits import SETTABLE, LimitBook
+from bastion.risk.limits import PER_INSTRUMENT, SETTABLE, LimitBook
 from bastion.risk.loss import LossTracker
 from bastion.risk.states import IllegalStateTransition, Scope, ScopeKind, StateEvent
 from bastion.store import SqliteStore
@@ -128,10 +128,12 @@ def _limit_lines(base: RiskConfig, book: LimitBook) -> list[str]:
             else ""
         )
         lines.append(f"  {name:<28} {value}{mark}")
-    for instrument, lots in sorted(limits.instrument_position_lots.items()):
-        name = f"instrument_position_lots.{instrument}"
-        mark = "   (run-time override)" if name in book.overrides else ""
-        lines.append(f"  {name:<28} {lots}{mark}")
+    for key in PER_INSTRUMENT:
+        values: dict[str, object] = getattr(limits, key)
+        for instrument, value in sorted(values.items()):
+            name = f"{key}.{instrument}"
+            mark = "   (run-time override)" if name in book.overrides else ""
+            lines.append(f"  {name:<28} {value}{mark}")
     return lines
 
 

@@ -180,8 +180,11 @@ def start_run(
     ``sends_orders`` names the command when it may send orders: a live profile must
     then be named, never defaulted to.
     """
+    from bastion.marketdata.calendars import use_operator_calendars
+
     refuse_secret(secret)
     resolved = resolve_profile(profile)
+    use_operator_calendars(resolved.profile.data.dir)  # the years the operator imported
     if sends_orders is not None:
         refuse_live_default(resolved, sends_orders)
     return RunContext(resolved, redactor_for(resolved.profile), dt.datetime.now(dt.UTC), json=json)

@@ -87,14 +87,37 @@ def _summary(result: SessionResult) -> Table:
     table.add_row("positions (contract)", positions)
     strat = ", ".join(f"{k} {q:+d}" for k, q in result.strategy_positions.items()) or "flat"
     table.add_row("positions (strategy)", strat)
-    table.add_row("P&L gross / net", f"{result.gross_pnl:,.2f} / {result.net_pnl:,.2f}")
-    table.add_row("commissions", f"{result.commissions:,.2f}")
+    for currency, (gross, paid, net) in result.pnl_by_currency.items():
+        table.add_row(
+            f"P&L {currency} gross / net",
+            f"{gross:,.2f} / {net:,.2f} {currency} (commissions {paid:,.2f})",
+        )
+    table.add_row(f"P&L net total in {result.currency}", _base_total(result))
+    slippage = (
+        "no rate"
+        if result.slippage_money is None
+        else f"{result.slippage_money:,.2f} {result.currency}"
+    )
     table.add_row(
-        "slippage vs reference",
-        f"{result.slippage_ticks:+.2f} ticks per lot ({result.slippage_money:,.2f})",
+        "slippage vs reference", f"{result.slippage_ticks:+.2f} ticks per lot ({slippage})"
     )
     table.add_row("journal", str(result.journal))
     return table
+
+
+def _base_total(result: SessionResult) -> str:
+    """The net P&L in the base currency and the rates it was converted at."""
+    if result.net_pnl is None:
+        missing = sorted(
+            c for c, v in result.pnl_by_currency.items() if v[2] and c not in result.rates
+        )
+        return f"no rate for {', '.join(missing) or 'a currency'}"
+    at = ", ".join(
+        f"{rate} {result.currency} per {currency}"
+        for currency, rate in sorted(result.rates.items())
+        if currency in result.pnl_by_currency
+    )
+    return f"{result.net_pnl:,.2f} {result.currency}" + (f" (at {at})" if at else "")
 
 
 def _sim_record(run: RunContext, result: SessionResult) -> None:
@@ -117,9 +140,18 @@ def _sim_record(run: RunContext, result: SessionResult) -> None:
             "orders": result.orders,
             "fills": result.fills,
             "strategy_positions": result.strategy_positions,
-            "gross_pnl": str(result.gross_pnl),
-            "net_pnl": str(result.net_pnl),
-            "commissions": str(result.commissions),
+            "currency": result.currency,
+            "gross_pnl": str(result.gross_pnl) if result.gross_pnl is not None else "no rate",
+            "net_pnl": str(result.net_pnl) if result.net_pnl is not None else "no rate",
+            "commissions": (
+                str(result.commissions) if result.commissions is not None else "no rate"
+            ),
+            "pnl_by_currency": {
+                c: {"gross": str(g), "commissions": str(p), "net": str(n)}
+                for c, (g, p, n) in result.pnl_by_currency.items()
+            },
+            "rates": {c: str(r) for c, r in result.rates.items()},
+            "periods_per_year": result.periods_per_year,
             "slippage_ticks_per_lot": round(result.slippage_ticks, 4),
             "analytics": result.analytics.as_dict(),
         },
@@ -323,7 +355,12 @@ def backtest_command(
         raise EnvironmentFault(f"--report {report}: {problem}; nothing was run")
     result = _run(loaded, "backtest", start, end, quiet=json_out)
     run.show(_summary(result))
-    context = ReportContext.from_profile(loaded, problems=result.problems)
+    context = ReportContext.from_profile(
+        loaded,
+        rates=result.rates,
+        problems=result.problems,
+        start=result.days[0] if result.days else None,
+    )
     built = build_backtest_report(result, context)
     if not json_out:
         built.print(Console())

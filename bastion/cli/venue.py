@@ -34,6 +34,13 @@ def serve(  # noqa: PLR0917 - typer maps parameters to options
     max_seconds: Annotated[
         float | None, typer.Option("--max-seconds", help="Stop after this long (tests).")
     ] = None,
+    control: Annotated[
+        bool,
+        typer.Option(
+            "--control",
+            help="Accept control messages (set a quote, halt, end of day): rehearsals and tests.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the simulated venue over FIX 4.4 with persistent state.
 
@@ -59,6 +66,7 @@ def serve(  # noqa: PLR0917 - typer maps parameters to options
             tick_seconds=tick_seconds,
             heartbeat=heartbeat,
             comp_id=comp_id,
+            control=control,
         )
     )
 

@@ -56,6 +56,9 @@ data:
 risk:
   max_order_lots: 10
   max_position_lots: 20
+  # The paper venue trades the sample's SP500/202406, which expired on 2024-06-21; on a
+  # real contract keep the guard (default: 5 trading days before the last trade day).
+  expiry_guard_days: 0
 records_dir: runs/paper/records
 pool: pools
 """
@@ -81,6 +84,8 @@ venue:
 data:
   dir: bastion-data
   sample: true
+risk:
+  expiry_guard_days: 0      # the paper venue's sample contract expired in 2024
 records_dir: runs/paper-compare/records
 pool: pools
 """

@@ -9,7 +9,9 @@ on; the output files; the next step. Every fact comes from files the day's comma
 wrote (the plan, the probe's snapshot, the gate's result, the run records), so the
 report can be made at any time, by anyone, without a broker connection.
 
-It also shows the account's money as Bastion's journal has it: equity, realised and
+It lists the positions held within the expiry guard's window (the roll should have
+moved them; ``bastion.reports.expiry``), and shows the account's money as Bastion's
+journal has it: equity, realised and
 unrealised P&L, commissions and slippage per currency (and in the base currency where
 rates allow; ``bastion.reports.pnl_report``), with a dated chart of net P&L.
 
@@ -75,6 +77,8 @@ class DailyFacts:
     money: list[tuple[str, str]] = field(default_factory=list)
     """Capital, Bastion's equity and the broker's last equity."""
     pnl_chart: Chart | None = None
+    expiring: TableData | None = None
+    """Positions within the expiry guard's window (``bastion.reports.expiry``)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -290,6 +294,14 @@ def daily_facts(resolved: ResolvedProfile, now: dt.datetime) -> DailyFacts:
     from bastion.reports.pnl_report import equity_rows, pnl_chart, profile_pnl
 
     summary, fills, specs = profile_pnl(resolved, now)
+    from bastion.reports.expiry import expiring_positions, expiry_table
+
+    held = (
+        broker.positions
+        if broker is not None and broker.positions is not None
+        else {str(c.contract): c.position for c in summary.contracts if c.position}
+    )
+    expiring = expiry_table(profile, expiring_positions(profile, held, now))
     return DailyFacts(
         profile=profile.name,
         role=resolved.role.value,
@@ -303,6 +315,7 @@ def daily_facts(resolved: ResolvedProfile, now: dt.datetime) -> DailyFacts:
         pnl=summary,
         money=equity_rows(resolved, summary),
         pnl_chart=pnl_chart(fills, specs),
+        expiring=expiring,
     )
 
 
@@ -319,6 +332,8 @@ def daily_tables(f: DailyFacts) -> list[TableData]:
     from bastion.reports.pnl_tables import pnl_tables
 
     tables = [facts_table("May tonight's orders go?", f.rows)]
+    if f.expiring is not None:
+        tables.append(f.expiring)
     if f.signals:
         keys = list(f.signals[0])
         tables.append(
@@ -358,7 +373,9 @@ def render_markdown(f: DailyFacts, title_date: str) -> str:
 
 def daily_page(f: DailyFacts, title_date: str) -> PageData:
     tables = daily_tables(f)
-    answers, signals, money, *pnl = tables
+    answers, *rest = tables
+    expiring = rest.pop(0) if f.expiring is not None else None
+    signals, money, *pnl = rest
     files = tuple(Paragraph(p) for p in f.output_files) or (Paragraph("none"),)
     money_blocks: list[TableData | Chart | Paragraph] = [money, *pnl]
     if f.pnl_chart is not None:
@@ -369,7 +386,7 @@ def daily_page(f: DailyFacts, title_date: str) -> PageData:
         headline=Callout(f"May tonight's orders go? {f.headline}", "good" if f.may_go else "bad"),
         context=(("profile", f.profile), ("role", f.role), ("date", title_date)),
         sections=(
-            Section("Today", (answers,)),
+            Section("Today", (answers,) if expiring is None else (answers, expiring)),
             Section("Target signals", (signals,)),
             Section("Equity and P&L", tuple(money_blocks)),
             Section("Output files", files),

@@ -46,6 +46,8 @@ venue:
   contracts: [SP500/202406]
 records_dir: runs/paper/records
 pool: examples/pools
+risk:
+  expiry_guard_days: 0   # the paper venue's SP500/202406 trades on past its 2024 expiry
 """
 
 

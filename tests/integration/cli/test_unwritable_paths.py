@@ -29,6 +29,13 @@ CSV = (
     "timestamp,open,high,low,close,volume,contract\n"
     "2024-04-29T14:30:00Z,5000.00,5001.00,4999.00,5000.50,10,SP500/202406\n"
 )
+CHINA_YEAR = """\
+calendar: CN_FUTURES
+year: 2027
+source: test copy
+closed: [2027-01-01 New Year's Day, 2027-02-08 Spring Festival]
+makeup_workdays: [2027-02-20]
+"""
 
 ARGS: dict[str, list[str]] = {
     "init": ["{out}/desk"],
@@ -49,6 +56,10 @@ ARGS: dict[str, list[str]] = {
     "config schema": [],
     "data import": ["{csv}", "--data-dir", "{out}/data"],
     "data import-pysystemtrade": ["{empty}", "--data-dir", "{out}/data"],
+    "data calendar import": ["{china}", "--data-dir", "{out}/data"],
+    "data calendar show": ["--data-dir", "{out}/data"],
+    "data fx import": ["{rates}", "--base", "USD", "--data-dir", "{out}/data"],
+    "data fx show": [],
     "data check": ["--now", "2024-04-30T21:00Z"],
     "data update": [],
     "data roll-calendar": ["SP500"],
@@ -107,7 +118,13 @@ def _profile(root: Path, out: Path) -> None:
 
 
 def _args(command: str, root: Path, out: Path) -> list[str]:
-    values = {"out": str(out), "csv": str(root / "bars.csv"), "empty": str(root / "empty")}
+    values = {
+        "out": str(out),
+        "csv": str(root / "bars.csv"),
+        "empty": str(root / "empty"),
+        "china": str(root / "china-2027.yaml"),
+        "rates": str(root / "rates.csv"),
+    }
     return [*command.split(), *(a.format(**values) for a in ARGS[command])]
 
 
@@ -129,6 +146,8 @@ def root(in_tmp: Path) -> Path:
     shutil.copytree(REPO / "examples" / "pools", in_tmp / "pools")
     (in_tmp / "bars.csv").write_text(CSV)
     (in_tmp / "empty").mkdir()
+    (in_tmp / "china-2027.yaml").write_text(CHINA_YEAR)
+    (in_tmp / "rates.csv").write_text("currency,rate,date,source\nCNY,0.1385,2024-04-30,test\n")
     return in_tmp
 
 

@@ -90,7 +90,7 @@ def test_after_close_drop_moves_gate_data_date(cli: Cli, desk: Path) -> None:
     stale = cli(["after-close", "--date", LAST_DAY])
     assert stale.code == 3, stale.out + stale.err
     assert "after-close: stopped at step 2 (shadow), exit status 3" in stale.out
-    assert "SP500: last daily bar is 2024-04-29, the data date is 2024-04-30" in stale.out
+    assert "SP500/202406: stale: last bar is on 2024-04-29" in stale.out
     assert "-- step 3 of 4" not in stale.out  # it stops at the first NO
     assert _gate_state()["data_dates"] == ["2024-04-29"]
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bastion.domain.enums import OrderType, Side
 from bastion.domain.fills import Fill
@@ -134,8 +135,20 @@ def test_pnl_report_equity_unrealised_commission_per_currency(traded: Path) -> N
         assert label in out
     currencies = [line.split()[0] for line in out.splitlines() if line[:4] in {"USD ", "CNY "}]
     assert currencies == ["USD", "CNY"]
-    assert "no rate for CNY" in out
+    # The profile's rate (fx.rates CNY 0.1385) gives the USD total (issue 15).
+    assert "no rate for CNY" not in out
     assert "last ticks" not in out
+
+
+def test_pnl_report_without_rate_says_no_rate(traded: Path) -> None:
+    profile = traded / "examples" / "sim.yaml"
+    raw = yaml.safe_load(profile.read_text())
+    raw.pop("fx", None)
+    variant = traded / "examples" / "no-rate.yaml"
+    variant.write_text(yaml.safe_dump({**raw, "name": "sim-no-rate", "official": False}))
+    result = run_in(traded, ["report", "pnl", "--profile", str(variant)])
+    assert result.code == 0, result.err
+    assert "no rate for CNY" in result.out
 
 
 @pytest.mark.parametrize("kind", KINDS)
