@@ -82,6 +82,9 @@ class ContractSpec:
     last_trade_rule: str = ""
     symbol_root: str = ""
     """The exchange's product code used in venue symbols (``ES``, ``rb``, ``MA``)."""
+    allows_negative_prices: bool = False
+    """Whether the contract can trade at zero or below (WTI crude did in April 2020);
+    otherwise a price must be positive, and a venue refuses one that is not."""
 
     def __post_init__(self) -> None:
         if self.tick_size <= 0:

@@ -1,19 +1,23 @@
 """Raw FIX bytes for tests and the fuzzer: any field values, any order, any bytes.
 
 ``encode`` in ``bastion.venues.fix.wire`` builds only well-formed messages; hostile
-input needs more. ``frame(body)`` wraps arbitrary body bytes with a correct BeginString,
-BodyLength and CheckSum (so the session sees them, not the framer); ``raw_message``
-builds the standard header from plain values and appends the pairs as given (bytes are
-kept as they are, empty values included).
+input needs more. ``frame(body)`` wraps arbitrary body bytes with a correct
+BeginString, BodyLength and CheckSum (so the session sees them, not the framer);
+``raw_message`` builds the standard header from plain values and appends the pairs as
+given (bytes are kept as they are, empty values included); ``RawFixClient`` speaks them
+to a venue over loopback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import socket
+from collections.abc import Callable
 
-from bastion.venues.fix.wire import Framer, Message, decode, fix_time
+from bastion.venues.fix.wire import Framer, Message, decode, fix_time, text
 
-__all__ = ["frame", "messages_in", "raw_message"]
+__all__ = ["RawFixClient", "frame", "messages_in", "raw_message"]
 
 Value = str | int | bytes
 
@@ -52,3 +56,94 @@ def messages_in(data: bytes) -> list[Message]:
     framer = Framer()
     framer.feed(data)
     return [decode(f.raw) for f in framer.frames() if not f.garbled]
+
+
+class RawFixClient:
+    """A FIX client over loopback that sends whatever it is told, byte for byte, and
+    reads what comes back; it keeps its own outgoing number (``next_out``)."""
+
+    def __init__(
+        self,
+        port: int,
+        sender: str,
+        target: str = "PAPER",
+        *,
+        next_out: int = 1,
+        timeout: float = 10.0,
+    ) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sender, self.target = sender, target
+        self.next_out = next_out
+        self.framer = Framer()
+        self.closed = False
+        self.seen: list[Message] = []
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def send(
+        self,
+        msg_type: Value,
+        pairs: list[tuple[Value, Value]],
+        *,
+        seq: Value | None = None,
+        poss_dup: bool = False,
+    ) -> None:
+        """Send one message with a correct frame; ``seq`` overrides (and does not use
+        up) the client's own next number."""
+        if seq is None:
+            seq = self.next_out
+            self.next_out += 1
+        now = dt.datetime.now(dt.UTC)
+        self.send_raw(
+            raw_message(
+                msg_type,
+                pairs,
+                seq=seq,
+                sender=self.sender,
+                target=self.target,
+                now=now,
+                poss_dup=poss_dup,
+            )
+        )
+
+    def read_until(self, want: Callable[[Message], bool]) -> list[Message]:
+        """Messages read until one ``want`` accepts (it is the last), the connection
+        closes or the socket times out (then the last one is not a match)."""
+        got: list[Message] = []
+        while True:
+            for frame in self.framer.frames():
+                if frame.garbled:
+                    continue
+                msg = decode(frame.raw)
+                got.append(msg)
+                self.seen.append(msg)
+                if want(msg):
+                    return got
+            if self.closed:
+                return got
+            try:
+                data = self.sock.recv(65536)
+            except (TimeoutError, ConnectionError):
+                data = b""
+            if not data:
+                self.closed = True
+            self.framer.feed(data)
+
+    def read_type(self, *types: str) -> list[Message]:
+        return self.read_until(lambda m: text(m, 35) in types)
+
+    def logon(self, extra: list[tuple[Value, Value]] | None = None) -> Message | None:
+        """Send a Logon; the venue's answer (Logon, or the refusing Logout), if any."""
+        self.send("A", [(98, 0), (108, 30), *(extra or [])])
+        got = self.read_type("A", "5")
+        return got[-1] if got and text(got[-1], 35) in {"A", "5"} else None
+
+    def wait_closed(self) -> bool:
+        """Read until the venue closes the connection; whether it did."""
+        self.read_until(lambda _m: False)
+        return self.closed
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()

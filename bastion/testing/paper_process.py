@@ -16,8 +16,15 @@ class PaperVenueProcess:
     """Start ``bastion venue serve`` with its state at ``state``; read back its port."""
 
     def __init__(
-        self, state: Path, port: int = 0, *, tick_seconds: float = 0.05, max_seconds: int = 60
+        self,
+        state: Path,
+        port: int = 0,
+        *,
+        tick_seconds: float = 0.05,
+        max_seconds: int = 60,
+        extra: tuple[str, ...] = (),
     ) -> None:
+        """``extra`` adds options to ``bastion venue serve`` (``--allow RAW1``, limits)."""
         self.state = state
         self.proc = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
             [
@@ -36,6 +43,7 @@ class PaperVenueProcess:
                 "2",
                 "--max-seconds",
                 str(max_seconds),
+                *extra,
             ],
             stdout=subprocess.PIPE,
             text=True,

@@ -255,10 +255,12 @@ class FixVenue:
             self._session, self._sock = None, None
             for pending in self._pending.values():
                 pending.done.set()  # answered with what came, i.e. unknown
+        self.last_disconnect_reason = why  # a refused logon says why, too
         if was:
             self.disconnects += 1
-            self.last_disconnect_reason = why
             log.warning("FIX venue %s: disconnected: %s", self.name, why)
+        else:
+            log.warning("FIX venue %s: not logged on: %s", self.name, why)
 
     def _send(self, msg_type: str, fields: list[Field]) -> bool:
         with self._lock:

@@ -4,7 +4,15 @@ Both ends use this module: the adapter builds NewOrderSingle / OrderCancelReques
 OrderCancelReplaceRequest and reads ExecutionReport, OrderCancelReject,
 TradeCaptureReport, PositionReport, CollateralReport and market data; the paper venue
 does the reverse. A field that cannot be read raises ``FieldError`` (the session
-answers with a Reject) or, for reports, returns ``None`` and is logged by the caller.
+answers with a Reject naming the tag) or, for reports, returns ``None`` and is logged by
+the caller.
+
+What an order may say (venue side): a quantity of 1..``MAX_ORDER_QUANTITY`` whole lots;
+prices on the tick, within ``MAX_PRICE_TICKS`` ticks, and positive unless the contract's
+spec allows negative prices (``ContractSpec.allows_negative_prices``); an offset (20077)
+only from the known values O/C/T/Y; an expiry time in FIX format. Numbers must be
+finite decimals of at most 32 characters (``Infinity``, ``NaN`` and ``1e999999`` are
+bad values, never exceptions).
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from bastion.domain.enums import OffsetFlag, OrderType, Side, TimeInForce
 from bastion.domain.fills import Fill
 from bastion.domain.ids import ClientOrderId, ContractId, ExecId, VenueOrderId
-from bastion.domain.orders import BrokerOrder
+from bastion.domain.orders import BrokerOrder, validate_order_shape
 from bastion.domain.venue_events import (
     Acknowledged,
     Canceled,
@@ -27,11 +35,12 @@ from bastion.domain.venue_events import (
 )
 from bastion.venues.fix.errors import reason_for
 from bastion.venues.fix.instruments import ContractBook, contract_fields
-from bastion.venues.fix.session import FieldError
-from bastion.venues.fix.wire import Field, Message, fix_time, parse_fix_time, text
+from bastion.venues.fix.wire import Field, FieldError, Message, fix_time, parse_fix_time, text
 from bastion.venues.port import OpenOrderRecord, OrderStatusRecord, VenueOrderStatus
 
 __all__ = [
+    "MAX_ORDER_QUANTITY",
+    "MAX_PRICE_TICKS",
     "SIDES",
     "event_from_report",
     "fill_from_trade",
@@ -40,6 +49,12 @@ __all__ = [
     "order_from_new_order",
     "status_from_report",
 ]
+
+MAX_ORDER_QUANTITY = 1_000_000
+"""The most lots one order may ask for (the venue refuses more as a bad value)."""
+MAX_PRICE_TICKS = 10**12
+"""The largest price, in ticks of the contract, an order may carry (either sign)."""
+_MAX_NUMBER_TEXT = 32
 
 SIDES = {Side.BUY: "1", Side.SELL: "2"}
 _SIDE_OF = {v: k for k, v in SIDES.items()}
@@ -106,14 +121,25 @@ def _need(msg: Message, tag: int) -> str:
     return value
 
 
-def _int(msg: Message, tag: int) -> int:
-    value = _need(msg, tag)
+def _number(tag: int, value: str) -> Decimal:
+    if len(value) > _MAX_NUMBER_TEXT:
+        raise FieldError(tag, 6, f"tag {tag} is not a number: {value[:16]!r}...")
     try:
         number = Decimal(value)
-    except InvalidOperation as exc:
-        raise FieldError(tag, 6, f"tag {tag} is not a number: {value!r}") from exc
+    except InvalidOperation:
+        raise FieldError(tag, 6, f"tag {tag} is not a number: {value!r}") from None
+    if not number.is_finite():
+        raise FieldError(tag, 6, f"tag {tag} is not a finite number: {value!r}")
+    return number
+
+
+def _int(msg: Message, tag: int, high: int = MAX_ORDER_QUANTITY) -> int:
+    value = _need(msg, tag)
+    number = _number(tag, value)
     if number != number.to_integral_value():
         raise FieldError(tag, 5, f"tag {tag} must be a whole number: {value!r}")
+    if not 1 <= number <= high:
+        raise FieldError(tag, 5, f"tag {tag} must be 1..{high}: {value!r}")
     return int(number)
 
 
@@ -128,10 +154,48 @@ def _ticks(msg: Message, tag: int, cid: ContractId, contracts: ContractBook) -> 
     value = text(msg, tag)
     if value is None:
         return None
+    number = _number(tag, value)
+    spec = contracts.specs[cid]
     try:
-        return contracts.ticks(cid, value)
-    except (ValueError, InvalidOperation) as exc:
-        raise FieldError(tag, 5, f"tag {tag}: {exc}") from exc
+        ticks, rest = divmod(number, spec.tick_size)
+    except ArithmeticError:
+        raise FieldError(tag, 5, f"tag {tag}: price {value} is out of range") from None
+    if rest:
+        raise FieldError(tag, 5, f"tag {tag}: price {value} is not on the {spec.tick_size} tick")
+    if abs(ticks) > MAX_PRICE_TICKS:
+        raise FieldError(tag, 5, f"tag {tag}: price {value} is out of range")
+    if ticks <= 0 and not spec.allows_negative_prices:
+        raise FieldError(tag, 5, f"tag {tag}: price {value} must be positive for {cid}")
+    return int(ticks)
+
+
+def _offset(msg: Message) -> OffsetFlag | None:
+    value = text(msg, OFFSET_TAG)
+    if value is None:
+        return None
+    if value not in _OFFSET_OF:
+        raise FieldError(
+            OFFSET_TAG, 5, f"offset {value!r} is not one of {', '.join(sorted(_OFFSET_OF))}"
+        )
+    return _OFFSET_OF[value]
+
+
+def _expiry(msg: Message) -> dt.datetime | None:
+    value = text(msg, 126)
+    if not value:
+        return None
+    try:
+        return parse_fix_time(value)
+    except ValueError:
+        raise FieldError(126, 6, f"ExpireTime {value[:32]!r} is not a FIX UTC timestamp") from None
+
+
+def _shape_tag(problem: str) -> int:
+    """The field a ``validate_order_shape`` complaint is about."""
+    for word, tag in (("limit", 44), ("stop", 99), ("expiry", 126)):
+        if word in problem:
+            return tag
+    return 40
 
 
 def order_from_new_order(
@@ -149,24 +213,25 @@ def order_from_new_order(
     tif = _TIF_OF.get(text(msg, 59) or "0")
     if tif is None:
         raise FieldError(59, 5, f"TimeInForce {text(msg, 59)!r} is not supported")
-    expire = text(msg, 126)
-    offset = text(msg, OFFSET_TAG)
-    try:
-        return BrokerOrder(
-            client_order_id=coid,
-            contract_id=cid,
-            side=side,  # type: ignore[arg-type]
-            quantity=_int(msg, 38),
-            order_type=order_type,  # type: ignore[arg-type]
-            created=now,
-            time_in_force=tif,
-            limit_ticks=_ticks(msg, 44, cid, contracts),
-            stop_ticks=_ticks(msg, 99, cid, contracts),
-            expire_at=parse_fix_time(expire) if expire else None,
-            offset=_OFFSET_OF.get(offset) if offset else None,
-        )
-    except ValueError as exc:
-        raise FieldError(38, 5, str(exc)) from exc
+    quantity = _int(msg, 38)
+    limit, stop = _ticks(msg, 44, cid, contracts), _ticks(msg, 99, cid, contracts)
+    expire, offset = _expiry(msg), _offset(msg)
+    problem = validate_order_shape(order_type, limit, stop, tif, expire)  # type: ignore[arg-type]
+    if problem is not None:
+        raise FieldError(_shape_tag(problem), 5, problem)
+    return BrokerOrder(
+        client_order_id=coid,
+        contract_id=cid,
+        side=side,  # type: ignore[arg-type]
+        quantity=quantity,
+        order_type=order_type,  # type: ignore[arg-type]
+        created=now,
+        time_in_force=tif,
+        limit_ticks=limit,
+        stop_ticks=stop,
+        expire_at=expire,
+        offset=offset,
+    )
 
 
 def _when(msg: Message) -> dt.datetime:

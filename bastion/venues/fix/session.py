@@ -432,20 +432,27 @@ class FixSession:
         self._gap_filled()
 
     def _sequence_reset(self, msg: Message, seq: int, now: dt.datetime) -> None:
-        """SequenceReset-Reset (any MsgSeqNum): may only raise the expected number."""
+        """SequenceReset-Reset (any MsgSeqNum): may only raise the expected number. A
+        rejected one that came in sequence uses up its number, like any rejected
+        message, so no gap opens behind it."""
         try:
             new = seq_value(msg, 36)
         except FieldError as exc:
-            self._reject(seq, now, str(exc), tag=36, msg_type="4", reason=exc.reason)
+            self._refuse_reset(seq, now, str(exc), exc.reason)
             return
         if new < self.next_in:
             why = f"attempt to lower sequence number, invalid value NewSeqNo={new}"
-            self._reject(seq, now, why, tag=36, msg_type="4", reason=5)
+            self._refuse_reset(seq, now, why, 5)
             return
         if new > self.next_in:
             self.next_in = new
             self.seqs.save(self.next_out, self.next_in)
             self._gap_filled()
+
+    def _refuse_reset(self, seq: int, now: dt.datetime, why: str, reason: int) -> None:
+        if seq == self.next_in:
+            self._consume()
+        self._reject(seq, now, why, tag=36, msg_type="4", reason=reason)
 
     def _on_logon(self, msg: Message, now: dt.datetime) -> None:
         if not self.initiator and self.state is not SessionState.ACTIVE:

@@ -49,8 +49,8 @@ def test_session_reset_to_huge_new_seq_no_is_rejected_and_nothing_stored() -> No
     venue.receive(_raw("4", [(36, "100000000000000000000")]), T0)
     reject = _one_reject(venue)
     assert text(reject, 371) == "36"
-    assert venue.next_in == 2
-    assert venue.seqs.load() == (venue.next_out, 2)
+    assert venue.next_in == 3  # rejected in sequence: its number is used up, nothing more
+    assert venue.seqs.load() == (venue.next_out, 3)
     assert venue.active
 
 
@@ -63,7 +63,7 @@ def test_session_reset_backwards_is_rejected_as_lowering() -> None:
     assert text(reject, 371) == "36"
     assert text(reject, 373) == "5"
     assert "lower" in (text(reject, 58) or "")
-    assert venue.next_in == 7
+    assert venue.next_in == 8  # not lowered; the rejected reset used up its own number
     assert venue.active
 
 
