@@ -10,7 +10,9 @@ What it guarantees:
   because the venue traded, and is recorded as an anomaly for reconciliation;
 - reports that arrive late, twice or out of order go through the state table; a pair it
   forbids is recorded as an anomaly and changes nothing;
-- a report for an order Bastion does not know is returned as FOREIGN, never guessed at.
+- a report for an order Bastion does not know is returned as FOREIGN, never guessed at;
+- a venue anomaly (a report the adapter could not read or place) is journaled as a note
+  and returned as ANOMALY; it changes no order.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from bastion.domain.venue_events import (
     Expired,
     FillReport,
     Rejected,
+    VenueAnomaly,
     VenueEvent,
 )
 from bastion.errors import IllegalTransition, InvariantError
@@ -108,6 +111,8 @@ class OrderManager:
         return order
 
     def apply(self, event: VenueEvent) -> Applied:  # noqa: PLR0911 - one return per report kind
+        if isinstance(event, VenueAnomaly):
+            return self._venue_anomaly(event)
         venue_id = getattr(event, "venue_order_id", None)
         if isinstance(event, FillReport):
             venue_id = event.fill.venue_order_id
@@ -212,6 +217,19 @@ class OrderManager:
             kind="anomaly",
             text=text,
             data={"client_order_id": order.client_order_id, "contract_id": order.contract_id},
+        )
+
+    def _venue_anomaly(self, event: VenueAnomaly) -> Applied:
+        text = f"venue anomaly ({event.kind}): {event.message}"
+        ids = {
+            "client_order_id": event.client_order_id,
+            "venue_order_id": event.venue_order_id,
+            "exec_id": event.exec_id,
+        }
+        data = {"kind": event.kind} | {k: v for k, v in ids.items() if v is not None}
+        self.record(Note(timestamp=event.timestamp, kind="anomaly", text=text, data=data))
+        return Applied(
+            ApplyOutcome.ANOMALY, self.find(event.client_order_id, event.venue_order_id), text
         )
 
     def _anomaly(self, order: BrokerOrder, when: dt.datetime, text: str) -> Applied:

@@ -31,23 +31,42 @@ from bastion.domain.venue_events import (
     Expired,
     FillReport,
     Rejected,
+    VenueAnomaly,
     VenueEvent,
 )
 from bastion.venues.fix.errors import reason_for
 from bastion.venues.fix.instruments import ContractBook, contract_fields
-from bastion.venues.fix.wire import Field, FieldError, Message, fix_time, parse_fix_time, text
-from bastion.venues.port import OpenOrderRecord, OrderStatusRecord, VenueOrderStatus
+from bastion.venues.fix.wire import (
+    Field,
+    FieldError,
+    Message,
+    fix_time,
+    parse_fix_time,
+    text,
+    texts,
+)
+from bastion.venues.port import (
+    AccountSnapshot,
+    OpenOrderRecord,
+    OrderStatusRecord,
+    PositionRecord,
+    VenueOrderStatus,
+)
 
 __all__ = [
+    "INFORMATIONAL_EXEC_TYPES",
     "MAX_ORDER_QUANTITY",
     "MAX_PRICE_TICKS",
     "SIDES",
+    "account_from_report",
     "event_from_report",
     "fill_from_trade",
     "new_order_fields",
     "open_order_from_report",
     "order_from_new_order",
+    "position_from_report",
     "status_from_report",
+    "venue_anomaly",
 ]
 
 MAX_ORDER_QUANTITY = 1_000_000
@@ -244,9 +263,46 @@ def _order_id(msg: Message) -> VenueOrderId | None:
     return VenueOrderId(value) if value and value != "NONE" else None
 
 
-def event_from_report(msg: Message, contracts: ContractBook) -> VenueEvent | None:  # noqa: PLR0911
-    """The venue event an ExecutionReport (35=8) or OrderCancelReject (35=9) carries;
-    ``None`` for a status report (ExecType I) or something unreadable."""
+def _peer(msg: Message, tag: int) -> str | None:
+    """A field of a report for the record of an anomaly: never raises, at most 64
+    characters, undecodable bytes replaced."""
+    value = msg.get(tag)
+    return None if value is None else bytes(value)[:64].decode("utf-8", "replace")
+
+
+INFORMATIONAL_EXEC_TYPES = {"6": "pending cancel", "A": "pending new", "E": "pending replace"}
+"""ExecTypes that announce a state the next report settles: logged, nothing to apply."""
+
+
+def venue_anomaly(msg: Message, kind: str, message: str) -> VenueAnomaly:
+    """The anomaly a venue message stands for, with whatever ids can be read from it."""
+    try:
+        when = _when(msg)
+    except (FieldError, ValueError):
+        when = dt.datetime.now(dt.UTC)
+    coid, venue_id, exec_id = _peer(msg, 11), _peer(msg, 37), _peer(msg, 17)
+    return VenueAnomaly(
+        kind=kind,
+        message=message[:300],
+        timestamp=when,
+        client_order_id=ClientOrderId(coid) if coid else None,
+        venue_order_id=VenueOrderId(venue_id) if venue_id and venue_id != "NONE" else None,
+        exec_id=ExecId(exec_id) if exec_id else None,
+    )
+
+
+def event_from_report(msg: Message, contracts: ContractBook) -> VenueEvent | None:
+    """The venue event an ExecutionReport (35=8) or OrderCancelReject (35=9) carries.
+    ``None`` only for an informational ExecType (pending new/cancel/replace); anything
+    Bastion cannot read or place (a bad field, an unknown ExecType, a fill it cannot
+    price) is a ``VenueAnomaly``. Never raises."""
+    try:
+        return _event(msg, contracts)
+    except (FieldError, ValueError, ArithmeticError) as exc:
+        return venue_anomaly(msg, "unreadable_report", f"execution report not readable: {exc}")
+
+
+def _event(msg: Message, contracts: ContractBook) -> VenueEvent | None:  # noqa: PLR0911
     when = _when(msg)
     if text(msg, 35) == "9":
         orig = text(msg, 41) or text(msg, 11) or ""
@@ -262,7 +318,7 @@ def event_from_report(msg: Message, contracts: ContractBook) -> VenueEvent | Non
     venue_id = _order_id(msg)
     if exec_type in {"0", "5"}:
         if venue_id is None:
-            return None
+            return venue_anomaly(msg, "unreadable_report", "acknowledgement without OrderID (37)")
         return Acknowledged(client_order_id=coid, venue_order_id=venue_id, timestamp=when)
     if exec_type == "F":
         return _fill_event(msg, contracts, coid, venue_id, when)
@@ -285,7 +341,11 @@ def event_from_report(msg: Message, contracts: ContractBook) -> VenueEvent | Non
         )
     if exec_type == "C":
         return Expired(client_order_id=coid, timestamp=when, venue_order_id=venue_id)
-    return None
+    if exec_type in INFORMATIONAL_EXEC_TYPES:
+        return None
+    return venue_anomaly(
+        msg, "unknown_exec_type", f"ExecType (150) {exec_type!r} is not one Bastion handles"
+    )
 
 
 def _fill_event(
@@ -294,29 +354,46 @@ def _fill_event(
     coid: ClientOrderId,
     venue_id: VenueOrderId | None,
     when: dt.datetime,
-) -> FillReport | None:
+) -> FillReport | VenueAnomaly:
     cid = contracts.contract(text(msg, 55), text(msg, 200))
     exec_id, qty, px = text(msg, 17), text(msg, 32), text(msg, 31)
     side = _SIDE_OF.get(text(msg, 54) or "")
-    if cid is None or not exec_id or not qty or not px or side is None:
-        return None
+    if cid is None:
+        why = f"fill in a contract Bastion does not trade: {text(msg, 55)}/{text(msg, 200)}"
+        return venue_anomaly(msg, "unknown_contract", why)
+    if not exec_id or not qty or not px or side is None:
+        why = "fill without ExecID (17), LastQty (32), LastPx (31) or Side (54)"
+        return venue_anomaly(msg, "unreadable_report", why)
+    quantity = _number(32, qty)
+    if quantity != quantity.to_integral_value() or quantity <= 0:
+        return venue_anomaly(msg, "unreadable_report", f"fill quantity {qty!r} is not whole lots")
     return FillReport(
         fill=Fill(
             exec_id=ExecId(exec_id),
             client_order_id=coid,
             contract_id=cid,
             side=side,
-            quantity=int(Decimal(qty)),
+            quantity=int(quantity),
             price_ticks=contracts.ticks(cid, px),
             timestamp=when,
             venue_order_id=venue_id,
-            commission=Decimal(text(msg, 12) or "0"),
+            commission=_number(12, text(msg, 12) or "0"),
         )
     )
 
 
+def _whole(tag: int, value: str) -> int:
+    """A whole, non-negative number from a venue's answer, or ``FieldError``."""
+    number = _number(tag, value)
+    if number != number.to_integral_value() or number < 0:
+        raise FieldError(tag, 5, f"tag {tag} is not a whole number of lots: {value!r}")
+    return int(number)
+
+
 def fill_from_trade(msg: Message, contracts: ContractBook) -> Fill | None:
-    """A fill from a TradeCaptureReport (35=AE)."""
+    """A fill from a TradeCaptureReport (35=AE); ``None`` when it names no contract
+    Bastion knows or lacks a field. A bad value raises ``FieldError`` or ``ValueError``
+    (the caller reads the whole answer as unknown)."""
     cid = contracts.contract(text(msg, 55), text(msg, 200))
     exec_id, qty, px = text(msg, 17), text(msg, 32), text(msg, 31)
     side = _SIDE_OF.get(text(msg, 54) or "")
@@ -327,11 +404,11 @@ def fill_from_trade(msg: Message, contracts: ContractBook) -> Fill | None:
         client_order_id=ClientOrderId(text(msg, 11) or ""),
         contract_id=cid,
         side=side,
-        quantity=int(Decimal(qty)),
+        quantity=_whole(32, qty),
         price_ticks=contracts.ticks(cid, px),
         timestamp=_when(msg),
         venue_order_id=_order_id(msg),
-        commission=Decimal(text(msg, 12) or "0"),
+        commission=_number(12, text(msg, 12) or "0"),
     )
 
 
@@ -345,13 +422,15 @@ def status_from_report(msg: Message) -> OrderStatusRecord:
     return OrderStatusRecord(
         client_order_id=coid,
         status=status,
-        filled=int(Decimal(text(msg, 14) or "0")),
+        filled=_whole(14, text(msg, 14) or "0"),
         venue_order_id=_order_id(msg),
         timestamp=_when(msg),
     )
 
 
 def open_order_from_report(msg: Message, contracts: ContractBook) -> OpenOrderRecord | None:
+    """An open order from a mass status report; ``None`` for a contract Bastion does
+    not trade. A bad value raises ``FieldError`` or ``ValueError``."""
     cid = contracts.contract(text(msg, 55), text(msg, 200))
     side = _SIDE_OF.get(text(msg, 54) or "")
     order_type = _ORD_TYPE_OF.get(text(msg, 40) or "")
@@ -363,11 +442,45 @@ def open_order_from_report(msg: Message, contracts: ContractBook) -> OpenOrderRe
         venue_order_id=_order_id(msg),
         contract_id=cid,
         side=side,
-        quantity=int(Decimal(text(msg, 38) or "0")),
-        filled=int(Decimal(text(msg, 14) or "0")),
+        quantity=_whole(38, text(msg, 38) or "0"),
+        filled=_whole(14, text(msg, 14) or "0"),
         order_type=order_type,
         time_in_force=_TIF_OF.get(text(msg, 59) or "0", TimeInForce.DAY),
         limit_ticks=contracts.ticks(cid, limit) if limit else None,
         stop_ticks=contracts.ticks(cid, stop) if stop else None,
         offset=_OFFSET_OF.get(offset) if offset else None,
+    )
+
+
+def account_from_report(msg: Message) -> AccountSnapshot:
+    """The account from a CollateralReport (35=BA); a bad amount raises ``FieldError``."""
+    return AccountSnapshot(
+        currency=text(msg, 15) or "",
+        equity=_number(900, text(msg, 900) or "0"),
+        margin_used=_number(20010, text(msg, 20010) or "0"),
+        margin_available=_number(899, text(msg, 899) or "0"),
+        commissions=_number(12, text(msg, 12) or "0"),
+    )
+
+
+def position_from_report(msg: Message, contracts: ContractBook) -> PositionRecord | None:
+    """The long and short books of a PositionReport (35=AP): 703=SOD is yesterday's,
+    703=TQ today's, 704 long and 705 short. ``None`` for a contract Bastion does not
+    trade; a bad quantity raises ``FieldError``."""
+    cid = contracts.contract(text(msg, 55), text(msg, 200))
+    if cid is None:
+        return None
+    books: dict[str, tuple[int, int]] = {}
+    kinds, longs, shorts = texts(msg, 703), texts(msg, 704), texts(msg, 705)
+    for n, kind in enumerate(kinds):
+        long = longs[n] if n < len(longs) else "0"
+        short = shorts[n] if n < len(shorts) else "0"
+        books[kind] = (_whole(704, long or "0"), _whole(705, short or "0"))
+    sod, tq = books.get("SOD", (0, 0)), books.get("TQ", (0, 0))
+    return PositionRecord(
+        contract_id=cid,
+        long_yesterday=sod[0],
+        short_yesterday=sod[1],
+        long_today=tq[0],
+        short_today=tq[1],
     )

@@ -184,6 +184,9 @@ class FixSession:
         self.on_heartbeat: Callable[[str], None] = lambda _id: None
         self.on_reject: Callable[[Message], None] = lambda _m: None
         """Called with each session Reject (35=3) the peer sends us."""
+        self.on_bad_app: Callable[[Message, FieldError], None] = lambda _m, _e: None
+        """Called with each application message we rejected for a bad field (the
+        adapter turns it into an anomaly: a report refused here must not vanish)."""
         self.next_out, self.next_in = seqs.load()
         self.state = SessionState.IDLE
         self.closed_reason = ""
@@ -353,10 +356,15 @@ class FixSession:
             self._guarded(seq, msg_type, now, lambda: self._gap_fill(msg, seq, now))
             return
         self._consume()
-        self._guarded(seq, msg_type, now, lambda: self._dispatch(msg, msg_type, seq, now))
+        self._guarded(seq, msg_type, now, lambda: self._dispatch(msg, msg_type, seq, now), msg)
 
     def _guarded(
-        self, seq: int, msg_type: str, now: dt.datetime, action: Callable[[], None]
+        self,
+        seq: int,
+        msg_type: str,
+        now: dt.datetime,
+        action: Callable[[], None],
+        msg: Message | None = None,
     ) -> None:
         """Run one step of handling a message; a bad field becomes a Reject naming the
         tag, an application refusal a BusinessMessageReject."""
@@ -364,6 +372,8 @@ class FixSession:
             action()
         except FieldError as exc:
             self._reject(seq, now, str(exc), tag=exc.tag, msg_type=msg_type, reason=exc.reason)
+            if msg is not None and msg_type not in ADMIN:
+                self.on_bad_app(msg, exc)
         except BusinessRejectError as exc:
             self._business_reject(seq, msg_type, exc, now)
 
