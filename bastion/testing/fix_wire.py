@@ -77,6 +77,7 @@ class RawFixClient:
         self.framer = Framer()
         self.closed = False
         self.seen: list[Message] = []
+        self._unread: list[Message] = []
 
     def send_raw(self, data: bytes) -> None:
         self.sock.sendall(data)
@@ -112,10 +113,9 @@ class RawFixClient:
         closes or the socket times out (then the last one is not a match)."""
         got: list[Message] = []
         while True:
-            for frame in self.framer.frames():
-                if frame.garbled:
-                    continue
-                msg = decode(frame.raw)
+            self._unread += [decode(f.raw) for f in self.framer.frames() if not f.garbled]
+            while self._unread:
+                msg = self._unread.pop(0)
                 got.append(msg)
                 self.seen.append(msg)
                 if want(msg):

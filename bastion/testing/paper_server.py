@@ -27,7 +27,10 @@ class PaperServerThread:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
-    def stop(self) -> None:
+    def stop(self) -> str:
+        """Stop and close; returns the digest of the venue's state when it stopped."""
         self.server.stop_flag.set()
         self._thread.join(timeout=30)
+        digest = self.server.venue.state_digest()
         self.server.close()
+        return digest

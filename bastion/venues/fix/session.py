@@ -37,7 +37,8 @@ the socket. What it implements:
   the tag, SessionRejectReason) and its number is consumed. An application message the
   application cannot act on (``BusinessRejectError``, e.g. an empty ClOrdID) is answered
   with BusinessMessageReject (35=j) and its number is consumed too. The session lives
-  on in every case.
+  on in every case. Complaints are logged (the first 20 of each kind, then one in
+  1000, with the count) and counted (``rejects_sent``, ``garbled``, ...).
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ log = logging.getLogger("bastion.fix.session")
 ADMIN = frozenset({"0", "1", "2", "3", "4", "5", "A"})
 MAX_HEARTBEAT = 300
 """The longest HeartBtInt (108) an acceptor agrees to, in seconds."""
+MAX_TEST_ID = 256
+"""The longest TestReqID (112) echoed back in a Heartbeat."""
 _RESEND_CHUNK = 1000
 """Stored messages are loaded for a resend this many at a time (memory stays bounded)."""
 
@@ -153,6 +156,22 @@ class MessageStore(Protocol):
 AppHandler = Callable[[Message], None]
 
 
+def _test_id(msg: Message) -> str:
+    """The TestReqID (112) of a TestRequest, which its Heartbeat echoes."""
+    test_id = text(msg, 112)
+    if not test_id:
+        raise FieldError(112, 1, "TestRequest without TestReqID (112)")
+    if len(test_id) > MAX_TEST_ID:
+        raise FieldError(112, 5, f"TestReqID (112) longer than {MAX_TEST_ID} characters")
+    return test_id
+
+
+def _worth_logging(count: int) -> bool:
+    """Log the first 20 of a kind of complaint, then one in 1000: a peer sending
+    garbage cannot fill the disk with our log."""
+    return count <= 20 or count % 1000 == 0
+
+
 def _peer_text(msg: Message, tag: int) -> str:
     """A field of the peer's message for our logs: never raises."""
     value = msg.get(tag)
@@ -191,6 +210,7 @@ class FixSession:
         self.state = SessionState.IDLE
         self.closed_reason = ""
         self.outbox: list[bytes] = []
+        self._max_body = max_body
         self.framer = Framer() if max_body is None else Framer(max_body)
         self._resend_until: int | None = None
         self._resend_at: dt.datetime | None = None
@@ -199,8 +219,21 @@ class FixSession:
         self._test_sent: dt.datetime | None = None
         self._test_id = 0
         self.rejects_sent = 0
+        self.rejects_received = 0
         self.business_rejects_sent = 0
         self.garbled = 0
+
+    def new_connection(self) -> None:
+        """The peer connects again (an acceptor keeps one session per client): forget
+        what belonged to the old connection (half-read bytes, unsent output, a
+        ResendRequest asked on it, an unanswered TestRequest); the numbers stay. A gap
+        found after the next logon is asked for at once, not a heartbeat later."""
+        self.framer = Framer() if self._max_body is None else Framer(self._max_body)
+        self.outbox.clear()
+        self._resend_until = self._resend_at = None
+        self._test_sent = self._last_received = None
+        self.state = SessionState.IDLE
+        self.closed_reason = ""
 
     # -- sending ------------------------------------------------------------------------
     def _send(
@@ -249,7 +282,14 @@ class FixSession:
                 fields.append((tag, extra[key]))
         fields.append((58, why[:200]))
         self.rejects_sent += 1
-        log.warning("FIX %s: rejecting message %s: %s", self.sender, ref_seq, why[:200])
+        if _worth_logging(self.rejects_sent):
+            log.warning(
+                "FIX %s: rejecting message %s: %s (%d rejects so far)",
+                self.sender,
+                ref_seq,
+                why[:200],
+                self.rejects_sent,
+            )
         self._send("3", fields, now)
 
     def _business_reject(
@@ -260,7 +300,8 @@ class FixSession:
             fields.append((379, exc.ref_id))
         fields += [(380, exc.reason), (58, str(exc)[:200])]
         self.business_rejects_sent += 1
-        log.warning("FIX %s: business reject of message %s: %s", self.sender, ref_seq, exc)
+        if _worth_logging(self.business_rejects_sent):
+            log.warning("FIX %s: business reject of message %s: %s", self.sender, ref_seq, exc)
         self._send("j", fields, now)
 
     # -- timers ---------------------------------------------------------------------------
@@ -293,9 +334,10 @@ class FixSession:
                 return
             if frame.garbled:
                 self.garbled += 1
-                log.warning(
-                    "FIX %s: garbled input (%s): %r", self.sender, frame.garbled, frame.raw[:80]
-                )
+                if _worth_logging(self.garbled):
+                    log.warning(
+                        "FIX %s: garbled input (%s): %r", self.sender, frame.garbled, frame.raw[:80]
+                    )
                 self._reject(frame.seq or 0, now, f"garbled message: {frame.garbled}")
                 continue
             try:
@@ -386,20 +428,11 @@ class FixSession:
             if test_id:
                 self.on_heartbeat(test_id)
         elif msg_type == "1":
-            test_id = text(msg, 112)
-            if not test_id:
-                raise FieldError(112, 1, "TestRequest without TestReqID (112)")
-            self._send("0", [(112, test_id)], now)
+            self._send("0", [(112, _test_id(msg))], now)
         elif msg_type == "2":
             self._resend(*self._resend_range(msg), now)
         elif msg_type == "3":
-            log.warning(
-                "FIX %s: peer rejected %s: %s",
-                self.sender,
-                _peer_text(msg, 45),
-                _peer_text(msg, 58),
-            )
-            self.on_reject(msg)
+            self._on_peer_reject(msg)
         elif msg_type == "5":
             if self.state is not SessionState.CLOSED:
                 self._send("5", [], now)
@@ -410,6 +443,17 @@ class FixSession:
             self._reject(seq, now, "application message before logon", msg_type=msg_type, reason=10)
         else:
             self.on_app(msg)
+
+    def _on_peer_reject(self, msg: Message) -> None:
+        self.rejects_received += 1
+        if _worth_logging(self.rejects_received):
+            log.warning(
+                "FIX %s: peer rejected %s: %s",
+                self.sender,
+                _peer_text(msg, 45),
+                _peer_text(msg, 58),
+            )
+        self.on_reject(msg)
 
     def _consume(self) -> None:
         self.next_in += 1

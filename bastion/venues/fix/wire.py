@@ -10,7 +10,9 @@ rules or the order stack.
 Bounds (nothing from the wire is trusted): a frame may claim at most ``max_body`` bytes
 (the message size cap, 64 KiB by default); BeginString and BodyLength must each end
 within a few bytes, so a flood of digits is garbled at once instead of being buffered;
-the framer therefore never holds more than one frame's worth of bytes. ``decode`` keeps
+the framer therefore never holds more than one frame's worth of bytes. A message cut
+short is garbled as soon as the next message starts inside it (raw data fields, which
+could hold such bytes, are not used). ``decode`` keeps
 every tag=value pair of a good frame (empty values too: the layer that reads a field
 judges it) and refuses only a pair that is not ``tag=value`` with a positive tag.
 Reading a field that is not UTF-8 text raises ``FieldError`` naming the tag, which the
@@ -149,7 +151,14 @@ class Framer:
             return head
         end = head
         if len(buf) < end + 7:
-            return None
+            # A message cut short is followed by the next one: do not wait for bytes
+            # that will never come (no field may hold SOH + "8=FIX": no raw data).
+            cut = buf.find(b"\x01" + _START, 0, end + 7)
+            if cut < 0:
+                return None
+            junk = bytes(buf[: cut + 1])
+            del buf[: cut + 1]
+            return Frame(junk, "message cut short: the next one starts inside it", _seq_of(junk))
         trailer = bytes(buf[end : end + 7])
         if not (
             trailer.startswith(b"10=") and trailer.endswith(b"\x01") and trailer[3:6].isdigit()

@@ -17,9 +17,11 @@ Limits (``ServerConfig``), each refused cleanly, never by crashing the loop:
 kept below the process's open-file limit, and a failed ``accept`` pauses accepting for
 a moment instead of spinning); ``logon_timeout`` seconds for a connection to log on;
 ``max_message_bytes`` per FIX message (the framer's size cap); ``max_buffer_bytes``
-held for one connection's incomplete input. An exception while handling one client's
-input (a bug) drops only that client, rolls its state transaction back and reloads its
-session numbers from the state file.
+held for one connection's incomplete input; ``max_output_bytes`` queued for a client
+that does not read (output is written as the socket takes it, so a large resend reaches
+a slow reader whole, and a reader that stops is dropped, not waited for). An exception
+while handling one client's input (a bug) drops only that client, rolls its state
+transaction back and reloads its session numbers from the state file.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class ServerConfig:
     logon_timeout: float = 10.0
     max_message_bytes: int = MAX_BODY
     max_buffer_bytes: int = 4 * MAX_BODY
+    max_output_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.max_connections < 1:
@@ -87,6 +90,10 @@ class ServerConfig:
         if self.max_message_bytes < 512:
             raise ValueError(
                 f"max_message_bytes must be at least 512, got {self.max_message_bytes}"
+            )
+        if self.max_output_bytes < 1024 * 1024:
+            raise ValueError(
+                f"max_output_bytes must be at least 1 MiB, got {self.max_output_bytes}"
             )
         if self.max_buffer_bytes < self.max_message_bytes + 64:
             raise ValueError(
@@ -101,6 +108,10 @@ class _Conn:
     opened: float
     """``time.monotonic()`` at accept."""
     pending: bytearray = field(default_factory=bytearray)
+    out: bytearray = field(default_factory=bytearray)
+    """Bytes for the client that its socket has not taken yet."""
+    writing: bool = False
+    """Registered for EVENT_WRITE (``out`` is not empty)."""
     client: str | None = None
     session: FixSession | None = None
 
@@ -166,11 +177,14 @@ class PaperServer:
     def run(self, max_seconds: float | None = None) -> None:
         deadline = None if max_seconds is None else _wall() + dt.timedelta(seconds=max_seconds)
         while not self.stop_flag.is_set() and (deadline is None or _wall() < deadline):
-            for key, _ in self.selector.select(timeout=0.02):
+            for key, events in self.selector.select(timeout=0.02):
                 if key.data is None:
                     self._accept()
-                elif key.data in self.open:  # not dropped earlier in this round
-                    self._read(key.data)
+                    continue
+                if events & selectors.EVENT_WRITE and key.data in self.open:
+                    self._write(key.data)
+                if events & selectors.EVENT_READ and key.data in self.open:
+                    self._read(key.data)  # (not dropped earlier in this round)
             self._timers()
 
     def _accept(self) -> None:
@@ -278,11 +292,10 @@ class PaperServer:
                 heartbeat=self.config.heartbeat,
                 messages=store,
                 initiator=False,
+                max_body=self.config.max_message_bytes,
             )
             self.sessions[client] = session
-        session.state = SessionState.IDLE
-        session.closed_reason = ""
-        session.framer = Framer(self.config.max_message_bytes)
+        session.new_connection()
         session.on_app = lambda m, c=client: self._on_app(c, m)
         conn.client, conn.session = client, session
         self.conns[client] = conn
@@ -403,11 +416,28 @@ class PaperServer:
         session = conn.session
         if session is None or not session.outbox:
             return
-        data = session.take_outbox()
+        conn.out += session.take_outbox()
+        self._write(conn)
+
+    def _write(self, conn: _Conn) -> None:
+        """Write what the socket takes now; wait for it to take the rest."""
         try:
-            conn.sock.sendall(data)
+            while conn.out:
+                sent = conn.sock.send(conn.out)
+                del conn.out[:sent]
+        except (BlockingIOError, InterruptedError):
+            pass
         except OSError as exc:
             self._drop(conn, f"send failed: {exc}")
+            return
+        if len(conn.out) > self.config.max_output_bytes:
+            self._drop(conn, f"client not reading: {len(conn.out)} bytes queued")
+            return
+        want = bool(conn.out)
+        if want != conn.writing:
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if want else 0)
+            self.selector.modify(conn.sock, events, conn)
+            conn.writing = want
 
     def _timers(self) -> None:
         now = _wall()

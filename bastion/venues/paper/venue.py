@@ -11,10 +11,12 @@ conformance suite and tests; the server accepts them only when started with
 ``control=True``.
 
 Every message is checked in full before anything is logged or changed: a bad field
-raises ``FieldError`` (a session Reject naming the tag), a missing or empty ClOrdID or
-OrigClOrdID raises ``BusinessRejectError`` (35=j: there is no order id to answer with).
-So the input log holds only inputs that apply cleanly, and a replay rebuilds exactly the
-state the venue had (``state_digest`` compares the two).
+(including one too long: ids the venue echoes are at most 64 characters, other values
+256, so no answer outgrows the message size cap) raises ``FieldError`` (a session Reject
+naming the tag), a missing or empty ClOrdID or OrigClOrdID raises
+``BusinessRejectError`` (35=j: there is no order id to answer with). So the input log
+holds only inputs that apply cleanly, and a replay rebuilds exactly the state the venue
+had (``state_digest`` compares the two).
 """
 
 from __future__ import annotations
@@ -86,6 +88,22 @@ class Outgoing:
 
 def _us(when: dt.datetime) -> int:
     return (when - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+ID_TAGS = frozenset({1, 11, 41, 262, 568, 584, 710, 790, 909, 20020, 20103})
+"""Fields the venue echoes back (order and request ids): at most ``MAX_ID_CHARS``."""
+MAX_ID_CHARS = 64
+MAX_FIELD_CHARS = 256
+"""The longest value any other field of an application message may have."""
+
+
+def _check_lengths(msg: Message) -> None:
+    """Every value is short enough that no answer echoing it outgrows a message."""
+    for raw_tag, value in msg.pairs:
+        tag = int(raw_tag)
+        limit = MAX_ID_CHARS if tag in ID_TAGS else MAX_FIELD_CHARS
+        if len(value) > limit:
+            raise FieldError(tag, 5, f"tag {tag} is longer than {limit} characters")
 
 
 def _order_id(msg: Message, tag: int) -> str:
@@ -396,6 +414,7 @@ class PaperVenue:
         handler = self._handlers().get(msg_type)
         if handler is None:
             raise FieldError(35, 11, f"message type {msg_type!r} is not supported")
+        _check_lengths(msg)
         return handler(client, msg, wall)
 
     def _handlers(self) -> dict[str, Callable[[str, Message, dt.datetime], list[Outgoing]]]:

@@ -177,3 +177,16 @@ def test_venue_empty_order_id_is_a_business_reject_that_uses_its_number(
     _no_gap(client, venue)
     with contextlib.closing(sqlite3.connect(venue.server.config.state_path)) as db:
         assert db.execute("SELECT count(*) FROM inputs").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(("tag", "length"), [(11, 65), (1, 65), (58, 257), (200, 300)])
+def test_venue_overlong_fields_are_refused_so_no_answer_outgrows_a_message(
+    venue: PaperServerThread, client: RawFixClient, tag: int, length: int
+) -> None:
+    """Found by the fuzzer: a 36 KB ClOrdID echoed twice made a report over the size
+    cap, which the engine could never read (a resend brought it back garbled)."""
+    reply = _answer(client, "D", _order("LONG-1", (tag, "y" * length)))
+    assert text(reply, 35) == "3"
+    assert text(reply, 371) == str(tag)
+    assert not _in_book(venue, "LONG-1")
+    _no_gap(client, venue)

@@ -108,3 +108,19 @@ def test_session_resend_request_above_own_gap_is_answered_first() -> None:
     answered = _types(venue.take_outbox())
     assert answered[:3] == ["4", "8", "8"]  # gap fill 684..699, then the stored reports
     assert venue.next_in == 132  # still waiting for its own gap: nothing was consumed
+
+
+def test_session_new_connection_asks_for_a_gap_at_once() -> None:
+    """The acceptor keeps one session per client across connections: a ResendRequest
+    asked on a connection that then dropped must not hold back the next one's."""
+    engine, venue, _, _ = _crossed()
+    venue.receive(engine.take_outbox(), T0)
+    assert _types(venue.take_outbox()) == ["A", "2"]  # asked for 132.. on this connection
+    # The connection drops before the answer; the engine logs on again at once.
+    venue.new_connection()
+    again = FixSession(
+        "BASTION.ENGINE", "PAPER", MemorySeqStore(next_out=207, next_in=747), heartbeat=5
+    )
+    again.logon(T0 + dt.timedelta(seconds=1))
+    venue.receive(again.take_outbox(), T0 + dt.timedelta(seconds=1))
+    assert _types(venue.take_outbox()) == ["A", "2"]  # asked again, not a heartbeat later
