@@ -102,7 +102,10 @@ class _Client:
         self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
         self.sock.setblocking(False)  # noqa: FBT003 - the socket API
         self._selector.register(self.sock, selectors.EVENT_READ)
-        session = FixSession(self.comp_id, "PAPER", self.seqs, heartbeat=30, on_app=self._on_app)
+        # HeartBtInt 5 s: when a mutated number makes the venue wait for a resend that
+        # never comes (it took a PossDup message the fuzzer thought too low), the venue
+        # asks again after one interval, well inside the hang timeout.
+        session = FixSession(self.comp_id, "PAPER", self.seqs, heartbeat=5, on_app=self._on_app)
         session.on_reject = self._on_reject
         session.on_heartbeat = self._answered.add
         self.session = session

@@ -128,6 +128,8 @@ class FixMutator:
         self.rng = random.Random(seed)  # noqa: S311 - a seeded, replayable stream; nothing secret
         self.mutate_share = mutate
         self._coids: list[bytes] = []
+        self._net: dict[str, int] = {}
+        self._resting: list[bytes] = []
         self._n = 0
         self._seed = seed
 
@@ -148,16 +150,28 @@ class FixMutator:
         listed = _CONTRACTS[:3] if rng.random() < 0.97 else _CONTRACTS  # ZZ: not listed
         symbol, maturity, tick, mid = rng.choice(listed)
         order_type = rng.choice((b"1", b"2", b"2", b"2", b"3", b"4"))
+        # Lean against what the orders sent so far would hold, so positions (and the
+        # margin they use) stay bounded and orders keep trading all run long.
+        net = self._net.get(symbol, 0)
+        buy = rng.random() < 0.5 - max(-0.4, min(0.4, net / 25))
+        quantity = rng.randint(1, 3)
+        self._net[symbol] = net + (quantity if buy else -quantity)
+        # Most orders do not rest (IOC/FOK), and cancels go mostly to recent resting
+        # ones: resting orders hold margin, and a venue out of margin rejects all.
+        tif = rng.choice((b"0", b"1", b"3", b"3", b"4"))
+        if tif in {b"0", b"1"} and order_type != b"1":
+            self._resting.append(coid)
+            del self._resting[:-30]
         pairs: list[tuple[bytes, Value]] = [
             (b"11", coid),
             (b"1", b"fuzz"),
             (b"55", symbol.encode()),
             (b"200", maturity.encode()),
-            (b"54", rng.choice((b"1", b"2"))),
+            (b"54", b"1" if buy else b"2"),
             (b"60", b"20260302-14:30:00.000000"),
-            (b"38", str(rng.randint(1, 3)).encode()),
+            (b"38", str(quantity).encode()),
             (b"40", order_type),
-            (b"59", rng.choice((b"0", b"0", b"1", b"3", b"4"))),
+            (b"59", tif),
         ]
         step = float(tick)
         if order_type in {b"2", b"4"}:
@@ -174,7 +188,8 @@ class FixMutator:
         if roll < 0.30:
             return b"D", self._order_fields(self._coid()), "D"
         if roll < 0.45:
-            orig = self._known_coid()
+            recent = self._resting and rng.random() < 0.7
+            orig = self._resting.pop() if recent else self._known_coid()
             cancel = [(b"41", orig), (b"11", orig + b"~X" + str(self._n).encode())]
             cancel += [(b"55", b"ES"), (b"200", b"202606"), (b"54", b"1"), (b"38", b"1")]
             return b"F", cancel, "F"

@@ -56,6 +56,7 @@ _SEQ_RE = re.compile(rb"\x0134=(\d{1,10})\x01")
 _HEAD_FIELD_MAX = 16
 """BeginString and BodyLength end within this many bytes, or the frame is garbled."""
 _TAG_RE = re.compile(rb"[0-9]{1,9}")
+_NEXT_HEAD_RE = re.compile(rb"8=FIX[^\x01]{0,12}\x019=")
 
 
 class FieldError(Exception):
@@ -152,12 +153,13 @@ class Framer:
         end = head
         if len(buf) < end + 7:
             # A message cut short is followed by the next one: do not wait for bytes
-            # that will never come (no field may hold SOH + "8=FIX": no raw data).
-            cut = buf.find(b"\x01" + _START, 0, end + 7)
-            if cut < 0:
+            # that will never come. "8=FIX...<SOH>9=" cannot occur inside a message
+            # (no value holds SOH; tag 9 is only ever the second field).
+            cut = _NEXT_HEAD_RE.search(buf, 1, end + 7)
+            if cut is None:
                 return None
-            junk = bytes(buf[: cut + 1])
-            del buf[: cut + 1]
+            junk = bytes(buf[: cut.start()])
+            del buf[: cut.start()]
             return Frame(junk, "message cut short: the next one starts inside it", _seq_of(junk))
         trailer = bytes(buf[end : end + 7])
         if not (

@@ -65,3 +65,14 @@ def test_framer_message_cut_short_does_not_swallow_the_next_one() -> None:
     frames = framer.frames()
     assert [bool(f.garbled) for f in frames] == [True, False]
     assert frames[1].raw == good
+
+
+def test_framer_message_cut_inside_a_value_does_not_swallow_the_next_one() -> None:
+    """Found by the fuzzer: cut in the middle of a value, no SOH precedes the next one."""
+    cut = encode("D", [(11, "X1"), (58, "y" * 500)], seq=2, sender="A", target="B", now=T0)
+    good = encode("1", [(112, "ping")], seq=3, sender="A", target="B", now=T0)
+    framer = Framer()
+    framer.feed(cut[:300] + good)
+    frames = framer.frames()
+    assert [bool(f.garbled) for f in frames] == [True, False]
+    assert frames[1].raw == good

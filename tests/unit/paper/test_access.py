@@ -55,3 +55,17 @@ def test_access_credentials_come_from_the_environment(monkeypatch: pytest.Monkey
 def test_access_bad_comp_id_in_configuration_is_refused() -> None:
     with pytest.raises(ConfigError, match="--allow"):
         clients_from_environment(["BAD ID"], None, None)
+
+
+def test_access_every_role_the_code_opens_a_venue_for_is_admitted() -> None:
+    """A process role missing from SESSION_ROLES would be refused by the paper venue."""
+    import re
+
+    from tests.conftest import REPO
+
+    roles = set()
+    for path in (REPO / "bastion").rglob("*.py"):
+        roles |= set(re.findall(r"open_venue\(\s*\w+,\s*\"(\w+)\"", path.read_text()))
+    assert roles  # the scan found the call sites
+    assert {r.upper() for r in roles} <= set(SESSION_ROLES)
+    assert POLICY.refusal("BASTION.ENGINE", None, None) is None
