@@ -337,9 +337,13 @@ class FixVenue:
 
     def _on_bad_app(self, msg: Message, exc: FieldError) -> None:
         """A message the session refused for a bad field (already answered with a
-        Reject): an anomaly, since it may have been a report."""
+        Reject): a report is an anomaly; anything else is counted and logged."""
         self.unreadable_reports += 1
-        self._anomaly(venue_anomaly(msg, "unreadable_report", f"refused by the session: {exc}"))
+        msg_type = bytes(msg.get(35) or b"").decode("ascii", "replace")
+        if msg_type in {"8", "9", "j"}:
+            self._anomaly(venue_anomaly(msg, "unreadable_report", f"refused by the session: {exc}"))
+        else:
+            log.warning("FIX venue %s: unreadable %s message: %s", self.name, msg_type, exc)
 
     def _on_app(self, msg: Message) -> None:
         """Runs on the I/O thread for every application message; never raises."""

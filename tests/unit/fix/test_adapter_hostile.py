@@ -233,6 +233,7 @@ def test_adapter_io_thread_survives_a_hostile_venue(hostile: _HostileVenue) -> N
         hostile.send(
             [
                 ("W", md),
+                ("W", [(262, b"\xff"), (55, "ES")]),  # refused by the session: counted
                 ("8", _report(t11=b"\xff")),
                 ("8", _report(t150="Q")),
                 ("AP", [(710, "Q1"), (727, "abc"), (703, "TQ"), (704, "Infinity")]),
@@ -249,6 +250,7 @@ def test_adapter_io_thread_survives_a_hostile_venue(hostile: _HostileVenue) -> N
         assert fix.is_connected
         assert fix.connection_epoch == 1  # never dropped and logged on again
         assert fix.unreadable_quotes == 1
+        assert fix.unreadable_reports == 3  # the refused W, the refused report, Q
     finally:
         fix.disconnect()
 
