@@ -557,9 +557,12 @@ class FixVenue:
             return f"unknown contract {order.contract_id}"
         if not isinstance(order.quantity, int) or order.quantity <= 0:
             return f"quantity must be a positive whole number, got {order.quantity!r}"
+        negative_ok = self.contracts.specs[order.contract_id].allows_negative_prices
         for label, ticks in (("limit", order.limit_ticks), ("stop", order.stop_ticks)):
             if ticks is not None and (not isinstance(ticks, int) or isinstance(ticks, bool)):
                 return f"{label} price {ticks!r} is not a whole number of ticks"
+            if ticks is not None and ticks <= 0 and not negative_ok:
+                return f"{label} price of {ticks} ticks must be positive for {order.contract_id}"
         return validate_order_shape(
             order.order_type,
             order.limit_ticks,

@@ -285,3 +285,21 @@ def test_adapter_garbled_counts_in_query_answers_do_not_raise() -> None:
     venue._on_app(_msg("AO", [(710, "Q1"), (727, "9" * 40), (728, 0)]))
     assert pending.done.is_set()  # answered (with nothing usable), not stuck or crashed
     assert venue.anomalies == 0
+
+
+def test_adapter_refuses_a_non_positive_price_before_sending() -> None:
+    """The engine never puts a price the venue must refuse on the wire."""
+    from bastion.domain.enums import OrderType, Side
+    from bastion.domain.reasons import Reason
+    from bastion.domain.venue_events import Rejected
+    from bastion.testing.venue_stubs import make_order
+
+    es = next(iter(DEFAULT_CONTRACTS))
+    venue = FixVenue(FixConfig(), dict(DEFAULT_CONTRACTS))
+    order = make_order(Side.BUY, 1, OrderType.LIMIT, limit_ticks=-16000, contract_id=es)
+    result = venue.submit(order)
+    assert not result.taken
+    assert result.reason is Reason.INVALID_ORDER
+    assert "must be positive" in result.message
+    (event,) = venue.poll_events()
+    assert isinstance(event, Rejected)
