@@ -88,6 +88,9 @@ class ContractSpec:
     """``cash`` or ``physical`` settlement; "" when the spec does not say."""
     first_notice_rule: str = ""
     """Physical delivery: the first notice day (the same rule grammar as ``expiry_rule``)."""
+    allows_negative_prices: bool = False
+    """Whether the contract can trade at zero or below (WTI crude did in April 2020);
+    otherwise a price must be positive, and a venue refuses one that is not."""
 
     def __post_init__(self) -> None:
         if self.tick_size <= 0:

@@ -147,6 +147,7 @@ class Engine:
     def __post_init__(self) -> None:
         self.stack.on_fill = self._on_fill
         self.oms.on_surprise = self._on_surprise
+        self.oms.on_unplaced = self._on_unplaced
         self.stack.on_trip = self._on_trip
         self._data_version = self._store_version()
 
@@ -162,6 +163,11 @@ class Engine:
             self._alert(
                 f"{surprise.instrument_id} locked: {surprise.message}", surprise.instrument_id
             )
+
+    def _on_unplaced(self, _why: str) -> None:
+        """A venue message that could not be placed on any order (journaled as an
+        anomaly, which alerts): reconcile at this pass, not at the next cadence."""
+        self.reconciler.last_run = None
 
     def _on_trip(self, instrument_id: InstrumentId, why: str) -> None:
         """The retry breaker tripped (R5.5): lock the instrument (it survives restarts)."""

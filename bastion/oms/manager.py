@@ -15,8 +15,11 @@ What it guarantees:
   instrument and alerts;
 - reports that arrive late, twice or out of order go through the state table; a pair it
   forbids is recorded as an anomaly and changes nothing;
-- any other report for an order Bastion does not know is returned as FOREIGN, never
-  guessed at.
+- a report for an order Bastion does not know is returned as FOREIGN, never guessed at;
+- a venue anomaly (a report the adapter could not read or place) is journaled as a note
+  and returned as ANOMALY; it changes no order. One about a known order is a surprise
+  (its instrument is locked); one that names no known order asks for a reconciliation
+  now (``on_unplaced``), whose breaks lock what does not agree.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from bastion.domain.venue_events import (
     Expired,
     FillReport,
     Rejected,
+    VenueAnomaly,
     VenueEvent,
 )
 from bastion.errors import IllegalTransition, InvariantError
@@ -91,6 +95,9 @@ class OrderManager:
         self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
         self.on_surprise = on_surprise
         """Called for every surprise after it was journaled (lock and alert)."""
+        self.on_unplaced: Callable[[str], None] | None = None
+        """Called for a venue anomaly that names no known order, after it was journaled
+        (the engine reconciles at once: a report it could not read may have been a fill)."""
 
     @property
     def book(self) -> Book:
@@ -136,6 +143,8 @@ class OrderManager:
         return order
 
     def apply(self, event: VenueEvent) -> Applied:  # noqa: PLR0911 - one return per report kind
+        if isinstance(event, VenueAnomaly):
+            return self._venue_anomaly(event)
         venue_id = getattr(event, "venue_order_id", None)
         if isinstance(event, FillReport):
             venue_id = event.fill.venue_order_id
@@ -304,6 +313,24 @@ class OrderManager:
             text=text,
             data={"client_order_id": order.client_order_id, "contract_id": order.contract_id},
         )
+
+    def _venue_anomaly(self, event: VenueAnomaly) -> Applied:
+        text = f"venue anomaly ({event.kind}): {event.message}"
+        ids = {
+            "client_order_id": event.client_order_id,
+            "venue_order_id": event.venue_order_id,
+            "exec_id": event.exec_id,
+        }
+        data = {"kind": event.kind} | {k: v for k, v in ids.items() if v is not None}
+        order = self.find(event.client_order_id, event.venue_order_id)
+        if order is not None:
+            data["contract_id"] = order.contract_id
+        self.record(Note(timestamp=event.timestamp, kind="anomaly", text=text, data=data))
+        if order is not None:
+            self._tell(order.contract_id, "venue_anomaly", text)  # its instrument is locked
+        elif self.on_unplaced is not None:
+            self.on_unplaced(text)  # no order to place it on: reconcile against the venue now
+        return Applied(ApplyOutcome.ANOMALY, order, text)
 
     def _anomaly(self, order: BrokerOrder, when: dt.datetime, text: str) -> Applied:
         self.record(self._note(order, when, text))

@@ -79,6 +79,7 @@ ARGS: dict[str, list[str]] = {
     "report pnl": ["--out", "{out}/reports"],
     "report risk": ["--out", "{out}/reports"],
     "venue serve": ["--state", "{out}/venue.db", "--port", "0", "--max-seconds", "1"],
+    "venue digest": ["--state", "{out}/venue.db"],
     "alert test": [],
     "alert all-clear": ["--dry-run"],
     "store check": [],

@@ -34,7 +34,7 @@ def venue(tmp_path: Path) -> Iterator[PaperVenueProcess]:
 
 def _fix(port: int) -> FixVenue:
     return FixVenue(
-        FixConfig(port=port, sender_comp_id="QUIET", heartbeat_seconds=2, name="paper"),
+        FixConfig(port=port, sender_comp_id="BASTION", heartbeat_seconds=2, name="paper"),
         dict(DEFAULT_CONTRACTS),
     )
 

@@ -38,11 +38,12 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 _Venue = PaperVenueProcess
+_ALLOW = tuple(a for c in ("BASTION", "RAW1", "RAW2", "HAND") for a in ("--allow", c))
 
 
 @pytest.fixture
 def venue(tmp_path: Path) -> Iterator[_Venue]:
-    v = _Venue(tmp_path / "venue.db")
+    v = _Venue(tmp_path / "venue.db", extra=_ALLOW)
     yield v
     v.stop()
 
@@ -89,7 +90,7 @@ def test_venue_process_restart_keeps_orders_fills_and_positions(venue: _Venue) -
         )
         venue.kill()
         assert _wait(lambda: not fix.is_connected)
-        restarted = _Venue(venue.state, venue.port)
+        restarted = _Venue(venue.state, venue.port, extra=_ALLOW)
         venue.proc = restarted.proc
         assert _wait(lambda: fix.is_connected, 10)
         after = (
