@@ -5,9 +5,9 @@ The venue admits only the clients it is configured for (``ServerConfig.clients``
 CompID ``X`` admits ``X`` itself and ``X.<ROLE>`` for every role in
 ``bastion.venues.fix.config.SESSION_ROLES`` (ENGINE, PROBE, GATE, SMOKE, WATCH,
 RECONCILE, FLATTEN, KILL, RECOVER, WATCHDOG): each role of a profile whose
-``venue.sender_comp_id`` is ``X`` logs on as its own session (``fix_venue_for``), so allowing ``BASTION`` (the
-default) lets the whole operator's day in, and nothing else. A CompID with any other
-suffix (``BASTION.EVIL``) is refused.
+``venue.sender_comp_id`` is ``X`` logs on as its own session (``fix_venue_for``), so
+allowing ``BASTION`` (the default) lets the whole operator's day in, and nothing else.
+A CompID with any other suffix (``BASTION.EVIL``) is refused.
 
 When a client has a Username and Password (read from environment variables when the
 venue starts, never from a file), the Logon must carry both (553/554) and they must
