@@ -496,7 +496,8 @@ class RiskEngine:
                         now,
                         "risk.margin",
                         f"margin utilisation {utilisation:.1%} is above the high mark"
-                        f" {limits.margin_high_mark:.0%}; reducing to {limits.margin_low_mark:.0%}"
+                        f" {float(limits.margin_high_mark) * 100:g}%; reducing to"
+                        f" {float(limits.margin_low_mark) * 100:g}%"
                         f" with {len(reductions)} orders",
                         utilisation=f"{utilisation:.4f}",
                     )
