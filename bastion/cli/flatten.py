@@ -118,7 +118,7 @@ def flatten_command(  # noqa: PLR0915, PLR0917 - typer options; both forms in on
                 "operator (flatten)",
                 clock,
                 timeout=timeout,
-                attach=lambda engine: attach_monitor(engine, p),
+                attach=lambda engine, after: attach_monitor(engine, p, after_seq=after),
             )
             run.echo(f"kill switch run by {outcome.via}")
             for line in outcome.lines:

@@ -254,7 +254,7 @@ def status(profile: ProfileOpt = None, json_out: JsonOpt = False) -> None:
         typer.echo(line)
 
 
-def kill_command(
+def kill_command(  # noqa: PLR0917 - typer maps parameters to options
     profile: ProfileOpt = None,
     reason: ReasonOpt = None,
     timeout: Annotated[
@@ -273,13 +273,25 @@ def kill_command(
             callback=bounded("--wait", 0, MAX_TIMEOUT_SECONDS, unit="s"),
         ),
     ] = 60.0,
+    global_cancel: Annotated[
+        str | None,
+        typer.Option(
+            "--global-cancel",
+            metavar="CANCEL_EVERY_ORDER_IN_THE_ACCOUNT",
+            help="IB, no engine running: first cancel every order in the account (other"
+            " programs' and manual ones too) from the kill's own client id; the phrase"
+            " confirms it.",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Pull the kill switch: HALTED now; cancel, flatten and confirm flat.
 
     If an engine is running for the profile, it runs the kill switch at its next pass
     and this command reports the outcome; if none is running, this command runs it on
-    its own engine against the profile's venue.
+    its own engine against the profile's venue. On IB, when a connection that will not
+    go away holds the engine's client id, --global-cancel cancels every order in the
+    account from another client id before the flatten.
     """
     from bastion.engine.requests import kill_now
 
@@ -296,7 +308,8 @@ def kill_command(
         WallClock(),
         timeout=timeout,
         wait_seconds=wait,
-        attach=lambda engine: attach_monitor(engine, loaded),
+        attach=lambda engine, after: attach_monitor(engine, loaded, after_seq=after),
+        global_cancel=global_cancel,
     )
     lines = [
         f"KILL SWITCH: account HALTED and kill requested (journaled): {why}",

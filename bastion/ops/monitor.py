@@ -54,6 +54,7 @@ class Monitor:
         notifier: Notifier | None = None,
         heartbeat_interval: float = 1.0,
         close_timeout: float = 5.0,
+        after_seq: int | None = None,
     ) -> None:
         self.engine = engine
         self.notifier = notifier if notifier is not None else open_notifier(profile)
@@ -65,7 +66,7 @@ class Monitor:
         self.feed = AlertFeed(
             profile.name,
             self.notifier,
-            after_seq=engine.store.last_seq,
+            after_seq=engine.store.last_seq if after_seq is None else after_seq,
             disconnect_seconds=settings.disconnect_seconds,
             clock_skew_seconds=settings.clock_skew_seconds,
         )
@@ -113,10 +114,15 @@ class Monitor:
 
 
 def attach_monitor(
-    engine: Engine, profile: Profile, *, notifier: Notifier | None = None
+    engine: Engine,
+    profile: Profile,
+    *,
+    notifier: Notifier | None = None,
+    after_seq: int | None = None,
 ) -> Monitor:
-    """Heartbeat and alerts for ``engine`` from now on (see the module docstring)."""
-    monitor = Monitor(engine, profile, notifier=notifier)
+    """Heartbeat and alerts for ``engine`` from now on, or from the journal entries after
+    ``after_seq`` (see the module docstring)."""
+    monitor = Monitor(engine, profile, notifier=notifier, after_seq=after_seq)
     engine.pass_listeners.append(monitor.after_pass)
     engine.close_listeners.append(monitor.close)
     return monitor
