@@ -218,7 +218,7 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
         position_limits=dict(config.position_limits),
         default_algo=config.default_algo,
         algos=dict(config.algos),
-        retries=RetryTracker(),
+        retries=RetryTracker(state=store),
     )
     engine = Engine(
         clock=clock,
