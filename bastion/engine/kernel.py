@@ -202,6 +202,12 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
     if config.risk_level is not None:
         risk.set_risk_level(*config.risk_level)
     reconciler = Reconciler(oms, locks, clock, journal=store, interval=config.reconcile_every)
+    if config.durability is StoreMode.BACKTEST:
+        # One process, nothing else writes fills: index what the journal holds once, then
+        # what this OMS journals as it goes (reading a batched journal back commits it).
+        reconciler.catch_up(store)
+        reconciler.journal = None
+        oms.record_listeners.append(reconciler.feed)
     gate: RiskGate = LockingGate(risk, locks, _positions_of(view))
     if config.wrap_gate is not None:
         gate = config.wrap_gate(gate)

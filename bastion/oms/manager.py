@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -95,6 +95,9 @@ class OrderManager:
         self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
         self.on_surprise = on_surprise
         """Called for every surprise after it was journaled (lock and alert)."""
+        self.record_listeners: list[Callable[[Sequence[JournalRecord]], None]] = []
+        """Called with what this OMS journaled, after it was journaled (a backtest's
+        reconciler indexes fills this way instead of reading the journal back)."""
         self.on_unplaced: Callable[[str], None] | None = None
         """Called for a venue anomaly that names no known order, after it was journaled
         (the engine reconciles at once: a report it could not read may have been a fill)."""
@@ -107,6 +110,8 @@ class OrderManager:
     def record(self, *records: JournalRecord) -> None:
         """Journal, then fold. The only way state changes."""
         self.ledger.record(records)
+        for listener in self.record_listeners:
+            listener(records)
 
     def write_ahead(self, created: BrokerOrderCreated) -> BrokerOrder:
         """Record an order before any venue may see it (R5.1). Returns the live order."""
