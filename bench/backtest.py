@@ -9,8 +9,8 @@ journal (backtest mode, SQLite) -> sim venue -> fills -> positions.
 
 Prints one JSON object: bars/s, and the cost per bar (the same bars through the same
 engine with a strategy that holds one lot: every duty, the venue, the strategy, the
-marks) and per order (the rest, over the orders sent). The engine is the kernel's, with the real risk
-engine and every duty on.
+marks) and per order (the rest, over the orders sent). The engine is the kernel's, with
+the real risk engine and every duty on.
 """
 
 from __future__ import annotations
