@@ -63,14 +63,22 @@ class Monitor:
             profile.store.path, profile.name, min_interval=heartbeat_interval
         )
         settings = profile.alerts
+        if after_seq is None:
+            # From the last entry whose alerts the outbox took (a crash between a record
+            # and the pass that would have alerted it loses nothing), unless that belongs
+            # to another journal (a rotated one): then from now.
+            last = engine.store.last_seq
+            taken = self.notifier.outbox.journal_seq()
+            after_seq = taken if taken is not None and taken <= last else last
         self.feed = AlertFeed(
             profile.name,
             self.notifier,
-            after_seq=engine.store.last_seq if after_seq is None else after_seq,
+            after_seq=after_seq,
             disconnect_seconds=settings.disconnect_seconds,
             clock_skew_seconds=settings.clock_skew_seconds,
         )
         self._close_timeout = close_timeout
+        self._marked = after_seq
         # A batched journal (a sim session) commits in batches; reading it commits the
         # batch, so its records are read at most once a second of wall time, not every
         # pass. A live journal commits every record and is read every pass.
@@ -86,6 +94,9 @@ class Monitor:
             if now >= self._next_read:
                 self._next_read = now + self._every
                 self.feed.catch_up(self.engine.store)
+                if self.feed.seq != self._marked:
+                    self._marked = self.feed.seq
+                    self.notifier.mark_read(self._marked)
             self.feed.tick(self.engine.clock.now())
         except JournalError:
             raise  # the journal refused a write (reading commits a batch): the engine stops
@@ -101,6 +112,7 @@ class Monitor:
     def close(self) -> None:
         try:
             self.feed.catch_up(self.engine.store)
+            self.notifier.mark_read(self.feed.seq)
             self.heartbeat.stop(self.engine.heartbeat.iterations)
         except JournalError:
             pass  # the engine is closing on this very error, and reports it
