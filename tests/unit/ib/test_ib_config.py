@@ -29,11 +29,13 @@ def test_client_id_for_each_role_is_base_plus_its_offset() -> None:
     ids = {role: client_id_for(20, role) for role in ROLE_OFFSETS}
     assert ids == {
         "engine": 20, "probe": 21, "gate": 22, "smoke": 23, "watch": 24, "reconcile": 25,
-        "flatten": 26, "kill": 20, "watchdog": 20,
+        "flatten": 26, "kill": 20, "watchdog": 20, "recover": 20, "kill-global": 27,
     }  # fmt: skip
-    # Every process role has its own id; the kill switch and the watchdog act for the
-    # engine when it is not running, so they use the engine's id (its orders are theirs).
-    own = {r: i for r, i in ids.items() if r not in {"kill", "watchdog"}}
+    # Every process role has its own id; the kill switch, the watchdog and recover act
+    # for the engine when it is not running, so they use the engine's id (its orders are
+    # theirs); a kill with a global cancel connects as its own client, since the engine's
+    # id is held by a connection that will not go away.
+    own = {r: i for r, i in ids.items() if r not in {"kill", "watchdog", "recover"}}
     assert len(set(own.values())) == len(own)
 
 
