@@ -178,10 +178,16 @@ class StackHandler:
                 self._cancel_instrument_side(iid, Side.of(plan.net).opposite)
                 continue
             crossed = dict(plan.crossed)
+            # One write for the whole plan: an internal cross moves two strategies at once,
+            # and a crash between its two halves would leave the strategy table unequal
+            # to the contract table.
+            records: list[JournalRecord] = []
+            order_ids: list[OrderId] = []
             for trade in plan.trades:
                 ref = refs[(trade.strategy_id, iid)]
                 order_id = self._next_id("I")
-                records: list[JournalRecord] = [
+                order_ids.append(order_id)
+                records.append(
                     InstrumentOrderCreated(
                         timestamp=now,
                         order_id=order_id,
@@ -192,7 +198,7 @@ class StackHandler:
                         reference_ticks=ref.reference_ticks,
                         reference_contract=ref.reference_contract,
                     )
-                ]
+                )
                 cross = crossed.get(trade.strategy_id, 0)
                 if cross:
                     records.append(
@@ -205,8 +211,9 @@ class StackHandler:
                             note="internal cross between strategies",
                         )
                     )
+            if records:
                 self.oms.record(*records)
-                created.append(book.instrument_orders[order_id])
+                created.extend(book.instrument_orders[oid] for oid in order_ids)
         return created
 
     def _working_by_strategy(self) -> dict[tuple[StrategyId, InstrumentId], int]:

@@ -1,0 +1,66 @@
+"""Invariant: every fault schedule that once broke an invariant of the deterministic
+simulation now runs to its end with every invariant kept, and still breaks it when the
+engine's fix is taken out again (so the schedule keeps guarding the bug it found).
+
+Each schedule is the one ``bench/dst.py`` printed for a failing seed, shrunk by delta
+debugging; the issue's own scenarios are in ``test_dst_issue_scenarios.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from bastion.domain.records import Allocation, JournalRecord
+from bastion.oms.manager import OrderManager
+from bastion.testing.dst.runner import run
+from bastion.testing.dst.schedule import Schedule
+
+CROSS_HALVES = Schedule.from_json(
+    '{"seed":20,"steps":83,"algo":"best","faults":[[56,"target",0,-4],[62,"target",1,-4],'
+    '[67,"crash_at",5,0],[81,"target",0,4]]}'
+)
+"""A crash right after the first instrument order of an internal cross was journaled:
+its allocation moved one strategy, the other half never came."""
+
+
+def _records_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug: a plan's records written one instrument order at a time."""
+    original = OrderManager.record
+
+    def record(self: OrderManager, *records: JournalRecord) -> None:
+        if any(isinstance(r, Allocation) for r in records) and len(records) > 2:
+            for start in range(0, len(records), 2):
+                original(self, *records[start : start + 2])
+            return
+        original(self, *records)
+
+    monkeypatch.setattr(OrderManager, "record", record)
+
+
+REGRESSIONS: Sequence[tuple[str, Schedule, str, Callable[[pytest.MonkeyPatch], None]]] = (
+    ("cross_in_one_write", CROSS_HALVES, "strategies sum to contracts", _records_one_by_one),
+)
+
+
+@pytest.mark.parametrize(("name", "schedule"), [(r[0], r[1]) for r in REGRESSIONS])
+def test_dst_regression_schedule_keeps_every_invariant(name: str, schedule: Schedule) -> None:
+    result = run(schedule)
+    assert result.failure is None, f"{name}: {result.failure}"
+
+
+@pytest.mark.parametrize(
+    ("name", "schedule", "invariant", "reintroduce"), REGRESSIONS, ids=[r[0] for r in REGRESSIONS]
+)
+def test_dst_regression_schedule_without_the_fix_breaks_its_invariant(
+    name: str,
+    schedule: Schedule,
+    invariant: str,
+    reintroduce: Callable[[pytest.MonkeyPatch], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reintroduce(monkeypatch)
+    result = run(schedule)
+    assert result.failure is not None, f"{name}: the schedule no longer finds the bug"
+    assert result.failure.invariant == invariant
