@@ -43,6 +43,7 @@ from bastion.domain.ids import (
     StrategyId,
 )
 from bastion.domain.market import MarketView
+from bastion.domain.order_state import IN_FLIGHT
 from bastion.domain.orders import BrokerOrder, ContractOrder, InstrumentOrder
 from bastion.domain.positions import split_largest_remainder
 from bastion.domain.reasons import Reason
@@ -426,6 +427,8 @@ class StackHandler:
             if room > 0:
                 self.problems.append(f"{co.order_id}: trade limit for {iid} reached today")
             return False
+        if self._other_side_working(contract, side):
+            return False  # never buy and sell at once: wait until the other side is done
         parent = self.oms.book.instrument_order(co.parent_id) if co.parent_id else None
         quote = self.market.quote(contract)
         coid = ClientOrderId(f"{co.order_id}.{len(co.children) + 1}")
@@ -465,6 +468,15 @@ class StackHandler:
         if result.sent:
             self.limits.use(iid, lots, now)
         return result.sent
+
+    def _other_side_working(self, contract: ContractId, side: Side) -> bool:
+        """Whether an order on the other side of ``contract`` could still fill, whatever
+        its parents' quantities say (an order whose cancel was refused may still fill
+        beyond them, and a margin reduction is nobody's target)."""
+        return any(
+            o.contract_id == contract and o.side is not side and o.state in IN_FLIGHT
+            for o in self.oms.book.broker_orders.values()
+        )
 
     def cancel_broker(self, client_order_id: ClientOrderId) -> None:
         order = self.oms.book.broker_orders.get(client_order_id)

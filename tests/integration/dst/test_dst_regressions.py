@@ -14,6 +14,7 @@ import pytest
 
 from bastion.domain.records import Allocation, JournalRecord
 from bastion.oms.manager import OrderManager
+from bastion.orders.stack import StackHandler
 from bastion.testing.dst.runner import run
 from bastion.testing.dst.schedule import Schedule
 
@@ -23,6 +24,28 @@ CROSS_HALVES = Schedule.from_json(
 )
 """A crash right after the first instrument order of an internal cross was journaled:
 its allocation moved one strategy, the other half never came."""
+
+
+LATE_FILL_BEYOND_PARENT = Schedule.from_json(
+    '{"seed":305,"steps":66,"algo":"best","faults":[[49,"target",0,4],'
+    '[54,"latency",0,2000,9],[61,"fill_after_cancel",0],[64,"target",1,-4]]}'
+)
+"""A passive buy is canceled to turn aggressive, the venue fills it after the cancel and
+the fill report is slow: its parent is filled, yet the aggressive buy still works. The
+other strategy's sell went out beside it: its parents said nothing was working."""
+
+MARGIN_REDUCTION_BESIDE_A_TARGET = Schedule.from_json(
+    '{"seed":149,"steps":103,"algo":"best","faults":[[47,"target",1,2],[65,"crash",21,1],'
+    '[67,"target",0,-3],[70,"target",1,-3],[76,"target",1,2],[93,"target",1,-3],'
+    '[95,"margin_call",14],[102,"target",0,1]]}'
+)
+"""A margin reduction (nobody's target) went out on the other side of a strategy's
+resting order."""
+
+
+def _both_sides(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug: the stack sends while the other side of the contract is working."""
+    monkeypatch.setattr(StackHandler, "_other_side_working", lambda *_: False)
 
 
 def _records_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,6 +64,13 @@ def _records_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
 
 REGRESSIONS: Sequence[tuple[str, Schedule, str, Callable[[pytest.MonkeyPatch], None]]] = (
     ("cross_in_one_write", CROSS_HALVES, "strategies sum to contracts", _records_one_by_one),
+    ("late_fill_beyond_parent", LATE_FILL_BEYOND_PARENT, "one side at a time", _both_sides),
+    (
+        "margin_reduction_one_side",
+        MARGIN_REDUCTION_BESIDE_A_TARGET,
+        "one side at a time",
+        _both_sides,
+    ),
 )
 
 
