@@ -430,6 +430,15 @@ class StackHandler:
         if self._other_side_working(contract, side):
             return False  # never buy and sell at once: wait until the other side is done
         parent = self.oms.book.instrument_order(co.parent_id) if co.parent_id else None
+        if parent is not None and parent.reduce_only:
+            # A reduction decided on an earlier position (a margin call) never opens one:
+            # at most what the position still holds beyond the reductions working.
+            lots = min(lots, self._reducible(contract, side))
+            if lots <= 0:
+                why = "reduce-only: nothing left to reduce"
+                self.stop(co.order_id, why)
+                self.stop(parent.order_id, why)
+                return False
         quote = self.market.quote(contract)
         coid = ClientOrderId(f"{co.order_id}.{len(co.children) + 1}")
         created = BrokerOrderCreated(
@@ -468,6 +477,20 @@ class StackHandler:
         if result.sent:
             self.limits.use(iid, lots, now)
         return result.sent
+
+    def _reducible(self, contract: ContractId, side: Side) -> int:
+        """Lots an order on ``side`` may still take off ``contract``'s position, after
+        every order on the same side in flight."""
+        book = self.oms.book
+        held = book.positions.contract_position(contract)
+        if held * side.sign >= 0:
+            return 0
+        working = sum(
+            o.remaining
+            for o in book.broker_orders.values()
+            if o.contract_id == contract and o.side is side and o.state in IN_FLIGHT
+        )
+        return abs(held) - working
 
     def _other_side_working(self, contract: ContractId, side: Side) -> bool:
         """Whether an order on the other side of ``contract`` could still fill, whatever
@@ -623,10 +646,17 @@ class StackHandler:
 
     # -- manual orders and balance trades (R4.6) --------------------------------------------
     def manual_order(
-        self, strategy_id: StrategyId, instrument_id: InstrumentId, quantity: int, note: str
+        self,
+        strategy_id: StrategyId,
+        instrument_id: InstrumentId,
+        quantity: int,
+        note: str,
+        *,
+        reduce_only: bool = False,
     ) -> InstrumentOrder:
         """An operator's order: an instrument order like any other (same risk gate, same
-        journal, same venue path), flagged manual, with the operator's note."""
+        journal, same venue path), flagged manual, with the operator's note.
+        ``reduce_only``: it never sends more than the position still holds."""
         if instrument_id not in self.specs:
             raise UserError(f"manual order: unknown instrument {instrument_id}")
         if quantity == 0:
@@ -644,6 +674,7 @@ class StackHandler:
                 side=Side.of(quantity),
                 quantity=abs(quantity),
                 manual=True,
+                reduce_only=reduce_only,
             ),
             Note(timestamp=now, kind="manual_order", text=note, data={"order_id": order_id}),
         )
@@ -697,7 +728,7 @@ class StackHandler:
         if rest:
             shares[UNATTRIBUTED] = shares.get(UNATTRIBUTED, 0) + rest
         return [
-            self.manual_order(sid, instrument_id, -sign * share, note)
+            self.manual_order(sid, instrument_id, -sign * share, note, reduce_only=True)
             for sid, share in shares.items()
             if share > 0
         ]

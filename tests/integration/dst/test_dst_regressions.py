@@ -43,6 +43,20 @@ MARGIN_REDUCTION_BESIDE_A_TARGET = Schedule.from_json(
 resting order."""
 
 
+STALE_MARGIN_REDUCTION = Schedule.from_json(
+    '{"seed":107,"steps":152,"algo":"best","faults":[[122,"target",1,-1],[129,"target",0,1],'
+    '[133,"reject",7],[134,"margin_call",11],[136,"disconnect",35,0],[137,"target",1,1],'
+    '[139,"crash",8,0],[140,"drop",2]]}'
+)
+"""A margin reduction decided while the account was long went out after the position
+was already flat: it opened a position instead of reducing one."""
+
+
+def _reductions_unbounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug: a reduction is sent whatever the position holds by then."""
+    monkeypatch.setattr(StackHandler, "_reducible", lambda *_: 10**6)
+
+
 def _both_sides(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bug: the stack sends while the other side of the contract is working."""
     monkeypatch.setattr(StackHandler, "_other_side_working", lambda *_: False)
@@ -70,6 +84,12 @@ REGRESSIONS: Sequence[tuple[str, Schedule, str, Callable[[pytest.MonkeyPatch], N
         MARGIN_REDUCTION_BESIDE_A_TARGET,
         "one side at a time",
         _both_sides,
+    ),
+    (
+        "reduction_never_opens",
+        STALE_MARGIN_REDUCTION,
+        "reductions stop at flat",
+        _reductions_unbounded,
     ),
 )
 
