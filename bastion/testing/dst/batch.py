@@ -59,6 +59,8 @@ class BatchResult:
     steps: int = 0
     passes: int = 0
     crashes: int = 0
+    min_crashes: int | None = None
+    """The fewest crashes any one seed had."""
     sends: int = 0
     fills: int = 0
     faults: Counter[str] = field(default_factory=Counter)
@@ -79,6 +81,7 @@ class BatchResult:
             "mean_steps_per_seed": round(self.steps / n, 1),
             "mean_passes_per_seed": round(self.passes / n, 1),
             "mean_crashes_per_seed": round(self.crashes / n, 2),
+            "min_crashes_per_seed": self.min_crashes,
             "mean_orders_sent_per_seed": round(self.sends / n, 1),
             "mean_fills_per_seed": round(self.fills / n, 1),
             "faults_by_kind": dict(sorted(self.faults.items())),
@@ -141,6 +144,8 @@ def run_seeds(
         batch.steps += out.steps
         batch.passes += out.passes
         batch.crashes += out.crashes
+        if batch.min_crashes is None or out.crashes < batch.min_crashes:
+            batch.min_crashes = out.crashes
         batch.sends += out.sends
         batch.fills += out.fills
         batch.faults.update(out.faults)

@@ -289,8 +289,8 @@ class World:
         self.auditor.step = self.step
 
     def heal(self) -> None:
-        """Every fault ends: what is armed is disarmed, halts and latency are over, cash
-        is back, the market is whole."""
+        """Every fault ends: halts and latency are over, cash is back, the market is
+        whole, what the venue had armed is disarmed, and a crash still armed happens."""
         faults = self.venue.faults
         faults.drop_next_count = faults.duplicate_next_count = faults.reorder_next_count = 0
         faults.reject_next_reasons.clear()
@@ -302,7 +302,9 @@ class World:
         self.venue.resume(None)
         self.market.thin_until = -1
         self.market.limit = None
-        self._crash_commits = self._crash_record = None
+        if self._crash_commits is not None or self._crash_record is not None:
+            self._crash_commits = self._crash_record = None
+            self.crash(lose_reports=self._crash_lose)  # an armed crash happens now
 
     def finish(self) -> None:
         """Heal, trade on a while, stop, let late reports arrive, crash once more (the
