@@ -230,14 +230,16 @@ class StackHandler:
             for o in self.oms.book.instrument_orders.values()
         )
 
+    # A risk reduction (reduce-only: a margin call's) is never canceled for a target:
+    # the target's trade waits until the reduction is done.
     def _cancel_instrument_side(self, iid: InstrumentId, side: Side) -> None:
         for order in list(self.oms.book.instrument_orders.values()):
-            if order.instrument_id == iid and order.side is side:
+            if order.instrument_id == iid and order.side is side and not order.reduce_only:
                 self._cancel_family(order, "opposite trade wanted: never buy and sell at once")
 
     def _cancel_instrument_orders(self, sid: StrategyId, iid: InstrumentId, why: str) -> None:
         for order in list(self.oms.book.instrument_orders.values()):
-            if order.strategy_id == sid and order.instrument_id == iid:
+            if order.strategy_id == sid and order.instrument_id == iid and not order.reduce_only:
                 self._cancel_family(order, why)
 
     def _cancel_family(self, order: InstrumentOrder, why: str) -> None:

@@ -49,6 +49,7 @@ from bastion.domain.records import (
     ForeignFillRecorded,
     JournalRecord,
     Note,
+    OrderStopped,
 )
 from bastion.engine.engine import Engine
 from bastion.errors import InvariantError
@@ -60,6 +61,8 @@ from bastion.venues.sim import SimVenue
 __all__ = ["AuditGate", "Auditor", "InvariantBroken"]
 
 _decoder = msgspec.json.Decoder(JournalRecord)
+_TARGET_STOPS = frozenset({"target reversed", "opposite trade wanted: never buy and sell at once"})
+"""Why the stack stops orders when a target moves; never a reason to drop a reduction."""
 
 
 class InvariantBroken(BaseException):
@@ -152,6 +155,13 @@ class Auditor:
             self.exec_ids.add(exec_id)
         elif isinstance(record, BrokerOrderCreated):
             self.created.add(record.client_order_id)
+        elif isinstance(record, OrderStopped):
+            order = self.fold.instrument_order(record.order_id)
+            if order is not None and order.reduce_only and record.reason in _TARGET_STOPS:
+                raise self._fail(
+                    "reductions outrank targets",
+                    f"risk reduction {record.order_id} stopped by a target ({record.reason})",
+                )
         elif isinstance(record, Note):
             if record.kind == "risk.kill.result" and record.data.get("flat") == "true":
                 self._count("flat confirmed")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
+from bastion.domain.ids import InstrumentId, StrategyId
 from bastion.domain.records import Allocation, JournalRecord
 from bastion.oms.manager import OrderManager
 from bastion.orders.stack import StackHandler
@@ -52,6 +53,24 @@ STALE_MARGIN_REDUCTION = Schedule.from_json(
 was already flat: it opened a position instead of reducing one."""
 
 
+MARGIN_CALL_AT_TARGET = Schedule.from_json(
+    '{"seed":126,"steps":21,"algo":"market","faults":[[2,"target",1,-1],[19,"margin_call",17]]}'
+)
+"""A margin call while the strategy sits at its target: the reduction was canceled at
+the next step as a reversal of that target, so margin was never reduced."""
+
+
+def _targets_cancel_reductions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug: a target's reversal cancels every order of the strategy, reductions too."""
+
+    def cancel(self: StackHandler, sid: StrategyId, iid: InstrumentId, why: str) -> None:
+        for order in list(self.oms.book.instrument_orders.values()):
+            if order.strategy_id == sid and order.instrument_id == iid:
+                self._cancel_family(order, why)
+
+    monkeypatch.setattr(StackHandler, "_cancel_instrument_orders", cancel)
+
+
 def _reductions_unbounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bug: a reduction is sent whatever the position holds by then."""
     monkeypatch.setattr(StackHandler, "_reducible", lambda *_: 10**6)
@@ -90,6 +109,12 @@ REGRESSIONS: Sequence[tuple[str, Schedule, str, Callable[[pytest.MonkeyPatch], N
         STALE_MARGIN_REDUCTION,
         "reductions stop at flat",
         _reductions_unbounded,
+    ),
+    (
+        "reduction_outranks_target",
+        MARGIN_CALL_AT_TARGET,
+        "reductions outrank targets",
+        _targets_cancel_reductions,
     ),
 )
 
