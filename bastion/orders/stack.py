@@ -112,7 +112,10 @@ class StackHandler:
     problems: list[str] = field(default_factory=list)
     generation: int = 0
     """The store's restore generation (``bastion store restore`` raises it)."""
+    cancel_resend: dt.timedelta = dt.timedelta(seconds=5)
+    """How long a cancel the stack sent is waited for before it is sent again."""
     _algos: dict[OrderId, _AlgoState] = field(default_factory=dict)
+    _cancels_sent: dict[ClientOrderId, dt.datetime] = field(default_factory=dict)
     _counter: int = 0
 
     # -- durable intent ----------------------------------------------------------------
@@ -293,6 +296,9 @@ class StackHandler:
         live = self.oms.book.contract_orders
         for oid in [oid for oid in self._algos if oid not in live]:
             del self._algos[oid]
+        working = self.oms.book.broker_orders
+        for coid in [coid for coid in self._cancels_sent if coid not in working]:
+            del self._cancels_sent[coid]
 
     def _children(self, io: InstrumentOrder) -> list[ContractOrder]:
         book = self.oms.book
@@ -504,9 +510,17 @@ class StackHandler:
         )
 
     def cancel_broker(self, client_order_id: ClientOrderId) -> None:
+        """Cancel an order of the stack's, once per ``cancel_resend``: a cancel already
+        sent is waited for (the venue answers it, or refused it and the order's own
+        report is on its way), never repeated at every step."""
         order = self.oms.book.broker_orders.get(client_order_id)
         if order is None or order.is_terminal:
             return
+        now = self.clock.now()
+        sent = self._cancels_sent.get(client_order_id)
+        if sent is not None and now - sent < self.cancel_resend:
+            return
+        self._cancels_sent[client_order_id] = now
         self.sender.cancel(client_order_id)
 
     # -- venue events ---------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """The sim venue as the engine sees it in a simulated run: every call passes through.
 
 ``AuditedVenue`` is a ``VenuePort`` in front of the ``SimVenue``: it asks the auditor
-before each order reaches the venue (``Auditor.before_submit``), remembers the cursor of
-the last fills page the venue gave (restart recovery's, when a recovery note is
-committed), and counts the order calls. It changes nothing the venue does.
+before each order reaches the venue (``Auditor.before_submit``) and before each cancel
+(``Auditor.before_cancel``), and remembers the cursor of the last fills page the venue
+gave (restart recovery's, when a recovery note is committed). It changes nothing the
+venue does.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ class AuditedVenue:
         venue: SimVenue,
         before_submit: Callable[[BrokerOrder], None],
         on_fills_page: Callable[[int], None],
+        before_cancel: Callable[[ClientOrderId], None],
     ) -> None:
         self.venue = venue
         self._before_submit = before_submit
         self._on_fills_page = on_fills_page
+        self._before_cancel = before_cancel
 
     @property
     def name(self) -> str:
@@ -105,6 +108,7 @@ class AuditedVenue:
         return self.venue.submit(order)
 
     def cancel(self, client_order_id: ClientOrderId) -> OrderCallResult:
+        self._before_cancel(client_order_id)
         return self.venue.cancel(client_order_id)
 
     def modify(self, client_order_id: ClientOrderId, replacement: BrokerOrder) -> OrderCallResult:

@@ -31,6 +31,7 @@ the engine that keeps going after an ordinary error can swallow it).
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,6 +62,8 @@ from bastion.venues.sim import SimVenue
 __all__ = ["AuditGate", "Auditor", "InvariantBroken"]
 
 _decoder = msgspec.json.Decoder(JournalRecord)
+CANCEL_WINDOW = dt.timedelta(seconds=5)
+CANCELS_PER_WINDOW = 2
 _TARGET_STOPS = frozenset({"target reversed", "opposite trade wanted: never buy and sell at once"})
 """Why the stack stops orders when a target moves; never a reason to drop a reduction."""
 
@@ -119,6 +122,7 @@ class Auditor:
     executed: dict[OrderId, int] = field(default_factory=dict)
     venue_fills_seen: int = 0
     checks: dict[str, int] = field(default_factory=dict)
+    cancels: dict[ClientOrderId, list[dt.datetime]] = field(default_factory=dict)
     step: int = 0
 
     def _fail(self, invariant: str, detail: str) -> InvariantBroken:
@@ -188,6 +192,20 @@ class Auditor:
         return {cid: book.net for cid, book in self.venue.account_book.books.items() if book.net}
 
     # -- the door -----------------------------------------------------------------------------
+    def before_cancel(self, coid: ClientOrderId) -> None:
+        """No cancel storm: at most ``CANCELS_PER_WINDOW`` cancels of one order within
+        ``CANCEL_WINDOW`` (the stack's resend and the kill switch's own attempt)."""
+        now = self.venue.current_time()
+        recent = [t for t in self.cancels.get(coid, []) if now - t < CANCEL_WINDOW]
+        recent.append(now)
+        self.cancels[coid] = recent
+        self._count("cancels")
+        if len(recent) > CANCELS_PER_WINDOW:
+            raise self._fail(
+                "no cancel storm",
+                f"{coid}: {len(recent)} cancels within {CANCEL_WINDOW.total_seconds():g} s",
+            )
+
     def before_submit(self, order: BrokerOrder) -> None:
         self.on_commit()
         coid = order.client_order_id

@@ -159,7 +159,9 @@ class World:
             targets=lambda: {StrategyId(s): t for s, t in self.targets.items()},
         )
         self.venue.faults.on_inject = self.auditor.on_inject
-        self.audited = AuditedVenue(self.venue, self.auditor.before_submit, self._fills_page)
+        self.audited = AuditedVenue(
+            self.venue, self.auditor.before_submit, self._fills_page, self.auditor.before_cancel
+        )
         allowed = self.auditor.allowed
         self.config = EngineConfig(
             risk=RiskConfig(max_position_lots=POSITION_LIMIT, max_order_lots=10),
@@ -313,7 +315,7 @@ class World:
         for _ in range(SETTLE_STEPS):
             self._tick()
             self._pass()
-        for _ in range(SETTLE_STEPS):
+        for stop in range(SETTLE_STEPS):
             self._tick()
             engine = self.engine
             if (
@@ -323,11 +325,8 @@ class World:
                 and engine.risk.pending_kill() is None
             ):
                 break
-            if engine.venue.is_connected and not engine.kill_switch.active:
-                try:
-                    engine.stack.end_of_day(max_rounds=2)
-                except SimCrash as crash:  # pragma: no cover - healed: nothing is armed
-                    self.crash(lose_reports=crash.lose_reports)
+            if stop % 10 == 0 and engine.venue.is_connected and not engine.kill_switch.active:
+                engine.stack.end_of_day(max_rounds=2)  # the end of a session, as a driver ends it
             self._pass(trade=False)
         for _ in range(int(dt.timedelta(seconds=10) / STEP)):  # every late report arrives
             self._tick()

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from bastion.domain.ids import InstrumentId, StrategyId
+from bastion.domain.ids import ClientOrderId, InstrumentId, StrategyId
 from bastion.domain.records import Allocation, JournalRecord
 from bastion.oms.manager import OrderManager
 from bastion.orders.stack import StackHandler
@@ -58,6 +58,25 @@ MARGIN_CALL_AT_TARGET = Schedule.from_json(
 )
 """A margin call while the strategy sits at its target: the reduction was canceled at
 the next step as a reversal of that target, so margin was never reduced."""
+
+
+CANCEL_STORM = Schedule.from_json(
+    '{"seed":37,"steps":15,"algo":"best","faults":[[7,"latency",0,2000,14],'
+    '[9,"target",1,-2],[12,"target",0,4]]}'
+)
+"""A resting order filled at the venue, its fill report slow; the target moved and the
+stack canceled it at every step, the venue refusing each cancel (the order was filled)."""
+
+
+def _cancel_at_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug: the stack sends a cancel at every step until the order is finished."""
+
+    def cancel_broker(self: StackHandler, client_order_id: ClientOrderId) -> None:
+        order = self.oms.book.broker_orders.get(client_order_id)
+        if order is not None and not order.is_terminal:
+            self.sender.cancel(client_order_id)
+
+    monkeypatch.setattr(StackHandler, "cancel_broker", cancel_broker)
 
 
 def _targets_cancel_reductions(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -116,6 +135,7 @@ REGRESSIONS: Sequence[tuple[str, Schedule, str, Callable[[pytest.MonkeyPatch], N
         "reductions outrank targets",
         _targets_cancel_reductions,
     ),
+    ("cancel_once", CANCEL_STORM, "no cancel storm", _cancel_at_every_step),
 )
 
 
