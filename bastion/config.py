@@ -11,12 +11,14 @@ between environments is refused (R1.2).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import zoneinfo
 from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -37,6 +39,7 @@ __all__ = [
     "AlertTarget",
     "AlertsConfig",
     "BreachAction",
+    "CtpTerminal",
     "DataConfig",
     "Environment",
     "Profile",
@@ -70,12 +73,26 @@ Lots = Annotated[int, Field(ge=0, le=MAX_LOTS)]
 Money = Annotated[Decimal, Field(gt=0, le=MAX_MONEY, allow_inf_nan=False)]
 Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
 
+VENUE_GROUP = "bastion.venues"
+"""The entry-point group where each venue kind registers its builder (pyproject.toml)."""
+
+
+@functools.cache
+def registered_venues() -> dict[str, str]:
+    """Venue kind -> ``module:BUILDER``, from the installed package's entry points (no
+    venue is imported to list them)."""
+    return {ep.name: ep.value for ep in entry_points(group=VENUE_GROUP)}
+
+
 ENV_VAR = r"^[A-Z][A-Z0-9_]*$"
 EnvVarName = Annotated[str, Field(pattern=ENV_VAR, description="name of an environment variable")]
 
 IB_LIVE_PORTS = frozenset({7496, 4001})
 IB_PAPER_PORTS = frozenset({7497, 4002})
 CTP_SIMNOW_BROKER = "9999"
+CTP_FRONT = r"^(tcp|ssl|fake)://[A-Za-z0-9_.\-]+(:\d{1,5})?$"
+CTP_ENV_TOKENS = {"simnow": "SIMNOW", "broker_test": "TEST", "live": "LIVE"}
+"""The word each CTP environment's credential variables carry (and the others' must not)."""
 
 
 class Environment(StrEnum):
@@ -86,6 +103,20 @@ class Environment(StrEnum):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class CtpTerminal(_Strict):
+    """Terminal information sent at authentication and login (R10.3). A direct-connect
+    client's API collects the terminal's system information itself; these are the fields
+    the profile may add (brokers' test fronts check ``product_info`` against the AppID)."""
+
+    product_info: str = Field(
+        default="BASTION", max_length=10, description="UserProductInfo at authentication/login"
+    )
+    client_ip: str | None = Field(default=None, max_length=32, description="ClientIPAddress")
+    client_port: int | None = Field(default=None, ge=0, le=65535, description="ClientIPPort")
+    mac_address: str | None = Field(default=None, max_length=20, description="MacAddress")
+    login_remark: str | None = Field(default=None, max_length=35, description="LoginRemark")
 
 
 class StoreConfig(_Strict):
@@ -101,7 +132,18 @@ class VenueConfig(_Strict):
         default=None, ge=0, le=2**31 - 1, description="IB client id, one per process"
     )
     broker_id: str | None = Field(default=None, description="CTP broker id")
-    front: str | None = Field(default=None, description="CTP trade front, tcp://host:port")
+    front: str | None = Field(
+        default=None, pattern=CTP_FRONT, description="CTP trade front, tcp://host:port"
+    )
+    md_front: str | None = Field(
+        default=None, pattern=CTP_FRONT, description="CTP market-data front, tcp://host:port"
+    )
+    ctp_environment: Literal["simnow", "broker_test", "live"] | None = Field(
+        default=None,
+        description="which CTP fronts: SimNow, a broker's test front, or live; each has its"
+        " own credential variables",
+    )
+    terminal: CtpTerminal = CtpTerminal()
     read_only: bool = False
     user_env: EnvVarName | None = None
     password_env: EnvVarName | None = None
@@ -115,20 +157,44 @@ class VenueConfig(_Strict):
         default="PAPER", pattern=r"^[A-Za-z0-9_.\-]+$", description="FIX TargetCompID"
     )
     heartbeat_seconds: int = Field(default=5, ge=1, le=300, description="FIX HeartBtInt")
+    max_clock_skew_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="the venue's clock may differ from this machine's by this much; beyond,"
+        " new orders halt until it is back within",
+    )
+    silence_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description="a venue that sends nothing for this long is treated as disconnected"
+        " (unset: the adapter's own heartbeat decides)",
+    )
     contracts: tuple[str, ...] = Field(
         default=(),
-        description="contracts traded at this venue (INSTRUMENT/YYYYMM); a FIX venue needs them",
+        description="contracts traded at this venue (INSTRUMENT/YYYYMM); FIX and IB need them",
+    )
+    market_data_type: int = Field(
+        default=1,
+        ge=1,
+        le=4,
+        description="IB market data type: 1 live; 2 frozen, 3 delayed, 4 delayed frozen (stale)",
+    )
+    market_as_limit_ticks: int | None = Field(
+        default=None,
+        ge=0,
+        description="IB: send market orders as limits this many ticks through the touch",
     )
 
     @field_validator("kind")
     @classmethod
     def _registered(cls, kind: str) -> str:
-        from bastion.venues.registry import registered_kinds
-
-        if kind not in registered_kinds():
+        kinds = sorted(registered_venues())
+        if kind not in kinds:
             raise ValueError(
                 f"venue kind {kind!r} has no registered builder; registered kinds:"
-                f" {', '.join(registered_kinds())}"
+                f" {', '.join(kinds)}"
             )
         return kind
 
@@ -346,6 +412,9 @@ class Profile(_Strict):
         default=300.0, description="an older broker snapshot counts as missing (R8.1)"
     )
     alerts: AlertsConfig = AlertsConfig()
+    lang: Literal["en", "zh"] = Field(
+        default="en", description="language of run records: en, or zh (Chinese)"
+    )
 
     @model_validator(mode="after")
     def _no_cross_wiring(self) -> Profile:
@@ -375,8 +444,8 @@ def cross_wiring_problem(p: Profile) -> str | None:  # noqa: PLR0911 - one rule 
             )
     if venue.kind == "ib" and (problem := _ib_problem(p)) is not None:
         return problem
-    if venue.kind == "ctp" and env is Environment.LIVE and venue.broker_id == CTP_SIMNOW_BROKER:
-        return "broker_id 9999 is SimNow (a test front); a live profile cannot use it"
+    if venue.kind == "ctp" and (problem := _ctp_problem(p)) is not None:
+        return problem
     for field_name in ("user_env", "password_env", "auth_code_env"):
         var = getattr(venue, field_name)
         other = [
@@ -392,6 +461,11 @@ def cross_wiring_problem(p: Profile) -> str | None:  # noqa: PLR0911 - one rule 
             f"store.path {p.store.path} does not name the environment {env.value!r};"
             " stores are kept apart per environment (e.g. runs/{env}/journal.db)"
         )
+    if venue.kind == "ib" and not venue.contracts:
+        return (
+            "venue.contracts: an IB venue trades only the contracts its profile lists;"
+            " add them, e.g. contracts: [SP500/202406]"
+        )
     return None
 
 
@@ -401,11 +475,57 @@ def _ib_problem(p: Profile) -> str | None:
         return f"venue.port {port} is an IB live port; a paper profile needs 7497 or 4002"
     if env is Environment.LIVE and port in IB_PAPER_PORTS:
         return f"venue.port {port} is an IB paper port; a live profile needs 7496 or 4001"
+    if p.venue.client_id == 0:
+        return (
+            "venue.client_id 0 is TWS's own client (it binds manual orders); give Bastion a"
+            " base id of 1 or more (each role adds its offset: docs/ib.md)"
+        )
     paper_account = p.account.upper().startswith(("DU", "DF"))
     if env is Environment.PAPER and not paper_account:
         return f"account {mask_account(p.account)} is not an IB paper account (DU...)"
     if env is Environment.LIVE and paper_account:
         return f"account {mask_account(p.account)} is an IB paper account under a live profile"
+    return None
+
+
+def _ctp_problem(p: Profile) -> str | None:  # noqa: PLR0911 - one rule per return
+    """Why a CTP profile mixes SimNow, broker-test and live fronts or credentials."""
+    env, venue = p.environment, p.venue
+    if env is Environment.LIVE and venue.broker_id == CTP_SIMNOW_BROKER:
+        return "broker_id 9999 is SimNow (a test front); a live profile cannot use it"
+    if not venue.front or not venue.broker_id or not venue.ctp_environment:
+        return (
+            "a CTP venue needs venue.front (tcp://host:port), venue.broker_id and"
+            " venue.ctp_environment (simnow, broker_test or live)"
+        )
+    ctp_env = venue.ctp_environment
+    if (env is Environment.LIVE) != (ctp_env == "live"):
+        return f"venue.ctp_environment {ctp_env} does not fit a {env} profile"
+    if (ctp_env == "simnow") != (venue.broker_id == CTP_SIMNOW_BROKER):
+        return (
+            f"venue.broker_id {venue.broker_id} with ctp_environment {ctp_env}: SimNow's broker"
+            " id is 9999 and only SimNow's"
+        )
+    fronts = [f for f in (venue.front, venue.md_front) if f]
+    if env is Environment.LIVE and any(f.startswith("fake://") for f in fronts):
+        return "a fake:// front is the test kit's counter; a live profile cannot use it"
+    own = CTP_ENV_TOKENS[ctp_env]
+    for field_name in ("user_env", "password_env", "auth_code_env"):
+        var = getattr(venue, field_name)
+        if var is None:
+            return f"venue.{field_name}: a CTP venue needs it (the variable holding the value)"
+        parts = var.split("_")
+        for other, token in CTP_ENV_TOKENS.items():
+            if other != ctp_env and token in parts:
+                return (
+                    f"venue.{field_name} {var} names the {other} environment; a {ctp_env}"
+                    f" profile needs its own credentials (a variable with {own} in its name)"
+                )
+        if own not in parts:
+            return (
+                f"venue.{field_name} {var}: {ctp_env} credentials live in variables naming"
+                f" it, e.g. BASTION_{own}_CTP_{field_name.removesuffix('_env').upper()}"
+            )
     return None
 
 

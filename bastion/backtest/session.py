@@ -27,6 +27,7 @@ from bastion.config import Environment, Profile
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import ContractId, InstrumentId
 from bastion.domain.orders import BrokerOrder
+from bastion.engine.engine import Engine
 from bastion.errors import UserError
 from bastion.marketdata.bars import BarStore
 from bastion.marketdata.sample import write_sample
@@ -158,6 +159,7 @@ def run_session(
     start: dt.date | None = None,
     end: dt.date | None = None,
     progress: Callable[[int, int], None] | None = None,
+    attach: Callable[[Engine], object] | None = None,
 ) -> SessionResult:
     if profile.environment is not Environment.SIM:
         raise UserError(
@@ -213,6 +215,8 @@ def run_session(
         position_limits=dict.fromkeys(specs, profile.risk.max_position_lots),
     )
     engine = runner.engine
+    if attach is not None:
+        attach(engine)  # the operator's heartbeat and alerts (bastion.ops.monitor)
     total = len(bars)
     for n, item in enumerate(bars):
         runner.on_bar(item)

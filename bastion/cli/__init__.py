@@ -19,6 +19,7 @@ from bastion.cli.flatten import flatten_command
 from bastion.cli.gates import gate_app
 from bastion.cli.probe import probe_command
 from bastion.cli.reconcile import reconcile_command
+from bastion.cli.recover import recover_command
 from bastion.cli.report import report_app
 from bastion.cli.risk import kill_command, risk_app
 from bastion.cli.session import backtest_command, session_command
@@ -52,6 +53,7 @@ app.command("session")(session_command)
 app.command("backtest")(backtest_command)
 app.add_typer(venue_app, name="venue")
 app.command("reconcile")(reconcile_command)
+app.command("recover")(recover_command)
 app.command("watchdog")(watchdog_command)
 app.add_typer(alert_app, name="alert")
 app.add_typer(store_app, name="store")
@@ -60,7 +62,16 @@ app.add_typer(store_app, name="store")
 @app.callback(invoke_without_command=True)
 def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="Run records in en or zh (default: the profile's lang)."),
+    ] = None,
 ) -> None:
+    from bastion.ops.records import LANGUAGES, set_record_language
+
+    if lang is not None and lang not in LANGUAGES:
+        raise UserError(f"--lang {lang!r}; expected en or zh")
+    set_record_language(lang)
     if version:
         typer.echo(f"bastion {__version__}")
         raise typer.Exit

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from bastion.gates.runs import ProfileArg, SecretArg, start_run
+from bastion.cli.runs import ProfileArg, SecretArg, start_run
 
 __all__ = ["flatten_command", "watch_command"]
 
@@ -39,6 +39,7 @@ def flatten_command(  # noqa: PLR0915, PLR0917 - typer options; both forms in on
     from bastion.gates.broker import broker_state_path, save_broker_state, take_broker_state
     from bastion.gates.flatten import flatten_plan
     from bastion.gates.shadow import plans_dir
+    from bastion.ops.monitor import attach_monitor
     from bastion.risk.board import StateBoard
     from bastion.risk.states import Scope, StateEvent, TradingState
     from bastion.store import SqliteStore
@@ -95,7 +96,12 @@ def flatten_command(  # noqa: PLR0915, PLR0917 - typer options; both forms in on
         else:
             venue.disconnect()  # the kill switch runs on an engine's own session
             outcome = kill_now(
-                p, reason, "operator (flatten)", clock, timeout=timeout, role="flatten"
+                p,
+                reason,
+                "operator (flatten)",
+                clock,
+                timeout=timeout,
+                attach=lambda engine: attach_monitor(engine, p),
             )
             run.echo(f"kill switch run by {outcome.via}")
             for line in outcome.lines:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bastion.gates.runs import ProfileArg, SecretArg, start_run
+from bastion.cli.runs import ProfileArg, SecretArg, start_run
 
 if TYPE_CHECKING:
     from bastion.clock import Clock
@@ -59,8 +59,8 @@ def dry_run(
     from bastion.gates.broker import broker_state_path, load_broker_state
     from bastion.gates.checks import evaluate
     from bastion.gates.dryrun import gather_inputs
-    from bastion.gates.runs import save_state
     from bastion.gates.shadow import plans_dir
+    from bastion.gates.state import save_state
     from bastion.strategy.plan import latest_plan, load_plan
 
     run = start_run(profile, secret)

@@ -16,9 +16,15 @@ from typing import Annotated
 import typer
 
 from bastion.cli.numbers import MAX_TIMEOUT_SECONDS, bounded
-from bastion.gates.runs import ProfileArg, SecretArg, start_run
+from bastion.cli.runs import ProfileArg, SecretArg, start_run
 
 __all__ = ["probe_command"]
+
+
+def _age(now: dt.datetime, when: str | None) -> str:
+    if when is None:
+        return "unknown"
+    return f"{(now - dt.datetime.fromisoformat(when)).total_seconds():.0f} s"
 
 
 def probe_command(
@@ -63,12 +69,23 @@ def probe_command(
         f" logged in: {'yes' if state.logged_in else 'NO'}"
     )
     run.echo(f"settlement: {state.settlement}")
+    for step in state.login_steps:
+        when = step["at"]
+        age = (
+            "never"
+            if when is None
+            else f"{(now - dt.datetime.fromisoformat(when)).total_seconds():.0f} s ago"
+        )
+        run.echo(
+            f"{step['name']}: {'ok' if step['ok'] else 'FAILED'} ({age})"
+            + (f": {step['detail']}" if step["detail"] else "")
+        )
     if state.account is not None:
         a = state.account
         run.echo(
             f"account snapshot: equity {a['equity']} {a['currency']},"
             f" margin used {a['margin_used']}, available {a['margin_available']}"
-            f" (at {state.account_at})"
+            f" (at {state.account_at}, age {_age(now, state.account_at)})"
         )
     else:
         run.echo(f"account snapshot: MISSING ({state.account_reason})")
@@ -76,7 +93,10 @@ def probe_command(
         run.echo(f"position snapshot: missing ({state.positions_reason or 'too old'})")
     else:
         held = ", ".join(f"{c} {q:+d}" for c, q in (state.positions or {}).items()) or "none"
-        run.echo(f"position snapshot: {position_state.value} ({held}) at {state.positions_at}")
+        run.echo(
+            f"position snapshot: {position_state.value} ({held}) at {state.positions_at}"
+            f" (age {_age(now, state.positions_at)})"
+        )
     run.echo(
         f"open orders: {'unknown' if state.open_orders is None else state.open_orders};"
         f" fills today: {'unknown' if state.fills is None else len(state.fills)}"
@@ -84,6 +104,7 @@ def probe_command(
     run.echo(
         f"contract snapshot: {len(state.contracts)} contract(s): "
         + ", ".join(c["contract"] for c in state.contracts[:6])
+        + f" (age {_age(now, state.taken_at)})"
     )
     run.echo(f"snapshots count as missing after {p.snapshot_max_age_seconds:g} s")
     counts = venue.counters.as_dict()

@@ -59,7 +59,7 @@ def reconcile_command(
             (t.strategy_id, t.instrument_id): (t.low, t.high) for t in TargetStore(store).all()
         }
         report = reconcile(take_views(store.book, fills, venue if connected else None, targets))
-        where = f"{prof.venue.host}:{prof.venue.port}"
+        where = prof.venue.front or f"{prof.venue.host}:{prof.venue.port}"
         typer.echo(
             f"venue {where}: {'connected' if connected else 'UNREACHABLE (unknown, not flat)'}"
         )

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from bastion.gates.runs import ProfileArg, SecretArg, start_run
+from bastion.cli.runs import ProfileArg, SecretArg, start_run
 
 __all__ = ["report_app"]
 

@@ -224,8 +224,16 @@ def kill_command(
 
     loaded = _profile(profile)
     why = _reason(reason, "the kill switch")
+    from bastion.ops.monitor import attach_monitor
+
     outcome = kill_now(
-        loaded, why, "operator (cli)", WallClock(), timeout=timeout, wait_seconds=wait
+        loaded,
+        why,
+        "operator (cli)",
+        WallClock(),
+        timeout=timeout,
+        wait_seconds=wait,
+        attach=lambda engine: attach_monitor(engine, loaded),
     )
     typer.echo(f"KILL SWITCH: account HALTED and kill requested (journaled): {why}")
     typer.echo(f"run by {outcome.via}")

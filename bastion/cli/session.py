@@ -12,9 +12,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from bastion.backtest.session import SessionResult, run_session
+from bastion.cli.runs import RunContext, start_run
 from bastion.config import Environment, load_profile
+from bastion.engine.engine import EngineState
 from bastion.errors import UserError
-from bastion.gates.runs import RunContext, start_run
+from bastion.ops.monitor import attach_monitor
+from bastion.ops.paper import VenueSessionResult
 
 __all__ = ["backtest_command", "session_command"]
 
@@ -50,7 +53,16 @@ def _run(profile_path: Path, kind: str, start: str | None, end: str | None) -> S
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return run_session(profile, kind=kind, start=first, end=last, progress=progress)
+        return run_session(
+            profile,
+            kind=kind,
+            start=first,
+            end=last,
+            progress=progress,
+            # A sim session is an operator's run: heartbeat and alerts, as against a venue.
+            # A backtest is research and alerts nobody.
+            attach=(lambda engine: attach_monitor(engine, profile)) if kind == "session" else None,
+        )
 
 
 def _summary(result: SessionResult) -> Table:
@@ -108,18 +120,37 @@ def _sim_record(run: RunContext, result: SessionResult) -> None:
     run.write(record)
 
 
-def _venue_session(run: RunContext, seconds: float) -> None:
-    """A paper (or FIX) profile: execute the latest signal plan against the venue."""
+def _venue_next_step(r: VenueSessionResult) -> str:
+    """What to do next, never "done" while halted, killing or unreachable (R6.8)."""
+    state = r.state
+    if state == EngineState.UNREACHABLE:
+        return "the venue is unreachable: nothing was confirmed; check it, then run again"
+    if state in {EngineState.HALTED, EngineState.KILL_PENDING, EngineState.KILLING}:
+        return (
+            f"trading is {state}: see 'bastion risk status'; resume only after checking"
+            " ('bastion risk resume --scope account --reason ...')"
+        )
+    if not r.reconcile_clean:
+        return "do not trade: resolve the breaks ('bastion reconcile'), see docs/recovery.md"
+    if not r.targets_met:
+        return "targets not met: read the notes, then 'bastion gate dry-run' again"
+    return "done for today: 'bastion report daily'"
+
+
+def _venue_session(run: RunContext, seconds: float, *, stay: bool = False) -> None:
+    """A venue profile: execute the latest signal plan against the venue."""
     from bastion.ops.plan_session import run_plan_session
 
     run.banner("session")
-    done = run_plan_session(run.resolved, seconds=seconds)
+    done = run_plan_session(run.resolved, seconds=seconds, stay=stay)
     r = done.session
     table = Table(title="Bastion session against the venue: what happened", show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
     table.add_row("signal plan", f"{done.plan_path} (risk level {done.plan.risk_level})")
-    table.add_row("targets met", "yes" if r.targets_met else "NO")
+    table.add_row("engine state", r.state)
+    met = r.targets_met and r.state == EngineState.TRADING
+    table.add_row("targets met", "yes" if met else f"NO ({r.state})" if r.targets_met else "NO")
     table.add_row("orders / fills", f"{r.orders} / {r.fills}")
     table.add_row("order API calls", f"send {r.send_order_calls}, cancel {r.cancel_order_calls}")
     table.add_row("positions (Bastion)", _positions(r.positions))
@@ -131,16 +162,13 @@ def _venue_session(run: RunContext, seconds: float) -> None:
     table.add_row("disconnects / restarts", f"{r.disconnects} / {r.restarts}")
     table.add_row("journal", str(r.journal))
     run.show(table)
+    for headline in r.kill_reports:
+        run.echo(headline)
     for line in [*r.breaks, *r.unknown, *r.problems[:10]]:
         run.echo(f"note: {line}")
     if done.presubmit_denials:
         run.echo(f"pre-submit gate refusals: {done.presubmit_denials}")
-    if not r.reconcile_clean:
-        next_step = "do not trade: resolve the breaks ('bastion reconcile'), see docs/recovery.md"
-    elif not r.targets_met:
-        next_step = "targets not met: read the notes, then 'bastion gate dry-run' again"
-    else:
-        next_step = "done for today: 'bastion report daily'"
+    next_step = _venue_next_step(r)
     run.echo(f"next step: {next_step}")
     run.write(
         run.record(
@@ -181,6 +209,12 @@ def session_command(  # noqa: PLR0917 - typer maps parameters to options
     seconds: Annotated[
         float, typer.Option(min=1.0, help="Venue profiles: stop after this many seconds.")
     ] = 300.0,
+    stay: Annotated[
+        bool,
+        typer.Option(
+            "--stay", help="Venue profiles: keep running until --seconds, even with targets met."
+        ),
+    ] = False,
 ) -> None:
     """Run a session end to end, then say what happened.
 
@@ -196,7 +230,7 @@ def session_command(  # noqa: PLR0917 - typer maps parameters to options
         return
     run = start_run(str(profile), None)
     if run.resolved.profile.environment is not Environment.SIM:
-        _venue_session(run, seconds)
+        _venue_session(run, seconds, stay=stay)
         return
     result = _run(profile, "session", start, end)
     if result.sample_generated:

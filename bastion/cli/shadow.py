@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
+from bastion.cli.runs import ProfileArg, SecretArg, start_run
 from bastion.errors import UserError
-from bastion.gates.runs import ProfileArg, SecretArg, start_run
 
 __all__ = ["shadow_command"]
 

@@ -2,7 +2,9 @@
 
 ``--mode dry-run`` runs every gate and prints the order it would send (nothing is
 sent). ``--mode submit-cancel`` needs BOTH ``BASTION_SMOKE_ORDER_ENABLED=1`` AND
-``--confirm-submit I_UNDERSTAND_THIS_SENDS_TEST_ORDERS``, and refuses a live profile.
+``--confirm-submit I_UNDERSTAND_THIS_SENDS_TEST_ORDERS`` (on a CTP profile, CTP
+operators' own pair: ``CTP_SMOKE_ORDER_ENABLED=1`` and
+``I_UNDERSTAND_THIS_SENDS_CTP_TEST_ORDERS``), and refuses a live profile.
 It reports the send and cancel call counts, the venue order id, the final status, the
 traded volume and the residual position; a fill is journaled and reconciled.
 """
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bastion.gates.runs import ProfileArg, RunContext, SecretArg, refuse_secret, start_run
+from bastion.cli.runs import ProfileArg, RunContext, SecretArg, refuse_secret, start_run
 
 if TYPE_CHECKING:
     from bastion.clock import Clock
@@ -30,7 +32,11 @@ __all__ = ["smoke_command"]
 
 ConfirmOpt = Annotated[
     str | None,
-    typer.Option("--confirm-submit", help="The exact phrase I_UNDERSTAND_THIS_SENDS_TEST_ORDERS."),
+    typer.Option(
+        "--confirm-submit",
+        help="The exact phrase: I_UNDERSTAND_THIS_SENDS_TEST_ORDERS"
+        " (CTP: I_UNDERSTAND_THIS_SENDS_CTP_TEST_ORDERS).",
+    ),
 ]
 
 
@@ -131,6 +137,7 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
     from bastion.gates.presubmit import PreSubmitGate
     from bastion.gates.shadow import plans_dir
     from bastion.gates.smoke import check_smoke_allowed, run_smoke
+    from bastion.ops.monitor import attach_monitor
     from bastion.orders.rolls import FixedSchedule
     from bastion.risk.port import RiskGate
     from bastion.strategy.plan import latest_plan, load_plan
@@ -183,6 +190,7 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
             venue,
             clock,
         )
+        attach_monitor(engine, p)
         report = run_smoke(engine, cid, Side(side), mode, offset_ticks, timeout, time.sleep)
         engine.close()
         engine = None

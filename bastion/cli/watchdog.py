@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bastion.gates.runs import ProfileArg, SecretArg, start_run
+from bastion.cli.runs import ProfileArg, SecretArg, start_run
 
 if TYPE_CHECKING:
-    from bastion.gates.runs import RunContext
+    from bastion.cli.runs import RunContext
     from bastion.ops.alerts.notify import Notifier
     from bastion.ops.watchdog import WatchdogPass
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bastion.docgen import alert_kinds, order_states
+from bastion.docgen import alert_kinds, ib_codes, order_states
 
-GENERATED = {"order-states.md": order_states.render, "alert-kinds.md": alert_kinds.render}
+GENERATED = {
+    "order-states.md": order_states.render,
+    "alert-kinds.md": alert_kinds.render,
+    "ib-codes.md": ib_codes.render,
+}
 
 
 def main(docs: Path = Path("docs")) -> None:

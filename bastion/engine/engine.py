@@ -24,7 +24,8 @@ in this order:
 8. **the trading day**: at each instrument's end of trading day (by its exchange
    calendar), working orders are cancelled and families completed; at the account's
    end of day its closing equity is kept for the next day's loss limit;
-9. **the heartbeat**: time and iteration count, in memory and to the heartbeat sink.
+9. **the heartbeat**: time and iteration count, in memory and to the pass listeners
+   (the heartbeat file and the alert feed, ``bastion.ops.monitor``).
 
 ``status()`` says what the engine is doing in words an operator can act on; it never
 says "targets met" while halted, with a kill pending, or with the venue unreachable.
@@ -37,6 +38,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+
+import msgspec
 
 from bastion.clock import Clock
 from bastion.domain.fills import Fill
@@ -77,6 +80,7 @@ class EngineState(StrEnum):
     KILLING = "kill switch running"
     KILL_PENDING = "kill pending"
     HALTED = "HALTED"
+    CLOCK_SKEW = "new orders halted: the venue's clock is too far from this machine's"
 
 
 @dataclass(slots=True)
@@ -106,14 +110,17 @@ class Engine:
     reconnect_every: dt.timedelta = dt.timedelta(seconds=1)
     external_check_every: int = 1
     """Check for other processes' changes to the store every N passes (1 live)."""
-    heartbeat_sink: Callable[[Heartbeat], None] | None = None
     lock: EngineLock | None = None
     """The store's one-engine lock (file-backed stores)."""
     fill_listeners: list[Callable[[Fill], None]] = field(default_factory=list)
     day_listeners: list[Callable[[DayEnd], None]] = field(default_factory=list)
+    """Called at every end of trading day (a sim venue's DAY expiry, daily equity)."""
     reconcile_listeners: list[Callable[[ReconReport], None]] = field(default_factory=list)
     """Called after every reconciliation (what depends on fresh snapshots)."""
-    """Called at every end of trading day (a sim venue's DAY expiry, daily equity)."""
+    pass_listeners: list[Callable[[Heartbeat], None]] = field(default_factory=list)
+    """Called at the end of every pass, whatever it did (the heartbeat file, alerts)."""
+    close_listeners: list[Callable[[], None]] = field(default_factory=list)
+    """Called once by ``close`` before the store closes (a last heartbeat, alert flush)."""
     recoveries: list[str] = field(default_factory=list)
     kill_reports: list[KillReport] = field(default_factory=list)
     disconnects: int = 0
@@ -128,6 +135,12 @@ class Engine:
     _data_version: int = -1
     _recorded: dict[tuple[str, str], Target] = field(default_factory=dict)
     _reductions_pending: bool = False
+    _killed_at: dt.datetime | None = None
+    _skew_note: str | None = None
+    silence_limit: dt.timedelta | None = None
+    """A venue silent this long is treated as disconnected (``None``: the adapter's own
+    heartbeat decides)."""
+    max_skew: dt.timedelta = dt.timedelta(seconds=5)
 
     def __post_init__(self) -> None:
         self.stack.on_fill = self._on_fill
@@ -169,6 +182,7 @@ class Engine:
         if not self._connection():
             self._beat()
             return
+        self._venue_duty()
         self.stack.drain()
         if self._kill_duty():
             self._beat()
@@ -177,8 +191,13 @@ class Engine:
             self.ready = self._reconcile()
         self._account_duty()
         if targets is not None:
+            targets = self._current(targets)
             self._record_targets(targets)
-        if self.ready and (trade or targets is not None or self._reductions_pending):
+        if (
+            self.ready
+            and self._skew_note is None
+            and (trade or targets is not None or self._reductions_pending)
+        ):
             self._reductions_pending = False
             self.stack.step(targets if targets is not None else ())
         self._day_duty()
@@ -186,8 +205,8 @@ class Engine:
 
     def _beat(self) -> None:
         self.heartbeat.at = self.clock.now()
-        if self.heartbeat_sink is not None:
-            self.heartbeat_sink(self.heartbeat)
+        for listener in self.pass_listeners:
+            listener(self.heartbeat)
 
     # 1. operator requests ------------------------------------------------------------------
     def _store_version(self) -> int:
@@ -200,6 +219,16 @@ class Engine:
             self.risk.refresh()
 
     # 2. the connection -----------------------------------------------------------------------
+    def sync(self) -> bool:
+        """Only the connection duty and the venue's events: connect if needed, run restart
+        recovery and a reconciliation on a new connection, apply what the venue sent.
+        True when connected and recovered. For one-shot jobs (a watchdog's cancel) that
+        must not trade, reduce or run a kill."""
+        if not self._connection():
+            return False
+        self.stack.drain()
+        return True
+
     def _connection(self) -> bool:
         venue = self.venue
         if not venue.is_connected:
@@ -224,6 +253,43 @@ class Engine:
                 return False  # nothing is sent on a half-known state; next pass retries
             self._epoch_done = epoch
         return True
+
+    def _venue_duty(self) -> None:
+        """A venue silent for longer than allowed is treated as disconnected (the next
+        pass reconnects, recovers and reconciles); a venue clock too far from ours
+        halts new orders until it is back within the limit (journaled both ways)."""
+        now = self.clock.now()
+        heard = self.venue.last_heard
+        silence = self.silence_limit
+        if silence is not None and heard is not None and now - heard > silence:
+            why = f"the venue sent nothing for {(now - heard).total_seconds():.0f} s"
+            self.oms.record(Note(timestamp=now, kind="venue.silent", text=why))
+            self.venue.disconnect()
+            return
+        skew = self.venue.clock_skew
+        if skew is None:
+            return
+        seconds = skew.total_seconds()
+        too_far = abs(seconds) > self.max_skew.total_seconds()
+        if too_far and self._skew_note is None:
+            self._skew_note = (
+                f"the venue's clock is {seconds:+.3f} s from this machine's (limit"
+                f" {self.max_skew.total_seconds():g} s): new orders halted until it is back"
+            )
+            self._clock_note(now, seconds, self._skew_note)
+        elif not too_far and self._skew_note is not None:
+            self._skew_note = None
+            self._clock_note(now, seconds, f"the venue's clock is back within {seconds:+.3f} s")
+
+    def _clock_note(self, now: dt.datetime, seconds: float, text: str) -> None:
+        self.oms.record(
+            Note(
+                timestamp=now,
+                kind="clock.skew",
+                text=text,
+                data={"skew_seconds": f"{seconds:.6f}", "source": self.venue.name},
+            )
+        )
 
     def _recover(self) -> bool:
         cursor = self.store.get_state(CURSOR_KEY)
@@ -260,9 +326,27 @@ class Engine:
         report = kill.advance()
         if report is not None:
             self.kill_reports.append(report)
+            self._void_targets()
             self.reconciler.last_run = None  # reconcile at once against the new truth
             return False
         return True
+
+    def _void_targets(self) -> None:
+        """A kill ends the plan it interrupted: every target becomes flat (journaled in
+        the target store), and targets generated before the kill are not taken again,
+        so a resume never re-enters the old positions; a newer plan is taken as usual."""
+        now = self.clock.now()
+        self._killed_at = now
+        for key, target in list(self._recorded.items()):
+            flat = msgspec.structs.replace(target, low=0, high=0, generated_time=now)
+            self._recorded[key] = flat
+            self.targets.write(flat)
+        for target in self.targets.all():
+            key = (target.strategy_id, target.instrument_id)
+            if key not in self._recorded and (target.low, target.high) != (0, 0):
+                flat = msgspec.structs.replace(target, low=0, high=0, generated_time=now)
+                self._recorded[key] = flat
+                self.targets.write(flat)
 
     # 5. reconciliation ------------------------------------------------------------------------
     def _reconcile(self) -> bool:
@@ -302,6 +386,13 @@ class Engine:
                 self._reductions_pending = True
 
     # 7. targets ------------------------------------------------------------------------------
+    def _current(self, targets: Sequence[Target]) -> Sequence[Target]:
+        """Targets made before the last kill are void (see ``_void_targets``)."""
+        killed = self._killed_at
+        if killed is None:
+            return targets
+        return [t for t in targets if t.generated_time is not None and t.generated_time > killed]
+
     def _record_targets(self, targets: Sequence[Target]) -> None:
         """What the engine trades toward goes through the target store (R3.1), and is
         the target view of every reconciliation."""
@@ -313,7 +404,16 @@ class Engine:
                     self.targets.write(target)
 
     def close(self) -> None:
-        """Commit what is pending, close the store and release the one-engine lock."""
+        """Tell the close listeners, commit what is pending, close the store and release
+        the one-engine lock."""
+        listeners, self.close_listeners = self.close_listeners, []
+        try:
+            for listener in listeners:
+                listener()
+        finally:
+            self._close_store()
+
+    def _close_store(self) -> None:
         try:
             self.store.close()
         finally:
@@ -361,7 +461,7 @@ class Engine:
             listener(ended)
 
     # -- what the engine is doing --------------------------------------------------------------
-    def state(self) -> EngineState:
+    def state(self) -> EngineState:  # noqa: PLR0911 - one answer per state, in order
         if self.kill_switch.active:
             return EngineState.KILLING
         if self.risk.pending_kill() is not None:
@@ -373,6 +473,8 @@ class Engine:
             return EngineState.HALTED
         if not self.ready:
             return EngineState.RECOVERING
+        if self._skew_note is not None:
+            return EngineState.CLOCK_SKEW
         return EngineState.TRADING
 
     def venue_positions(self) -> dict[ContractId, int] | None:

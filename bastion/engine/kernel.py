@@ -76,9 +76,14 @@ class EngineConfig:
     equity_source: EquitySource | None = None
     """Equity marks; defaults to the venue's account snapshots."""
     heartbeat_sink: Callable[[Heartbeat], None] | None = None
+    max_clock_skew: dt.timedelta = dt.timedelta(seconds=5)
+    silence_limit: dt.timedelta | None = None
     role: str = "engine"
     """What this engine is for (engine, smoke, flatten, kill, ...), in the store's lock."""
     profile_name: str = ""
+    lock_held: bool = False
+    """The caller already holds the store's one-engine lock (the watchdog, which takes
+    it to act for a dead engine): the kernel does not take it again."""
 
 
 def config_from_profile(
@@ -96,6 +101,10 @@ def config_from_profile(
         position_limits=dict.fromkeys(specs, profile.risk.max_position_lots),
         account_instrument=InstrumentId(profile.instruments[0]),
         profile_name=profile.name,
+        max_clock_skew=dt.timedelta(seconds=profile.venue.max_clock_skew_seconds),
+        silence_limit=None
+        if profile.venue.silence_seconds is None
+        else dt.timedelta(seconds=profile.venue.silence_seconds),
     )
     for name, value in overrides.items():
         setattr(config, name, value)
@@ -127,7 +136,8 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
     lock: EngineLock | None = None
     if isinstance(config.store_path, Path):
         config.store_path.parent.mkdir(parents=True, exist_ok=True)
-        lock = EngineLock.acquire(config.store_path, config.profile_name, role=config.role)
+        if not config.lock_held:
+            lock = EngineLock.acquire(config.store_path, config.profile_name, role=config.role)
     try:
         store = SqliteStore(config.store_path, mode=config.durability, clock=clock)
     except BaseException:
@@ -188,8 +198,10 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
         account_every=config.account_every,
         reconnect_every=config.reconnect_every,
         external_check_every=config.external_check_every,
-        heartbeat_sink=config.heartbeat_sink,
+        pass_listeners=[] if config.heartbeat_sink is None else [config.heartbeat_sink],
         lock=lock,
+        silence_limit=config.silence_limit,
+        max_skew=config.max_clock_skew,
     )
     if lock is not None and lock.taken_over is not None:
         dead = lock.taken_over

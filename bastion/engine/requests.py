@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from bastion.clock import Clock
 from bastion.config import Environment, Profile
 from bastion.domain.records import Note
+from bastion.engine.engine import Engine
 from bastion.engine.kernel import build_engine, config_from_profile
 from bastion.engine.lock import EngineLock, LockHolder
 from bastion.errors import UserError
@@ -116,8 +117,12 @@ def kill_now(
     wait_seconds: float = 60.0,
     sleep: Callable[[float], None] = time.sleep,
     role: str = "kill",
+    attach: Callable[[Engine], object] | None = None,
 ) -> KillOutcome:
-    """HALTED now, then the kill switch by whichever engine serves the profile."""
+    """HALTED now, then the kill switch by whichever engine serves the profile.
+
+    ``attach`` is called with this command's own engine when it builds one (the
+    operator's heartbeat and alerts, ``bastion.ops.monitor``)."""
     if profile.store.path.exists():
         check_journal(profile.store.path)  # a damaged journal is refused first, in one line
     holder = EngineLock.holder(profile.store.path)
@@ -142,6 +147,8 @@ def kill_now(
     )
     state = ""
     try:
+        if attach is not None:
+            attach(engine)
         engine.risk.request_kill(reason, actor)
         report: KillReport | None = None
         deadline = time.monotonic() + wait_seconds

@@ -27,6 +27,7 @@ from bastion.clock import Clock
 from bastion.config import Environment, Profile
 from bastion.domain.contracts import ContractSpec, parse_contract_id
 from bastion.domain.ids import ContractId
+from bastion.venues.login import SETTLEMENT_STEP, ReportsLoginSteps
 from bastion.venues.port import VenueQueries
 
 __all__ = [
@@ -69,6 +70,9 @@ class BrokerState:
     """Today's venue fills (exec id, contract, side, quantity, client order id)."""
     contracts: list[dict[str, str]] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
+    login_steps: list[dict[str, Any]] = field(default_factory=list)
+    """Each login step a venue reports (``ReportsLoginSteps``: CTP's market login,
+    authentication, login, settlement confirmation, contracts): name, ok, at, detail."""
 
     def age(self, now: dt.datetime) -> dt.timedelta | None:
         if self.positions_at is None:
@@ -83,6 +87,10 @@ class BrokerState:
             return PositionState.MISSING
         return PositionState.POSITIONS_RECEIVED if self.positions else PositionState.CONFIRMED_FLAT
 
+    def step_results(self) -> dict[str, str]:
+        """Each reported login step: ``ok`` or ``failed``."""
+        return {str(s["name"]): "ok" if s["ok"] else "failed" for s in self.login_steps}
+
     def by_instrument(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for cid, qty in (self.positions or {}).items():
@@ -92,7 +100,9 @@ class BrokerState:
 
     def summary(self, now: dt.datetime, max_age: dt.timedelta = DEFAULT_MAX_AGE) -> dict[str, Any]:
         age = self.age(now)
+        steps = {"login_steps": self.step_results()} if self.login_steps else {}
         return {
+            **steps,
             "venue": self.venue,
             "connected": self.connected,
             "logged_in": self.logged_in,
@@ -132,6 +142,8 @@ def take_broker_state(
             for cid, spec in sorted(contracts.items())
         ],
     )
+    if isinstance(venue, ReportsLoginSteps):
+        _take_login_steps(state, venue)
     if connected:
         account = venue.account()
         if account.value is not None:
@@ -170,6 +182,18 @@ def take_broker_state(
     state.taken_at = clock.now().isoformat()
     state.counters = venue.counters.as_dict()
     return state
+
+
+def _take_login_steps(state: BrokerState, venue: ReportsLoginSteps) -> None:
+    steps = venue.login_steps()
+    state.login_steps = [
+        {"name": s.name, "ok": s.ok, "at": _iso(s.at), "detail": s.detail} for s in steps
+    ]
+    for step in steps:
+        if step.name == SETTLEMENT_STEP:
+            state.settlement = "confirmed" if step.ok else "unconfirmed"
+        elif step.name == "trading_login":
+            state.logged_in = step.ok
 
 
 def broker_state_path(profile: Profile) -> Path:

@@ -32,6 +32,7 @@ from bastion.domain.order_state import TERMINAL, OrderState
 from bastion.domain.records import BrokerOrderCreated
 from bastion.engine.engine import Engine
 from bastion.errors import UserError
+from bastion.gates.smoke_guards import DEFAULT_GUARD, smoke_guard
 from bastion.oms.sending import SendOutcome
 from bastion.risk.port import OrderPath, OrderRequest
 
@@ -43,8 +44,10 @@ __all__ = [
     "run_smoke",
 ]
 
-ENABLE_VAR = "BASTION_SMOKE_ORDER_ENABLED"
-CONFIRM_PHRASE = "I_UNDERSTAND_THIS_SENDS_TEST_ORDERS"
+ENABLE_VAR = DEFAULT_GUARD.flag
+CONFIRM_PHRASE = DEFAULT_GUARD.phrase
+"""Bastion's own pair; a venue whose operators use their own (CTP) has it in
+``bastion.gates.smoke_guards``."""
 MODES = ("dry-run", "submit-cancel")
 
 
@@ -60,14 +63,15 @@ def check_smoke_allowed(
         )
     if mode != "submit-cancel":
         return
-    if environ.get(ENABLE_VAR) != "1":
+    guard = smoke_guard(profile.venue.kind)
+    if environ.get(guard.flag) != "1":
         raise UserError(
-            f"submit-cancel sends a real order to the test venue: set {ENABLE_VAR}=1 in the"
-            f" environment AND pass --confirm-submit {CONFIRM_PHRASE}"
+            f"submit-cancel sends a real order to the test venue: set {guard.flag}=1 in the"
+            f" environment AND pass --confirm-submit {guard.phrase}"
         )
-    if confirm != CONFIRM_PHRASE:
+    if confirm != guard.phrase:
         raise UserError(
-            f"submit-cancel needs the exact phrase: --confirm-submit {CONFIRM_PHRASE}"
+            f"submit-cancel needs the exact phrase: --confirm-submit {guard.phrase}"
             + ("" if confirm is None else " (the phrase given does not match)")
         )
 

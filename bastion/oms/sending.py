@@ -19,7 +19,7 @@ from typing import Protocol
 
 from bastion.domain.ids import ClientOrderId
 from bastion.domain.reasons import Reason
-from bastion.risk.port import OrderRequest, RiskDecision
+from bastion.domain.requests import OrderRequest, RiskDecision
 
 __all__ = ["OrderSender", "SendOutcome", "SendResult"]
 

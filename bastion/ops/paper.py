@@ -32,7 +32,9 @@ from bastion.domain.targets import Target
 from bastion.engine.engine import Engine, EngineState
 from bastion.engine.kernel import build_engine, config_from_profile
 from bastion.oms.retry import RestartCounter
+from bastion.ops.alerts.notify import Notifier
 from bastion.ops.logging import CorrelationIndex, configure_logging, get_logger, log_journal
+from bastion.ops.monitor import attach_monitor
 from bastion.ops.records import redactor_for
 from bastion.orders.rolls import FixedSchedule
 from bastion.recon.breaks import ReconReport
@@ -135,6 +137,7 @@ class VenueSession:
         poll_seconds: float = 0.05,
         after_reconcile: Callable[[ReconReport], None] | None = None,
         named_contracts: Mapping[InstrumentId, ContractId] | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.profile = profile
         self.clock: Clock = clock if clock is not None else WallClock()
@@ -151,6 +154,7 @@ class VenueSession:
             risk_level=(risk_level, risk_level_source) if risk_level is not None else None,
         )
         self.engine: Engine = build_engine(config, venue, self.clock)
+        self.monitor = attach_monitor(self.engine, profile, notifier=notifier)
         if risk_level is None:
             self.engine.risk.set_risk_level(None, risk_level_source)
         store = self.engine.store

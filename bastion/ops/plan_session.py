@@ -61,7 +61,11 @@ def plan_targets(plan: SignalPlan, when: dt.datetime) -> list[Target]:
     ]
 
 
-def run_plan_session(resolved: ResolvedProfile, *, seconds: float) -> PlanSessionResult:
+def run_plan_session(
+    resolved: ResolvedProfile, *, seconds: float, stay: bool = False
+) -> PlanSessionResult:
+    """``stay``: keep the engine running until ``seconds``, even once the targets are met
+    (an engine that keeps watching, reconciling and acting on operator requests)."""
     profile = resolved.profile
     if profile.environment is Environment.SIM:  # pragma: no cover - the CLI routes sim away
         raise UserError("a sim profile runs the simulated session, not a venue session")
@@ -103,5 +107,5 @@ def run_plan_session(resolved: ResolvedProfile, *, seconds: float) -> PlanSessio
         named_contracts={InstrumentId(s.instrument): ContractId(s.contract) for s in plan.signals},
     )
     sessions.append(session)
-    result = session.run(plan_targets(plan, clock.now()), seconds=seconds)
+    result = session.run(plan_targets(plan, clock.now()), seconds=seconds, until_met=not stay)
     return PlanSessionResult(plan, plan_path, result, dict(gates[0].denials))

@@ -5,7 +5,9 @@ auditor, later) can answer "what happened tonight, and why" without the terminal
 the target date and pool period, the risk level, the signals, the broker state, the
 gate result, the order API call counts, the output files, the exact command and the
 next step. Each record is written twice, as JSON (for tools) and Markdown (for people),
-under ``<records_dir>/<YYYY-MM-DD>/``.
+under ``<records_dir>/<YYYY-MM-DD>/``. The Markdown is in English, or in Chinese when the
+profile says ``lang: zh`` or the command line ``bastion --lang zh`` (``records_zh``: the
+same fields); the JSON keeps its keys and says its ``lang``.
 
 Nothing secret reaches a record: every text passes through a ``Redactor`` built from
 the secret values present in the environment (the variables the profile names, and
@@ -31,8 +33,10 @@ from bastion.secrets import SECRET_KEY_PATTERN, Redactor, mask_account
 __all__ = [
     "RunRecord",
     "command_line",
+    "record_language",
     "redactor_for",
     "set_command_args",
+    "set_record_language",
     "write_record",
     "write_text_redacted",
 ]
@@ -59,6 +63,18 @@ def redactor_for(profile: Profile | None, environ: Mapping[str, str] | None = No
 
 
 _ARGS: list[list[str]] = []
+_LANGUAGE: list[str] = []
+LANGUAGES = ("en", "zh")
+
+
+def set_record_language(lang: str | None) -> None:
+    """The command line's ``--lang`` (``None``: the profile decides)."""
+    _LANGUAGE[:] = [] if lang is None else [lang]
+
+
+def record_language(profile_lang: str = "en") -> str:
+    """The language of this run's records: ``--lang`` if given, else the profile's."""
+    return _LANGUAGE[0] if _LANGUAGE else profile_lang
 
 
 def set_command_args(argv: Sequence[str]) -> None:
@@ -104,7 +120,11 @@ class RunRecord:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def markdown(self) -> str:
+    def markdown(self, lang: str = "en") -> str:
+        if lang == "zh":
+            from bastion.ops.records_zh import markdown_zh
+
+            return markdown_zh(self)
         lines = [
             f"# Bastion run record: {self.kind}"
             + (" (COMPARISON)" if self.role == "comparison" else ""),
@@ -161,7 +181,12 @@ def write_text_redacted(path: Path, text: str, redactor: Redactor) -> Path:
 
 
 def write_record(
-    record: RunRecord, records_dir: Path, redactor: Redactor, *, account: str | None = None
+    record: RunRecord,
+    records_dir: Path,
+    redactor: Redactor,
+    *,
+    account: str | None = None,
+    lang: str = "en",
 ) -> tuple[Path, Path]:
     """Write ``record`` as JSON and Markdown under ``records_dir/<date>/``; both paths."""
     now = dt.datetime.now(dt.UTC)
@@ -170,8 +195,9 @@ def write_record(
     json_path, md_path = folder / f"{stem}.json", folder / f"{stem}.md"
     record.output_files = [*record.output_files, str(json_path), str(md_path)]
     data = record.as_dict()
+    data["lang"] = lang
     if account is not None:
         data["account"] = mask_account(account)
     write_text_redacted(json_path, json.dumps(data, indent=2, default=str), redactor)
-    write_text_redacted(md_path, record.markdown(), redactor)
+    write_text_redacted(md_path, record.markdown(lang), redactor)
     return json_path, md_path

@@ -66,8 +66,7 @@ from bastion.ops.heartbeat import (
 )
 
 if TYPE_CHECKING:
-    from bastion.oms.manager import OrderManager
-    from bastion.venues.port import VenuePort
+    from bastion.engine.engine import Engine
 
 __all__ = [
     "Assessment",
@@ -204,75 +203,64 @@ def cancel_working_orders(
     timeout: float,
     wait: Callable[[float], None] = time.sleep,
 ) -> CancelOutcome:
-    """Cancel every working order the profile's venue lists, journaling each request.
+    """Cancel every working order the profile's venue lists, through the one send path
+    of a fresh engine built by the kernel (its own venue session, role ``watchdog``).
 
-    INTERIM PATH, to be replaced by the kernel's one send path (``bastion/engine``):
-    until a fresh engine can be built from the profile, this opens the venue through
-    ``bastion.venues.registry.open_venue(profile, "watchdog", clock)`` itself. It runs
-    only while the watchdog holds the engine's lock (no engine is alive), journals a
-    cancel request before each cancel (``OrderManager.request_cancel`` for orders
-    Bastion knows, a ``watchdog.cancel`` note for any other), and confirms by a fresh
-    venue query that nothing is left working.
+    It runs only while the watchdog holds the store's engine lock (no engine is alive),
+    so the fresh engine uses that lock rather than taking it. The engine connects, runs
+    restart recovery and a reconciliation (journaled), and nothing else: no trading, no
+    reductions. Each cancel goes through ``OrderGateway.cancel``, which journals the
+    request first (CANCEL_PENDING for orders Bastion knows, a ``cancel.foreign`` note
+    for any other); a fresh venue query confirms that nothing is left working.
     """
-    from bastion.domain.ids import ClientOrderId
-    from bastion.domain.order_state import CANCELLABLE, OrderState
-    from bastion.oms.manager import OrderManager
-    from bastion.store.sqlite import SqliteStore, StoreMode
-    from bastion.venues.registry import open_venue
+    from bastion.engine.kernel import build_engine, config_from_profile
+    from bastion.orders.rolls import FixedSchedule
+    from bastion.venues.registry import open_venue, profile_contracts
 
-    store = SqliteStore(profile.store.path, mode=StoreMode.LIVE)
-    oms = OrderManager(store)
+    specs = {spec.instrument_id: spec for spec in profile_contracts(profile).values()}
+    venue = open_venue(profile, "watchdog", clock, timeout=timeout)
+    engine = build_engine(
+        config_from_profile(
+            profile, specs, FixedSchedule(contracts={}), role="watchdog", lock_held=True
+        ),
+        venue,
+        clock,
+    )
     try:
-        venue = open_venue(profile, "watchdog", clock, timeout=timeout)
-    except Exception:
-        store.close()
-        raise
-    try:
-        if not venue.connect():
-            why = venue.last_disconnect_reason or "no connection"
-            return CancelOutcome(
-                confirmed=False, detail=f"venue unreachable ({why}); nothing canceled"
-            )
-        for order in oms.book.broker_orders.values():
-            venue.remember(order)
-        listed = venue.open_orders()
+        deadline = time.monotonic() + timeout
+        while not engine.sync():
+            if time.monotonic() >= deadline:
+                why = venue.last_disconnect_reason or "no connection"
+                return CancelOutcome(
+                    confirmed=False, detail=f"venue unreachable ({why}); nothing canceled"
+                )
+            wait(0.1)
+        listed = engine.venue.open_orders()
         if not listed.is_known or listed.value is None:
             return CancelOutcome(
                 confirmed=False, detail=f"venue open orders unknown ({listed.reason})"
             )
         requested: list[str] = []
         for rec in listed.value:
-            coid = rec.client_order_id
-            now = clock.now()
-            known = oms.book.broker_order(coid)
-            if (
-                known is not None
-                and known.state in CANCELLABLE
-                and known.state is not OrderState.CANCEL_PENDING
-            ):
-                oms.request_cancel(coid, now)
-            else:
-                state = "unknown to Bastion" if known is None else f"Bastion has it {known.state}"
-                oms.record(
-                    watchdog_note(
-                        now,
-                        WATCHDOG_CANCEL,
-                        f"watchdog cancel request for {coid} ({state})",
-                        client_order_id=coid,
-                        contract_id=rec.contract_id,
-                    )
+            engine.oms.record(
+                watchdog_note(
+                    clock.now(),
+                    WATCHDOG_CANCEL,
+                    f"watchdog cancel request for {rec.client_order_id}",
+                    client_order_id=rec.client_order_id,
+                    contract_id=rec.contract_id,
                 )
-            venue.cancel(ClientOrderId(coid))
-            requested.append(coid)
-        return _confirm(venue, oms, requested, timeout, wait)
+            )
+            engine.gateway.cancel(rec.client_order_id, "watchdog: the engine stopped")
+            requested.append(rec.client_order_id)
+        return _confirm(engine, requested, timeout, wait)
     finally:
         venue.disconnect()
-        store.close()
+        engine.close()
 
 
 def _confirm(
-    venue: VenuePort,
-    oms: OrderManager,
+    engine: Engine,
     requested: list[str],
     timeout: float,
     wait: Callable[[float], None],
@@ -281,9 +269,8 @@ def _confirm(
     remaining: set[str] = set(requested)
     deadline = time.monotonic() + timeout
     while True:
-        for event in venue.poll_events():
-            oms.apply(event)
-        now_open = venue.open_orders()
+        engine.sync()
+        now_open = engine.venue.open_orders()
         if now_open.is_known and now_open.value is not None:
             remaining = {r.client_order_id for r in now_open.value}
             if not remaining:

@@ -33,7 +33,7 @@ from bastion.domain.contracts import parse_contract_id
 from bastion.domain.enums import OrderType, Side
 from bastion.domain.ids import UNATTRIBUTED, ClientOrderId, ContractId, InstrumentId, StrategyId
 from bastion.domain.order_state import CANCELLABLE
-from bastion.domain.records import Allocation, BrokerOrderCreated, Note
+from bastion.domain.records import Allocation, BrokerOrderCreated, JournalRecord, Note
 from bastion.domain.venue_events import FillReport
 from bastion.oms.manager import OrderManager
 from bastion.oms.sending import OrderSender
@@ -91,8 +91,13 @@ class RecoveryProcedure:
         result.report = report
         left = [b for b in report.breaks if b.instrument_id in instruments and b.locks]
         if report.clean:
+            # The operator looked (the note says why): the locks only an operator clears
+            # go too, each journaled.
             for iid in sorted(instruments):
-                self.reconciler.locks.unlock(iid, LockSource.ANOMALY)
+                for source in (LockSource.ANOMALY, LockSource.BREAKER, LockSource.OPERATOR):
+                    change = self.reconciler.locks.unlock(iid, source)
+                    if change is not None:
+                        self._step(result, f"5. {iid} unlocked ({source}: {change.why}): {note}")
         self._step(
             result,
             "5. confirmed clean: unlocked" if report.clean else f"5. still {len(left)} break(s)",
@@ -201,25 +206,53 @@ class RecoveryProcedure:
         }
 
     def _transfer(self, instruments: set[InstrumentId], note: str, result: ProcedureResult) -> None:
-        """Adopt: the unattributed position becomes ``strategy_id``'s, journaled."""
+        """Adopt: the unattributed position becomes ``strategy_id``'s, journaled. What the
+        strategy still had working on that side (an intent the lost orders carried out,
+        after a restore) is filled by it first, so the intent is never sent again."""
         now = self.reconciler.clock.now()
+        book = self.oms.book
         for iid, held in self._unattributed(instruments).items():
-            self.oms.record(
+            records: list[JournalRecord] = [
                 Allocation(
                     timestamp=now,
                     strategy_id=UNATTRIBUTED,
                     instrument_id=iid,
                     signed_quantity=-held,
                     note=f"adopted by {self.strategy_id}: {note}",
-                ),
-                Allocation(
-                    timestamp=now,
-                    strategy_id=self.strategy_id,
-                    instrument_id=iid,
-                    signed_quantity=held,
-                    note=f"adopted from {UNATTRIBUTED}: {note}",
-                ),
-            )
+                )
+            ]
+            left = abs(held)
+            for order in list(book.instrument_orders.values()):
+                if (
+                    left
+                    and order.strategy_id == self.strategy_id
+                    and order.instrument_id == iid
+                    and order.side.sign * held > 0
+                    and order.remaining > 0
+                ):
+                    take = min(left, order.remaining)
+                    left -= take
+                    records.append(
+                        Allocation(
+                            timestamp=now,
+                            strategy_id=self.strategy_id,
+                            instrument_id=iid,
+                            signed_quantity=take * order.side.sign,
+                            instrument_order_id=order.order_id,
+                            note=f"adopted from {UNATTRIBUTED}, filling {order.order_id}: {note}",
+                        )
+                    )
+            if left:
+                records.append(
+                    Allocation(
+                        timestamp=now,
+                        strategy_id=self.strategy_id,
+                        instrument_id=iid,
+                        signed_quantity=left * (1 if held > 0 else -1),
+                        note=f"adopted from {UNATTRIBUTED}: {note}",
+                    )
+                )
+            self.oms.record(*records)
             self._step(result, f"4. {iid}: {held:+d} adopted by strategy {self.strategy_id}")
 
     def _restore(

@@ -26,7 +26,7 @@ from typing import Any
 
 from bastion.gates.broker import BrokerState, broker_state_path, load_broker_state
 from bastion.gates.profiles import ResolvedProfile
-from bastion.gates.runs import load_state, state_path
+from bastion.gates.state import load_state, state_path
 from bastion.ops.records import write_text_redacted
 from bastion.reports.html import Callout, Chart, PageData, Paragraph, Section, write_page
 from bastion.reports.ledger import PnlSummary

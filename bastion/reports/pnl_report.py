@@ -25,8 +25,8 @@ from bastion.reports.html import Callout, Chart
 from bastion.reports.ledger import FillFact, Ledger, PnlSummary, fill_facts
 from bastion.reports.marks import latest_marks
 from bastion.reports.money import format_money
-from bastion.reports.operations import Report
 from bastion.reports.pnl_tables import pnl_tables
+from bastion.reports.report import Report
 from bastion.reports.sources import journal_records, profile_specs
 from bastion.reports.tables import facts_table
 

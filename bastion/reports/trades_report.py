@@ -22,7 +22,7 @@ from bastion.reports.charts import points_in_time
 from bastion.reports.html import Chart
 from bastion.reports.ledger import fill_facts
 from bastion.reports.money import NO_QUOTE, NO_REFERENCE, format_amount, format_price
-from bastion.reports.operations import Report
+from bastion.reports.report import Report
 from bastion.reports.tables import TableData, grid
 from bastion.reports.trades import OrderRow, order_rows
 

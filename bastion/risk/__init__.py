@@ -47,24 +47,24 @@ __all__ = [
 ]
 
 _HOME = {
-    "AccountCheck": "engine",
-    "RiskEngine": "engine",
-    "KillReport": "kill",
-    "KillSwitch": "kill",
-    "RiskLevel": "level",
-    "MarketQuote": "market",
-    "MarketView": "market",
-    "StaticMarket": "market",
-    "MemoryRiskStore": "persist",
-    "RiskStore": "persist",
-    "OrderPath": "port",
-    "OrderRequest": "port",
-    "PassThroughRisk": "port",
-    "RiskDecision": "port",
-    "RiskGate": "port",
-    "Scope": "states",
-    "StateEvent": "states",
-    "TradingState": "states",
+    "AccountCheck": "bastion.risk.engine",
+    "RiskEngine": "bastion.risk.engine",
+    "KillReport": "bastion.risk.kill",
+    "KillSwitch": "bastion.risk.kill",
+    "RiskLevel": "bastion.risk.level",
+    "MarketQuote": "bastion.domain.market",
+    "MarketView": "bastion.domain.market",
+    "StaticMarket": "bastion.domain.market",
+    "MemoryRiskStore": "bastion.risk.persist",
+    "RiskStore": "bastion.risk.persist",
+    "OrderPath": "bastion.risk.port",
+    "OrderRequest": "bastion.risk.port",
+    "PassThroughRisk": "bastion.risk.port",
+    "RiskDecision": "bastion.risk.port",
+    "RiskGate": "bastion.risk.port",
+    "Scope": "bastion.risk.states",
+    "StateEvent": "bastion.risk.states",
+    "TradingState": "bastion.risk.states",
 }
 
 
@@ -72,4 +72,4 @@ def __getattr__(name: str) -> Any:
     module = _HOME.get(name)
     if module is None:
         raise AttributeError(f"module 'bastion.risk' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"bastion.risk.{module}"), name)
+    return getattr(importlib.import_module(module), name)

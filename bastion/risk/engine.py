@@ -367,7 +367,13 @@ class RiskEngine:
         reductions: list[ReduceIntent] = []
         if utilisation > limits.margin_high_mark:
             reductions = plan_margin_reduction(
-                self, equity, used, limits.margin_low_mark, limits.max_order_lots
+                self.book.positions.contract,
+                self.specs,
+                self.market,
+                equity,
+                used,
+                limits.margin_low_mark,
+                limits.max_order_lots,
             )
             self.store.record(
                 [

@@ -42,6 +42,7 @@ from bastion.oms.sending import OrderSender
 from bastion.risk.engine import RiskEngine
 from bastion.risk.persist import note
 from bastion.risk.port import OrderPath, OrderRequest
+from bastion.risk.states import Scope, StateEvent, TradingState
 from bastion.venues.port import VenueQueries
 
 __all__ = ["KillPhase", "KillReport", "KillStep", "KillSwitch"]
@@ -155,6 +156,9 @@ class KillSwitch:
             self.engine.request_kill(reason, actor)
         else:
             self.engine.board.reload()
+            if self.engine.board.state(Scope.account()) is not TradingState.HALTED:
+                # Someone loosened the account since the request: a kill is HALTED.
+                self.engine.board.apply(Scope.account(), StateEvent.KILL, reason, actor=actor)
         self._step("1 halt", ok=True, detail=f"HALTED persisted ({reason})")
         self._attempt = 0
         self._round = 0

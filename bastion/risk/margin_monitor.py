@@ -15,18 +15,16 @@ the order stack the plan: send the closes, wait for them, then send the opens.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
-from typing import TYPE_CHECKING
 
 from bastion.domain.book import Book
+from bastion.domain.contracts import ContractSpec
 from bastion.domain.enums import Side
-from bastion.domain.ids import ClientOrderId, ContractId
+from bastion.domain.ids import ClientOrderId, ContractId, InstrumentId
+from bastion.domain.market import MarketView
 from bastion.risk.port import OrderRequest
-
-if TYPE_CHECKING:
-    from bastion.risk.engine import RiskEngine
 
 __all__ = ["ReduceIntent", "closes_confirmed", "plan_margin_reduction", "split_closes_first"]
 
@@ -39,16 +37,23 @@ class ReduceIntent:
     reason: str
 
 
-def plan_margin_reduction(
-    engine: RiskEngine, equity: Decimal, used: Decimal, low_mark: Decimal, max_order_lots: int
+def plan_margin_reduction(  # noqa: PLR0917 - the figures the plan is made of
+    positions: Mapping[tuple[InstrumentId, ContractId], int],
+    specs: Mapping[InstrumentId, ContractSpec],
+    market: MarketView,
+    equity: Decimal,
+    used: Decimal,
+    low_mark: Decimal,
+    max_order_lots: int,
 ) -> list[ReduceIntent]:
     """Orders that bring ``used`` margin down to ``low_mark`` of ``equity``, in clips of
-    at most ``max_order_lots`` (the order-size check applies to reducing orders too)."""
+    at most ``max_order_lots`` (the order-size check applies to reducing orders too).
+    It reads positions, specs and the market only: no engine, no import cycle."""
     excess = used - equity * low_mark
     candidates: list[tuple[Decimal, ContractId, int]] = []
-    for (instrument, cid), lots in engine.book.positions.contract.items():
-        spec = engine.specs.get(instrument)
-        quote = engine.market.quote(cid)
+    for (instrument, cid), lots in positions.items():
+        spec = specs.get(instrument)
+        quote = market.quote(cid)
         mark = None if quote is None else quote.reference_ticks
         if spec is None or mark is None or lots == 0:
             continue

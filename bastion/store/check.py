@@ -92,8 +92,13 @@ def unusable(path: Path, problem: str, *, runbook: bool = True) -> JournalUnusab
 def check_file(path: Path) -> bool:
     """Whether ``path`` holds a journal to check (False: nothing there, a new store).
 
-    Refuses a directory or other non-file, a zero-byte file and a file that is not an
-    SQLite database, without opening it with SQLite (which would write to it).
+    Refuses a directory or other non-file and a zero-byte file from the file's metadata
+    only. It never opens the file itself: SQLite's locks are POSIX advisory locks, and
+    closing *any* descriptor of a file drops every such lock this process holds on it,
+    so reading the header here would silently unlock a live engine's connection in the
+    same process (another process could then checkpoint and delete the WAL under it,
+    losing committed records). Whether the file is an SQLite database at all is asked of
+    SQLite itself (``check_connection``), before anything is written.
     """
     try:
         info = path.stat()
@@ -111,13 +116,8 @@ def check_file(path: Path) -> bool:
             "is a zero-byte file, not a journal (a journal always has a header); if nothing"
             " ever traded under this profile, remove the file",
         )
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        raise unusable(path, f"cannot be read ({exc.strerror})", runbook=False) from None
-    if header != SQLITE_HEADER:
-        raise unusable(path, f"is not a Bastion journal (not an SQLite database: {header[:16]!r})")
+    if not os.access(path, os.R_OK):
+        raise unusable(path, "cannot be read (permission denied)", runbook=False)
     return True
 
 
@@ -143,6 +143,8 @@ def check_connection(db: sqlite3.Connection, path: Path, *, thorough: bool = Fal
         ]
         tables = _tables(db)
     except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise unusable(path, "is not a Bastion journal (not an SQLite database)") from None
         raise unusable(path, f"is damaged (SQLite {pragma}: {exc})") from None
     if found != ["ok"]:
         shown = "; ".join(found[:_MAX_SHOWN]) + (" ..." if len(found) > _MAX_SHOWN else "")
@@ -214,6 +216,8 @@ def journal_in_use(path: Path) -> int | None:
 
     Asks the kernel which process holds a lock conflicting with a write lock on the
     byte range SQLite's connections lock; our own process's locks are not reported.
+    Closing the descriptor it opens drops this process's POSIX locks on the file: call
+    it only where this process has no SQLite connection to ``path`` (``store restore``).
     """
     try:
         fd = os.open(path, os.O_RDONLY)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from enum import StrEnum
@@ -111,6 +112,8 @@ class SqliteStore:
         """Called after every durable commit (see the module docstring)."""
         uri = isinstance(path, str) and path.startswith("file:")
         existing = uri or (str(path) != ":memory:" and check_file(self.path))
+        if not existing and str(path) != ":memory:":
+            existing = _create(self.path)
         try:
             self._db = sqlite3.connect(path if uri else self.path, isolation_level=None, uri=uri)
         except sqlite3.Error as exc:
@@ -135,32 +138,7 @@ class SqliteStore:
 
     # -- lifecycle -----------------------------------------------------------------------
     def _migrate(self) -> None:
-        db = self._db
-        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        current = row[0] or 0
-        if current > SCHEMA_VERSION:
-            raise unusable(
-                self.path,
-                f"has schema version {current}, newer than this Bastion ({SCHEMA_VERSION});"
-                " upgrade Bastion",
-                runbook=False,
-            )
-        for version, _title, sql in MIGRATIONS:
-            if version <= current:
-                continue
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in sql.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
-                db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                db.execute("ROLLBACK")
-                raise unusable(
-                    self.path, f"migration {version} failed ({exc})", runbook=False
-                ) from exc
+        _migrate(self._db, self.path)
 
     @property
     def schema_version(self) -> int:
@@ -531,3 +509,55 @@ class SqliteStore:
         )
         if self.mode is StoreMode.LIVE:
             self.flush()
+
+
+def _create(path: Path) -> bool:
+    """Create a new journal whole: its schema is written to a private file that is then
+    linked into place, so another process (``bastion risk status`` while a session
+    starts) never sees a journal half made (a zero-byte file it must refuse). If another
+    process created the journal first, theirs is kept. Returns ``True`` (a journal is
+    there now)."""
+    temp = path.with_name(f".{path.name}.new-{os.getpid()}")
+    try:
+        temp.unlink(missing_ok=True)
+        db = sqlite3.connect(temp, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            _migrate(db, path)
+        finally:
+            db.close()
+        with contextlib.suppress(FileExistsError):
+            os.link(temp, path)
+    except (OSError, sqlite3.Error) as exc:
+        strerror = getattr(exc, "strerror", None) or str(exc)
+        raise unusable(path, f"cannot be created ({strerror})", runbook=False) from None
+    finally:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+    return True
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    current = row[0] or 0
+    if current > SCHEMA_VERSION:
+        raise unusable(
+            path,
+            f"has schema version {current}, newer than this Bastion ({SCHEMA_VERSION});"
+            " upgrade Bastion",
+            runbook=False,
+        )
+    for version, _title, sql in MIGRATIONS:
+        if version <= current:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in sql.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            db.execute("ROLLBACK")
+            raise unusable(path, f"migration {version} failed ({exc})", runbook=False) from exc

@@ -11,6 +11,7 @@ for the dry-run gate's report.
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 
 from bastion.clock import Clock
@@ -19,6 +20,7 @@ from bastion.domain.market import MarketView
 from bastion.domain.orders import BrokerOrder
 from bastion.domain.reasons import Reason
 from bastion.domain.venue_events import CancelRejected, Rejected, VenueEvent
+from bastion.venues.login import LoginStep, ReportsLoginSteps
 from bastion.venues.port import (
     AccountSnapshot,
     FillCursor,
@@ -84,6 +86,14 @@ class ReadOnlyVenue:
         return self._inner.last_disconnect_reason
 
     @property
+    def last_heard(self) -> dt.datetime | None:
+        return self._inner.last_heard
+
+    @property
+    def clock_skew(self) -> dt.timedelta | None:
+        return self._inner.clock_skew
+
+    @property
     def market(self) -> MarketView:
         return self._inner.market
 
@@ -95,6 +105,12 @@ class ReadOnlyVenue:
 
     def remember(self, order: BrokerOrder) -> None:
         self._inner.remember(order)
+
+    def login_steps(self) -> tuple[LoginStep, ...]:
+        """The wrapped venue's login steps, when it reports them (none otherwise)."""
+        if isinstance(self._inner, ReportsLoginSteps):
+            return self._inner.login_steps()
+        return ()
 
     def account(self) -> Snapshot[AccountSnapshot]:
         return self._inner.account()

@@ -296,6 +296,20 @@ class VenueQueries(Protocol):
         ...
 
     @property
+    def last_heard(self) -> dt.datetime | None:
+        """When the venue last sent anything (a report, a quote, a heartbeat), in UTC;
+        ``None`` before the first. The engine treats a venue silent for longer than the
+        profile allows as disconnected."""
+        ...
+
+    @property
+    def clock_skew(self) -> dt.timedelta | None:
+        """The venue's clock minus this machine's, from the latest message that carried
+        the venue's time (FIX SendingTime, the broker's current time); ``None`` when the
+        venue gives no time. The engine halts new orders while it exceeds the limit."""
+        ...
+
+    @property
     def market(self) -> MarketView:
         """The venue's own market data (bid/ask/last, halts, bands), for the risk
         engine's market view and the algos. A venue without a feed returns an empty view
@@ -383,6 +397,14 @@ class QueryView:
     @property
     def last_disconnect_reason(self) -> str:
         return self._venue.last_disconnect_reason
+
+    @property
+    def last_heard(self) -> dt.datetime | None:
+        return self._venue.last_heard
+
+    @property
+    def clock_skew(self) -> dt.timedelta | None:
+        return self._venue.clock_skew
 
     @property
     def market(self) -> MarketView:

@@ -1,11 +1,12 @@
 """Venues by registry: each venue package says how to build itself from a profile.
 
 Adding a venue is one package (``bastion/venues/<kind>/``) whose ``profile`` module
-defines ``BUILDER`` (a ``VenueBuilder``), and one line in ``REGISTRY`` below. Nothing
-in the application layer branches on the venue kind: the kernel, the gates and the CLI
-ask the registry. Builder modules are imported only when their kind is used, so an
-adapter's optional library (ib_async, openctp-ctp) is loaded only by profiles that need
-it.
+defines ``BUILDER`` (a ``VenueBuilder``), and one line in ``pyproject.toml`` under
+``[project.entry-points."bastion.venues"]`` (read through ``importlib.metadata``, so the
+profile's validation can list the kinds without importing any venue). Nothing in the
+application layer branches on the venue kind: the kernel, the gates and the CLI ask the
+registry. Builder modules are imported only when their kind is used, so an adapter's
+optional library (ib_async, openctp-ctp) is loaded only by profiles that need it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Protocol
 
+from bastion.config import VENUE_GROUP, registered_venues
 from bastion.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REGISTRY",
+    "VENUE_GROUP",
     "VenueBuilder",
     "builder_for",
     "open_venue",
@@ -31,13 +34,14 @@ __all__ = [
     "registered_kinds",
 ]
 
-REGISTRY: dict[str, str] = {
-    "sim": "bastion.venues.sim.profile",
-    "fix": "bastion.venues.fix.profile",
-    "ib": "bastion.venues.ib.profile",
-    "ctp": "bastion.venues.ctp.profile",
-}
-"""Venue kind -> the module whose ``BUILDER`` builds it."""
+
+def _registry() -> dict[str, str]:
+    """Venue kind -> the module whose ``BUILDER`` builds it (the entry points)."""
+    return {kind: target.split(":", 1)[0] for kind, target in registered_venues().items()}
+
+
+REGISTRY = _registry()
+"""Venue kind -> builder module, from the ``bastion.venues`` entry points."""
 
 
 class VenueBuilder(Protocol):

@@ -48,7 +48,7 @@ from bastion.venues.fix.parsing import (
     status_from_report,
 )
 from bastion.venues.fix.session import FileSeqStore, FixSession, MemorySeqStore, SeqStore
-from bastion.venues.fix.wire import Field, Message, text
+from bastion.venues.fix.wire import Field, Message, parse_fix_time, text
 from bastion.venues.port import (
     AccountSnapshot,
     FillCursor,
@@ -103,6 +103,10 @@ class FixVenue:
         self.disconnects = 0
         self.last_disconnect_reason = ""
         self.unreadable_reports = 0
+        self.last_heard: dt.datetime | None = None
+        """When the venue last sent any bytes (UTC)."""
+        self.clock_skew: dt.timedelta | None = None
+        """The venue's SendingTime minus our clock, from its latest report or quote."""
 
     # -- identity -----------------------------------------------------------------------
     @property
@@ -210,7 +214,8 @@ class FixVenue:
                         if data == b"":
                             return "the venue closed the connection"
                         if data:
-                            session.receive(data, _now())
+                            self.last_heard = _now()
+                            session.receive(data, self.last_heard)
                     session.tick(_now())
                     if session.active and not self._active.is_set():
                         self._mark_up()
@@ -276,6 +281,10 @@ class FixVenue:
 
     def _on_app(self, msg: Message) -> None:
         msg_type = text(msg, 35)
+        sent = text(msg, 52)
+        if sent and text(msg, 43) != "Y":  # a resent message carries old times
+            with contextlib.suppress(ValueError):
+                self.clock_skew = parse_fix_time(sent) - _now()
         if msg_type == "8" and text(msg, 150) == "I":
             key = text(msg, 790) or text(msg, 584) or ""
             self._collect(

@@ -107,6 +107,16 @@ class SimVenue(MarketFeed):
         return self._disconnect_reason
 
     @property
+    def last_heard(self) -> dt.datetime | None:
+        """In process: heard at every call while connected."""
+        return self._now if self._connected else None
+
+    @property
+    def clock_skew(self) -> dt.timedelta | None:
+        """In process, on the engine's own clock: no skew."""
+        return dt.timedelta(0)
+
+    @property
     def market(self) -> MarketView:
         return self._market_view
 

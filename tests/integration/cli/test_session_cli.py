@@ -58,7 +58,7 @@ def test_session_second_run_keeps_previous_journal(
 ) -> None:
     for _ in range(2):
         assert cli(["session", "--profile", "examples/sim.yaml", "--end", "2024-02-05"]).code == 0
-    kept = list((workdir / "runs" / "sim").glob("journal-*.db"))
+    kept = list((workdir / "runs" / "sim").glob("journal-[0-9]*.db"))
     assert len(kept) == 1
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from bastion.testing.conformance import CASES, applicable_cases, run_case
 from bastion.testing.conformance_base import ConformanceHarness, VenueSetup
-from bastion.venues.paper.harness import PaperFixHarness
+from bastion.testing.paper_harness import PaperFixHarness
 
 _open: list[PaperFixHarness] = []
 

@@ -6,10 +6,9 @@ the journal is then damaged. Invariants: the damaged journal is refused
 in one line naming the restore command; the backup restores; the session restarts on
 the restored journal and sends nothing while its book and the venue disagree.
 
-The issue's last step, that restart recovery adopts what the venue did after the backup
-so that reconciliation is clean, is asserted by its own test; it fails on the current
-engine (see that test's reason) and is marked as an expected failure, strict, so that it
-reports as soon as the engine does it.
+The last step: restart recovery takes in what the venue did after the backup (held as
+unattributed, the instrument locked), and ``bastion recover --adopt`` makes the
+reconciliation clean.
 """
 
 from __future__ import annotations
@@ -164,18 +163,38 @@ def test_drill_backup_during_session_damage_refused_restore_restart_fail_closed(
     assert restarted.send_order_calls == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "restart recovery (bastion/oms/recovery.py, _apply_fills) applies a venue fill only"
-        " to a broker order the journal knows; the order sent after the backup (here C4-2.1, 3"
-        " lots) is not in the restored journal, so its fill comes back as a foreign fill"
-        " (journaled as a note, never applied): the book stays at +2, the venue holds +5,"
-        " and reconciliation reports contract_vs_broker and fills_vs_broker breaks that"
-        " lock SP500"
-    ),
-)
-def test_drill_restart_adopts_what_venue_did_after_backup_reconcile_clean(drill: Drill) -> None:
+def test_drill_restart_adopts_what_venue_did_after_backup_then_operator_clears(
+    drill: Drill,
+) -> None:
+    """Restart recovery takes in what the venue did after the backup (the broker is the
+    truth for what is held): the position equals the venue's, the lots no journaled
+    order explains are held by the reserved unattributed strategy, and the instrument is
+    locked for the operator. ``bastion recover --adopt`` gives them to the strategy and
+    the reconciliation is clean."""
     restarted = drill.restarted
     assert restarted.positions == {CONTRACT: AFTER}, restarted.recoveries
-    assert restarted.reconcile_clean, restarted.breaks
+    store = SqliteStore(drill.profile.store.path)
+    try:
+        held = dict(store.book.positions.strategy)
+    finally:
+        store.close()
+    assert held == {("drill", "SP500"): BEFORE, ("unattributed", "SP500"): AFTER - BEFORE}
+    adopted = run_cli(
+        [
+            "recover",
+            "--profile",
+            str(drill.profile_file),
+            "--instrument",
+            "SP500",
+            "--adopt",
+            "--strategy",
+            "drill",
+            "--reason",
+            "restore drill: orders sent after the backup were ours",
+        ]
+    )
+    assert adopted.code == 0, adopted.out + adopted.err
+    assert "recovery: CLEAN, unlocked" in adopted.out
+    clean = run_cli(["reconcile", "--profile", str(drill.profile_file)])
+    assert clean.code == 0, clean.out + clean.err
+    assert "reconciliation: CLEAN" in clean.out

@@ -1,11 +1,10 @@
-"""What every operator command of the day shares: resolving the profile, refusing
-secrets on the command line, printing through the redactor, and the run record."""
+"""What every operator command shares: resolving the profile, refusing secrets on the
+command line, printing through the redactor, and the run record (CLI plumbing)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +14,13 @@ from rich.console import Console, RenderableType
 
 from bastion.errors import UserError
 from bastion.gates.profiles import ResolvedProfile, resolve_profile
-from bastion.ops.records import RunRecord, command_line, redactor_for, write_record
+from bastion.ops.records import (
+    RunRecord,
+    command_line,
+    record_language,
+    redactor_for,
+    write_record,
+)
 from bastion.secrets import Redactor
 
 __all__ = [
@@ -24,7 +29,6 @@ __all__ = [
     "SecretArg",
     "refuse_secret",
     "start_run",
-    "state_path",
 ]
 
 ProfileArg = Annotated[
@@ -92,7 +96,11 @@ class RunContext:
     def write(self, record: RunRecord) -> tuple[Path, Path]:
         profile = self.resolved.profile
         paths = write_record(
-            record, Path(profile.records_dir), self.redactor, account=profile.account
+            record,
+            Path(profile.records_dir),
+            self.redactor,
+            account=profile.account,
+            lang=record_language(profile.lang),
         )
         self.echo(f"run record: {paths[1]}")
         return paths
@@ -111,26 +119,3 @@ def start_run(profile: str | None, secret: str | None) -> RunContext:
     refuse_secret(secret)
     resolved = resolve_profile(profile)
     return RunContext(resolved, redactor_for(resolved.profile), dt.datetime.now(dt.UTC))
-
-
-def state_path(resolved: ResolvedProfile, name: str) -> Path:
-    return Path(resolved.profile.records_dir) / "state" / name
-
-
-def save_state(
-    resolved: ResolvedProfile, name: str, data: dict[str, Any], redactor: Redactor
-) -> Path:
-    path = state_path(resolved, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(redactor(json.dumps(data, indent=2, default=str)), encoding="utf-8")
-    tmp.replace(path)
-    return path
-
-
-def load_state(resolved: ResolvedProfile, name: str) -> dict[str, Any] | None:
-    try:
-        data = json.loads(state_path(resolved, name).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None

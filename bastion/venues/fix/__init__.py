@@ -1,0 +1,1 @@
+"""The FIX 4.4 adapter (the paper venue process and FIX brokers)."""

@@ -1,0 +1,155 @@
+"""Invariant (issue 12, "done when"): the kill switch acts wherever an engine runs.
+
+With a session running against the paper venue process in its own process, ``bastion
+kill`` from a second process (this one) is applied by that session: the venue is flat
+before the session ends, the session reports HALTED (never "targets met" or "done"),
+``bastion risk resume`` is refused while the kill is pending and accepted after it, and
+a reconciliation is then clean with no lock (the kill's fills belong to the strategy
+that held the position, and the interrupted plan's targets are flat)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bastion.marketdata.sample import write_sample
+from bastion.store import SqliteStore
+from bastion.testing.paper_process import PaperVenueProcess
+from tests.conftest import REPO, CliResult
+
+Cli = Callable[..., CliResult]
+SECRET = {"BASTION_PAPER_PASSWORD": "paper-pass-kill"}
+
+PROFILE = """\
+name: paper-official
+environment: paper
+official: true
+strategy_line: ema_trend
+capital: 1000000
+currency: USD
+account: DU7654321
+instruments: [SP500]
+store:
+  path: runs/paper/journal.db
+venue:
+  kind: fix
+  host: 127.0.0.1
+  port: {port}
+  password_env: BASTION_PAPER_PASSWORD
+  contracts: [SP500/202406]
+records_dir: runs/paper/records
+pool: examples/pools
+"""
+
+
+@pytest.fixture
+def paper_day(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    shutil.copytree(REPO / "examples", in_tmp / "examples")
+    write_sample(in_tmp / "bastion-data")
+    venue = PaperVenueProcess(in_tmp / "venue.db", max_seconds=180)
+    (in_tmp / "profiles").mkdir()
+    (in_tmp / "profiles" / "paper.yaml").write_text(PROFILE.format(port=venue.port))
+    monkeypatch.setenv("BASTION_PROFILES_DIR", str(in_tmp / "profiles"))
+    try:
+        yield in_tmp
+    finally:
+        venue.stop()
+
+
+def _position(journal: Path) -> int:
+    if not journal.exists():
+        return 0
+    with SqliteStore(journal) as store:
+        return sum(store.book.positions.contract.values())
+
+
+def _wait(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_kill_from_another_process_flattens_the_running_session(cli: Cli, paper_day: Path) -> None:
+    assert cli(["probe"], env=SECRET).code == 0
+    assert cli(["shadow", "--date", "2024-04-30"], env=SECRET).code == 0
+    assert "gate: executable" in cli(["gate", "dry-run"], env=SECRET).out
+    env = {**os.environ, **SECRET}
+    session = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from bastion.cli import main; main()",
+            "session",
+            "--profile",
+            "profiles/paper.yaml",
+            "--stay",
+            "--seconds",
+            "25",
+        ],
+        cwd=paper_day,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        journal = paper_day / "runs" / "paper" / "journal.db"
+        # Wall time is only a bound here (never the oracle): the plan's +2 is held.
+        assert _wait(lambda: _position(journal) == 2, 20), "the session never reached +2"
+        killed = cli(["kill", "--profile", "profiles/paper.yaml", "--reason", "drill", "--wait",
+                      "20"], env=SECRET)  # fmt: skip
+        if killed.code != 0:
+            session.kill()
+            out, err = session.communicate(timeout=30)
+            pytest.fail(f"kill: {killed.out}{killed.err}\nsession: {out}\n{err}")
+        assert "run by the running engine" in killed.out
+        assert "KILL SWITCH: flat confirmed" in killed.out
+        out, err = session.communicate(timeout=60)
+    finally:
+        if session.poll() is None:
+            session.kill()
+    assert session.returncode in (0, 1), err
+    assert "HALTED" in out
+    assert "targets met            │ yes" not in out
+    assert "done for today" not in out
+    assert "KILL SWITCH: flat confirmed" in out
+    assert _position(journal) == 0
+    resumed = cli(
+        ["risk", "resume", "--profile", "profiles/paper.yaml", "--scope", "account",
+         "--reason", "checked after the drill"]
+    )  # fmt: skip
+    assert resumed.code == 0, resumed.err
+    clean = cli(["reconcile", "--profile", "profiles/paper.yaml"], env=SECRET)
+    assert clean.code == 0, clean.out + clean.err
+    assert "reconciliation: CLEAN" in clean.out
+    assert "locked instruments: none" in clean.out
+
+
+def test_risk_resume_refused_while_a_kill_is_pending(cli: Cli, paper_day: Path) -> None:
+    from bastion.clock import WallClock
+    from bastion.config import load_profile
+    from bastion.risk.board import StateBoard
+    from bastion.risk.kill_request import request_kill
+
+    profile = load_profile(paper_day / "profiles" / "paper.yaml")
+    profile.store.path.parent.mkdir(parents=True)
+    clock = WallClock()
+    with SqliteStore(profile.store.path, clock=clock) as store:
+        request_kill(store, StateBoard(store, clock), clock, "pending", "test")
+    resumed = cli(
+        ["risk", "resume", "--profile", "profiles/paper.yaml", "--scope", "account",
+         "--reason", "too early"]
+    )  # fmt: skip
+    assert resumed.code == 2
+    assert "a kill is pending" in resumed.err
+    assert "HALTED" in cli(["risk", "status", "--profile", "profiles/paper.yaml"]).out

@@ -1,0 +1,146 @@
+"""Invariant: a running engine's alerts reach a person and its heartbeat is on disk, in
+every mode an operator runs an engine: the sim session (``bastion session`` on a sim
+profile), a session against the venue process, and the kill switch run by ``bastion
+kill``'s own engine. Nothing here feeds the alert chain by hand: the engine's journal
+notes go through the monitor the session attached (``bastion.ops.monitor``) to the
+profile's notifier and a webhook receiver on loopback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bastion.config import parse_profile
+from bastion.domain.targets import Target
+from bastion.ops.heartbeat import heartbeat_path
+from bastion.ops.paper import VenueSession, targets_for
+from bastion.testing.paper_process import PaperVenueProcess
+from bastion.testing.webhook_receiver import Received, WebhookReceiver
+from bastion.venues.fix.profile import fix_venue_for
+from bastion.venues.paper.contracts import DEFAULT_CONTRACTS
+from tests.conftest import REPO, run_cli
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as r:
+        yield r
+
+
+def _alerts(url: str) -> dict[str, object]:
+    return {"targets": [{"name": "receiver", "url": url}], "min_severity": "info"}
+
+
+def _kinds(received: Sequence[Received]) -> set[str]:
+    return {r.line("kind") or "" for r in received}
+
+
+def _stopped_heartbeat(journal: Path) -> dict[str, object]:
+    beat = json.loads(heartbeat_path(journal).read_text())
+    assert beat["state"] == "stopped", beat  # a clean end: the watchdog stays quiet
+    assert int(beat["iteration"]) > 0
+    return beat
+
+
+def test_sim_session_alerts_a_loss_limit_and_writes_its_heartbeat(
+    in_tmp: Path, receiver: WebhookReceiver
+) -> None:
+    shutil.copytree(REPO / "examples", in_tmp / "examples")
+    raw = yaml.safe_load((in_tmp / "examples" / "sim.yaml").read_text())
+    raw["alerts"] = _alerts(receiver.url())
+    raw["risk"]["daily_loss_limit"] = 1  # the first losing day trips it
+    (in_tmp / "sim.yaml").write_text(yaml.safe_dump(raw))
+    done = run_cli(["session", "--profile", "sim.yaml", "--end", "2024-02-05"])
+    assert done.code == 0, done.out + done.err
+    got = receiver.wait_for(
+        lambda rs: {"loss_limit_breached", "trading_state_tightened"} <= _kinds(rs)
+    )
+    breach = next(r for r in got if r.line("kind") == "loss_limit_breached")
+    assert breach.line("severity") == "critical"
+    assert breach.line("profile") == "sim-default"
+    assert all("SIM-000001" not in r.text for r in got)
+    _stopped_heartbeat(in_tmp / "runs" / "sim" / "journal.db")
+
+
+def test_a_backtest_alerts_nobody(in_tmp: Path, receiver: WebhookReceiver) -> None:
+    shutil.copytree(REPO / "examples", in_tmp / "examples")
+    raw = yaml.safe_load((in_tmp / "examples" / "sim.yaml").read_text())
+    raw["alerts"] = _alerts(receiver.url())
+    raw["risk"]["daily_loss_limit"] = 1
+    (in_tmp / "sim.yaml").write_text(yaml.safe_dump(raw))
+    done = run_cli(["backtest", "--profile", "sim.yaml", "--end", "2024-02-05"])
+    assert done.code == 0, done.out + done.err
+    assert receiver.received == []
+    assert not heartbeat_path(in_tmp / "runs" / "sim" / "journal.db").exists()
+
+
+@pytest.fixture
+def venue(tmp_path: Path) -> Iterator[PaperVenueProcess]:
+    process = PaperVenueProcess(tmp_path / "venue.db")
+    yield process
+    process.stop()
+
+
+def _paper(tmp_path: Path, port: int, url: str) -> dict[str, object]:
+    raw = yaml.safe_load((REPO / "examples" / "paper.yaml").read_text())
+    raw["venue"]["port"] = port
+    raw["store"] = {"path": str(tmp_path / "paper" / "journal.db")}
+    raw["records_dir"] = str(tmp_path / "paper" / "records")
+    raw.pop("pool", None)
+    raw["alerts"] = _alerts(url)
+    return dict(raw)
+
+
+def test_venue_session_alerts_a_kill_and_its_outcome(
+    tmp_path: Path, venue: PaperVenueProcess, receiver: WebhookReceiver
+) -> None:
+    profile = parse_profile(_paper(tmp_path, venue.port, receiver.url()), "test")
+    contracts = dict(DEFAULT_CONTRACTS)
+    session = VenueSession(
+        profile,
+        fix_venue_for(profile, contracts, "engine"),
+        contracts,
+        risk_level="base",
+        risk_level_source="test",
+        reconcile_every=dt.timedelta(seconds=1),
+    )
+    engine = session.engine
+    wanted = targets_for("paper_test", {"SP500": 2}, dt.datetime.now(dt.UTC))
+
+    def targets() -> list[Target]:
+        held = sum(engine.oms.book.positions.contract.values())
+        if held == 2 and engine.risk.pending_kill() is None and not engine.kill_reports:
+            engine.risk.request_kill("alert drill", "test")
+        return wanted
+
+    result = session.run(targets, seconds=30, until_met=False)
+    assert result.kill_reports, result
+    assert result.venue_positions in ({}, {"SP500/202406": 0})
+    got = receiver.wait_for(
+        lambda rs: (
+            {"kill_requested", "kill_flat_confirmed", "trading_state_tightened"} <= _kinds(rs)
+        )
+    )
+    requested = next(r for r in got if r.line("kind") == "kill_requested")
+    assert "alert drill" in requested.title
+    assert all("PAPER-000001" not in r.text for r in got)
+    _stopped_heartbeat(profile.store.path)
+
+
+def test_bastion_kill_with_no_engine_running_alerts_from_its_own_engine(
+    tmp_path: Path, venue: PaperVenueProcess, receiver: WebhookReceiver, in_tmp: Path
+) -> None:
+    raw = _paper(tmp_path, venue.port, receiver.url())
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    done = run_cli(["kill", "--profile", str(path), "--reason", "drill without a session"])
+    assert done.code == 0, done.out + done.err
+    got = receiver.wait_for(lambda rs: {"kill_requested", "kill_flat_confirmed"} <= _kinds(rs))
+    assert any("drill without a session" in r.title for r in got)
+    _stopped_heartbeat(tmp_path / "paper" / "journal.db")
