@@ -9,6 +9,7 @@ venue does.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from bastion.domain.ids import ClientOrderId, ContractId
@@ -68,6 +69,14 @@ class AuditedVenue:
     @property
     def last_disconnect_reason(self) -> str:
         return self.venue.last_disconnect_reason
+
+    @property
+    def last_heard(self) -> dt.datetime | None:
+        return self.venue.last_heard
+
+    @property
+    def clock_skew(self) -> dt.timedelta | None:
+        return self.venue.clock_skew
 
     @property
     def market(self) -> MarketView:

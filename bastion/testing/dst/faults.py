@@ -116,7 +116,7 @@ def _margin_call(world: World, fault: Fault) -> bool:
 
 def _target(world: World, fault: Fault) -> bool:
     lots = fault.arg(1)
-    world.targets[STRATEGIES[fault.arg(0) % len(STRATEGIES)]] = (lots, lots)
+    world.targets[STRATEGIES[fault.arg(0) % len(STRATEGIES)]] = (lots, lots, world.clock.now())
     return True
 
 

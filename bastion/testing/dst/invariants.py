@@ -107,7 +107,8 @@ class Auditor:
     reader: sqlite3.Connection
     engine: Callable[[], Engine]
     position_limit: int
-    targets: Callable[[], dict[StrategyId, tuple[int, int]]]
+    targets: Callable[[], dict[StrategyId, tuple[int, int, dt.datetime]]]
+    """What each strategy wants (low, high, when the target was made)."""
     allowed: set[ClientOrderId] = field(default_factory=set)
     fold: Book = field(default_factory=Book)
     last_seq: int = 0
@@ -123,6 +124,8 @@ class Auditor:
     venue_fills_seen: int = 0
     checks: dict[str, int] = field(default_factory=dict)
     cancels: dict[ClientOrderId, list[dt.datetime]] = field(default_factory=dict)
+    killed_at: dt.datetime | None = None
+    """When the last kill switch finished (targets made before it are void)."""
     step: int = 0
 
     def _fail(self, invariant: str, detail: str) -> InvariantBroken:
@@ -167,6 +170,10 @@ class Auditor:
                     f"risk reduction {record.order_id} stopped by a target ({record.reason})",
                 )
         elif isinstance(record, Note):
+            if record.kind in ("risk.kill.result", "risk.kill.alert") and record.text.startswith(
+                "KILL SWITCH:"
+            ):
+                self.killed_at = record.timestamp  # the kill switch finished
             if record.kind == "risk.kill.result" and record.data.get("flat") == "true":
                 self._count("flat confirmed")
                 held = self.venue_positions()
@@ -371,7 +378,9 @@ class Auditor:
         target = self.targets().get(io.strategy_id)
         if target is None:
             return
-        low, high = target
+        low, high, made = target
+        if self.killed_at is not None and made <= self.killed_at:
+            low = high = 0  # a kill ends the plan it interrupted: older targets are void
         pos = book.positions.strategy_position(io.strategy_id, instrument)
         s_buy, s_sell = self._working(book, instrument, io.strategy_id)
         if order.side is Side.BUY and pos + s_buy > max(high, pos):

@@ -150,7 +150,10 @@ class World:
         self.market = Market(random.Random(schedule.seed * 7_919 + 13))  # noqa: S311 - simulation
         self.uri = f"file:bastion-dst-{schedule.seed}-{next(_runs)}?mode=memory&cache=shared"
         self.keeper = sqlite3.connect(self.uri, uri=True, isolation_level=None)
-        self.targets: dict[str, tuple[int, int]] = dict.fromkeys(STRATEGIES, (0, 0))
+        self.targets: dict[str, tuple[int, int, dt.datetime]] = dict.fromkeys(
+            STRATEGIES, (0, 0, START)
+        )
+        """Each strategy's target (low, high, when it was made)."""
         self.auditor = Auditor(
             venue=self.venue,
             reader=self.keeper,
@@ -244,8 +247,14 @@ class World:
     # -- the loop ----------------------------------------------------------------------------
     def current_targets(self) -> list[Target]:
         return [
-            Target(strategy_id=StrategyId(s), instrument_id=INSTRUMENT, low=low, high=high)
-            for s, (low, high) in sorted(self.targets.items())
+            Target(
+                strategy_id=StrategyId(s),
+                instrument_id=INSTRUMENT,
+                low=low,
+                high=high,
+                generated_time=made,
+            )
+            for s, (low, high, made) in sorted(self.targets.items())
         ]
 
     def _pass(self, *, trade: bool = True) -> None:
