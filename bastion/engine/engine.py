@@ -332,11 +332,13 @@ class Engine:
         return True
 
     def _void_targets(self) -> None:
-        """A kill ends the plan it interrupted: every target becomes flat (journaled in
-        the target store), and targets generated before the kill are not taken again,
-        so a resume never re-enters the old positions; a newer plan is taken as usual."""
+        """A kill ends the plan it interrupted: every order the stack still had for it
+        is stopped, every target becomes flat (journaled in the target store), and
+        targets generated before the kill are not taken again, so a resume never
+        re-enters the old positions; a newer plan is taken as usual."""
         now = self.clock.now()
         self._killed_at = now
+        self.stack.stop_all("kill switch: the plan it interrupted is over")
         for key, target in list(self._recorded.items()):
             flat = msgspec.structs.replace(target, low=0, high=0, generated_time=now)
             self._recorded[key] = flat

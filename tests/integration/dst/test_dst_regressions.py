@@ -68,6 +68,19 @@ CANCEL_STORM = Schedule.from_json(
 stack canceled it at every step, the venue refusing each cancel (the order was filled)."""
 
 
+KILL_LEAVES_INTENT = Schedule.from_json(
+    '{"seed":40,"steps":145,"algo":"best","faults":[[116,"price_limit",-1,15],'
+    '[123,"target",1,2],[129,"kill"],[144,"operator_resume"]]}'
+)
+"""A resting buy when the kill switch fired: the kill canceled it and voided the targets,
+but its instrument order stayed live, and the resume bought the old plan's 2 lots."""
+
+
+def _kill_keeps_intents(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug: the kill voids the targets but leaves the stack's orders live."""
+    monkeypatch.setattr(StackHandler, "stop_all", lambda *_: None)
+
+
 def _cancel_at_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bug: the stack sends a cancel at every step until the order is finished."""
 
@@ -136,6 +149,7 @@ REGRESSIONS: Sequence[tuple[str, Schedule, str, Callable[[pytest.MonkeyPatch], N
         _targets_cancel_reductions,
     ),
     ("cancel_once", CANCEL_STORM, "no cancel storm", _cancel_at_every_step),
+    ("kill_ends_intents", KILL_LEAVES_INTENT, "residual", _kill_keeps_intents),
 )
 
 
