@@ -125,15 +125,18 @@ class StackHandler:
         if order is not None and order.stopped is None and not order.completed:
             self.oms.record(OrderStopped(timestamp=self.clock.now(), order_id=order_id, reason=why))
 
-    def stop_all(self, why: str) -> None:
-        """Stop every live instrument and contract order (journaled): a kill ended the
-        plan they served, and a resume must never place them again. What they have in
-        flight completes them when the venue answers."""
+    def stop_all(self, why: str, *, made_by: dt.datetime | None = None) -> None:
+        """Stop every live instrument and contract order (journaled), or those made by
+        ``made_by``: a kill ended the plan they served, and a resume must never place
+        them again. What they have in flight completes them when the venue answers."""
         book = self.oms.book
-        for io in list(book.instrument_orders.values()):
-            self.stop(io.order_id, why)
-        for co in list(book.contract_orders.values()):
-            self.stop(co.order_id, why)
+        orders: list[InstrumentOrder | ContractOrder] = [
+            *book.instrument_orders.values(),
+            *book.contract_orders.values(),
+        ]
+        for order in orders:
+            if made_by is None or order.created <= made_by:
+                self.stop(order.order_id, why)
 
     def _live_children(self, co: ContractOrder) -> list[BrokerOrder]:
         book = self.oms.book

@@ -460,6 +460,7 @@ class Auditor:
             raise self._fail("projections", _diff(ours, Rows(live, {}, strategy, contract)))
 
     def check_projections(self, engine: Engine) -> None:
+        self.on_commit()  # what a new engine journaled while it was built
         self._count("projections")
         ours = rows_of(self.fold)
         theirs = engine.store.table_rows()

@@ -14,6 +14,7 @@ import pytest
 
 from bastion.domain.ids import ClientOrderId, InstrumentId, StrategyId
 from bastion.domain.records import Allocation, JournalRecord
+from bastion.engine import engine as engine_module
 from bastion.oms.manager import OrderManager
 from bastion.orders.stack import StackHandler
 from bastion.testing.dst.runner import run
@@ -78,7 +79,20 @@ but its instrument order stayed live, and the resume bought the old plan's 2 lot
 
 def _kill_keeps_intents(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bug: the kill voids the targets but leaves the stack's orders live."""
-    monkeypatch.setattr(StackHandler, "stop_all", lambda *_: None)
+    monkeypatch.setattr(StackHandler, "stop_all", lambda *_, **__: None)
+
+
+KILL_FORGOTTEN_AT_RESTART = Schedule.from_json(
+    '{"seed":276,"steps":62,"algo":"market","faults":[[35,"target",0,-3],[40,"kill"],'
+    '[43,"operator_resume"],[56,"crash",1,0]]}'
+)
+"""A kill, a resume, then a crash: the new engine did not know the kill had ended the
+plan, took the driver's old target again and sold the 3 lots the kill had bought back."""
+
+
+def _kill_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug: when the last kill finished lives only in the engine's memory."""
+    monkeypatch.setattr(engine_module, "closed_kill", lambda _store: None)
 
 
 def _cancel_at_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,6 +164,7 @@ REGRESSIONS: Sequence[tuple[str, Schedule, str, Callable[[pytest.MonkeyPatch], N
     ),
     ("cancel_once", CANCEL_STORM, "no cancel storm", _cancel_at_every_step),
     ("kill_ends_intents", KILL_LEAVES_INTENT, "residual", _kill_keeps_intents),
+    ("kill_survives_restart", KILL_FORGOTTEN_AT_RESTART, "residual", _kill_forgotten),
 )
 
 
