@@ -208,6 +208,7 @@ def event_from_report(msg: Message, contracts: ContractBook) -> VenueEvent | Non
             timestamp=when,
             venue_order_id=venue_id,
             unsolicited=text(msg, 41) is None,
+            filled=_cum_qty(msg),
         )
     if exec_type == "8":
         message = text(msg, 58) or "rejected"
@@ -219,8 +220,19 @@ def event_from_report(msg: Message, contracts: ContractBook) -> VenueEvent | Non
             venue_order_id=venue_id,
         )
     if exec_type == "C":
-        return Expired(client_order_id=coid, timestamp=when, venue_order_id=venue_id)
+        return Expired(
+            client_order_id=coid, timestamp=when, venue_order_id=venue_id, filled=_cum_qty(msg)
+        )
     return None
+
+
+def _cum_qty(msg: Message) -> int | None:
+    """CumQty (14): what the venue had filled of the order, if it says."""
+    raw = text(msg, 14)
+    try:
+        return int(Decimal(raw)) if raw else None
+    except ArithmeticError:
+        return None
 
 
 def _fill_event(

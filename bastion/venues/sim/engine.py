@@ -306,6 +306,7 @@ class MatchingEngine:
                 timestamp=self._now,
                 venue_order_id=order.venue_order_id,
                 unsolicited=unsolicited,
+                filled=order.filled,
             )
         )
 
@@ -326,6 +327,7 @@ class MatchingEngine:
                 client_order_id=order.client_order_id,
                 timestamp=self._now,
                 venue_order_id=order.venue_order_id,
+                filled=order.filled,
             )
         )
 

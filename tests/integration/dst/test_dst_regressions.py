@@ -13,9 +13,12 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from bastion.domain.ids import ClientOrderId, InstrumentId, StrategyId
+from bastion.domain.order_state import OrderEvent
+from bastion.domain.orders import BrokerOrder
 from bastion.domain.records import Allocation, JournalRecord
+from bastion.domain.venue_events import Canceled, Expired
 from bastion.engine import engine as engine_module
-from bastion.oms.manager import OrderManager
+from bastion.oms.manager import Applied, OrderManager
 from bastion.orders.stack import StackHandler
 from bastion.testing.dst.runner import run
 from bastion.testing.dst.schedule import Schedule
@@ -95,6 +98,26 @@ def _kill_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine_module, "closed_kill", lambda _store: None)
 
 
+CANCEL_BEFORE_FILL_REPORT = Schedule.from_json(
+    '{"seed":2999,"steps":133,"algo":"best","faults":[[121,"latency",0,4000,14],'
+    '[124,"thin_book",8],[126,"target",0,2]]}'
+)
+"""A resting buy of 2 filled 1 lot in a thin book; the fill report was slow, the algo
+turned aggressive and the cancel was confirmed first: Bastion took the order for
+unfilled and sent 2 more (3 executed for an intent of 2). No venue fault: only a slow
+fill channel, the pysystemtrade case of issue 13."""
+
+
+def _end_without_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug: a cancel is applied at once, whatever fills the venue says it counted."""
+
+    def end_now(self: OrderManager, order: BrokerOrder, event: Canceled | Expired) -> Applied:
+        kind = OrderEvent.CANCEL_CONFIRMED if isinstance(event, Canceled) else OrderEvent.EXPIRED
+        return self._transition(order, kind, event.timestamp, venue_id=event.venue_order_id)
+
+    monkeypatch.setattr(OrderManager, "_await_fills", end_now)
+
+
 def _cancel_at_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bug: the stack sends a cancel at every step until the order is finished."""
 
@@ -165,6 +188,7 @@ REGRESSIONS: Sequence[tuple[str, Schedule, str, Callable[[pytest.MonkeyPatch], N
     ("cancel_once", CANCEL_STORM, "no cancel storm", _cancel_at_every_step),
     ("kill_ends_intents", KILL_LEAVES_INTENT, "residual", _kill_keeps_intents),
     ("kill_survives_restart", KILL_FORGOTTEN_AT_RESTART, "residual", _kill_forgotten),
+    ("cancel_waits_for_fills", CANCEL_BEFORE_FILL_REPORT, "no overfill", _end_without_waiting),
 )
 
 
