@@ -443,6 +443,9 @@ class StackHandler:
         # Never more than the contract order still needs beyond what is in flight (a
         # cancel not yet confirmed may still fill).
         room = co.remaining - (self._in_flight(co) if co.spread_leg is None else 0)
+        parent = self.oms.book.instrument_order(co.parent_id) if co.parent_id else None
+        if parent is not None and co.spread_leg is None:
+            room = min(room, self._parent_room(co, parent))  # ... nor beyond its parent's
         lots = self.limits.allowed(iid, min(spec.quantity, room), now)
         if lots <= 0:
             if room > 0:
@@ -450,7 +453,6 @@ class StackHandler:
             return False
         if self._other_side_working(contract, side):
             return False  # never buy and sell at once: wait until the other side is done
-        parent = self.oms.book.instrument_order(co.parent_id) if co.parent_id else None
         if parent is not None and parent.reduce_only:
             # A reduction decided on an earlier position (a margin call) never opens one:
             # at most what the position still holds beyond the reductions working.
@@ -498,6 +500,15 @@ class StackHandler:
         if result.sent:
             self.limits.use(iid, lots, now)
         return result.sent
+
+    def _parent_room(self, co: ContractOrder, parent: InstrumentOrder) -> int:
+        """What ``parent`` still needs beyond what all of its contract orders have in
+        flight: a sibling's late fill may have filled it while ``co`` was waiting. A
+        contract order with nothing in flight whose parent is filled is stopped."""
+        if parent.remaining <= 0 and not self._in_flight(co):
+            self.stop(co.order_id, "its instrument order is filled")
+            return 0
+        return parent.remaining - sum(self._in_flight(c) for c in self._children(parent))
 
     def _reducible(self, contract: ContractId, side: Side) -> int:
         """Lots an order on ``side`` may still take off ``contract``'s position, after

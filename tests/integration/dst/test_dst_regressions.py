@@ -118,6 +118,20 @@ def _end_without_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(OrderManager, "_await_fills", end_now)
 
 
+SIBLING_FILLED_LATE = Schedule.from_json(
+    '{"seed":2353,"steps":159,"algo":"best","faults":[[122,"target",1,1],[137,"target",1,-4],'
+    '[139,"target",0,-1],[142,"latency",0,2000,18],[146,"fill_after_cancel",0],[149,"halt",27]]}'
+)
+"""A sell of 1 was canceled, the venue filled it after the cancel, and meanwhile a halt
+stopped its contract order and a new one took over; when the late fill arrived the
+instrument order was complete, yet the new contract order went on and sold another."""
+
+
+def _contract_orders_ignore_parent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug: a contract order works its own remainder whatever its parent needs."""
+    monkeypatch.setattr(StackHandler, "_parent_room", lambda *_: 10**6)
+
+
 def _cancel_at_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bug: the stack sends a cancel at every step until the order is finished."""
 
@@ -189,6 +203,7 @@ REGRESSIONS: Sequence[tuple[str, Schedule, str, Callable[[pytest.MonkeyPatch], N
     ("kill_ends_intents", KILL_LEAVES_INTENT, "residual", _kill_keeps_intents),
     ("kill_survives_restart", KILL_FORGOTTEN_AT_RESTART, "residual", _kill_forgotten),
     ("cancel_waits_for_fills", CANCEL_BEFORE_FILL_REPORT, "no overfill", _end_without_waiting),
+    ("parent_bounds_child", SIBLING_FILLED_LATE, "no overfill", _contract_orders_ignore_parent),
 )
 
 
