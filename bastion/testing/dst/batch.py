@@ -60,7 +60,7 @@ class BatchResult:
     passes: int = 0
     crashes: int = 0
     min_crashes: int | None = None
-    """The fewest crashes any one seed had."""
+    """The fewest crashes any one seed that ran to its end had."""
     sends: int = 0
     fills: int = 0
     faults: Counter[str] = field(default_factory=Counter)
@@ -144,8 +144,8 @@ def run_seeds(
         batch.steps += out.steps
         batch.passes += out.passes
         batch.crashes += out.crashes
-        if batch.min_crashes is None or out.crashes < batch.min_crashes:
-            batch.min_crashes = out.crashes
+        if out.failure is None and (batch.min_crashes is None or out.crashes < batch.min_crashes):
+            batch.min_crashes = out.crashes  # a failing seed stops early, maybe before it
         batch.sends += out.sends
         batch.fills += out.fills
         batch.faults.update(out.faults)
