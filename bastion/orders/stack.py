@@ -184,7 +184,7 @@ class StackHandler:
                 self.overrides.effective(sid, iid),
                 self.position_limits.get(iid),
             )
-            if trade.quantity != 0 and pending != 0 and (trade.quantity > 0) != (pending > 0):
+            if trade.quantity != 0 and self._reversed(sid, iid, Side.of(trade.quantity)):
                 self._cancel_instrument_orders(sid, iid, "target reversed")
                 continue
             trades.append(trade)
@@ -239,6 +239,19 @@ class StackHandler:
             key = (order.strategy_id, order.instrument_id)
             totals[key] = totals.get(key, 0) + self._io_working(order) * order.side.sign
         return totals
+
+    def _reversed(self, sid: StrategyId, iid: InstrumentId, side: Side) -> bool:
+        """Whether the strategy still works a target's order on the other side of
+        ``side`` (order by order: a risk reduction working beside it must not hide it
+        in the strategy's net)."""
+        return any(
+            o.strategy_id == sid
+            and o.instrument_id == iid
+            and not o.reduce_only
+            and o.side is not side
+            and self._io_working(o) > 0
+            for o in self.oms.book.instrument_orders.values()
+        )
 
     def _opposite_working(self, iid: InstrumentId, side: Side) -> bool:
         return any(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
+from bastion.domain.enums import Side
 from bastion.domain.ids import ClientOrderId, InstrumentId, StrategyId
 from bastion.domain.order_state import OrderEvent
 from bastion.domain.orders import BrokerOrder
@@ -132,6 +133,31 @@ def _contract_orders_ignore_parent(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(StackHandler, "_parent_room", lambda *_: 10**6)
 
 
+REVERSAL_HIDDEN_BY_REDUCTION = Schedule.from_json(
+    '{"seed":4338,"steps":39,"algo":"market","faults":[[3,"target",0,-3],[12,"target",1,2],'
+    '[16,"margin_call",7],[18,"target",0,-4],[19,"halt",98],[26,"target",1,-3],'
+    '[38,"target",0,2]]}'
+)
+"""A strategy's sell (its old target) waited behind a halt beside a margin reduction
+buying for the same strategy; the target turned to a buy, but the two orders netted to
+nothing, so the reversal went unseen and the old sell went out after the new target
+was reached."""
+
+
+def _net_reversal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug: a reversal is read from the strategy's net working quantity."""
+
+    def net_reversed(self: StackHandler, sid: StrategyId, iid: InstrumentId, side: Side) -> bool:
+        pending = sum(
+            self._io_working(o) * o.side.sign
+            for o in self.oms.book.instrument_orders.values()
+            if o.strategy_id == sid and o.instrument_id == iid
+        )
+        return pending != 0 and (side is Side.BUY) != (pending > 0)
+
+    monkeypatch.setattr(StackHandler, "_reversed", net_reversed)
+
+
 def _cancel_at_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bug: the stack sends a cancel at every step until the order is finished."""
 
@@ -152,6 +178,7 @@ def _targets_cancel_reductions(monkeypatch: pytest.MonkeyPatch) -> None:
                 self._cancel_family(order, why)
 
     monkeypatch.setattr(StackHandler, "_cancel_instrument_orders", cancel)
+    _net_reversal(monkeypatch)  # as it was then: the reversal read from the net
 
 
 def _reductions_unbounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,6 +231,7 @@ REGRESSIONS: Sequence[tuple[str, Schedule, str, Callable[[pytest.MonkeyPatch], N
     ("kill_survives_restart", KILL_FORGOTTEN_AT_RESTART, "residual", _kill_forgotten),
     ("cancel_waits_for_fills", CANCEL_BEFORE_FILL_REPORT, "no overfill", _end_without_waiting),
     ("parent_bounds_child", SIBLING_FILLED_LATE, "no overfill", _contract_orders_ignore_parent),
+    ("reversal_order_by_order", REVERSAL_HIDDEN_BY_REDUCTION, "residual", _net_reversal),
 )
 
 
