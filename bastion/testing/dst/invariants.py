@@ -201,7 +201,8 @@ class Auditor:
     # -- the door -----------------------------------------------------------------------------
     def before_cancel(self, coid: ClientOrderId) -> None:
         """No cancel storm: at most ``CANCELS_PER_WINDOW`` cancels of one order within
-        ``CANCEL_WINDOW`` (the stack's resend and the kill switch's own attempt)."""
+        ``CANCEL_WINDOW`` from one engine (the stack's and the kill switch's own); a
+        restarted engine, knowing nothing of what the last one sent, may send again."""
         now = self.venue.current_time()
         recent = [t for t in self.cancels.get(coid, []) if now - t < CANCEL_WINDOW]
         recent.append(now)
@@ -318,7 +319,7 @@ class Auditor:
         for live in book.broker_orders.values():
             if live.state not in IN_FLIGHT or parse_contract_id(live.contract_id)[0] != instrument:
                 continue
-            if strategy is not None and self._strategy_of(book, live) != strategy:
+            if strategy is not None and self._target_strategy_of(book, live) != strategy:
                 continue
             if live.side is Side.BUY:
                 buy += live.remaining
@@ -326,12 +327,12 @@ class Auditor:
                 sell += live.remaining
         return buy, sell
 
-    def _strategy_of(self, book: Book, order: BrokerOrder) -> StrategyId | None:
-        if order.strategy_id is not None:
-            return order.strategy_id
+    def _target_strategy_of(self, book: Book, order: BrokerOrder) -> StrategyId | None:
+        """The strategy whose target the order works for; ``None`` for a risk reduction
+        (the risk engine's, beside any target), a roll or a kill-switch order."""
         io = self._io_of(book, order.client_order_id)
         found = book.instrument_order(io) if io is not None else None
-        return None if found is None else found.strategy_id
+        return None if found is None or found.manual else found.strategy_id
 
     def _check_limit(self, book: Book, order: BrokerOrder) -> None:
         instrument = parse_contract_id(order.contract_id)[0]

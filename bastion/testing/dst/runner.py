@@ -231,6 +231,7 @@ class World:
         old.store.on_commit = None
         old.store.connection.close()  # rolls back anything not committed
         self.venue.drop_session(lose_reports=lose_reports)
+        self.auditor.cancels.clear()  # a new process knows nothing of the cancels sent
         self.crashes += not final
         self.engine = self._build()
         self.auditor.check_projections(self.engine)
