@@ -234,8 +234,13 @@ class StackHandler:
         return created
 
     def _working_by_strategy(self) -> dict[tuple[StrategyId, InstrumentId], int]:
+        """What each strategy's target orders could still add to its position. A risk
+        reduction working for the strategy is left out: the target's trade never
+        compensates for it (that would buy back what the reduction sells)."""
         totals: dict[tuple[StrategyId, InstrumentId], int] = {}
         for order in self.oms.book.instrument_orders.values():
+            if order.reduce_only:
+                continue
             key = (order.strategy_id, order.instrument_id)
             totals[key] = totals.get(key, 0) + self._io_working(order) * order.side.sign
         return totals
@@ -764,10 +769,18 @@ class StackHandler:
         strategies that hold it in proportion to their positions (largest remainder);
         what no strategy holds is reduced from ``UNATTRIBUTED``. Each share is an
         instrument order on the ordinary path (the one send path), so the strategy
-        table and the contract table move together."""
+        table and the contract table move together. Reductions already working count
+        toward ``lots``."""
         book = self.oms.book
         net = book.positions.instrument_position(instrument_id)
-        lots = min(lots, abs(net))
+        # The margin monitor asks again at every equity mark while margin stays high: a
+        # reduction already under way counts, or the asks would pile up.
+        pending = sum(
+            io.remaining
+            for io in book.instrument_orders.values()
+            if io.instrument_id == instrument_id and io.reduce_only and io.stopped is None
+        )
+        lots = min(lots, abs(net)) - pending
         if lots <= 0:
             return []
         sign = 1 if net > 0 else -1

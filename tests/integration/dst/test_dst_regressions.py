@@ -50,12 +50,12 @@ resting order."""
 
 
 STALE_MARGIN_REDUCTION = Schedule.from_json(
-    '{"seed":107,"steps":152,"algo":"best","faults":[[122,"target",1,-1],[129,"target",0,1],'
-    '[133,"reject",7],[134,"margin_call",11],[136,"disconnect",35,0],[137,"target",1,1],'
-    '[139,"crash",8,0],[140,"drop",2]]}'
+    '{"seed":187,"steps":200,"algo":"market","faults":[[146,"target",0,-4],[179,"halt",120],'
+    '[179,"target",1,4],[180,"margin_call",16]]}'
 )
-"""A margin reduction decided while the account was long went out after the position
-was already flat: it opened a position instead of reducing one."""
+"""A margin reduction decided while the account was short, held back by a halt, went
+out after the strategies' own trades had taken the position flat: it opened a
+position instead of reducing one."""
 
 
 MARGIN_CALL_AT_TARGET = Schedule.from_json(
@@ -145,7 +145,8 @@ was reached."""
 
 
 def _net_reversal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The bug: a reversal is read from the strategy's net working quantity."""
+    """The bug: a reversal is read from the strategy's net working quantity, reductions
+    included."""
 
     def net_reversed(self: StackHandler, sid: StrategyId, iid: InstrumentId, side: Side) -> bool:
         pending = sum(
@@ -156,6 +157,40 @@ def _net_reversal(monkeypatch: pytest.MonkeyPatch) -> None:
         return pending != 0 and (side is Side.BUY) != (pending > 0)
 
     monkeypatch.setattr(StackHandler, "_reversed", net_reversed)
+
+    def working_with_reductions(self: StackHandler) -> dict[tuple[StrategyId, InstrumentId], int]:
+        totals: dict[tuple[StrategyId, InstrumentId], int] = {}
+        for order in self.oms.book.instrument_orders.values():
+            key = (order.strategy_id, order.instrument_id)
+            totals[key] = totals.get(key, 0) + self._io_working(order) * order.side.sign
+        return totals
+
+    monkeypatch.setattr(StackHandler, "_working_by_strategy", working_with_reductions)
+
+
+TARGET_BUYS_BACK_REDUCTION = Schedule.from_json(
+    '{"seed":14498,"steps":146,"algo":"market","faults":[[69,"crash_at",4,0],[70,"reject",3],'
+    '[72,"latency",0,4000,26],[74,"target",1,2],[85,"disconnect",31,1],[86,"target",0,2],'
+    '[94,"drop",3],[94,"target",0,0],[101,"reject",0],[106,"target",1,3],[108,"target",0,1],'
+    '[118,"disconnect",4,0],[120,"halt",125],[132,"target",0,2],[133,"margin_call",7],'
+    '[143,"target",0,1]]}'
+)
+"""A margin reduction sold a lot for a strategy whose target then came down to what it
+held: the reduction netted the strategy's old buy to its target, so the buy went out
+and bought back what the reduction sold."""
+
+
+def _targets_count_reductions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug: a strategy's working reductions count as its target's working orders."""
+
+    def working(self: StackHandler) -> dict[tuple[StrategyId, InstrumentId], int]:
+        totals: dict[tuple[StrategyId, InstrumentId], int] = {}
+        for order in self.oms.book.instrument_orders.values():
+            key = (order.strategy_id, order.instrument_id)
+            totals[key] = totals.get(key, 0) + self._io_working(order) * order.side.sign
+        return totals
+
+    monkeypatch.setattr(StackHandler, "_working_by_strategy", working)
 
 
 def _cancel_at_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -232,6 +267,12 @@ REGRESSIONS: Sequence[tuple[str, Schedule, str, Callable[[pytest.MonkeyPatch], N
     ("cancel_waits_for_fills", CANCEL_BEFORE_FILL_REPORT, "no overfill", _end_without_waiting),
     ("parent_bounds_child", SIBLING_FILLED_LATE, "no overfill", _contract_orders_ignore_parent),
     ("reversal_order_by_order", REVERSAL_HIDDEN_BY_REDUCTION, "residual", _net_reversal),
+    (
+        "targets_ignore_reductions",
+        TARGET_BUYS_BACK_REDUCTION,
+        "residual",
+        _targets_count_reductions,
+    ),
 )
 
 
