@@ -327,6 +327,33 @@ class Auditor:
                 sell += live.remaining
         return buy, sell
 
+    def _strategy_working(
+        self, book: Book, instrument: InstrumentId, strategy: StrategyId
+    ) -> tuple[int, int]:
+        """What the strategy's target orders could still add to its position, each
+        instrument order at most its remainder: whatever an order in flight fills
+        beyond it goes to ``UNATTRIBUTED``, never to the strategy."""
+        buy = sell = 0
+        for io in book.instrument_orders.values():
+            if io.strategy_id != strategy or io.instrument_id != instrument or io.manual:
+                continue
+            flight = 0
+            for co_id in io.children:
+                co = book.contract_order(co_id)
+                if co is None:
+                    continue
+                flight += sum(
+                    o.remaining
+                    for c in co.children
+                    if (o := book.broker_orders.get(c)) is not None and o.state in IN_FLIGHT
+                )
+            could = min(io.remaining, flight)
+            if io.side is Side.BUY:
+                buy += could
+            else:
+                sell += could
+        return buy, sell
+
     def _target_strategy_of(self, book: Book, order: BrokerOrder) -> StrategyId | None:
         """The strategy whose target the order works for; ``None`` for a risk reduction
         (the risk engine's, beside any target), a roll or a kill-switch order."""
@@ -383,7 +410,7 @@ class Auditor:
         if self.killed_at is not None and made <= self.killed_at:
             low = high = 0  # a kill ends the plan it interrupted: older targets are void
         pos = book.positions.strategy_position(io.strategy_id, instrument)
-        s_buy, s_sell = self._working(book, instrument, io.strategy_id)
+        s_buy, s_sell = self._strategy_working(book, instrument, io.strategy_id)
         if order.side is Side.BUY and pos + s_buy > max(high, pos):
             raise self._fail(
                 "residual",
