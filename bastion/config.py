@@ -38,13 +38,19 @@ from bastion.secrets import SECRET_KEY_PATTERN, mask_account
 __all__ = [
     "AlertTarget",
     "AlertsConfig",
+    "AlgoConfig",
+    "BestAlgoConfig",
     "BreachAction",
     "CtpTerminal",
     "DataConfig",
     "Environment",
+    "ExecutionConfig",
+    "FxConfig",
+    "MarketAlgoConfig",
     "Profile",
     "RiskConfig",
     "StoreConfig",
+    "TwapAlgoConfig",
     "VenueConfig",
     "WatchdogConfig",
     "load_profile",
@@ -213,6 +219,11 @@ class VenueConfig(_Strict):
 class DataConfig(_Strict):
     dir: Path = Field(default=Path("bastion-data"), description="bar store and imported data")
     sample: bool = Field(default=True, description="generate the bundled sample data if absent")
+    drop_dir: Path | None = Field(
+        default=None,
+        description="folder where a vendor download or a recorder drops new bar files;"
+        " 'bastion data update' and 'bastion after-close' import them (no network)",
+    )
 
 
 BreachAction = Literal["reduce", "halt", "kill"]
@@ -231,13 +242,22 @@ class RiskConfig(_Strict):
         default_factory=dict, description="per-instrument overrides of max_position_lots"
     )
     max_notional: Money = Field(default=Decimal(5000000), description="per order")
-    price_tolerance_ticks: int = Field(default=50, ge=1, le=MAX_TICKS)
-    price_tolerance_percent: Decimal | None = Field(
-        default=None,
+    price_tolerance_percent: Decimal = Field(
+        default=Decimal(5),
         gt=0,
         le=100,
         allow_inf_nan=False,
-        description="a price may also lie this % from last/mid",
+        description="price-sanity band: a limit or stop price at most this % from the last price",
+    )
+    price_tolerance_ticks: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_TICKS,
+        description="price-sanity band in ticks for every instrument; the tighter band applies",
+    )
+    instrument_tolerance_ticks: dict[str, Annotated[int, Field(ge=1, le=MAX_TICKS)]] = Field(
+        default_factory=dict,
+        description="price-sanity band in ticks per instrument (tighter than percent applies)",
     )
     orders_per_second: float | None = Field(
         default=None,
@@ -257,7 +277,27 @@ class RiskConfig(_Strict):
     margin_low_mark: Decimal = Field(default=Decimal("0.7"), gt=0, le=1, allow_inf_nan=False)
     stale_data_seconds: Seconds = Field(default=30.0, description="no tick this long: pause")
     max_spread_ticks: int | None = Field(
-        default=None, ge=1, le=MAX_TICKS, description="wider: pause"
+        default=10,
+        ge=1,
+        le=MAX_TICKS,
+        description="spread breaker: a wider spread pauses new orders; none: off",
+    )
+    instrument_spread_ticks: dict[str, Annotated[int, Field(ge=1, le=MAX_TICKS)]] = Field(
+        default_factory=dict, description="spread breaker per instrument (over max_spread_ticks)"
+    )
+    spread_hold_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=MAX_SECONDS,
+        allow_inf_nan=False,
+        description="after a wide spread, orders wait this long with normal spreads",
+    )
+    expiry_guard_days: int = Field(
+        default=5,
+        ge=0,
+        le=250,
+        description="trading days before a contract's last trade day or first notice day"
+        " from which nothing opens in it and a held position alerts; 0: off",
     )
     kill_ticks_through: int = Field(
         default=5, ge=0, le=MAX_TICKS, description="kill-switch flatten: ticks through the touch"
@@ -275,6 +315,89 @@ class RiskConfig(_Strict):
                 f" margin_high_mark {self.margin_high_mark}"
             )
         return self
+
+
+CURRENCY = r"^[A-Z]{3}$"
+Currency = Annotated[str, Field(pattern=CURRENCY, description="ISO 4217 code, e.g. CNY")]
+Rate = Annotated[Decimal, Field(gt=0, le=MAX_MONEY, allow_inf_nan=False)]
+
+
+class FxConfig(_Strict):
+    """Rates to the account's base currency (the profile's ``currency``) for contracts
+    that trade in another (``bastion.domain.fx``). A missing or stale rate refuses the
+    instruments in that currency; nothing is added one for one."""
+
+    rates: dict[Currency, Rate] = Field(
+        default_factory=dict,
+        description="fixed rates, base units per one unit of each currency (sim profiles)",
+    )
+    file: Path | None = Field(
+        default=None,
+        description="dated rates written by 'bastion data fx import';"
+        " default <data.dir>/fx/rates.yaml",
+    )
+    max_age_days: int = Field(
+        default=4, ge=0, le=366, description="a dated rate older than this (days) is stale"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FxConfig:
+        if self.rates and self.file is not None:
+            raise ValueError("fx: give fixed rates or a rates file, not both")
+        return self
+
+
+class MarketAlgoConfig(_Strict):
+    """One market order for what is left."""
+
+    algo: Literal["market"] = "market"
+
+
+class BestAlgoConfig(_Strict):
+    """A passive limit at our side of the touch, aggressive after a while (R4.4)."""
+
+    algo: Literal["best"]
+    patience_seconds: Seconds = Field(default=300.0, description="then turn aggressive")
+    adverse_ticks: int = Field(default=2, ge=1, le=MAX_TICKS, description="a move against us")
+    close_window_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        le=MAX_SECONDS,
+        allow_inf_nan=False,
+        description="aggressive this close to the session end",
+    )
+
+
+class TwapAlgoConfig(_Strict):
+    """Clips at a fixed interval, each small against the visible size (R4.4)."""
+
+    algo: Literal["twap"]
+    interval_seconds: Seconds = Field(default=60.0, description="between clips")
+    clip_lots: int = Field(default=5, ge=1, le=MAX_LOTS, description="largest clip")
+    liquidity_fraction: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        allow_inf_nan=False,
+        description="a clip is at most this share of the visible size",
+    )
+
+
+AlgoConfig = Annotated[
+    MarketAlgoConfig | BestAlgoConfig | TwapAlgoConfig, Field(discriminator="algo")
+]
+
+
+class ExecutionConfig(_Strict):
+    """How contract orders are worked (R4.4): an algo for every instrument."""
+
+    default: AlgoConfig = MarketAlgoConfig()
+    instruments: dict[str, AlgoConfig] = Field(
+        default_factory=dict, description="per instrument, over the default"
+    )
+
+    def for_instrument(self, instrument: str) -> AlgoConfig:
+        return self.instruments.get(instrument, self.default)
 
 
 Severity = Literal["info", "warning", "critical"]
@@ -394,7 +517,9 @@ class Profile(_Strict):
     official: bool = Field(default=False, description="the profile executable routes resolve to")
     strategy_line: str
     capital: Money
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    currency: str = Field(
+        default="USD", pattern=CURRENCY, description="the account's base currency"
+    )
     account: str = Field(min_length=1, description="broker account id; masked in every output")
     instruments: tuple[str, ...] = Field(min_length=1)
     start: dt.date | None = None
@@ -415,13 +540,35 @@ class Profile(_Strict):
     lang: Literal["en", "zh"] = Field(
         default="en", description="language of run records: en, or zh (Chinese)"
     )
+    fx: FxConfig = FxConfig()
+    execution: ExecutionConfig = ExecutionConfig()
 
     @model_validator(mode="after")
     def _no_cross_wiring(self) -> Profile:
-        problem = cross_wiring_problem(self)
+        problem = cross_wiring_problem(self) or _money_problem(self)
         if problem is not None:
             raise ValueError(problem)
         return self
+
+
+def _money_problem(p: Profile) -> str | None:
+    """Rates and algos that cannot be right for this profile (R1.4)."""
+    if p.fx.rates and p.environment is not Environment.SIM:
+        return (
+            f"fx.rates are fixed rates for sim profiles; a {p.environment} profile reads dated"
+            " rates from a rates file (fx.file, written by 'bastion data fx import')"
+        )
+    if p.currency in p.fx.rates:
+        return f"fx.rates: {p.currency} is the base currency (its rate is 1); remove it"
+    for name, where in (
+        ("execution.instruments", p.execution.instruments),
+        ("risk.instrument_tolerance_ticks", p.risk.instrument_tolerance_ticks),
+        ("risk.instrument_spread_ticks", p.risk.instrument_spread_ticks),
+    ):
+        unknown = sorted(set(where) - set(p.instruments))
+        if unknown:
+            return f"{name}: {', '.join(unknown)} not in instruments {list(p.instruments)}"
+    return None
 
 
 def cross_wiring_problem(p: Profile) -> str | None:  # noqa: PLR0911 - one rule per return

@@ -5,15 +5,18 @@
     │   ├── ConfigError               a profile or config value is wrong (R1.4)
     │   └── DataError                 a data file is malformed, unsorted, off-tick, ...
     ├── EnvironmentFault              the environment failed (disk, files): one line, exit 1
-    │   └── JournalUnusable           a journal on disk cannot be used (also a JournalError)
+    │   ├── JournalUnusable           a journal on disk cannot be used (also a JournalError)
+    │   └── JournalWriteFailed        the disk refused a journal write (also a JournalError)
     └── InvariantError                Bastion's own view is inconsistent: fail closed
         ├── IllegalTransition         (state, event) pair not in the order state table
         ├── OverfillError             fills would exceed the order quantity
         └── JournalError              the journal could not be written or read
-            └── JournalUnusable       damaged, not a journal, or a zero-byte file
+            ├── JournalUnusable       damaged, not a journal, or a zero-byte file
+            └── JournalWriteFailed    a full disk, a file size limit, a read-only mount
 
 User errors are caught by the CLI and printed as one line on stderr with exit status 2;
-environment faults likewise with exit status 1. Invariant errors stop trading for what
+environment faults likewise with exit status 1 (the table of exit codes is in
+``bastion.cli.exits``; a verdict of NO is status 3). Invariant errors stop trading for what
 they concern; they are never silently ignored.
 """
 
@@ -28,6 +31,7 @@ __all__ = [
     "InvariantError",
     "JournalError",
     "JournalUnusable",
+    "JournalWriteFailed",
     "OverfillError",
     "UserError",
 ]
@@ -80,6 +84,19 @@ class JournalUnusable(JournalError, EnvironmentFault):  # noqa: N818 - the name 
 
     Nothing was changed; the message points to the runbook and the restore command.
     ``path`` and ``problem`` say which file and what is wrong with it.
+    """
+
+    def __init__(self, message: str, *, path: object = None, problem: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+        self.problem = problem or message
+
+
+class JournalWriteFailed(JournalError, EnvironmentFault):  # noqa: N818 - the name says what happened
+    """The disk refused a journal write: full, a file size limit, a read-only mount.
+
+    The transaction was rolled back: every record committed before it is kept, nothing
+    half-written. The store refuses further writes; the process stops (fail closed).
     """
 
     def __init__(self, message: str, *, path: object = None, problem: str = "") -> None:

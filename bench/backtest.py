@@ -7,7 +7,10 @@ journal (backtest mode, SQLite) -> sim venue -> fills -> positions.
     python bench/backtest.py --bars 100000
     python bench/backtest.py --data bars.csv --slippage-ticks 0 --commission 2.0
 
-Prints one JSON object.
+Prints one JSON object: bars/s, and the cost per bar (the same bars through the same
+engine with a strategy that holds one lot: every duty, the venue, the strategy, the
+marks) and per order (the rest, over the orders sent). The engine is the kernel's, with
+the real risk engine and every duty on.
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from bastion.backtest.build import build_engine, frictionless_venue_config
-from bastion.backtest.runner import InstrumentBar
+from bastion.backtest.runner import BarRunner, InstrumentBar
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import ContractId, InstrumentId
 from bastion.orders.rolls import FixedSchedule
-from bastion.strategy.examples import EmaTrend
+from bastion.strategy.examples import BarStrategy, EmaTrend, Hold
 from bastion.venues.sim import Bar
 
 ES = InstrumentId("ES")
@@ -109,6 +112,27 @@ def from_csv(path: Path) -> list[InstrumentBar]:
     return bars
 
 
+def _run(
+    bars: list[InstrumentBar], folder: Path, args: argparse.Namespace, strategy: BarStrategy
+) -> tuple[BarRunner, float]:
+    folder.mkdir()
+    engine = build_engine(
+        specs={ES: SPEC},
+        contracts=[(ES, CONTRACT)],
+        schedule=FixedSchedule(contracts={ES: CONTRACT}),
+        strategies=[strategy],
+        start=bars[0].bar.start,
+        journal=None if args.no_journal else folder / "journal.db",
+        venue_config=frictionless_venue_config(args.commission, args.slippage_ticks),
+    )
+    began = time.perf_counter()
+    engine.run(bars)
+    engine.stack.drain()
+    elapsed = time.perf_counter() - began
+    engine.engine.store.flush()
+    return engine, elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=100_000)
@@ -124,28 +148,23 @@ def main() -> None:
     gc.collect()
     gc.freeze()
     with tempfile.TemporaryDirectory() as tmp:
-        journal = Path(tmp) / "backtest" / "journal.db"
-        journal.parent.mkdir()
-        engine = build_engine(
-            specs={ES: SPEC},
-            contracts=[(ES, CONTRACT)],
-            schedule=FixedSchedule(contracts={ES: CONTRACT}),
-            strategies=[EmaTrend("ema_10_30", ES, lots=1, fast=10, slow=30)],
-            start=bars[0].bar.start,
-            journal=None if args.no_journal else journal,
-            venue_config=frictionless_venue_config(args.commission, args.slippage_ticks),
+        # The same bars through the same engine with a strategy that holds one lot from
+        # the first bar: what every bar costs with a position (the duties, the venue, the
+        # strategy, the marks); the rest of the trading run is the cost of its orders.
+        idle = _run(bars, Path(tmp) / "idle", args, Hold("hold", ES, lots=1))
+        engine, elapsed = _run(
+            bars, Path(tmp) / "backtest", args, EmaTrend("ema_10_30", ES, lots=1, fast=10, slow=30)
         )
-        began = time.perf_counter()
-        engine.run(bars)
-        engine.stack.drain()
-        elapsed = time.perf_counter() - began
-        engine.engine.store.flush()
         book = engine.stack.oms.book
         broker_orders = engine.venue.counters.send_order_calls
+        per_bar = idle[1] / len(bars)
+        per_order = (elapsed - idle[1]) / broker_orders if broker_orders else None
         result = {
             "bars": len(bars),
             "seconds": round(elapsed, 3),
             "bars_per_s": round(len(bars) / elapsed),
+            "us_per_bar": round(per_bar * 1e6, 2),
+            "us_per_order": None if per_order is None else round(per_order * 1e6, 1),
             "orders": broker_orders,
             "fills": engine.pnl.fills,
             "pnl": str(engine.pnl.net()),

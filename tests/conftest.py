@@ -45,8 +45,28 @@ def cli() -> Callable[..., CliResult]:
     return run_cli
 
 
+@pytest.fixture(scope="session")
+def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled sample bars, generated once per test run (copy them before writing)."""
+    from bastion.marketdata.sample import write_sample
+
+    folder = tmp_path_factory.mktemp("sample") / "bastion-data"
+    write_sample(folder)
+    return folder
+
+
 @pytest.fixture
 def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run from an empty folder, as a new user would, so nothing leaks into the repo."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def bundled_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled sample data (SP500 and rb, February to April 2024), made once."""
+    from bastion.marketdata.sample import write_sample
+
+    folder = tmp_path_factory.mktemp("bundled-sample") / "bastion-data"
+    write_sample(folder)
+    return folder

@@ -1,6 +1,8 @@
 """Performance analytics from a daily equity series (R11.3).
 
-Returns compound; Sharpe and Sortino are annualised from daily returns (Sortino's
+Returns compound; Sharpe and Sortino are annualised from daily returns, one per
+trading day of the account's calendar, with that calendar's trading days per year
+(``periods_per_year``, never a constant 256) (Sortino's
 downside deviation is taken over *all* periods, counting non-negative ones as zero);
 max drawdown is the largest peak-to-trough fall of equity as a fraction of the peak.
 
@@ -36,8 +38,11 @@ __all__ = [
     "underwater",
 ]
 
-TRADING_DAYS_PER_YEAR = 256
-"""The periods per year ``analyse`` annualises with by default."""
+TRADING_DAYS_PER_YEAR = 252
+"""Only a fallback: callers pass the account calendar's own trading days per year
+(``bastion.marketdata.calendars.trading_days_per_year``: 258 sessions a year on CME
+Globex, which trades most US holidays; 242 to 248 in China), with one daily point per
+account trading day."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +62,10 @@ class Analytics:
 
 
 def analyse(
-    equity: Sequence[float], traded_lots: int = 0, periods_per_year: int = 256
+    equity: Sequence[float], traded_lots: int = 0, periods_per_year: int = TRADING_DAYS_PER_YEAR
 ) -> Analytics:
+    """Figures of a daily equity series (one point per trading day), annualised with
+    ``periods_per_year`` trading days."""
     if len(equity) < 2 or equity[0] <= 0:
         return Analytics(len(equity), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     returns = [b / a - 1.0 for a, b in itertools.pairwise(equity) if a > 0]

@@ -7,6 +7,18 @@ strategies see the close and may change their targets; then the engine runs one 
 of its loop (``Engine.iterate``): events, the kill switch, reconciliation, the equity
 mark for loss limits and margin, the order stack, the trading day, the heartbeat. The
 engine is the one the kernel builds for every mode; this driver only supplies bars.
+
+**Signals on back-adjusted prices.** With a roll schedule, strategies see only the
+bars of the contract the schedule prices, and each close plus that contract's
+back-adjustment (``adjustments``: the cumulative Panama roll gap of every roll after
+it, ``bastion.marketdata.adjust.contract_shifts``), so their signals run on the
+back-adjusted series and never jump at a roll. A target's reference price stays the
+priced contract's own close (what its orders are measured against), and orders go to
+the contract the roll state names.
+
+**Money.** Equity is capital plus the P&L in the account's base currency
+(``PnlBook``); while a currency with money in it has no usable rate the equity is
+unknown: no mark reaches the loss limits and no daily point is kept (a problem says so).
 """
 
 from __future__ import annotations
@@ -15,6 +27,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+import msgspec
 
 from bastion.backtest.pnl import PnlBook
 from bastion.clock import Clock, SimClock
@@ -40,21 +54,26 @@ class InstrumentBar:
 
 
 class BarMarket:
-    """A market view from the last bar of each contract: bid = ask = last = close.
-
-    A spread of ``half_spread_ticks`` either side can be assumed for cost references.
+    """A market view from the last bar of each contract: last = close, and bid = ask =
+    close unless a spread is assumed (``spread_ticks``: bid = close - spread // 2, ask =
+    bid + spread; ``set_spread`` changes it, e.g. to rehearse the spread breaker on bars).
     Each contract's quote is built once per bar, when first asked for.
     """
 
-    __slots__ = ("_half", "_last", "_quotes", "session_gap")
+    __slots__ = ("_last", "_quotes", "_spread", "session_gap")
 
     def __init__(
-        self, half_spread_ticks: int = 0, session_gap: dt.timedelta = dt.timedelta(minutes=30)
+        self, spread_ticks: int = 0, session_gap: dt.timedelta = dt.timedelta(minutes=30)
     ) -> None:
         self._last: dict[str, Bar] = {}
         self._quotes: dict[str, MarketQuote] = {}
-        self._half = half_spread_ticks
+        self._spread = spread_ticks
         self.session_gap = session_gap
+
+    def set_spread(self, ticks: int) -> None:
+        """Assume a spread of ``ticks`` from now on (every contract's quote is rebuilt)."""
+        self._spread = ticks
+        self._quotes.clear()
 
     def update(self, bar: Bar) -> None:
         self._last[bar.contract_id] = bar
@@ -69,10 +88,11 @@ class BarMarket:
             return None
         c = bar.close_ticks
         size = max(1, bar.volume // 10)
+        bid = c - self._spread // 2
         quote = self._quotes[contract_id] = MarketQuote(
             contract_id,
-            bid_ticks=c - self._half,
-            ask_ticks=c + self._half,
+            bid_ticks=bid,
+            ask_ticks=bid + self._spread,
             last_ticks=c,
             last_tick_at=bar.end,
             bid_size=size,
@@ -99,6 +119,10 @@ class BarRunner:
     """Strategies' targets go through the engine's target store (R3.1)."""
     schedule: CalendarSchedule | None = None
     """When set, strategies see only the priced contract's bars, and forced rolls run."""
+    adjustments: Mapping[ContractId, int] = field(default_factory=dict)
+    """Back-adjustment of each contract in ticks (its close plus this is the adjusted
+    close strategies see); a contract not listed is not adjusted (the latest one)."""
+    problems: list[str] = field(default_factory=list)
     targets: dict[tuple[StrategyId, InstrumentId], Target] = field(default_factory=dict)
     bars: int = 0
     equity_points: list[tuple[dt.date, Decimal]] = field(default_factory=list)
@@ -126,12 +150,15 @@ class BarRunner:
     def target_store(self) -> TargetStore | None:
         return self.engine.targets if self.use_target_store else None
 
-    def equity(self) -> Decimal:
-        return self.capital + self.pnl.net()
+    def equity(self) -> Decimal | None:
+        """Capital plus net P&L in the base currency; ``None`` without a usable rate."""
+        net = self.pnl.net()
+        return None if net is None else self.capital + net
 
-    def equity_mark(self) -> tuple[Decimal, Decimal | None]:
+    def equity_mark(self) -> tuple[Decimal, Decimal | None] | None:
         """The engine's equity source in bar mode: capital plus P&L at the last marks."""
-        return self.equity(), None
+        equity = self.equity()
+        return None if equity is None else (equity, None)
 
     def _on_day_end(self, ended: DayEnd) -> None:
         if ended.instruments:
@@ -139,7 +166,14 @@ class BarRunner:
             self.venue.end_of_day()
             self.venue.start_of_day()
         if ended.account_day is not None:
-            self.equity_points.append((ended.account_day, self.equity()))
+            equity = self.equity()
+            if equity is not None:
+                self.equity_points.append((ended.account_day, equity))
+            else:
+                missing = ", ".join(self.pnl.missing_rates())
+                self.problems.append(
+                    f"{ended.account_day}: no equity point: no usable rate for {missing}"
+                )
 
     # -- the driver --------------------------------------------------------------------------
     def on_bar(self, item: InstrumentBar) -> None:
@@ -164,8 +198,9 @@ class BarRunner:
                 strategies = ()
             rolling = schedule.status(iid, end) in _FORCED
         changed: list[Target] | None = None
+        shift = self.adjustments.get(bar.contract_id, 0) if strategies else 0
         for strategy in strategies:
-            target = self._target_of(strategy, bar)
+            target = self._target_of(strategy, bar, shift)
             if target is not None:
                 self.targets[(target.strategy_id, target.instrument_id)] = target
                 if changed is None:
@@ -184,12 +219,15 @@ class BarRunner:
             offered = self._targets_of(set())
         self.engine.iterate(offered, trade=busy)
 
-    def _target_of(self, strategy: BarStrategy, bar: Bar) -> Target | None:
-        """The strategy's new target, through the target store; a bad target is skipped
-        with a note and the engine goes on (R3.1)."""
+    def _target_of(self, strategy: BarStrategy, bar: Bar, shift: int) -> Target | None:
+        """The strategy's new target, from the adjusted close (``shift``), through the
+        target store; a bad target is skipped with a note and the engine goes on (R3.1)."""
         store = self.target_store
         try:
-            target = strategy.on_bar(bar.close_ticks, bar.contract_id, bar.end)
+            target = strategy.on_bar(bar.close_ticks + shift, bar.contract_id, bar.end)
+            if target is not None and shift and target.reference_ticks == bar.close_ticks + shift:
+                # The reference is the priced contract's own close, not the adjusted one.
+                target = msgspec.structs.replace(target, reference_ticks=bar.close_ticks)
             if target is None or store is None:
                 return target
             store.write(target, _contributions(strategy))

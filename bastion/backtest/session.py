@@ -6,7 +6,12 @@ The engine is the kernel's (``bastion.engine``), with every duty of a live sessi
 kill switch acts at the next bar and can flatten there, loss limits see every bar's
 equity, margin above the high mark is reduced, and each instrument's trading day ends
 by its exchange calendar (working orders cancelled, families completed), never at UTC
-midnight. Daily equity is one point per account trading day.
+midnight. Daily equity is one point per account trading day, and analytics annualise
+with the account calendar's trading days per year.
+
+Money is in the profile's base currency (``currency``) at the profile's rates
+(``fx``; ``bastion.marketdata.fx``): the result keeps each currency's P&L and the base
+total. Strategies see back-adjusted prices across rolls (``contract_adjustments``).
 """
 
 from __future__ import annotations
@@ -22,14 +27,24 @@ import polars as pl
 
 from bastion.backtest.analytics import Analytics, analyse
 from bastion.backtest.build import build_engine
-from bastion.backtest.runner import InstrumentBar
+from bastion.backtest.pnl import PnlBook
+from bastion.backtest.runner import BarRunner, InstrumentBar
 from bastion.config import Environment, Profile
 from bastion.domain.contracts import ContractSpec
+from bastion.domain.fx import FxTable
 from bastion.domain.ids import ContractId, InstrumentId
 from bastion.domain.orders import BrokerOrder
 from bastion.engine.engine import Engine
+from bastion.engine.kernel import algo_choices
 from bastion.errors import UserError
+from bastion.marketdata.adjust import contract_shifts, panama
 from bastion.marketdata.bars import BarStore
+from bastion.marketdata.calendars import (
+    calendar_for,
+    trading_days_per_year,
+    use_operator_calendars,
+)
+from bastion.marketdata.fx import profile_fx
 from bastion.marketdata.sample import write_sample
 from bastion.marketdata.series import SeriesStore
 from bastion.marketdata.specs import MarketSpec, SpecRegistry
@@ -37,7 +52,14 @@ from bastion.orders.rolls import CalendarSchedule, Roll
 from bastion.strategy.registry import build_strategies
 from bastion.venues.sim import Bar, SimVenueConfig
 
-__all__ = ["SessionResult", "load_bars", "run_session"]
+__all__ = [
+    "PreparedSession",
+    "SessionResult",
+    "finish_session",
+    "load_bars",
+    "prepare_session",
+    "run_session",
+]
 
 
 @dataclass(slots=True)
@@ -49,12 +71,13 @@ class SessionResult:
     fills: int
     positions: dict[str, int]
     strategy_positions: dict[str, int]
-    gross_pnl: Decimal
-    commissions: Decimal
-    net_pnl: Decimal
+    gross_pnl: Decimal | None
+    """In the base currency; ``None`` when a currency in it has no usable rate."""
+    commissions: Decimal | None
+    net_pnl: Decimal | None
     slippage_ticks: float
     """Average fill price against the reference price, in ticks, worse is positive."""
-    slippage_money: Decimal
+    slippage_money: Decimal | None
     equity: list[tuple[dt.date, float]]
     analytics: Analytics
     journal: Path
@@ -62,6 +85,14 @@ class SessionResult:
     send_order_calls: int = 0
     cancel_order_calls: int = 0
     sample_generated: list[str] = field(default_factory=list)
+    currency: str = "USD"
+    """The base currency."""
+    pnl_by_currency: dict[str, tuple[Decimal, Decimal, Decimal]] = field(default_factory=dict)
+    """Per currency: gross P&L, commissions, net P&L, each in that currency."""
+    rates: dict[str, Decimal] = field(default_factory=dict)
+    """The rates used, base units per unit of each other currency."""
+    periods_per_year: int = 252
+    """Trading days per year of the account's calendar (what analytics annualise with)."""
 
 
 def _ensure_data(profile: Profile) -> tuple[BarStore, SeriesStore, list[str]]:
@@ -120,6 +151,38 @@ def _rolls(series: SeriesStore, iid: InstrumentId) -> list[Roll]:
     ]
 
 
+def contract_adjustments(
+    series: SeriesStore, spec: MarketSpec, rolls: list[Roll]
+) -> dict[ContractId, int]:
+    """Each held contract's back-adjustment in ticks, from the Panama series of the
+    instrument's multiple prices (``bastion.marketdata.adjust``). An instrument that
+    rolls needs them: signals must not jump at a roll (a ``UserError`` says what to
+    import); one without rolls needs none."""
+    iid = spec.instrument_id
+    if not rolls:
+        return {}
+    if not series.has(iid, "multiple"):
+        raise UserError(
+            f"{iid} rolls {len(rolls)} time(s) in the data but has no multiple prices to"
+            f" back-adjust its signals across them: import them ('bastion data"
+            " import-pysystemtrade DIR') or use the sample data (data.sample: true)"
+        )
+    shifts = contract_shifts(panama(series.read(iid, "multiple")))
+    out: dict[ContractId, int] = {}
+    for contract, shift in shifts.items():
+        cid = ContractId(f"{iid}/{contract}")
+        if shift is None:
+            raise UserError(
+                f"{cid}: the back-adjusted series of {iid} is blank there (a roll gap cannot"
+                " be determined); 'bastion data adjusted' lists the unresolved rolls"
+            )
+        ticks = Decimal(repr(shift)) / spec.tick_size
+        if ticks != ticks.to_integral_value():
+            raise UserError(f"{cid}: its roll adjustment {shift} is not a whole number of ticks")
+        out[cid] = int(ticks)
+    return out
+
+
 def _rotate(journal: Path) -> Path | None:
     """A sim session starts from an empty journal; an old one is kept beside it."""
     if not journal.exists():
@@ -135,11 +198,12 @@ def _rotate(journal: Path) -> Path | None:
 
 
 def _slippage(
-    orders: list[BrokerOrder], specs: dict[InstrumentId, ContractSpec]
-) -> tuple[float, Decimal]:
+    orders: list[BrokerOrder], specs: dict[InstrumentId, ContractSpec], *, pnl_book: PnlBook
+) -> tuple[float, Decimal | None]:
+    """Average slippage in ticks per lot, and its money in the base currency."""
     lots = 0
     ticks_total = 0
-    money = Decimal(0)
+    money: dict[str, Decimal] = {}
     for order in orders:
         if order.filled == 0 or order.costs.reference_ticks is None:
             continue
@@ -147,29 +211,35 @@ def _slippage(
         worse = (avg_x_lots - order.costs.reference_ticks * order.filled) * order.side.sign
         ticks_total += worse
         lots += order.filled
-        iid = InstrumentId(order.contract_id.split("/")[0])
-        money += specs[iid].tick_value * worse
-    return (ticks_total / lots if lots else 0.0), money
+        spec = specs[InstrumentId(order.contract_id.split("/")[0])]
+        money[spec.currency] = money.get(spec.currency, Decimal(0)) + spec.tick_value * worse
+    return (ticks_total / lots if lots else 0.0), pnl_book.to_base(money)
 
 
-def run_session(
+@dataclass(slots=True)
+class PreparedSession:
+    """A sim session or backtest built from its profile, before its bars run: the
+    kernel's engine in its bar driver, the bars in time order, and what the result
+    needs. ``run_session`` is ``prepare_session``, every bar, ``finish_session``."""
+
+    profile: Profile
+    kind: str
+    runner: BarRunner
+    bars: list[InstrumentBar]
+    specs: dict[InstrumentId, ContractSpec]
+    fx: FxTable
+    periods_per_year: int
+    problems: list[str] = field(default_factory=list)
+    generated: list[str] = field(default_factory=list)
+
+
+def _session_bars(
     profile: Profile,
-    *,
-    kind: str = "session",
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    attach: Callable[[Engine], object] | None = None,
-) -> SessionResult:
-    if profile.environment is not Environment.SIM:
-        raise UserError(
-            f"profile {profile.name} is a {profile.environment} profile; a simulated"
-            f" {kind} needs environment: sim"
-        )
-    bar_store, series, generated = _ensure_data(profile)
-    registry = SpecRegistry.bundled()
-    market_specs = [registry[i] for i in profile.instruments]
-    specs = {m.instrument_id: m.contract for m in market_specs}
+    bar_store: BarStore,
+    market_specs: list[MarketSpec],
+    start: dt.date | None,
+    end: dt.date | None,
+) -> list[InstrumentBar]:
     first_day = start or profile.start or dt.date(1970, 1, 1)
     begin = dt.datetime.combine(first_day, dt.time(), dt.UTC)
     last_day = end or profile.end
@@ -184,24 +254,55 @@ def run_session(
     if not bars:
         raise UserError(f"no bars between {start} and {end} for {', '.join(profile.instruments)}")
     bars.sort(key=lambda b: (b.bar.end, b.instrument_id))
+    return bars
+
+
+def prepare_session(
+    profile: Profile,
+    *,
+    kind: str = "session",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> PreparedSession:
+    """The session's engine and bars (see ``PreparedSession``); its journal is new."""
+    if profile.environment is not Environment.SIM:
+        raise UserError(
+            f"profile {profile.name} is a {profile.environment} profile; a simulated"
+            f" {kind} needs environment: sim"
+        )
+    use_operator_calendars(profile.data.dir)
+    bar_store, series, generated = _ensure_data(profile)
+    registry = SpecRegistry.bundled()
+    market_specs = [registry[i] for i in profile.instruments]
+    specs = {m.instrument_id: m.contract for m in market_specs}
+    bars = _session_bars(profile, bar_store, market_specs, start, end)
     # The bars live for the whole run: keep the cyclic collector from rescanning them.
     gc.collect()
     gc.freeze()
-    schedule = CalendarSchedule({iid: _rolls(series, iid) for iid in specs})
-    contracts = sorted({(b.instrument_id, b.bar.contract_id) for b in bars})
+    rolls = {iid: _rolls(series, iid) for iid in specs}
+    adjustments: dict[ContractId, int] = {}
+    for spec in market_specs:
+        adjustments.update(contract_adjustments(series, spec, rolls[spec.instrument_id]))
     journal = profile.store.path
     journal.parent.mkdir(parents=True, exist_ok=True)
     _rotate(journal)
+    fx = profile_fx(profile)
+    first_bar_day = bars[0].bar.start.date()
+    problems: list[str] = []
     strategies = build_strategies(
         profile.strategy_line,
         market_specs,
         float(profile.capital),
         profile.risk.max_order_lots // 2 or 1,
+        fx=fx,
+        start=first_bar_day,
+        problems=problems,
     )
+    account = market_specs[0]
     runner = build_engine(
         specs=specs,
-        contracts=contracts,
-        schedule=schedule,
+        contracts=sorted({(b.instrument_id, b.bar.contract_id) for b in bars}),
+        schedule=CalendarSchedule(rolls),
         strategies=strategies,
         start=bars[0].bar.start,
         journal=journal,
@@ -213,32 +314,78 @@ def run_session(
         risk_level=("base", f"sim {kind}: built-in strategy {profile.strategy_line}"),
         capital=profile.capital,
         position_limits=dict.fromkeys(specs, profile.risk.max_position_lots),
+        fx=fx,
+        adjustments=adjustments,
+        algos=algo_choices(profile, specs),
+        account_instrument=account.instrument_id,
     )
-    engine = runner.engine
+    periods = trading_days_per_year(calendar_for(account), first_bar_day)
+    return PreparedSession(profile, kind, runner, bars, specs, fx, periods, problems, generated)
+
+
+def run_session(
+    profile: Profile,
+    *,
+    kind: str = "session",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    attach: Callable[[Engine], object] | None = None,
+) -> SessionResult:
+    """``attach`` is called with the engine before the first bar (a sim session's
+    heartbeat and alerts, ``bastion.ops.monitor``)."""
+    prepared = prepare_session(profile, kind=kind, start=start, end=end)
+    runner, bars = prepared.runner, prepared.bars
     if attach is not None:
-        attach(engine)  # the operator's heartbeat and alerts (bastion.ops.monitor)
+        attach(runner.engine)
     total = len(bars)
     for n, item in enumerate(bars):
         runner.on_bar(item)
         if progress is not None and n % 5000 == 0:
             progress(n, total)
-    # The data ends: what is still working is cancelled, as at an end of day.
-    engine.stack.end_of_day()
-    last = engine.days.account_day(bars[-1].bar.end)
-    if not runner.equity_points or runner.equity_points[-1][0] != last:
-        runner.equity_points.append((last, runner.equity()))
     if progress is not None:
         progress(total, total)
-    problems = list(dict.fromkeys([*engine.days.problems, *engine.stack.problems]))
+    return finish_session(prepared)
+
+
+def finish_session(prepared: PreparedSession) -> SessionResult:
+    """The data ended: cancel what still works, keep the last day's equity, close the
+    journal, and say what happened."""
+    profile, runner, specs = prepared.profile, prepared.runner, prepared.specs
+    engine = runner.engine
+    engine.stack.end_of_day()  # what is still working is cancelled, as at an end of day
+    last = engine.days.account_day(prepared.bars[-1].bar.end)
+    final = runner.equity()
+    if final is not None and (not runner.equity_points or runner.equity_points[-1][0] != last):
+        runner.equity_points.append((last, final))
+    problems = list(
+        dict.fromkeys(
+            [*prepared.problems, *engine.days.problems, *runner.problems, *engine.stack.problems]
+        )
+    )
     for report in engine.kill_reports:
         state = "flat confirmed" if report.flat_confirmed else f"NOT FLAT: {report.residual}"
         problems.append(f"kill switch ran ({report.reason}): {state}")
     engine.close()
     book = engine.oms.book
     broker = [o for o in book.history.values() if isinstance(o, BrokerOrder)]
-    slip_ticks, slip_money = _slippage(broker, specs)
+    slip_ticks, slip_money = _slippage(broker, specs, pnl_book=runner.pnl)
     pnl = runner.pnl
     equity = [(day, float(value)) for day, value in runner.equity_points]
+    gross_by, net_by = pnl.gross_by_currency(), pnl.net_by_currency()
+    by_currency = {
+        c: (
+            gross_by.get(c, Decimal(0)),
+            pnl.commissions_by.get(c, Decimal(0)),
+            net_by.get(c, Decimal(0)),
+        )
+        for c in [
+            profile.currency,
+            *sorted({s.currency for s in specs.values()} - {profile.currency}),
+        ]
+    }
+    kind, journal, generated = prepared.kind, profile.store.path, prepared.generated
+    periods_per_year, fx = prepared.periods_per_year, prepared.fx
     return SessionResult(
         kind=kind,
         days=[day for day, _ in runner.equity_points],
@@ -253,10 +400,14 @@ def run_session(
         slippage_ticks=slip_ticks,
         slippage_money=slip_money,
         equity=equity,
-        analytics=analyse([e for _, e in equity], pnl.traded_lots),
+        analytics=analyse([e for _, e in equity], pnl.traded_lots, periods_per_year),
         journal=journal,
         problems=problems,
         send_order_calls=runner.venue.counters.send_order_calls,
         cancel_order_calls=runner.venue.counters.cancel_order_calls,
         sample_generated=generated,
+        currency=profile.currency,
+        pnl_by_currency=by_currency,
+        rates=fx.usable(last),
+        periods_per_year=periods_per_year,
     )

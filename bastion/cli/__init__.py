@@ -1,22 +1,37 @@
 """The ``bastion`` command: one sub-command per operator task.
 
-User errors (bad profiles, bad data, bad arguments) print one line on stderr and exit
-with status 2; environment faults (a damaged journal, an unwritable data folder) one
-line and status 1; no traceback. Anything else is a bug and is shown in full.
+Exit codes follow one table (``bastion.cli.exits``): 0 success, 1 the environment
+failed, 2 the user's input is wrong, 3 a verdict of NO. User errors (bad profiles, bad
+data, bad arguments) print one line on stderr and exit with status 2; environment
+faults (a damaged journal, an unwritable or missing path, a full disk) one line naming
+the path and the problem, status 1; no traceback. Anything else is a bug and is shown
+in full.
+
+Conventions every command keeps: ``-h``/``--help``; ``--profile/-p`` on every command
+that takes a profile, defaulting to the official profile (commands that send orders
+never default to a live one); ``--json`` on every command that reports; shell
+completion (``bastion --install-completion``).
 """
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from typing import Annotated
 
 import typer
 
 from bastion import __version__
+from bastion.cli.after_close import after_close_command
+from bastion.cli.calendar import calendar_app
 from bastion.cli.config import config_app
 from bastion.cli.data import data_app
 from bastion.cli.flatten import flatten_command
+from bastion.cli.fx import fx_app
 from bastion.cli.gates import gate_app
+from bastion.cli.init import init_command
+from bastion.cli.journal import journal_command
+from bastion.cli.polish import build_command
 from bastion.cli.probe import probe_command
 from bastion.cli.reconcile import reconcile_command
 from bastion.cli.recover import recover_command
@@ -36,10 +51,15 @@ app = typer.Typer(
     name="bastion",
     help="Bastion: a fail-closed execution system for systematic futures trading.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+app.command("init")(init_command)
+app.command("after-close")(after_close_command)
 app.add_typer(config_app, name="config")
+data_app.add_typer(calendar_app, name="calendar")
+data_app.add_typer(fx_app, name="fx")
 app.add_typer(data_app, name="data")
 app.add_typer(risk_app, name="risk")
 app.add_typer(gate_app, name="gate")
@@ -54,6 +74,7 @@ app.command("backtest")(backtest_command)
 app.add_typer(venue_app, name="venue")
 app.command("reconcile")(reconcile_command)
 app.command("recover")(recover_command)
+app.command("journal")(journal_command)
 app.command("watchdog")(watchdog_command)
 app.add_typer(alert_app, name="alert")
 app.add_typer(store_app, name="store")
@@ -83,14 +104,28 @@ def fail(message: str, code: int = 2) -> None:
     raise SystemExit(code)
 
 
+def os_problem(exc: OSError) -> str:
+    """An ``OSError`` as one line: the path and what is wrong with it."""
+    what = exc.strerror or type(exc).__name__
+    where = exc.filename if exc.filename is not None else ""
+    if exc.filename2 is not None:
+        where = f"{where} -> {exc.filename2}"
+    return f"{where}: {what}" if where != "" else str(exc) or what
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: runs the app, turning user errors into one line and exit status 2."""
+    """Entry point: runs the app; user errors are one line and exit status 2,
+    environment faults (files, disks, journals) one line and exit status 1."""
     from bastion.ops.records import set_command_args
 
     set_command_args(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=argv, prog_name="bastion", standalone_mode=True)
+        build_command(app).main(args=argv, prog_name="bastion", standalone_mode=True)
     except UserError as exc:
         fail(str(exc).replace("\n", " "))
     except EnvironmentFault as exc:
         fail(str(exc).replace("\n", " "), 1)
+    except OSError as exc:  # a path Bastion could not read or write: the environment's fault
+        fail(os_problem(exc).replace("\n", " "), 1)
+    except sqlite3.OperationalError as exc:  # a database the disk refused (full, read-only)
+        fail(f"database: {exc}", 1)

@@ -1,7 +1,10 @@
-"""``bastion data``: import, check and inspect market data (issue 4).
+"""``bastion data``: import, update, check and inspect market data.
 
-The data directory is ``--data-dir``, else the ``data.dir`` of ``--profile``, else
-``$BASTION_DATA_DIR``, else ``./bastion-data``.
+The data directory is ``--data-dir``, else the ``data.dir`` of ``--profile/-p``, else
+the official profile's, else ``$BASTION_DATA_DIR``, else ``./bastion-data``.
+``data check`` exits 3 when a series is unusable for executable orders (a verdict of
+NO, the table in ``bastion.cli.exits``); ``data update`` imports the files waiting in
+the profile's drop folder (``data.drop_dir``), never the network.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from bastion.cli.exits import ExitCode
 from bastion.cli.numbers import MAX_REVISE_DAYS, MAX_ROLL_EARLY_DAYS, bounded
 from bastion.cli.progress import import_progress
+from bastion.cli.runs import JsonOpt, ProfileArg, emit_json
 from bastion.errors import DataError, UserError
-from bastion.marketdata.specs import SpecRegistry
+from bastion.marketdata.specs import MarketSpec, SpecRegistry
 
-__all__ = ["data_app"]
+__all__ = ["DataDirOpt", "ProfileOpt", "data_app", "data_dir_of"]
 
 data_app = typer.Typer(
     help="Market data: import, check, roll calendars, adjusted series, samples.",
@@ -32,22 +37,33 @@ DataDirOpt = Annotated[
         "--data-dir", help="Data directory (default: profile, $BASTION_DATA_DIR, ./bastion-data)."
     ),
 ]
-ProfileOpt = Annotated[
-    Path | None, typer.Option("--profile", help="Profile whose data.dir to use.")
-]
+ProfileOpt = ProfileArg
 SpecsOpt = Annotated[
     list[Path] | None, typer.Option("--specs", help="Extra contract spec YAML files (repeatable).")
 ]
 
 
-def _data_dir(data_dir: Path | None, profile: Path | None) -> Path:
-    if data_dir is not None:
-        return data_dir
-    if profile is not None:
-        from bastion.config import load_profile
+def data_dir_of(data_dir: Path | None, profile: str | Path | None) -> Path:
+    """The data directory (see the module docstring): ``--data-dir``, else the named
+    profile's, else the official profile's, else ``$BASTION_DATA_DIR`` or
+    ``bastion-data``. Its imported calendar years are put in use
+    (``bastion.marketdata.calendars.use_operator_calendars``)."""
+    from bastion.gates.profiles import official_profile, resolve_profile
+    from bastion.marketdata.calendars import use_operator_calendars
 
-        return Path(load_profile(profile).data.dir)
-    return Path(os.environ.get("BASTION_DATA_DIR", "bastion-data"))
+    if data_dir is not None:
+        found = data_dir
+    elif profile is not None:
+        found = Path(resolve_profile(str(profile)).profile.data.dir)
+    elif (official := official_profile()) is not None:
+        found = Path(official.data.dir)
+    else:
+        found = Path(os.environ.get("BASTION_DATA_DIR", "bastion-data"))
+    use_operator_calendars(found)
+    return found
+
+
+_data_dir = data_dir_of
 
 
 def _registry(specs: list[Path] | None) -> SpecRegistry:
@@ -157,7 +173,7 @@ def import_pysystemtrade_cmd(
 
 
 @data_app.command("check")
-def check(
+def check(  # noqa: PLR0917 - typer maps parameters to options
     instrument: Annotated[str | None, typer.Option(help="Only this instrument.")] = None,
     now: Annotated[
         str | None, typer.Option(help="Check as of this UTC time (default: now).")
@@ -165,8 +181,9 @@ def check(
     data_dir: DataDirOpt = None,
     profile: ProfileOpt = None,
     specs: SpecsOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
-    """Check stored bars, each series on its own; exit 1 if any is unusable."""
+    """Check stored bars, each series on its own; exit 3 if any is unusable."""
     from bastion.domain.contracts import parse_contract_id
     from bastion.marketdata.bars import BarStore
     from bastion.marketdata.calendars import CalendarCoverageError, calendar_for
@@ -182,7 +199,9 @@ def check(
             f"no bars in {root}{f' for {instrument}' if instrument else ''}; import some first"
         )
     reports = []
-    typer.echo(f"data check as of {when:%Y-%m-%d %H:%M} UTC, {root}")
+    lines: list[str] = []
+    say = lines.append if json_out else typer.echo
+    say(f"data check as of {when:%Y-%m-%d %H:%M} UTC, {root}")
     for cid, bar_size in stored:
         try:  # each series is judged on its own: one's problem never fails the others
             name, expiry = parse_contract_id(cid)
@@ -209,16 +228,73 @@ def check(
             if report.last
             else "empty"
         )
-        typer.echo(f"{cid:<16} {bar_size:<3} {report.bars:>7} bars  {span}  {verdict}")
+        say(f"{cid:<16} {bar_size:<3} {report.bars:>7} bars  {span}  {verdict}")
         for issue in report.issues:
-            typer.echo(f"    {issue.severity:<7} {issue.check}: {issue.detail}")
+            say(f"    {issue.severity:<7} {issue.check}: {issue.detail}")
     record_reports(root, reports, when)
     bad = sum(r.failed for r in reports)
     unchecked = sum(r.unchecked for r in reports)
     note = f", {unchecked} unchecked (before their calendar's range)" if unchecked else ""
-    typer.echo(f"{len(reports)} series checked, {bad} unusable for executable orders{note}")
-    if bad:
-        raise typer.Exit(1)
+    say(f"{len(reports)} series checked, {bad} unusable for executable orders{note}")
+    code = ExitCode.VERDICT_NO if bad else ExitCode.SUCCESS
+    if json_out:
+        emit_json(
+            {
+                "kind": "data-check",
+                "data_dir": str(root),
+                "as_of": when.isoformat(),
+                "series": [
+                    {
+                        "contract": str(r.contract),
+                        "bar_size": r.bar_size,
+                        "bars": r.bars,
+                        "first": r.first.isoformat() if r.first else None,
+                        "last": r.last.isoformat() if r.last else None,
+                        "verdict": r.verdict,
+                        "issues": [
+                            {"severity": i.severity, "check": i.check, "detail": i.detail}
+                            for i in r.issues
+                        ],
+                    }
+                    for r in reports
+                ],
+                "unusable": bad,
+                "exit_code": int(code),
+                "lines": lines,
+            }
+        )
+    if code:
+        raise typer.Exit(int(code))
+
+
+@data_app.command("update")
+def update(profile: ProfileOpt = None, json_out: JsonOpt = False) -> None:
+    """Import the bar files waiting in the profile's drop folder (data.drop_dir).
+
+    A vendor download or a recorder writes minute bars there; nothing is fetched from
+    the network. Imported files move to imported/ inside the drop folder; the daily bars
+    of every contract that changed are rebuilt.
+    """
+    from bastion.gates.profiles import resolve_profile
+    from bastion.marketdata.update import update_from_drop
+
+    loaded = resolve_profile(profile).profile
+    if loaded.data.drop_dir is None:
+        raise UserError(
+            f"profile {loaded.name} has no data.drop_dir: set it to the folder where new bar"
+            " files arrive (see docs/operator-day.md)"
+        )
+    result = update_from_drop(
+        loaded.data.drop_dir,
+        Path(loaded.data.dir),
+        SpecRegistry.bundled(),
+        now=dt.datetime.now(dt.UTC),
+    )
+    if json_out:
+        emit_json({"kind": "data-update", **result.as_json(), "exit_code": 0})
+        return
+    for line in result.lines():
+        typer.echo(line)
 
 
 @data_app.command("roll-calendar")
@@ -342,15 +418,33 @@ def show(
         f"  sessions {sessions} {c.timezone}; calendar {spec.calendar}; months {spec.months}"
     )
     typer.echo(f"  last trade: {c.last_trade_rule or '-'} [{c.expiry_rule or '-'}]")
+    notice = f", first notice [{c.first_notice_rule}]" if c.first_notice_rule else ""
+    typer.echo(f"  delivery: {c.delivery or 'not stated'}{notice}")
     typer.echo(f"  symbol e.g. {venue_symbol(spec, '202512')} for {instrument}/202512")
     bars = BarStore(root)
     for cid, bar_size in bars.contracts(instrument):
         frame = bars.read(cid, bar_size)
         span = f"from {frame['ts'].min()!s} to {frame['ts'].max()!s}"
-        typer.echo(f"  bars {cid} {bar_size}: {frame.height} {span}")
+        typer.echo(f"  bars {cid} {bar_size}: {frame.height} {span}{_days_of(cid, spec)}")
     series = SeriesStore(root)
     present = [k for k in SERIES_KINDS if series.has(instrument, k)]
     typer.echo(f"  series: {', '.join(present) if present else 'none'}")
+
+
+def _days_of(cid: str, spec: MarketSpec) -> str:
+    """A contract's last trade day and (physical delivery) first notice day, or ""."""
+    from bastion.domain.ids import ContractId
+    from bastion.marketdata.calendars import calendar_for
+    from bastion.marketdata.expiry import contract_dates
+
+    try:
+        dates = contract_dates(spec.contract, ContractId(cid), calendar_for(spec).is_trading_day)
+    except DataError as exc:
+        return f"; last trade day unknown ({exc})"
+    if dates is None:
+        return ""
+    notice = f", first notice {dates.first_notice}" if dates.first_notice else ""
+    return f"; last trade {dates.last_trade}{notice}"
 
 
 @data_app.command("sample")

@@ -4,7 +4,9 @@
 venue: HALTED, cancel everything, close with marketable limits, confirm flat.
 ``flatten --graceful --reason TEXT`` sets the account REDUCE_ONLY and writes a flatten
 plan (targets 0, risk level review) for the next session to work inside every limit.
-``watch`` connects read-only, monitors and reconciles, and sends nothing.
+``watch`` connects read-only, monitors and reconciles, and sends nothing; it exits 3
+when the last round's reconciliation is not clean (the table in ``bastion.cli.exits``).
+Flatten sends orders, so it never defaults to a live profile.
 """
 
 from __future__ import annotations
@@ -15,9 +17,20 @@ from typing import Annotated
 
 import typer
 
-from bastion.cli.runs import ProfileArg, SecretArg, start_run
+from bastion.cli.exits import ExitCode
+from bastion.cli.numbers import MAX_TIMEOUT_SECONDS, bounded
+from bastion.cli.runs import JsonOpt, ProfileArg, SecretArg, start_run
 
 __all__ = ["flatten_command", "watch_command"]
+
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        help="Venue connect/query timeout, s (0 < s <= 3600).",
+        callback=bounded("--timeout", 0, MAX_TIMEOUT_SECONDS, low_open=True, unit="s"),
+    ),
+]
 
 
 def flatten_command(  # noqa: PLR0915, PLR0917 - typer options; both forms in one recipe
@@ -29,7 +42,8 @@ def flatten_command(  # noqa: PLR0915, PLR0917 - typer options; both forms in on
         str | None, typer.Option("--reason", help="Why (journaled; required).")
     ] = None,
     profile: ProfileArg = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Venue timeout, s.")] = 5.0,
+    timeout: TimeoutOpt = 5.0,
+    json_out: JsonOpt = False,
     secret: SecretArg = None,
 ) -> None:
     """Flatten every position: --graceful (within limits) or --immediate (kill switch)."""
@@ -49,16 +63,19 @@ def flatten_command(  # noqa: PLR0915, PLR0917 - typer options; both forms in on
         raise UserError("choose one form: --graceful (within limits) or --immediate (kill switch)")
     if reason is None or not reason.strip():
         raise UserError("flatten needs a reason: --reason TEXT (it is journaled)")
-    run = start_run(profile, secret)
+    run = start_run(profile, secret, json=json_out, sends_orders="bastion flatten")
     p = run.resolved.profile
     form = "graceful" if graceful else "immediate"
     run.banner(f"flatten --{form}")
     clock = WallClock()
     contracts = profile_contracts(p)
     venue = open_venue(p, "flatten", clock, timeout=timeout)
-    p.store.path.parent.mkdir(parents=True, exist_ok=True)
+    from bastion.files import ensure_folder
+
+    ensure_folder(p.store.path.parent, "journal folder")
     store = SqliteStore(p.store.path, clock=clock)
     outputs: list[str] = []
+    flat_ok = True  # an immediate flatten not confirmed flat: the venue failed to confirm
     try:
         before = take_broker_state(venue, clock, contracts)
         if graceful:
@@ -101,7 +118,7 @@ def flatten_command(  # noqa: PLR0915, PLR0917 - typer options; both forms in on
                 "operator (flatten)",
                 clock,
                 timeout=timeout,
-                attach=lambda engine: attach_monitor(engine, p),
+                attach=lambda engine, after: attach_monitor(engine, p, after_seq=after),
             )
             run.echo(f"kill switch run by {outcome.via}")
             for line in outcome.lines:
@@ -111,6 +128,7 @@ def flatten_command(  # noqa: PLR0915, PLR0917 - typer options; both forms in on
                 k: outcome.api_calls.get(k, 0) for k in ("send_order_calls", "cancel_order_calls")
             }
             result = outcome.headline
+            flat_ok = outcome.flat_confirmed is True
             next_step = (
                 "flat confirmed; the account stays HALTED until 'bastion risk resume'"
                 if outcome.flat_confirmed
@@ -136,13 +154,15 @@ def flatten_command(  # noqa: PLR0915, PLR0917 - typer options; both forms in on
         notes=[f"form: {form}", f"reason: {reason}"],
     )
     run.write(record)
+    run.finish(int(ExitCode.SUCCESS if flat_ok else ExitCode.ENVIRONMENT))
 
 
-def watch_command(
+def watch_command(  # noqa: PLR0917 - the options of session --watch
     profile: ProfileArg = None,
     cycles: Annotated[int, typer.Option("--cycles", help="Rounds (0: until Ctrl-C).")] = 0,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between rounds.")] = 10.0,
-    timeout: Annotated[float, typer.Option("--timeout", help="Venue timeout, s.")] = 5.0,
+    timeout: float = 5.0,
+    json_out: bool = False,
     secret: SecretArg = None,
 ) -> None:
     """Watch: connect read-only, monitor and reconcile each round; send nothing."""
@@ -154,7 +174,7 @@ def watch_command(
 
     if cycles < 0 or interval < 0:
         raise UserError("--cycles and --interval must not be negative")
-    run = start_run(profile, secret)
+    run = start_run(profile, secret, json=json_out)
     p = run.resolved.profile
     run.banner("session --watch (read-only: nothing is sent)")
     clock = WallClock()
@@ -193,3 +213,4 @@ def watch_command(
         notes=[line.text() for line in lines[-20:]],
     )
     run.write(record)
+    run.finish(int(ExitCode.SUCCESS if clean else ExitCode.VERDICT_NO))

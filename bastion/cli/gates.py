@@ -1,10 +1,12 @@
-"""``bastion gate dry-run``: may tonight's orders go? (R8.3)
+"""``bastion gate dry-run``: may tonight's orders go?
 
 Prints exactly one result line, ``gate: executable``, ``gate: skip_broker_flat_for_close``
-or ``gate: blocked: <reason>``, then every check with its detail, the orders the plan
-would send against the broker's position, and the order API call counts (zero: with
-``--probe`` the venue is wrapped dry-run, and without it no venue is opened). Exit
-status 0 for executable or skip, 1 for blocked.
+or ``gate: blocked: <reason>``, then the plan it judged, every check with its detail, the
+orders the plan would send against the broker's position, and the order API call counts
+(zero: with ``--probe`` the venue is wrapped dry-run, and without it no venue is opened).
+The plan is ``--plan`` or the plan generated last; the gate records which plan it judged
+(path and SHA-256) so a session executes only that one. Exit status 0 for executable or
+skip, 3 for blocked (the table in ``bastion.cli.exits``).
 """
 
 from __future__ import annotations
@@ -14,15 +16,26 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bastion.cli.runs import ProfileArg, SecretArg, start_run
+from bastion.cli.exits import ExitCode
+from bastion.cli.numbers import MAX_TIMEOUT_SECONDS, bounded
+from bastion.cli.runs import JsonOpt, ProfileArg, RunContext, SecretArg, start_run
 
 if TYPE_CHECKING:
     from bastion.clock import Clock
     from bastion.config import Profile
 
-__all__ = ["gate_app"]
+__all__ = ["gate_app", "run_gate"]
 
-gate_app = typer.Typer(help="Execution gates: the dry-run gate (R8.3).", no_args_is_help=True)
+gate_app = typer.Typer(help="Execution gates: the dry-run gate.", no_args_is_help=True)
+
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        help="Venue connect/query timeout, s (0 < s <= 3600).",
+        callback=bounded("--timeout", 0, MAX_TIMEOUT_SECONDS, low_open=True, unit="s"),
+    ),
+]
 
 
 def _probe_first(profile: Profile, clock: Clock, timeout: float) -> dict[str, int]:
@@ -40,30 +53,19 @@ def _probe_first(profile: Profile, clock: Clock, timeout: float) -> dict[str, in
     return venue.counters.as_dict()
 
 
-@gate_app.command("dry-run")
-def dry_run(
-    profile: ProfileArg = None,
-    plan: Annotated[
-        Path | None, typer.Option("--plan", help="Signal plan file (default: the latest).")
-    ] = None,
-    probe: Annotated[
-        bool, typer.Option("--probe", help="Take a fresh read-only snapshot first.")
-    ] = False,
-    timeout: Annotated[float, typer.Option("--timeout", help="Venue timeout, s.")] = 5.0,
-    secret: SecretArg = None,
-) -> None:
-    """Run every gate check on the latest plan without calling any order API."""
+def run_gate(run: RunContext, plan: Path | None, *, probe: bool, timeout: float) -> int:
+    """Judge ``plan`` (default: the newest); print, record; the exit code of the table."""
     from rich.table import Table
 
     from bastion.clock import WallClock
+    from bastion.gates.approval import GATE_STATE
     from bastion.gates.broker import broker_state_path, load_broker_state
     from bastion.gates.checks import evaluate
     from bastion.gates.dryrun import gather_inputs
     from bastion.gates.shadow import plans_dir
     from bastion.gates.state import save_state
-    from bastion.strategy.plan import latest_plan, load_plan
+    from bastion.strategy.plan import load_plan, newest_plan, plan_digest
 
-    run = start_run(profile, secret)
     resolved = run.resolved
     p = resolved.profile
     run.banner("gate dry-run")
@@ -71,14 +73,20 @@ def dry_run(
     counts = {"send_order_calls": 0, "cancel_order_calls": 0}
     if probe:
         counts = _probe_first(p, clock, timeout)
-    plan_path = plan if plan is not None else latest_plan(plans_dir(resolved))
+    plan_path = plan if plan is not None else newest_plan(plans_dir(resolved))
     signal_plan = load_plan(plan_path) if plan_path is not None else None
+    digest = plan_digest(plan_path) if plan_path is not None else None
     broker = load_broker_state(broker_state_path(p))
     now = clock.now()
     inputs, facts = gather_inputs(resolved, signal_plan, broker, now)
     result = evaluate(inputs)
     result.counters = counts
     run.echo(f"gate: {result.line()}")
+    if signal_plan is not None and plan_path is not None:
+        run.echo(
+            f"plan judged: {plan_path} ({signal_plan.kind}, target date"
+            f" {signal_plan.target_date}, sha256 {digest and digest[:12]})"
+        )
     table = Table(show_header=True, title="checks")
     table.add_column("check")
     table.add_column("ok")
@@ -97,16 +105,17 @@ def dry_run(
     )
     next_step = result.next_step()
     run.echo(f"next step: {next_step}")
+    plan_fields = {
+        "plan": str(plan_path) if plan_path else None,
+        "plan_sha256": digest,
+        "plan_kind": signal_plan.kind if signal_plan else None,
+        "target_date": signal_plan.target_date if signal_plan else None,
+        "data_dates": signal_plan.data_dates if signal_plan else [],
+    }
     out = save_state(
         resolved,
-        "gate-latest.json",
-        {
-            **result.as_dict(),
-            "at": now.isoformat(),
-            "next_step": next_step,
-            "plan": str(plan_path) if plan_path else None,
-            "target_date": signal_plan.target_date if signal_plan else None,
-        },
+        GATE_STATE,
+        {**result.as_dict(), "at": now.isoformat(), "next_step": next_step, **plan_fields},
         run.redactor,
     )
     record = run.record(
@@ -123,11 +132,33 @@ def dry_run(
         next_step=next_step,
         stale_inputs=signal_plan.stale_inputs if signal_plan else [],
         details={
+            **plan_fields,
             "checks": result.as_dict()["checks"],
             "orders": result.as_dict()["orders"],
             "bastion_positions": facts.positions,
         },
     )
     run.write(record)
-    if result.status.value == "blocked":
-        raise typer.Exit(1)
+    return int(ExitCode.VERDICT_NO if result.status.value == "blocked" else ExitCode.SUCCESS)
+
+
+@gate_app.command("dry-run")
+def dry_run(  # noqa: PLR0917 - typer maps parameters to options
+    profile: ProfileArg = None,
+    plan: Annotated[
+        Path | None,
+        typer.Option("--plan", help="Signal plan file (default: the one generated last)."),
+    ] = None,
+    probe: Annotated[
+        bool, typer.Option("--probe", help="Take a fresh read-only snapshot first.")
+    ] = False,
+    timeout: TimeoutOpt = 5.0,
+    json_out: JsonOpt = False,
+    secret: SecretArg = None,
+) -> None:
+    """Run every gate check on a plan without calling any order API.
+
+    Exit status 0 when executable (or nothing to send), 3 when blocked.
+    """
+    run = start_run(profile, secret, json=json_out)
+    run.finish(run_gate(run, plan, probe=probe, timeout=timeout))

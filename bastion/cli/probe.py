@@ -5,7 +5,8 @@ has it, and takes the account, position, open-order, fill and contract snapshots
 position snapshot's state is ``confirmed_flat``, ``positions_received`` or ``missing``.
 The snapshot is saved for the dry-run gate; the order API call counters are printed and
 recorded (they stay at zero: the wrapper never forwards an order call).
-Exit status 1 when the position snapshot is missing.
+Exit status 1 when the position snapshot is missing (the venue did not answer: the
+environment failed, as in the table of ``bastion.cli.exits``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Annotated
 
 import typer
 
+from bastion.cli.exits import ExitCode
 from bastion.cli.numbers import MAX_TIMEOUT_SECONDS, bounded
-from bastion.cli.runs import ProfileArg, SecretArg, start_run
+from bastion.cli.runs import JsonOpt, ProfileArg, RunContext, SecretArg, start_run
 
-__all__ = ["probe_command"]
+__all__ = ["probe_command", "run_probe"]
 
 
 def _age(now: dt.datetime, when: str | None) -> str:
@@ -37,9 +39,19 @@ def probe_command(
             callback=bounded("--timeout", 0, MAX_TIMEOUT_SECONDS, low_open=True, unit="s"),
         ),
     ] = 5.0,
+    json_out: JsonOpt = False,
     secret: SecretArg = None,
 ) -> None:
-    """Read-only probe: connect, log in, snapshots; never an order call."""
+    """Read-only probe: connect, log in, snapshots; never an order call.
+
+    Exit status 0 with a position snapshot, 1 when the venue gave none.
+    """
+    run = start_run(profile, secret, json=json_out)
+    run.finish(run_probe(run, timeout))
+
+
+def run_probe(run: RunContext, timeout: float) -> int:
+    """Take and save the read-only snapshots; print and record; the exit code."""
     from bastion.clock import WallClock
     from bastion.gates.broker import (
         PositionState,
@@ -50,7 +62,6 @@ def probe_command(
     from bastion.venues.modes import ReadOnlyVenue
     from bastion.venues.registry import open_venue, profile_contracts
 
-    run = start_run(profile, secret)
     p = run.resolved.profile
     run.banner("probe")
     clock = WallClock()
@@ -128,5 +139,4 @@ def probe_command(
         gate_result=None,
     )
     run.write(record)
-    if not ok:
-        raise typer.Exit(1)
+    return int(ExitCode.SUCCESS if ok else ExitCode.ENVIRONMENT)

@@ -1,27 +1,29 @@
 """``bastion reconcile``: the three views now, and a readable diff (R7.1, R7.2).
 
-Read-only: it opens the profile's journal, asks the venue (on its own session, role
-``reconcile``, so a running engine keeps its own) and prints every break
-and the instruments the engine has locked. It writes nothing: the engine's own
-reconciliation loop is what locks and unlocks. Exit status 0 when clean, 1 when there
-are breaks or a view is unknown.
+Read-only: it opens the profile's journal (none yet: Bastion's book is empty), asks the
+venue (on its own session, role ``reconcile``, so a running engine keeps its own) and
+prints every break and the instruments the engine has locked. It writes nothing: the engine's own
+reconciliation loop is what locks and unlocks. Exit status (the table in
+``bastion.cli.exits``): 0 clean; 3 breaks found, or a view unknown while the venue
+answered; 1 the venue could not be reached (its view is unknown, never flat).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from bastion.cli.exits import ExitCode
 from bastion.cli.numbers import MAX_TIMEOUT_SECONDS, bounded
+from bastion.cli.runs import JsonOpt, ProfileArg, start_run
 from bastion.errors import UserError
 
 __all__ = ["reconcile_command"]
 
 
 def reconcile_command(
-    profile: Annotated[Path, typer.Option("--profile", help="The profile (YAML).")],
+    profile: ProfileArg = None,
     timeout: Annotated[
         float,
         typer.Option(
@@ -30,25 +32,30 @@ def reconcile_command(
             callback=bounded("--timeout", 0, MAX_TIMEOUT_SECONDS, low_open=True, unit="s"),
         ),
     ] = 5.0,
+    json_out: JsonOpt = False,
 ) -> None:
-    """Compare targets, Bastion's fill-derived book and the venue's snapshot."""
+    """Compare targets, Bastion's fill-derived book and the venue's snapshot.
+
+    Exit status 0 when clean, 3 when there are breaks, 1 when the venue is unreachable.
+    """
     from bastion.clock import WallClock
-    from bastion.config import Environment, load_profile
+    from bastion.config import Environment
     from bastion.recon import FillIndex, LockBook, reconcile, render_report, take_views
     from bastion.store.sqlite import SqliteStore
     from bastion.store.targets import TargetStore
     from bastion.venues.modes import ReadOnlyVenue
     from bastion.venues.registry import open_venue
 
-    prof = load_profile(profile)
+    run = start_run(profile, None, json=json_out)
+    prof = run.resolved.profile
     if prof.environment is Environment.SIM:
         raise UserError(
             "bastion reconcile compares the journal with a venue that outlives the process;"
             " a sim profile's venue lives only inside its session"
         )
-    if not prof.store.path.exists():
-        raise UserError(f"no journal at {prof.store.path}; nothing traded under this profile yet")
-    store = SqliteStore(prof.store.path)
+    # No journal yet: Bastion's book is empty, compared as such (nothing is created).
+    fresh = not prof.store.path.exists()
+    store = SqliteStore(":memory:" if fresh else prof.store.path)
     clock = WallClock()
     venue = ReadOnlyVenue(open_venue(prof, "reconcile", clock, timeout=timeout), clock)
     try:
@@ -60,11 +67,28 @@ def reconcile_command(
         }
         report = reconcile(take_views(store.book, fills, venue if connected else None, targets))
         where = prof.venue.front or f"{prof.venue.host}:{prof.venue.port}"
-        typer.echo(
+        run.echo(
             f"venue {where}: {'connected' if connected else 'UNREACHABLE (unknown, not flat)'}"
         )
-        typer.echo(render_report(report, LockBook(store).locks()))
+        locks = LockBook(store).locks()
+        run.echo(render_report(report, locks))
     finally:
         venue.disconnect()
         store.close()
-    raise typer.Exit(0 if report.clean else 1)
+    if report.clean:
+        code = ExitCode.SUCCESS
+    elif connected or report.breaks:
+        code = ExitCode.VERDICT_NO
+    else:
+        code = ExitCode.ENVIRONMENT
+    run.document = {
+        "kind": "reconcile",
+        "profile": prof.name,
+        "venue": where,
+        "connected": connected,
+        "clean": report.clean,
+        "breaks": [b.line() for b in report.breaks],
+        "unknown": list(report.unknown),
+        "locks": {str(k): dict(v) for k, v in locks.items()},
+    }
+    run.finish(int(code))

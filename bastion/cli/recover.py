@@ -21,18 +21,17 @@ Exit status: 0 when clean and unlocked, 3 when still not clean (a verdict: look 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bastion.cli.numbers import MAX_TIMEOUT_SECONDS, bounded
+from bastion.cli.runs import ProfileArg, start_run
 
 __all__ = ["recover_command"]
 
 
 def recover_command(  # noqa: PLR0917 - typer options
-    profile: Annotated[Path, typer.Option("--profile", "-p", help="The profile (YAML).")],
     instrument: Annotated[
         list[str], typer.Option("--instrument", "-i", help="A locked instrument (repeatable).")
     ],
@@ -54,10 +53,11 @@ def recover_command(  # noqa: PLR0917 - typer options
             callback=bounded("--timeout", 0, MAX_TIMEOUT_SECONDS, low_open=True, unit="s"),
         ),
     ] = 10.0,
+    profile: ProfileArg = None,
 ) -> None:
     """Clear a locked instrument: adopt the venue's position or restore Bastion's."""
     from bastion.clock import WallClock
-    from bastion.config import Environment, load_profile
+    from bastion.config import Environment
     from bastion.domain.ids import InstrumentId, StrategyId
     from bastion.engine.kernel import build_engine, config_from_profile
     from bastion.errors import UserError
@@ -70,7 +70,7 @@ def recover_command(  # noqa: PLR0917 - typer options
         raise UserError("choose one: --adopt (keep the venue's position) or --restore")
     if not reason.strip():
         raise UserError("recover needs a reason: --reason TEXT (it is journaled)")
-    loaded = load_profile(profile)
+    loaded = start_run(profile, None, sends_orders="bastion recover").resolved.profile
     unknown = sorted(set(instrument) - set(loaded.instruments))
     if unknown:
         raise UserError(

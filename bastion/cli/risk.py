@@ -1,24 +1,29 @@
 """``bastion risk`` and ``bastion kill``: trading states, limits and the kill switch.
 
-Every command takes ``--profile PATH`` and works on that profile's store, so it acts on
-a running engine in another process (the engine re-reads the store within a second).
-Every change needs ``--reason`` and is journaled. Bad input is one line and exit 2.
+Every command takes ``--profile/-p`` (default: the official profile) and works on that
+profile's store, so it acts on a running engine in another process (the engine re-reads
+the store within a second). Every change needs ``--reason`` and is journaled. Bad input
+is one line and exit 2. ``kill`` sends orders, so it never defaults to a live profile;
+it exits 1 when flat could not be confirmed (the venue did not answer).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from bastion.cli.exits import ExitCode
+from bastion.cli.numbers import MAX_TIMEOUT_SECONDS, bounded
+from bastion.cli.runs import JsonOpt, ProfileArg, emit_json, refuse_live_default
 from bastion.clock import WallClock
-from bastion.config import Profile, RiskConfig, load_profile
+from bastion.config import Profile, RiskConfig
 from bastion.errors import UserError
+from bastion.gates.profiles import resolve_profile
 from bastion.risk.board import StateBoard
 from bastion.risk.kill_request import pending_kill
 from bastion.risk.level import load_risk_level
-from bastion.risk.limits import SETTABLE, LimitBook
+from bastion.risk.limits import PER_INSTRUMENT, SETTABLE, LimitBook
 from bastion.risk.loss import LossTracker
 from bastion.risk.states import IllegalStateTransition, Scope, ScopeKind, StateEvent
 from bastion.store import SqliteStore
@@ -29,7 +34,7 @@ risk_app = typer.Typer(
     help="Trading states (halt, reduce, resume), risk limits and status.", no_args_is_help=True
 )
 
-ProfileOpt = Annotated[Path | None, typer.Option("--profile", help="Profile YAML file.")]
+ProfileOpt = ProfileArg
 ScopeOpt = Annotated[
     str | None,
     typer.Option("--scope", help="account, strategy:NAME or instrument:ID."),
@@ -37,15 +42,16 @@ ScopeOpt = Annotated[
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why (journaled; required).")]
 
 
-def _profile(path: Path | None) -> Profile:
-    if path is None:
-        raise UserError("--profile PATH is required (the profile whose store to use)")
-    return load_profile(path)
+def _profile(given: str | None) -> Profile:
+    """The named profile, else the official one."""
+    return resolve_profile(given).profile
 
 
 def _store(profile: Profile) -> SqliteStore:
+    from bastion.files import ensure_folder
+
     path = profile.store.path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(path.parent, "journal folder")
     return SqliteStore(path, clock=WallClock())
 
 
@@ -68,7 +74,7 @@ def _scope(profile: Profile, text: str | None) -> Scope:
 
 
 def _change(
-    profile_path: Path | None, scope_text: str | None, reason: str | None, event: StateEvent
+    profile_path: str | None, scope_text: str | None, reason: str | None, event: StateEvent
 ) -> None:
     profile = _profile(profile_path)
     scope = _scope(profile, scope_text)
@@ -122,10 +128,12 @@ def _limit_lines(base: RiskConfig, book: LimitBook) -> list[str]:
             else ""
         )
         lines.append(f"  {name:<28} {value}{mark}")
-    for instrument, lots in sorted(limits.instrument_position_lots.items()):
-        name = f"instrument_position_lots.{instrument}"
-        mark = "   (run-time override)" if name in book.overrides else ""
-        lines.append(f"  {name:<28} {lots}{mark}")
+    for key in PER_INSTRUMENT:
+        values: dict[str, object] = getattr(limits, key)
+        for instrument, value in sorted(values.items()):
+            name = f"{key}.{instrument}"
+            mark = "   (run-time override)" if name in book.overrides else ""
+            lines.append(f"  {name:<28} {value}{mark}")
     return lines
 
 
@@ -139,6 +147,7 @@ def limits(
         list[str] | None, typer.Option("--reset", help="NAME: back to the profile's value.")
     ] = None,
     reason: ReasonOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Show the effective limits, or change them at run time (journaled)."""
     loaded = _profile(profile)
@@ -158,13 +167,22 @@ def limits(
                 old, new = book.reset(name.strip(), why, clock.now())
                 typer.echo(f"{name.strip()}: {old} -> {new}, the profile's value (journaled)")
             return
+        if json_out:
+            emit_json(
+                {
+                    "profile": loaded.name,
+                    "limits": book.limits.model_dump(mode="json"),
+                    "overrides": sorted(book.overrides),
+                }
+            )
+            return
         typer.echo(f"Risk limits of profile {loaded.name}:")
         for line in _limit_lines(loaded.risk, book):
             typer.echo(line)
 
 
 @risk_app.command("status")
-def status(profile: ProfileOpt = None) -> None:
+def status(profile: ProfileOpt = None, json_out: JsonOpt = False) -> None:
     """Trading states, risk level, kill request, loss figures and limits."""
     loaded = _profile(profile)
     with _store(loaded) as store:
@@ -173,6 +191,34 @@ def status(profile: ProfileOpt = None) -> None:
         level, source = load_risk_level(store)
         kill = pending_kill(store)
         loss = LossTracker(store).status()
+    if json_out:
+        emit_json(
+            {
+                "profile": loaded.name,
+                "environment": loaded.environment.value,
+                "store": str(loaded.store.path),
+                "states": {
+                    str(scope): {
+                        "state": item.state.value,
+                        "since": None if item.since is None else item.since.isoformat(),
+                        "reason": item.reason,
+                    }
+                    for scope, item in board.all().items()
+                },
+                "risk_level": level.value,
+                "risk_level_source": source,
+                "kill_request": kill,
+                "loss": {
+                    "day": None if loss.day is None else str(loss.day),
+                    "day_start": None if loss.day_start is None else str(loss.day_start),
+                    "week": None if loss.week is None else str(loss.week),
+                    "week_start": None if loss.week_start is None else str(loss.week_start),
+                    "peak": None if loss.peak is None else str(loss.peak),
+                },
+                "limits": book.limits.model_dump(mode="json"),
+            }
+        )
+        return
     typer.echo(
         f"Risk status of profile {loaded.name} ({loaded.environment}, store {loaded.store.path})"
     )
@@ -208,21 +254,50 @@ def status(profile: ProfileOpt = None) -> None:
         typer.echo(line)
 
 
-def kill_command(
+def kill_command(  # noqa: PLR0917 - typer maps parameters to options
     profile: ProfileOpt = None,
     reason: ReasonOpt = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Venue timeout, s.")] = 5.0,
-    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the outcome.")] = 60.0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            help="Venue connect/query timeout, s (0 < s <= 3600).",
+            callback=bounded("--timeout", 0, MAX_TIMEOUT_SECONDS, low_open=True, unit="s"),
+        ),
+    ] = 5.0,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            help="Seconds to wait for the outcome (0 <= s <= 3600).",
+            callback=bounded("--wait", 0, MAX_TIMEOUT_SECONDS, unit="s"),
+        ),
+    ] = 60.0,
+    global_cancel: Annotated[
+        str | None,
+        typer.Option(
+            "--global-cancel",
+            metavar="CANCEL_EVERY_ORDER_IN_THE_ACCOUNT",
+            help="IB, no engine running: first cancel every order in the account (other"
+            " programs' and manual ones too) from the kill's own client id; the phrase"
+            " confirms it.",
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Pull the kill switch: HALTED now; cancel, flatten and confirm flat.
 
     If an engine is running for the profile, it runs the kill switch at its next pass
     and this command reports the outcome; if none is running, this command runs it on
-    its own engine against the profile's venue.
+    its own engine against the profile's venue. On IB, when a connection that will not
+    go away holds the engine's client id, --global-cancel cancels every order in the
+    account from another client id before the flatten.
     """
     from bastion.engine.requests import kill_now
 
-    loaded = _profile(profile)
+    resolved = resolve_profile(profile)
+    refuse_live_default(resolved, "bastion kill")
+    loaded = resolved.profile
     why = _reason(reason, "the kill switch")
     from bastion.ops.monitor import attach_monitor
 
@@ -233,12 +308,31 @@ def kill_command(
         WallClock(),
         timeout=timeout,
         wait_seconds=wait,
-        attach=lambda engine: attach_monitor(engine, loaded),
+        attach=lambda engine, after: attach_monitor(engine, loaded, after_seq=after),
+        global_cancel=global_cancel,
     )
-    typer.echo(f"KILL SWITCH: account HALTED and kill requested (journaled): {why}")
-    typer.echo(f"run by {outcome.via}")
-    for line in outcome.lines:
-        typer.echo(f"  {line}")
-    typer.echo(outcome.headline)
-    if outcome.flat_confirmed is not True:
-        raise typer.Exit(1)
+    lines = [
+        f"KILL SWITCH: account HALTED and kill requested (journaled): {why}",
+        f"run by {outcome.via}",
+        *(f"  {line}" for line in outcome.lines),
+        outcome.headline,
+    ]
+    code = ExitCode.SUCCESS if outcome.flat_confirmed is True else ExitCode.ENVIRONMENT
+    if json_out:
+        emit_json(
+            {
+                "kind": "kill",
+                "profile": loaded.name,
+                "via": outcome.via,
+                "flat_confirmed": outcome.flat_confirmed,
+                "headline": outcome.headline,
+                "api_calls": dict(outcome.api_calls),
+                "exit_code": int(code),
+                "lines": lines,
+            }
+        )
+    else:
+        for line in lines:
+            typer.echo(line)
+    if code:
+        raise typer.Exit(int(code))

@@ -1,11 +1,19 @@
-"""What every operator command shares: resolving the profile, refusing secrets on the
-command line, printing through the redactor, and the run record (CLI plumbing)."""
+"""What every operator command shares (CLI plumbing): resolving the profile, refusing
+secrets on the command line, printing through the redactor, the run record, and the
+``--json`` form of the output.
+
+With ``--json`` a command prints one JSON document and nothing else on stdout: its run
+record (as written to the record file: secrets and the account masked) with the exit
+code and the lines it would have printed (``lines``). A command that sends orders never
+runs a live profile unless it was named (``--profile``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,12 +29,15 @@ from bastion.ops.records import (
     redactor_for,
     write_record,
 )
-from bastion.secrets import Redactor
+from bastion.secrets import Redactor, mask_account
 
 __all__ = [
+    "JsonOpt",
     "ProfileArg",
     "RunContext",
     "SecretArg",
+    "emit_json",
+    "refuse_live_default",
     "refuse_secret",
     "start_run",
 ]
@@ -38,6 +49,9 @@ ProfileArg = Annotated[
         "-p",
         help="Profile file or name; default: the official profile. Any other is a comparison.",
     ),
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document instead of the text.")
 ]
 SecretArg = Annotated[
     str | None,
@@ -64,23 +78,50 @@ def refuse_secret(given: str | None) -> None:
         )
 
 
+def refuse_live_default(resolved: ResolvedProfile, what: str) -> None:
+    """A command that sends orders runs a live profile only when it was named."""
+    from bastion.config import Environment
+
+    if resolved.profile.environment is Environment.LIVE and not resolved.named:
+        raise UserError(
+            f"{what} sends orders and the official profile {resolved.profile.name}"
+            f" ({resolved.path}) is live: commands that send orders never default to a live"
+            f" profile; name it: --profile {resolved.path}"
+        )
+
+
+def emit_json(data: dict[str, Any], redactor: Redactor | None = None) -> None:
+    """Print ``data`` as one JSON document on stdout (through the redactor)."""
+    text = json.dumps(data, indent=2, default=str)
+    typer.echo(redactor(text) if redactor is not None else text)
+
+
 @dataclass(slots=True)
 class RunContext:
     resolved: ResolvedProfile
     redactor: Redactor
     started: dt.datetime
+    json: bool = False
+    lines: list[str] = field(default_factory=list)
+    """What the command printed (kept in ``--json`` mode, where nothing is printed)."""
+    document: dict[str, Any] = field(default_factory=dict)
+    """The ``--json`` document: the run record once written, else what the command set."""
 
     @property
     def profile_name(self) -> str:
         return self.resolved.profile.name
 
     def echo(self, text: str = "") -> None:
-        typer.echo(self.redactor(text))
+        clean = self.redactor(text)
+        if self.json:
+            self.lines.extend(clean.splitlines() or [""])
+        else:
+            typer.echo(clean)
 
     def show(self, renderable: RenderableType) -> None:
         buffer = io.StringIO()
         Console(file=buffer, width=110, force_terminal=False, color_system=None).print(renderable)
-        typer.echo(self.redactor(buffer.getvalue()).rstrip("\n"))
+        self.echo(buffer.getvalue().rstrip("\n"))
 
     def record(self, kind: str, **fields: Any) -> RunRecord:
         profile = self.resolved.profile
@@ -94,6 +135,7 @@ class RunContext:
         )
 
     def write(self, record: RunRecord) -> tuple[Path, Path]:
+        """Write the run record (JSON and Markdown); it is also the ``--json`` document."""
         profile = self.resolved.profile
         paths = write_record(
             record,
@@ -103,7 +145,18 @@ class RunContext:
             lang=record_language(profile.lang),
         )
         self.echo(f"run record: {paths[1]}")
+        data = record.as_dict()
+        data["account"] = mask_account(profile.account)
+        self.document = {**data, "run_record": str(paths[0])}
         return paths
+
+    def finish(self, exit_code: int = 0) -> None:
+        """End the command: with ``--json`` print the document (its exit code and the
+        text lines with it), then exit with ``exit_code`` (the table in bastion.cli.exits)."""
+        if self.json:
+            emit_json({**self.document, "exit_code": exit_code, "lines": self.lines}, self.redactor)
+        if exit_code:
+            raise typer.Exit(exit_code)
 
     def banner(self, what: str) -> None:
         p = self.resolved.profile
@@ -115,7 +168,23 @@ class RunContext:
         self.echo(f"bastion {what}: profile {p.name} ({p.environment}), {label}")
 
 
-def start_run(profile: str | None, secret: str | None) -> RunContext:
+def start_run(
+    profile: str | None,
+    secret: str | None,
+    *,
+    json: bool = False,
+    sends_orders: str | None = None,
+) -> RunContext:
+    """Resolve the profile (the official one by default) and set up the run's output.
+
+    ``sends_orders`` names the command when it may send orders: a live profile must
+    then be named, never defaulted to.
+    """
+    from bastion.marketdata.calendars import use_operator_calendars
+
     refuse_secret(secret)
     resolved = resolve_profile(profile)
-    return RunContext(resolved, redactor_for(resolved.profile), dt.datetime.now(dt.UTC))
+    use_operator_calendars(resolved.profile.data.dir)  # the years the operator imported
+    if sends_orders is not None:
+        refuse_live_default(resolved, sends_orders)
+    return RunContext(resolved, redactor_for(resolved.profile), dt.datetime.now(dt.UTC), json=json)

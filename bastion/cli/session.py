@@ -1,4 +1,10 @@
-"""``bastion session`` and ``bastion backtest``: the core end to end on a profile."""
+"""``bastion session`` and ``bastion backtest``: the core end to end on a profile.
+
+The profile is ``--profile/-p`` or the official one; a session sends orders, so it never
+defaults to a live profile. A venue profile's session executes only the plan the gate
+approved (``bastion.gates.approval``): ``--plan`` names it, and anything else is refused
+with the reason (exit status 3). A session that ends with breaks exits 3 too.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from bastion.backtest.session import SessionResult, run_session
-from bastion.cli.runs import RunContext, start_run
-from bastion.config import Environment, load_profile
+from bastion.cli.exits import ExitCode
+from bastion.cli.runs import JsonOpt, ProfileArg, RunContext, start_run
+from bastion.config import Environment, Profile
 from bastion.engine.engine import EngineState
 from bastion.errors import UserError
 from bastion.ops.monitor import attach_monitor
@@ -21,8 +28,6 @@ from bastion.ops.paper import VenueSessionResult
 
 __all__ = ["backtest_command", "session_command"]
 
-_out = Console()
-ProfileOpt = Annotated[Path, typer.Option("--profile", "-p", help="Profile YAML file.")]
 DateOpt = Annotated[str | None, typer.Option(help="YYYY-MM-DD (inclusive).")]
 
 
@@ -35,8 +40,9 @@ def _date(value: str | None, name: str) -> dt.date | None:
         raise UserError(f"--{name} {value!r} is not a date; expected YYYY-MM-DD") from None
 
 
-def _run(profile_path: Path, kind: str, start: str | None, end: str | None) -> SessionResult:
-    profile = load_profile(profile_path)
+def _run(
+    profile: Profile, kind: str, start: str | None, end: str | None, *, quiet: bool = False
+) -> SessionResult:
     first, last = _date(start, "start"), _date(end, "end")
     if first and last and first > last:
         raise UserError(f"--start {first} is after --end {last}")
@@ -47,6 +53,7 @@ def _run(profile_path: Path, kind: str, start: str | None, end: str | None) -> S
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
+        disable=quiet,
     ) as bar:
         task = bar.add_task(kind, total=1)
 
@@ -80,18 +87,41 @@ def _summary(result: SessionResult) -> Table:
     table.add_row("positions (contract)", positions)
     strat = ", ".join(f"{k} {q:+d}" for k, q in result.strategy_positions.items()) or "flat"
     table.add_row("positions (strategy)", strat)
-    table.add_row("P&L gross / net", f"{result.gross_pnl:,.2f} / {result.net_pnl:,.2f}")
-    table.add_row("commissions", f"{result.commissions:,.2f}")
+    for currency, (gross, paid, net) in result.pnl_by_currency.items():
+        table.add_row(
+            f"P&L {currency} gross / net",
+            f"{gross:,.2f} / {net:,.2f} {currency} (commissions {paid:,.2f})",
+        )
+    table.add_row(f"P&L net total in {result.currency}", _base_total(result))
+    slippage = (
+        "no rate"
+        if result.slippage_money is None
+        else f"{result.slippage_money:,.2f} {result.currency}"
+    )
     table.add_row(
-        "slippage vs reference",
-        f"{result.slippage_ticks:+.2f} ticks per lot ({result.slippage_money:,.2f})",
+        "slippage vs reference", f"{result.slippage_ticks:+.2f} ticks per lot ({slippage})"
     )
     table.add_row("journal", str(result.journal))
     return table
 
 
+def _base_total(result: SessionResult) -> str:
+    """The net P&L in the base currency and the rates it was converted at."""
+    if result.net_pnl is None:
+        missing = sorted(
+            c for c, v in result.pnl_by_currency.items() if v[2] and c not in result.rates
+        )
+        return f"no rate for {', '.join(missing) or 'a currency'}"
+    at = ", ".join(
+        f"{rate} {result.currency} per {currency}"
+        for currency, rate in sorted(result.rates.items())
+        if currency in result.pnl_by_currency
+    )
+    return f"{result.net_pnl:,.2f} {result.currency}" + (f" (at {at})" if at else "")
+
+
 def _sim_record(run: RunContext, result: SessionResult) -> None:
-    """The sim session's dated run record, Markdown and JSON (R8.7)."""
+    """The sim session's dated run record, Markdown and JSON."""
     record = run.record(
         "session",
         target_date=str(result.days[-1]),
@@ -110,9 +140,18 @@ def _sim_record(run: RunContext, result: SessionResult) -> None:
             "orders": result.orders,
             "fills": result.fills,
             "strategy_positions": result.strategy_positions,
-            "gross_pnl": str(result.gross_pnl),
-            "net_pnl": str(result.net_pnl),
-            "commissions": str(result.commissions),
+            "currency": result.currency,
+            "gross_pnl": str(result.gross_pnl) if result.gross_pnl is not None else "no rate",
+            "net_pnl": str(result.net_pnl) if result.net_pnl is not None else "no rate",
+            "commissions": (
+                str(result.commissions) if result.commissions is not None else "no rate"
+            ),
+            "pnl_by_currency": {
+                c: {"gross": str(g), "commissions": str(p), "net": str(n)}
+                for c, (g, p, n) in result.pnl_by_currency.items()
+            },
+            "rates": {c: str(r) for c, r in result.rates.items()},
+            "periods_per_year": result.periods_per_year,
             "slippage_ticks_per_lot": round(result.slippage_ticks, 4),
             "analytics": result.analytics.as_dict(),
         },
@@ -130,6 +169,11 @@ def _venue_next_step(r: VenueSessionResult) -> str:
             f"trading is {state}: see 'bastion risk status'; resume only after checking"
             " ('bastion risk resume --scope account --reason ...')"
         )
+    if state == EngineState.CLOCK_SKEW:
+        return (
+            "new orders halted: this machine's clock is too far from the venue's; fix its"
+            " time (NTP), then run again"
+        )
     if not r.reconcile_clean:
         return "do not trade: resolve the breaks ('bastion reconcile'), see docs/recovery.md"
     if not r.targets_met:
@@ -137,17 +181,37 @@ def _venue_next_step(r: VenueSessionResult) -> str:
     return "done for today: 'bastion report daily'"
 
 
-def _venue_session(run: RunContext, seconds: float, *, stay: bool = False) -> None:
-    """A venue profile: execute the latest signal plan against the venue."""
+def _refused(run: RunContext, why: str) -> int:
+    """The session did not start: the plan is not the one the gate approved."""
+    run.echo(f"session refused: {why}")
+    next_step = "run 'bastion gate dry-run' on the plan to execute, then the session"
+    run.echo(f"next step: {next_step}")
+    run.document = {"kind": "session", "refused": why, "next_step": next_step}
+    return int(ExitCode.VERDICT_NO)
+
+
+def _venue_session(run: RunContext, seconds: float, plan: Path | None, *, stay: bool) -> int:
+    """A paper (or FIX) profile: execute the plan the gate approved against the venue."""
+    from bastion.gates.approval import PlanRefused, session_plan
     from bastion.ops.plan_session import run_plan_session
+    from bastion.strategy.plan import plan_digest
 
     run.banner("session")
-    done = run_plan_session(run.resolved, seconds=seconds, stay=stay)
+    try:
+        plan_path = session_plan(run.resolved, plan)
+    except PlanRefused as exc:
+        return _refused(run, str(exc))
+    digest = plan_digest(plan_path)
+    done = run_plan_session(run.resolved, seconds=seconds, plan_path=plan_path, stay=stay)
     r = done.session
     table = Table(title="Bastion session against the venue: what happened", show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
-    table.add_row("signal plan", f"{done.plan_path} (risk level {done.plan.risk_level})")
+    table.add_row(
+        "signal plan",
+        f"{done.plan_path} ({done.plan.kind}, target date {done.plan.target_date},"
+        f" risk level {done.plan.risk_level}; the plan the gate approved)",
+    )
     table.add_row("engine state", r.state)
     met = r.targets_met and r.state == EngineState.TRADING
     table.add_row("targets met", "yes" if met else f"NO ({r.state})" if r.targets_met else "NO")
@@ -186,10 +250,21 @@ def _venue_session(run: RunContext, seconds: float, *, stay: bool = False) -> No
             output_files=[str(r.journal), str(done.plan_path)],
             next_step=next_step,
             notes=[*r.breaks, *r.recoveries, *r.problems[:50]],
+            details={
+                "plan": str(done.plan_path),
+                "plan_sha256": digest,
+                "plan_kind": done.plan.kind,
+                "targets_met": r.targets_met,
+                "reconcile_clean": r.reconcile_clean,
+                "orders": r.orders,
+                "fills": r.fills,
+                "positions": r.positions,
+            },
         )
     )
-    if not r.reconcile_clean:
-        raise typer.Exit(1)
+    # Done only when reconciled clean and trading normally: never while halted, with a
+    # kill pending or the venue unreachable (a NO for the operator, exit status 3).
+    return int(ExitCode.SUCCESS if r.done_for_today else ExitCode.VERDICT_NO)
 
 
 def _positions(positions: dict[str, int]) -> str:
@@ -197,7 +272,7 @@ def _positions(positions: dict[str, int]) -> str:
 
 
 def session_command(  # noqa: PLR0917 - typer maps parameters to options
-    profile: ProfileOpt,
+    profile: ProfileArg = None,
     start: DateOpt = None,
     end: DateOpt = None,
     watch: Annotated[
@@ -215,52 +290,95 @@ def session_command(  # noqa: PLR0917 - typer maps parameters to options
             "--stay", help="Venue profiles: keep running until --seconds, even with targets met."
         ),
     ] = False,
+    plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan", help="Venue profiles: the plan to execute; the gate must have approved it."
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Run a session end to end, then say what happened.
 
     A sim profile runs a simulated multi-day session on its data (bundled sample data by
     default): data, targets, orders, risk, journal, sim venue, fills, positions. A paper
-    profile executes the latest signal plan against the venue process. With --watch:
-    connect read-only, monitor and reconcile, send nothing.
+    profile executes the plan the gate approved against the venue process, and refuses
+    any other (exit status 3). With --watch: connect read-only, monitor and reconcile,
+    send nothing.
     """
     if watch:  # watch mode lives with the operator's day commands (bastion.cli.flatten)
         from bastion.cli.flatten import watch_command
 
-        watch_command(profile=str(profile), cycles=cycles, interval=interval)
+        watch_command(profile=profile, cycles=cycles, interval=interval, json_out=json_out)
         return
-    run = start_run(str(profile), None)
+    run = start_run(profile, None, json=json_out, sends_orders="bastion session")
     if run.resolved.profile.environment is not Environment.SIM:
-        _venue_session(run, seconds, stay=stay)
+        run.finish(_venue_session(run, seconds, plan, stay=stay))
         return
-    result = _run(profile, "session", start, end)
+    if plan is not None:
+        raise UserError(
+            "--plan is for venue profiles; a sim profile's session runs its strategy on its data"
+        )
+    result = _run(run.resolved.profile, "session", start, end, quiet=json_out)
     if result.sample_generated:
-        _out.print(f"generated sample data: {len(result.sample_generated)} series")
-    _out.print(_summary(result))
-    _sim_record(run, result)
+        run.echo(f"generated sample data: {len(result.sample_generated)} series")
+    run.show(_summary(result))
     for problem in result.problems[:10]:
-        _out.print(f"[yellow]note:[/] {problem}")
+        run.echo(f"note: {problem}")
+    _sim_record(run, result)
+    run.finish()
 
 
 def backtest_command(
-    profile: ProfileOpt,
+    profile: ProfileArg = None,
     start: DateOpt = None,
     end: DateOpt = None,
     report: Annotated[
         Path | None, typer.Option(help="HTML report path (default: beside the journal).")
     ] = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Backtest the same core over a range: analytics and an HTML report.
 
     Prints the run's analytics, P&L by currency, costs and per-instrument figures, and
-    writes a self-contained HTML report (bastion.reports.backtest) with the same tables,
-    dated charts and every trade.
+    writes a self-contained HTML report with the same tables, dated charts and every
+    trade.
     """
-    result = _run(profile, "backtest", start, end)
-    _out.print(_summary(result))
+    from bastion.files import path_problem
     from bastion.reports.backtest import ReportContext, build_backtest_report
 
-    context = ReportContext.from_profile(load_profile(profile), problems=result.problems)
+    run = start_run(profile, None, json=json_out)
+    loaded = run.resolved.profile
+    if report is not None and (problem := path_problem(report, "file")) is not None:
+        from bastion.errors import EnvironmentFault
+
+        raise EnvironmentFault(f"--report {report}: {problem}; nothing was run")
+    result = _run(loaded, "backtest", start, end, quiet=json_out)
+    run.show(_summary(result))
+    context = ReportContext.from_profile(
+        loaded,
+        rates=result.rates,
+        problems=result.problems,
+        start=result.days[0] if result.days else None,
+    )
     built = build_backtest_report(result, context)
-    built.print(_out)
+    if not json_out:
+        built.print(Console())
     path = built.write(report or result.journal.parent / "reports" / "backtest.html")
-    _out.print(f"HTML report: {path}")
+    run.echo(f"HTML report: {path}")
+    run.document = {
+        "kind": "backtest",
+        "profile": loaded.name,
+        "days": [str(result.days[0]), str(result.days[-1])],
+        "bars": result.bars,
+        "orders": result.orders,
+        "fills": result.fills,
+        "positions": result.positions,
+        "gross_pnl": str(result.gross_pnl),
+        "net_pnl": str(result.net_pnl),
+        "commissions": str(result.commissions),
+        "analytics": result.analytics.as_dict(),
+        "journal": str(result.journal),
+        "report": str(path),
+    }
+    run.finish()

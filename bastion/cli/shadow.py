@@ -2,7 +2,9 @@
 
 Finds the latest completed trading day (or ``--date``, if it has closed), makes sure
 the data is there and checked, builds the targets from the current period's pool and
-writes the signal plan, the daily report and a run record.
+writes the signal plan, the daily report and a run record. Exit status 3 when an
+input is stale (a pool past its period, data that failed its checks): the plan is
+written and says so, and no executable order comes from it.
 """
 
 from __future__ import annotations
@@ -12,10 +14,20 @@ from typing import Annotated
 
 import typer
 
-from bastion.cli.runs import ProfileArg, SecretArg, start_run
+from bastion.cli.exits import ExitCode
+from bastion.cli.runs import JsonOpt, ProfileArg, RunContext, SecretArg, start_run
 from bastion.errors import UserError
 
-__all__ = ["shadow_command"]
+__all__ = ["parse_date", "run_shadow_step", "shadow_command"]
+
+
+def parse_date(date: str | None) -> dt.date | None:
+    if date is None:
+        return None
+    try:
+        return dt.date.fromisoformat(date)
+    except ValueError:
+        raise UserError(f"--date {date!r} is not a date; expected YYYY-MM-DD") from None
 
 
 def shadow_command(
@@ -28,21 +40,25 @@ def shadow_command(
         str | None,
         typer.Option("--risk-level", help="Override the pool's risk level: base or review."),
     ] = None,
+    json_out: JsonOpt = False,
     secret: SecretArg = None,
 ) -> None:
-    """Shadow run: data -> targets from the current pool -> signal plan and daily report."""
+    """Shadow run: data, targets from the current pool, signal plan and daily report.
+
+    Exit status 3 when an input is stale (the plan says so and drives no orders).
+    """
+    asked = parse_date(date)
+    if risk_level is not None and risk_level not in {"base", "review"}:
+        raise UserError(f"--risk-level {risk_level!r}; expected base or review")
+    run = start_run(profile, secret, json=json_out)
+    run.finish(run_shadow_step(run, asked, risk_level))
+
+
+def run_shadow_step(run: RunContext, asked: dt.date | None, risk_level: str | None) -> int:
+    """The shadow run on ``run``'s profile: print, record; the exit code of the table."""
     from bastion.gates.shadow import run_shadow
     from bastion.reports.daily import write_daily_report
 
-    asked = None
-    if date is not None:
-        try:
-            asked = dt.date.fromisoformat(date)
-        except ValueError:
-            raise UserError(f"--date {date!r} is not a date; expected YYYY-MM-DD") from None
-    if risk_level is not None and risk_level not in {"base", "review"}:
-        raise UserError(f"--risk-level {risk_level!r}; expected base or review")
-    run = start_run(profile, secret)
     run.banner("shadow")
     now = dt.datetime.now(dt.UTC)
     result = run_shadow(run.resolved, now=now, asked=asked, risk_level=risk_level)
@@ -53,6 +69,7 @@ def shadow_command(
         f"target date: {plan.target_date} (latest completed trading day; today is never assumed)"
     )
     run.echo(f"data checks: {', '.join(result.checks) or 'none'}")
+    run.echo(f"data dates: {', '.join(plan.data_dates) or 'none'}")
     stale = " STALE INPUT" if plan.pool.stale else ""
     run.echo(f"pool: {plan.pool.period} ({plan.pool.file}, {plan.pool.source}){stale}")
     run.echo(f"risk level: {plan.risk_level} ({plan.risk_level_source})")
@@ -86,5 +103,12 @@ def shadow_command(
         output_files=[str(result.plan_path), *map(str, reports)],
         next_step=next_step,
         stale_inputs=plan.stale_inputs,
+        details={
+            "plan": str(result.plan_path),
+            "plan_kind": plan.kind,
+            "data_dates": plan.data_dates,
+            "data_complete": plan.data_complete,
+        },
     )
     run.write(record)
+    return int(ExitCode.VERDICT_NO if plan.stale_inputs else ExitCode.SUCCESS)

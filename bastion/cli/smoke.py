@@ -1,12 +1,16 @@
 """``bastion smoke-order``: one lot, passive, submit then cancel, test environments only.
 
 ``--mode dry-run`` runs every gate and prints the order it would send (nothing is
-sent). ``--mode submit-cancel`` needs BOTH ``BASTION_SMOKE_ORDER_ENABLED=1`` AND
-``--confirm-submit I_UNDERSTAND_THIS_SENDS_TEST_ORDERS`` (on a CTP profile, CTP
-operators' own pair: ``CTP_SMOKE_ORDER_ENABLED=1`` and
-``I_UNDERSTAND_THIS_SENDS_CTP_TEST_ORDERS``), and refuses a live profile.
+sent), and keeps it for the submit. ``--mode submit-cancel`` needs BOTH
+``BASTION_SMOKE_ORDER_ENABLED=1`` AND ``--confirm-submit
+I_UNDERSTAND_THIS_SENDS_TEST_ORDERS`` (on a CTP profile, CTP operators' own pair:
+``CTP_SMOKE_ORDER_ENABLED=1`` and ``I_UNDERSTAND_THIS_SENDS_CTP_TEST_ORDERS``), a dry run
+of the same contract, side and volume whose broker snapshot is at most
+``snapshot_max_age_seconds`` old (it sends at that dry run's price), and refuses a live
+profile.
 It reports the send and cancel call counts, the venue order id, the final status, the
-traded volume and the residual position; a fill is journaled and reconciled.
+traded volume and the residual position; a fill is journaled and reconciled. Exit
+status 3 when a gate or the risk engine refused it (the table in ``bastion.cli.exits``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bastion.cli.runs import ProfileArg, RunContext, SecretArg, refuse_secret, start_run
+from bastion.cli.exits import ExitCode
+from bastion.cli.numbers import MAX_TIMEOUT_SECONDS, bounded
+from bastion.cli.runs import (
+    JsonOpt,
+    ProfileArg,
+    RunContext,
+    SecretArg,
+    refuse_secret,
+    start_run,
+)
 
 if TYPE_CHECKING:
     from bastion.clock import Clock
@@ -107,8 +120,15 @@ def _show(run: RunContext, report: SmokeReport) -> str:
     run.echo(f"reconciliation after: {report.reconciled}")
     if report.traded_volume:
         run.echo("NOTE: the smoke order traded; the fill is journaled and shown above")
+    if report.rejected:
+        run.echo(f"smoke order REJECTED by the venue: {report.rejected}")
     if report.refused:
         return "fix the refusal reason, then retry"
+    if report.rejected:
+        return (
+            "the venue answered but did not take the order: fix what its reason names"
+            " (contract, price, account), then dry-run and retry"
+        )
     if residual:
         return "close the residual position (bastion flatten --immediate --reason ...)"
     return "smoke test done: the path to the venue works"
@@ -123,10 +143,21 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
     offset_ticks: Annotated[
         int, typer.Option("--offset-ticks", help="Ticks away from the touch (passive).")
     ] = 5,
-    timeout: Annotated[float, typer.Option("--timeout", help="Venue timeout, s.")] = 5.0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            help="Venue connect/query timeout, s (0 < s <= 3600).",
+            callback=bounded("--timeout", 0, MAX_TIMEOUT_SECONDS, low_open=True, unit="s"),
+        ),
+    ] = 5.0,
+    json_out: JsonOpt = False,
     secret: SecretArg = None,
 ) -> None:
-    """Smoke order: one lot at a passive price; submit then cancel (test venues only)."""
+    """Smoke order: one lot at a passive price; submit then cancel (test venues only).
+
+    Exit status 3 when a gate or the risk engine refused the order.
+    """
     from bastion.clock import WallClock
     from bastion.domain.enums import Side
     from bastion.domain.ids import ContractId, InstrumentId
@@ -136,18 +167,30 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
     from bastion.gates.dryrun import gather_inputs
     from bastion.gates.presubmit import PreSubmitGate
     from bastion.gates.shadow import plans_dir
-    from bastion.gates.smoke import check_smoke_allowed, run_smoke
+    from bastion.gates.smoke import (
+        DRY_RUN_STATE,
+        check_smoke_allowed,
+        dry_run_price,
+        dry_run_record,
+        run_smoke,
+    )
+    from bastion.gates.state import load_state, save_state
     from bastion.ops.monitor import attach_monitor
     from bastion.orders.rolls import FixedSchedule
     from bastion.risk.port import RiskGate
-    from bastion.strategy.plan import latest_plan, load_plan
+    from bastion.strategy.plan import load_plan, newest_plan
     from bastion.venues.modes import DryRunVenue
     from bastion.venues.registry import open_venue, profile_contracts
 
     refuse_secret(secret)
     if side not in {"buy", "sell"}:
         raise UserError(f"--side {side!r}; expected buy or sell")
-    run = start_run(profile, secret)
+    run = start_run(
+        profile,
+        secret,
+        json=json_out,
+        sends_orders="bastion smoke-order" if mode != "dry-run" else None,
+    )
     p = run.resolved.profile
     check_smoke_allowed(p, mode, confirm_submit, os.environ)
     contracts = profile_contracts(p)
@@ -158,13 +201,23 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
             f"--contract {contract!r} is not listed by the venue of profile {p.name}"
             f" (listed: {listed})"
         )
-    run.banner(f"smoke-order ({mode})")
     clock = WallClock()
+    max_age = dt.timedelta(seconds=p.snapshot_max_age_seconds)
+    price: int | None = None
+    if mode == "submit-cancel":  # only what a dry run looked at, at its price
+        price = dry_run_price(
+            load_state(run.resolved, DRY_RUN_STATE),
+            contract,
+            side,
+            1,
+            now=clock.now(),
+            max_age=max_age,
+        )
+    run.banner(f"smoke-order ({mode})")
     raw = open_venue(p, "smoke", clock, timeout=timeout)
     venue = DryRunVenue(raw, clock) if mode == "dry-run" else raw
-    plan_path = latest_plan(plans_dir(run.resolved))
+    plan_path = newest_plan(plans_dir(run.resolved))
     plan = load_plan(plan_path) if plan_path else None
-    max_age = dt.timedelta(seconds=p.snapshot_max_age_seconds)
     iid = InstrumentId(contract.split("/")[0])
     engine = None
     try:
@@ -191,7 +244,16 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
             clock,
         )
         attach_monitor(engine, p)
-        report = run_smoke(engine, cid, Side(side), mode, offset_ticks, timeout, time.sleep)
+        report = run_smoke(
+            engine, cid, Side(side), mode, offset_ticks, timeout, time.sleep, price_ticks=price
+        )
+        if mode == "dry-run":
+            save_state(
+                run.resolved,
+                DRY_RUN_STATE,
+                dry_run_record(report, state.taken_at, clock.now()),
+                run.redactor,
+            )
         engine.close()
         engine = None
         after = take_broker_state(venue, clock, contracts)
@@ -214,11 +276,14 @@ def smoke_command(  # noqa: PLR0915, PLR0917 - typer options; one linear recipe
     record = run.record(
         "smoke-order",
         broker_state=after.summary(clock.now(), max_age),
-        gate_result=f"refused: {report.refused}" if report.refused else "passed",
+        gate_result=f"refused: {report.refused}"
+        if report.refused
+        else f"rejected by the venue: {report.rejected}"
+        if report.rejected
+        else "passed",
         api_counts=counts,
         next_step=next_step,
         details=report.as_dict(),
     )
     run.write(record)
-    if report.refused:
-        raise typer.Exit(1)
+    run.finish(int(ExitCode.VERDICT_NO if report.refused or report.rejected else ExitCode.SUCCESS))

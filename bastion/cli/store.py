@@ -1,6 +1,7 @@
 """``bastion store``: check a journal, back it up, put a backup back (R9.6).
 
-The journal is ``--journal PATH`` or the ``store.path`` of ``--profile``. Exit status:
+The journal is ``--journal PATH`` or the ``store.path`` of ``--profile/-p`` (default:
+the official profile's). Exit status:
 0 done; 1 the journal or the disk failed (damaged, unreadable, full, open in another
 process); 2 the arguments are wrong (no journal named, a backup name already taken, a
 replace not confirmed). See docs/store.md for the runbook and the restore drill.
@@ -15,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from bastion.cli.runs import JsonOpt, ProfileArg, emit_json
 from bastion.errors import UserError
 
 __all__ = ["store_app"]
@@ -27,21 +29,17 @@ store_app = typer.Typer(
 JournalOpt = Annotated[
     Path | None, typer.Option("--journal", help="The journal file (default: the profile's).")
 ]
-ProfileOpt = Annotated[
-    Path | None, typer.Option("--profile", help="Profile whose store.path is the journal.")
-]
+ProfileOpt = ProfileArg
 
 
-def _journal(journal: Path | None, profile: Path | None) -> Path:
+def _journal(journal: Path | None, profile: str | None) -> Path:
+    from bastion.gates.profiles import resolve_profile
+
     if journal is not None and profile is not None:
         raise UserError("give --journal or --profile, not both")
     if journal is not None:
         return journal
-    if profile is not None:
-        from bastion.config import load_profile
-
-        return Path(load_profile(profile).store.path)
-    raise UserError("name the journal: --journal PATH or --profile PROFILE")
+    return Path(resolve_profile(profile).profile.store.path)
 
 
 def _when(ts_us: int | None) -> str:
@@ -54,15 +52,34 @@ def _when(ts_us: int | None) -> str:
 @store_app.command("check")
 def check(
     path: Annotated[Path | None, typer.Argument(help="A journal or backup file.")] = None,
+    journal: JournalOpt = None,
     profile: ProfileOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Check a journal or a backup completely: SQLite's integrity check, every entry."""
     from bastion.store.check import check_journal
 
-    target = _journal(path, profile)
+    if path is not None and journal is not None:
+        raise UserError("name the journal once: PATH or --journal, not both")
+    target = _journal(path if path is not None else journal, profile)
     if not target.exists():
         raise UserError(f"journal {target}: no such file")
     health = check_journal(target)
+    if json_out:
+        emit_json(
+            {
+                "journal": str(health.path),
+                "whole": True,
+                "check": health.check,
+                "schema_version": health.schema_version,
+                "entries": health.entries,
+                "last_seq": health.last_seq,
+                "size_bytes": health.size_bytes,
+                "last_entry": _when(health.last_ts_us),
+                "exit_code": 0,
+            }
+        )
+        return
     typer.echo(health.line())
     typer.echo(_when(health.last_ts_us))
 

@@ -1,10 +1,11 @@
 """``bastion watchdog`` and ``bastion alert``: the silent-engine watch and alert checks.
 
 - ``bastion watchdog --profile P``: watch the engine's heartbeat until stopped (SIGTERM
-  or Ctrl-C); ``--once`` looks once (for a systemd timer or cron) and exits 1 when the
-  engine is silent or dead. One watchdog per journal (a lock beside it).
+  or Ctrl-C); ``--once`` looks once (for a systemd timer or cron) and exits 3 when the
+  engine is silent or dead (a verdict of NO, the table in ``bastion.cli.exits``). One
+  watchdog per journal (a lock beside it).
 - ``bastion alert test --profile P``: send a test alert to every target now and print
-  what each answered; exit 1 if any failed.
+  what each answered; exit 1 if any failed (the delivery, i.e. the environment, failed).
 - ``bastion alert all-clear --profile P [--day D]``: build the daily all-clear from the
   journal, print it, and send it (``--dry-run``: print only).
 """
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from bastion.cli.exits import ExitCode
 from bastion.cli.runs import ProfileArg, SecretArg, start_run
 
 if TYPE_CHECKING:
@@ -50,7 +52,7 @@ def _pass_line(done: WatchdogPass) -> str:
 def watchdog_command(
     profile: ProfileArg = None,
     once: Annotated[
-        bool, typer.Option("--once", help="Look once and exit (1 if silent or dead).")
+        bool, typer.Option("--once", help="Look once and exit (3 if silent or dead).")
     ] = False,
     max_seconds: Annotated[
         float | None, typer.Option("--max-seconds", min=0.0, help="Stop after this long.")
@@ -86,7 +88,7 @@ def watchdog_command(
             done = watchdog.check()
             run.echo(_pass_line(done))
             if done.assessment.stopped_beating:
-                raise typer.Exit(1)
+                raise typer.Exit(int(ExitCode.VERDICT_NO))
             return
         stop = threading.Event()
 

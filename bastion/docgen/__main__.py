@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bastion.docgen import alert_kinds, ib_codes, order_states
+from bastion.docgen import alert_kinds, cli, ib_codes, order_states
 
 GENERATED = {
     "order-states.md": order_states.render,
     "alert-kinds.md": alert_kinds.render,
     "ib-codes.md": ib_codes.render,
+    "cli.md": cli.render,
 }
 
 

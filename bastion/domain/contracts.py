@@ -17,6 +17,7 @@ from bastion.domain.ids import ContractId, InstrumentId
 
 __all__ = [
     "Contract",
+    "ContractDates",
     "ContractSpec",
     "OffTickError",
     "Rounding",
@@ -79,9 +80,17 @@ class ContractSpec:
     timezone: str = "UTC"
     sessions: tuple[SessionWindow, ...] = field(default_factory=tuple)
     expiry_rule: str = ""
+    """The last trade day of a contract (``bastion.marketdata.expiry``); "": unknown."""
     last_trade_rule: str = ""
     symbol_root: str = ""
     """The exchange's product code used in venue symbols (``ES``, ``rb``, ``MA``)."""
+    delivery: str = ""
+    """``cash`` or ``physical`` settlement; "" when the spec does not say."""
+    first_notice_rule: str = ""
+    """Physical delivery: the first notice day (the same rule grammar as ``expiry_rule``)."""
+    allows_negative_prices: bool = False
+    """Whether the contract can trade at zero or below (WTI crude did in April 2020);
+    otherwise a price must be positive, and a venue refuses one that is not."""
 
     def __post_init__(self) -> None:
         if self.tick_size <= 0:
@@ -92,6 +101,12 @@ class ContractSpec:
             raise ValueError(
                 f"{self.instrument_id}: multiplier must be positive, got {self.multiplier}"
             )
+        if self.delivery not in ("", "cash", "physical"):
+            raise ValueError(
+                f"{self.instrument_id}: delivery must be cash or physical, got {self.delivery!r}"
+            )
+        if self.first_notice_rule and self.delivery != "physical":
+            raise ValueError(f"{self.instrument_id}: a first notice rule needs delivery: physical")
         if not Decimal(0) <= self.margin_rate <= Decimal(1):
             raise ValueError(
                 f"{self.instrument_id}: margin rate must be in [0, 1], got {self.margin_rate}"
@@ -168,3 +183,18 @@ class Contract:
     venue_symbol: str = ""
     """The exchange's symbol, e.g. ``ESZ5``, ``rb2510``, ``MA609``."""
     last_trade_date: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContractDates:
+    contract_id: ContractId
+    last_trade: dt.date
+    first_notice: dt.date | None = None
+    """Physically delivered contracts only."""
+
+    @property
+    def event(self) -> tuple[str, dt.date]:
+        """The earlier of the two days, and its name."""
+        if self.first_notice is not None and self.first_notice <= self.last_trade:
+            return "first notice day", self.first_notice
+        return "last trade day", self.last_trade

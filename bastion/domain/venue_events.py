@@ -14,7 +14,7 @@ import datetime as dt
 import msgspec
 
 from bastion.domain.fills import Fill
-from bastion.domain.ids import ClientOrderId, VenueOrderId
+from bastion.domain.ids import ClientOrderId, ExecId, VenueOrderId
 from bastion.domain.reasons import Reason
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "Expired",
     "FillReport",
     "Rejected",
+    "VenueAnomaly",
     "VenueEvent",
 ]
 
@@ -80,4 +81,20 @@ class CancelRejected(msgspec.Struct, frozen=True, kw_only=True, tag="cancel_reje
     timestamp: dt.datetime
 
 
-VenueEvent = Acknowledged | Rejected | FillReport | Canceled | Expired | CancelRejected
+class VenueAnomaly(msgspec.Struct, frozen=True, kw_only=True, tag="venue_anomaly"):
+    """A venue message Bastion cannot place: an execution type it does not know, a
+    report it cannot read, a business reject of one of its messages. A surprise, never
+    dropped: the OMS records it and reports it, and applies it to no order."""
+
+    kind: str
+    """What went wrong, in a word: ``unknown_exec_type``, ``unreadable_report``, ..."""
+    message: str
+    timestamp: dt.datetime
+    client_order_id: ClientOrderId | None = None
+    venue_order_id: VenueOrderId | None = None
+    exec_id: ExecId | None = None
+
+
+VenueEvent = (
+    Acknowledged | Rejected | FillReport | Canceled | Expired | CancelRejected | VenueAnomaly
+)

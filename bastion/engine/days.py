@@ -25,14 +25,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import InstrumentId
 from bastion.errors import DataError
 
-__all__ = ["DayCalendar", "DayEnd", "MidnightCalendar", "TradingDays", "calendars_for"]
+if TYPE_CHECKING:
+    from bastion.marketdata.expiry import ContractCalendar
+
+__all__ = [
+    "DayCalendar",
+    "DayEnd",
+    "MidnightCalendar",
+    "TradingDays",
+    "calendars_for",
+    "expiry_calendar_for",
+]
 
 
 class DayCalendar(Protocol):
@@ -78,6 +88,26 @@ def calendars_for(specs: Mapping[InstrumentId, ContractSpec]) -> dict[Instrument
     return out
 
 
+def expiry_calendar_for(specs: Mapping[InstrumentId, ContractSpec]) -> ContractCalendar | None:
+    """Contract dates for the expiry guard: instruments the bundled specs know, with
+    their exchange calendars (a made-up contract has no dates and is not guarded)."""
+    from bastion.marketdata.calendars import calendar_for
+    from bastion.marketdata.expiry import ContractCalendar
+    from bastion.marketdata.specs import SpecRegistry
+
+    registry = SpecRegistry.bundled()
+    known = {
+        iid: market
+        for iid, spec in specs.items()
+        if (market := registry.get(iid)) is not None and market.contract.exchange == spec.exchange
+    }
+    if not known:
+        return None
+    return ContractCalendar(
+        {iid: specs[iid] for iid in known}, {iid: calendar_for(m) for iid, m in known.items()}
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class DayEnd:
     instruments: tuple[InstrumentId, ...]
@@ -104,7 +134,21 @@ class TradingDays:
         self._account_end: tuple[dt.date, dt.datetime] | None = None
         self._next: dt.datetime | None = None
         self._span: tuple[dt.datetime, dt.datetime, dt.date] | None = None
+        self._spans: dict[InstrumentId, tuple[dt.datetime, dt.datetime, dt.date]] = {}
         self.problems: list[str] = []
+
+    def day_of(self, instrument: InstrumentId, when: dt.datetime) -> dt.date:
+        """The instrument's own trading day of ``when``. Raises ``DataError`` when its
+        calendar does not know that day (a China year not imported yet): the risk
+        engine refuses the instrument's orders with that line. Cached per day."""
+        span = self._spans.get(instrument)
+        if span is not None and span[0] <= when < span[1]:
+            return span[2]
+        calendar = self.calendars.get(instrument, self._account)
+        day = calendar.trading_day_of(when)
+        begin = calendar.close(calendar.previous_trading_day(day))
+        self._spans[instrument] = (begin, calendar.close(day), day)
+        return day
 
     def account_day(self, when: dt.datetime) -> dt.date:
         """The account's trading day of ``when`` (loss limits, daily returns, records).

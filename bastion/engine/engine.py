@@ -18,8 +18,10 @@ in this order:
 4. **the kill switch**: a pending kill request starts it; while it runs it is advanced
    and nothing else trades;
 5. **reconciliation** on its cadence (breaks lock instruments, clean runs unlock);
-6. **the account**: every equity mark goes to the loss limits, and margin above the
-   high mark sends reducing orders through the stack (the one send path);
+6. **the account**: a position held inside its contract's expiry window raises an
+   alert (once per contract and trading day); every equity mark (in the account's
+   base currency) goes to the loss limits, and margin above the high mark sends
+   reducing orders through the stack (the one send path);
 7. **trading**: the order stack works toward the targets;
 8. **the trading day**: at each instrument's end of trading day (by its exchange
    calendar), working orders are cancelled and families completed; at the account's
@@ -146,6 +148,7 @@ class Engine:
     def __post_init__(self) -> None:
         self.stack.on_fill = self._on_fill
         self.oms.on_surprise = self._on_surprise
+        self.oms.on_unplaced = self._on_unplaced
         self.stack.on_trip = self._on_trip
         self._data_version = self._store_version()
 
@@ -161,6 +164,11 @@ class Engine:
             self._alert(
                 f"{surprise.instrument_id} locked: {surprise.message}", surprise.instrument_id
             )
+
+    def _on_unplaced(self, _why: str) -> None:
+        """A venue message that could not be placed on any order (journaled as an
+        anomaly, which alerts): reconcile at this pass, not at the next cadence."""
+        self.reconciler.last_run = None
 
     def _on_trip(self, instrument_id: InstrumentId, why: str) -> None:
         """The retry breaker tripped (R5.5): lock the instrument (it survives restarts)."""
@@ -376,6 +384,8 @@ class Engine:
         if self._next_account is not None and now < self._next_account:
             return
         self._next_account = now + self.account_every
+        for instrument, text in self.risk.expiry_alerts(now):
+            self._alert(text, instrument)  # held into the expiry window: reduce-only
         mark = self.equity_source()
         if mark is None:
             return

@@ -23,28 +23,31 @@ from pathlib import Path
 from bastion.clock import Clock
 from bastion.config import Profile, RiskConfig
 from bastion.domain.contracts import ContractSpec
+from bastion.domain.fx import FxTable
 from bastion.domain.ids import ContractId, InstrumentId
 from bastion.domain.market import MarketView
 from bastion.domain.records import Note
-from bastion.engine.days import DayCalendar, TradingDays, calendars_for
+from bastion.engine.days import DayCalendar, TradingDays, calendars_for, expiry_calendar_for
 from bastion.engine.engine import Engine, EquitySource, Heartbeat
 from bastion.engine.lock import EngineLock
 from bastion.engine.send import OrderGateway
 from bastion.oms.manager import OrderManager
 from bastion.oms.retry import RetryTracker
+from bastion.orders.algos import AlgoChoice
 from bastion.orders.limits import TradeLimits
 from bastion.orders.rolls import ContractSchedule
 from bastion.orders.stack import StackHandler
 from bastion.recon.locks import LockBook, LockingGate
 from bastion.recon.reconciler import Reconciler
 from bastion.risk.engine import RiskEngine
+from bastion.risk.expiry import ExpiryCalendar
 from bastion.risk.kill import KillSwitch
 from bastion.risk.port import RiskGate
 from bastion.store.sqlite import SqliteStore, StoreMode
 from bastion.store.targets import TargetStore
 from bastion.venues.port import QueryView, VenuePort
 
-__all__ = ["EngineConfig", "build_engine", "config_from_profile"]
+__all__ = ["EngineConfig", "algo_choices", "build_engine", "config_from_profile"]
 
 
 @dataclass(slots=True)
@@ -64,6 +67,8 @@ class EngineConfig:
     reconnect_every: dt.timedelta = dt.timedelta(seconds=1)
     external_check_every: int = 1
     default_algo: str = "market"
+    algos: Mapping[InstrumentId, AlgoChoice] = field(default_factory=dict)
+    """Each instrument's execution algo and its parameters (the profile's ``execution``)."""
     position_limits: Mapping[InstrumentId, int] = field(default_factory=dict)
     trade_limits: TradeLimits = field(default_factory=TradeLimits)
     risk_level: tuple[str, str] | None = None
@@ -78,6 +83,11 @@ class EngineConfig:
     heartbeat_sink: Callable[[Heartbeat], None] | None = None
     max_clock_skew: dt.timedelta = dt.timedelta(seconds=5)
     silence_limit: dt.timedelta | None = None
+    fx: FxTable | None = None
+    """Rates to the account's base currency; defaults to none (every contract in the
+    first spec's currency, any other refused)."""
+    expiry: ExpiryCalendar | bool | None = True
+    """Contract dates for the expiry guard; ``True``: from the bundled specs."""
     role: str = "engine"
     """What this engine is for (engine, smoke, flatten, kill, ...), in the store's lock."""
     profile_name: str = ""
@@ -93,6 +103,8 @@ def config_from_profile(
     **overrides: object,
 ) -> EngineConfig:
     """An ``EngineConfig`` from a profile: its risk limits, store and position limits."""
+    from bastion.marketdata.fx import profile_fx
+
     config = EngineConfig(
         risk=profile.risk,
         specs=specs,
@@ -105,18 +117,40 @@ def config_from_profile(
         silence_limit=None
         if profile.venue.silence_seconds is None
         else dt.timedelta(seconds=profile.venue.silence_seconds),
+        fx=profile_fx(profile),
+        algos=algo_choices(profile, specs),
     )
     for name, value in overrides.items():
         setattr(config, name, value)
     return config
 
 
-def _venue_equity(venue: QueryView) -> EquitySource:
+def algo_choices(
+    profile: Profile, specs: Mapping[InstrumentId, ContractSpec]
+) -> dict[InstrumentId, AlgoChoice]:
+    """The profile's execution algo for each instrument (``execution``)."""
+    out = {}
+    for iid in specs:
+        chosen = profile.execution.for_instrument(iid).model_dump()
+        name = chosen.pop("algo")
+        out[iid] = AlgoChoice(name, chosen)
+    return out
+
+
+def _venue_equity(venue: QueryView, fx: FxTable, today: Callable[[], dt.date]) -> EquitySource:
+    """Equity and margin from the venue's account snapshot, in the base currency: a
+    snapshot in another currency is converted at its rate; without one the equity is
+    unknown (``None``), never taken one for one."""
+
     def read() -> tuple[Decimal, Decimal | None] | None:
         snapshot = venue.account()
         if snapshot.value is None:
             return None
-        return snapshot.value.equity, snapshot.value.margin_used
+        account = snapshot.value
+        rate = fx.factor(account.currency, today())
+        if rate is None:
+            return None
+        return account.equity * rate, account.margin_used * rate
 
     return read
 
@@ -150,6 +184,7 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
     locks = LockBook(store)
     calendars = config.calendars if config.calendars is not None else calendars_for(config.specs)
     days = TradingDays(calendars, config.account_instrument)
+    expiry = expiry_calendar_for(config.specs) if config.expiry is True else (config.expiry or None)
     risk = RiskEngine(
         config.risk,
         config.specs,
@@ -160,10 +195,19 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
         venue_limits={venue.name: venue.rate_limits},
         trading_day=days.account_day,
         refresh_seconds=None,  # the engine loop refreshes when another process wrote
+        fx=config.fx,
+        instrument_day=days.day_of,
+        expiry=expiry,
     )
     if config.risk_level is not None:
         risk.set_risk_level(*config.risk_level)
     reconciler = Reconciler(oms, locks, clock, journal=store, interval=config.reconcile_every)
+    if config.durability is StoreMode.BACKTEST:
+        # One process, nothing else writes fills: index what the journal holds once, then
+        # what this OMS journals as it goes (reading a batched journal back commits it).
+        reconciler.catch_up(store)
+        reconciler.journal = None
+        oms.record_listeners.append(reconciler.feed)
     gate: RiskGate = LockingGate(risk, locks, _positions_of(view))
     if config.wrap_gate is not None:
         gate = config.wrap_gate(gate)
@@ -179,7 +223,8 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
         limits=config.trade_limits,
         position_limits=dict(config.position_limits),
         default_algo=config.default_algo,
-        retries=RetryTracker(),
+        algos=dict(config.algos),
+        retries=RetryTracker(state=store),
     )
     engine = Engine(
         clock=clock,
@@ -194,7 +239,8 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
         kill_switch=KillSwitch(risk, oms, view, gateway),
         targets=TargetStore(store, instruments=list(config.specs)),
         days=days,
-        equity_source=config.equity_source or _venue_equity(view),
+        equity_source=config.equity_source
+        or _venue_equity(view, risk.fx, lambda: days.account_day(clock.now())),
         account_every=config.account_every,
         reconnect_every=config.reconnect_every,
         external_check_every=config.external_check_every,

@@ -29,6 +29,7 @@ from bastion.domain.order_state import OrderState
 from bastion.domain.reasons import Reason
 from bastion.domain.records import Note
 from bastion.domain.venue_events import CancelRejected, Rejected
+from bastion.errors import UserError
 from bastion.oms.manager import OrderManager
 from bastion.oms.sending import SendOutcome, SendResult
 from bastion.risk.port import OrderRequest, RiskDecision, RiskGate
@@ -124,6 +125,40 @@ class OrderGateway:
         return SendResult(SendOutcome.UNRESOLVED, coid, Reason.CONNECTION, message)
 
     # -- cancels -------------------------------------------------------------------------
+    def cancel_everything(self, confirmation: str, why: str) -> SendResult:
+        """A venue's global cancel (IB's ``reqGlobalCancel``): every open order in the
+        account, placed by any client or by hand. Only where the venue has one, with the
+        operator's explicit ``confirmation``; journaled first, and every live order
+        Bastion knows is recorded CANCEL_PENDING (the venue's reports settle them)."""
+        coid = ClientOrderId("*")
+        global_cancel = getattr(self._venue, "global_cancel", None)
+        if global_cancel is None:
+            message = f"venue {self._venue.name} has no global cancel"
+            return self._count(SendResult(SendOutcome.REJECTED, coid, Reason.UNKNOWN, message))
+        now = self.clock.now()
+        live = [o for o in self.oms.book.broker_orders.values() if not o.is_terminal]
+        self.oms.record(
+            Note(
+                timestamp=now,
+                kind="cancel.global",
+                text=f"global cancel of every order in the account at {self._venue.name}: {why}",
+                data={"live_orders": str(len(live))},
+            )
+        )
+        for order in live:
+            if order.state is not OrderState.CANCEL_PENDING:
+                self.oms.request_cancel(order.client_order_id, now)
+        try:
+            sent = bool(global_cancel(confirmation))
+        except UserError:
+            raise  # the confirmation is wrong, or the venue is read-only: the operator's
+        except Exception as exc:  # noqa: BLE001 - the venue's view is unknown: record it
+            return self._count(self._unresolved(coid, f"global cancel failed: {exc!r}"))
+        if not sent:
+            message = "not connected: the global cancel was not sent"
+            return self._count(SendResult(SendOutcome.REJECTED, coid, Reason.CONNECTION, message))
+        return self._count(SendResult(SendOutcome.SENT, coid))
+
     def cancel(self, client_order_id: ClientOrderId, why: str = "") -> SendResult:
         """Cancel an order Bastion knows (recorded CANCEL_PENDING first), or one the
         venue lists that Bastion did not place (journaled as such, then sent)."""

@@ -201,11 +201,9 @@ def broker_state_path(profile: Profile) -> Path:
 
 
 def save_broker_state(state: BrokerState, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(asdict(state), indent=2), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    from bastion.files import write_atomically
+
+    return write_atomically(path, json.dumps(asdict(state), indent=2), "broker snapshot")
 
 
 def load_broker_state(path: Path) -> BrokerState | None:

@@ -289,13 +289,16 @@ def evaluate(i: GateInputs) -> GateResult:
     else:
         checks.append(_ok("pool", f"{plan.pool.period} ({plan.pool.start}..{plan.pool.end})"))
     bad_data = [c for c, ok in i.data_usable.items() if not ok]
-    if not plan.data_complete or bad_data:
+    if plan.data_complete is None:
+        checks.append(_ok("data", f"not used: a {plan.kind} plan reads no bars (targets 0)"))
+    elif not plan.data_complete or bad_data:
         problems = list(plan.data_problems) + [
             f"{c} not usable (failed or never checked)" for c in bad_data
         ]
         checks.append(_fail("data", "incomplete data: " + "; ".join(problems[:3])))
     else:
-        checks.append(_ok("data", f"complete to {plan.target_date}"))
+        dates = ", ".join(plan.data_dates) or "-"
+        checks.append(_ok("data", f"complete to {plan.target_date} (last bars {dates})"))
     checks.append(_trading(i, plan, any_open))
     checks.append(recon_check(i))
     if mismatched:

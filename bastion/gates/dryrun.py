@@ -136,7 +136,7 @@ def gather_inputs(
     profile = resolved.profile
     facts = read_store(resolved, broker)
     usable = {}
-    if plan is not None:
+    if plan is not None and plan.data_complete is not None:  # a flatten plan reads no bars
         usable = {
             s.contract: is_usable(Path(profile.data.dir), ContractId(s.contract), "1m")
             for s in plan.signals

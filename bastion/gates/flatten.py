@@ -8,6 +8,11 @@
   plan is written: every instrument the broker holds gets a target of 0 at risk level
   ``review``, so the next session closes through the normal stack, inside every limit
   (order size, price distance, rate) and with its passive algos.
+
+A flatten plan reads no bars, so it claims nothing about data: its signals have no
+data date and no reference price, and its ``data_complete`` is ``None`` (not
+applicable). Its target date is the day it was made; the gate's data check says the
+plan reads no data instead of "complete to" a day no bar was checked for.
 """
 
 from __future__ import annotations
@@ -47,13 +52,14 @@ def flatten_plan(
                 target=0,
                 action=Action.CLOSE,
                 forecast=0.0,
-                reference_price="0",
-                reference_ticks=0,
-                data_date=now.date().isoformat(),
+                reference_price=None,
+                reference_ticks=None,
+                data_date=None,
                 notes=(f"graceful flatten: {reason}",),
             )
         )
     plan = SignalPlan(
+        kind="flatten",
         profile=profile.name,
         role=role,
         strategy_line=profile.strategy_line,
@@ -72,7 +78,7 @@ def flatten_plan(
             sha256="-",
             stale=False,
         ),
-        data_complete=True,
+        data_complete=None,
         signals=tuple(signals),
     )
     return plan, save_plan(plan, folder)

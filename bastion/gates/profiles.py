@@ -16,7 +16,7 @@ from pathlib import Path
 from bastion.config import Profile, load_profile
 from bastion.errors import ConfigError, UserError
 
-__all__ = ["ProfileRole", "ResolvedProfile", "profiles_dir", "resolve_profile"]
+__all__ = ["ProfileRole", "ResolvedProfile", "official_profile", "profiles_dir", "resolve_profile"]
 
 
 class ProfileRole(StrEnum):
@@ -73,6 +73,12 @@ def _official(folder: Path) -> tuple[Path, Profile] | None:
             f"more than one official profile in {folder}: {names}; mark exactly one official: true"
         )
     return marked[0] if marked else None
+
+
+def official_profile(folder: Path | None = None) -> Profile | None:
+    """The folder's official profile, or ``None`` when none is marked official."""
+    found = _official(folder if folder is not None else profiles_dir())
+    return found[1] if found is not None else None
 
 
 def resolve_profile(given: str | Path | None, folder: Path | None = None) -> ResolvedProfile:

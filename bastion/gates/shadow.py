@@ -10,9 +10,13 @@ No broker is involved. The steps, each recorded:
    the target day are checked (R2.5) and the verdicts recorded, so the gate can refuse
    unusable data;
 3. the **pool** of the target date's period (a stale one is used, and marked so);
-4. per instrument, each parameter set's position on the daily closes of the main
-   contract, merged with the pool's weights as written (never re-ranked), times the
-   pool's full size: the target in lots; the previous plan's target gives the action;
+4. per instrument, each parameter set's position on the **back-adjusted** (Panama)
+   daily series of the instrument's multiple prices (``bastion.marketdata.adjust``), so
+   no roll gap leaks into a signal, merged with the pool's weights as written (never
+   re-ranked), times the pool's full size: the target in lots, for the contract the
+   roll state holds on the data date (its unadjusted close is the reference price);
+   the previous plan's target gives the action. An instrument with one contract and no
+   multiple prices uses that contract's closes; with several and none, it is refused;
 5. the **signal plan** (JSON) with the pool's risk level.
 """
 
@@ -28,9 +32,11 @@ import polars as pl
 from bastion.domain.ids import ContractId
 from bastion.errors import ConfigError, UserError
 from bastion.gates.profiles import ResolvedProfile
+from bastion.marketdata.adjust import panama
 from bastion.marketdata.bars import BarStore
 from bastion.marketdata.calendars import SessionCalendar, calendar_for
 from bastion.marketdata.checks import CheckReport, check_bars, record_reports
+from bastion.marketdata.series import SeriesStore
 from bastion.marketdata.specs import MarketSpec, SpecRegistry
 from bastion.strategy.plan import (
     Contribution,
@@ -44,7 +50,7 @@ from bastion.strategy.plan import (
 )
 from bastion.strategy.pool import choose_pool, pool_signal
 
-__all__ = ["ShadowResult", "plans_dir", "run_shadow", "target_date"]
+__all__ = ["ShadowResult", "adjusted_closes", "plans_dir", "run_shadow", "target_date"]
 
 
 @dataclass(slots=True)
@@ -78,34 +84,63 @@ def _data_day(cal: SessionCalendar, day: dt.date) -> dt.date:
     return day if cal.is_trading_day(day) else cal.previous_trading_day(day)
 
 
-def _daily_closes(
-    store: BarStore, spec: MarketSpec, last_day: dt.date
-) -> tuple[list[float], ContractId | None, int | None, dt.date | None]:
-    """Daily closes of the main contract of each day (most volume), to ``last_day``."""
-    frames = []
-    for cid, size in store.contracts(spec.instrument_id):
-        if size != "1d":
-            continue
-        frame = store.read(ContractId(cid), "1d")
-        frames.append(frame.with_columns(pl.lit(str(cid)).alias("contract")))
-    if not frames:
-        return [], None, None, None
-    days = (
-        pl.concat(frames)
-        .with_columns(pl.col("ts").dt.date().alias("day"))
-        .filter(pl.col("day") <= last_day)
-        .sort(["day", "volume"], descending=[False, True])
-        .unique("day", keep="first", maintain_order=True)
+Closes = tuple[list[float], ContractId | None, int | None, dt.date | None]
+
+
+def adjusted_closes(series: SeriesStore, spec: MarketSpec, last_day: dt.date) -> Closes:
+    """The back-adjusted daily closes in ticks (oldest first) to ``last_day``, the
+    contract held on the last of those days and its own (unadjusted) close in ticks, and
+    that day. Empty when the series has no usable row by then."""
+    iid = spec.instrument_id
+    frame = (
+        panama(series.read(iid, "multiple"))
+        .series.with_columns(pl.col("ts").dt.date().alias("day"))
+        .filter((pl.col("day") <= last_day) & pl.col("adj").is_not_null())
     )
-    if days.height == 0:
+    if frame.height == 0:
         return [], None, None, None
-    last = days.row(days.height - 1, named=True)
+    tick = spec.tick_size
+    closes = [float(Decimal(repr(v)) / tick) for v in frame["adj"].to_list()]
+    last = frame.row(frame.height - 1, named=True)
     return (
-        [float(v) for v in days["close_ticks"].to_list()],
-        ContractId(last["contract"]),
-        int(last["close_ticks"]),
+        closes,
+        ContractId(f"{iid}/{last['price_contract']}"),
+        int(Decimal(repr(last["price"])) / tick),
         last["day"],
     )
+
+
+def _daily_closes(
+    store: BarStore, series: SeriesStore, spec: MarketSpec, last_day: dt.date
+) -> tuple[Closes, str | None]:
+    """The signal's daily closes: back-adjusted from multiple prices; else the one
+    contract's own closes; several contracts and no multiple prices: refused (a
+    spliced series would carry the roll gaps into the signal)."""
+    iid = spec.instrument_id
+    if series.has(iid, "multiple"):
+        return adjusted_closes(series, spec, last_day), None
+    daily = [cid for cid, size in store.contracts(iid) if size == "1d"]
+    if len(daily) > 1:
+        return ([], None, None, None), (
+            f"{iid}: {len(daily)} contracts of daily bars and no multiple prices to"
+            " back-adjust them; import multiple prices (bastion data import-pysystemtrade)"
+        )
+    if not daily:
+        return ([], None, None, None), None
+    frame = (
+        store.read(ContractId(daily[0]), "1d")
+        .with_columns(pl.col("ts").dt.date().alias("day"))
+        .filter(pl.col("day") <= last_day)
+    )
+    if frame.height == 0:
+        return ([], None, None, None), None
+    last = frame.row(frame.height - 1, named=True)
+    return (
+        [float(v) for v in frame["close_ticks"].to_list()],
+        ContractId(daily[0]),
+        int(last["close_ticks"]),
+        last["day"],
+    ), None
 
 
 def _check_data(
@@ -137,6 +172,7 @@ def run_shadow(
     calendars = {iid: calendar_for(spec) for iid, spec in specs.items()}
     target = target_date(calendars, now, asked)
     store = BarStore(Path(profile.data.dir))
+    series = SeriesStore(Path(profile.data.dir))
     generated: list[str] = []
     if not store.contracts() and profile.data.sample:
         from bastion.marketdata.sample import write_sample
@@ -156,7 +192,10 @@ def run_shadow(
     for iid, spec in specs.items():
         cal = calendars[iid]
         day = _data_day(cal, target)
-        closes, contract, ref_ticks, last_day = _daily_closes(store, spec, day)
+        (closes, contract, ref_ticks, last_day), refused = _daily_closes(store, series, spec, day)
+        if refused is not None:
+            problems.append(refused)
+            continue
         if contract is None or ref_ticks is None or last_day is None:
             problems.append(f"{iid}: no daily bars up to {day}")
             continue

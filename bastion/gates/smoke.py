@@ -11,7 +11,12 @@ risk engine, venue, acknowledgement, cancel) without meaning to trade. Guards:
   risk engine (path ``SMOKE``), the write-ahead journal, then the venue; it is marked
   submitted only if the venue took it, and the cancel goes the same way;
 - the engine recovers and reconciles against the venue before anything is sent;
-- one lot, a limit ``offset_ticks`` away from the touch on the passive side.
+- one lot, a limit ``offset_ticks`` away from the touch on the passive side;
+- ``submit-cancel`` needs a prior ``dry-run`` of the same contract, side and volume
+  whose broker snapshot is at most ``snapshot_max_age_seconds`` old, and sends at the
+  dry run's price (the operator's procedure: look first, then send exactly what was
+  looked at); otherwise it refuses in one line naming the dry run to run first. The
+  dry run's result is kept in the run state (``DRY_RUN_STATE``).
 
 ``dry-run`` does everything but send: it prints the order it would send. A fill (the
 market moved through the passive price) is not hidden: it is journaled like any fill,
@@ -20,6 +25,7 @@ the residual position is reported, and a reconciliation runs after the cancel.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,12 +44,17 @@ from bastion.risk.port import OrderPath, OrderRequest
 
 __all__ = [
     "CONFIRM_PHRASE",
+    "DRY_RUN_STATE",
     "ENABLE_VAR",
     "SmokeReport",
     "check_smoke_allowed",
+    "dry_run_price",
+    "dry_run_record",
     "run_smoke",
 ]
 
+DRY_RUN_STATE = "smoke-dry-run.json"
+"""The last dry run's order and broker snapshot time, in the run state folder."""
 ENABLE_VAR = DEFAULT_GUARD.flag
 CONFIRM_PHRASE = DEFAULT_GUARD.phrase
 """Bastion's own pair; a venue whose operators use their own (CTP) has it in
@@ -76,6 +87,55 @@ def check_smoke_allowed(
         )
 
 
+def dry_run_record(report: SmokeReport, snapshot_at: str, at: dt.datetime) -> dict[str, Any]:
+    """What a dry run leaves for the submit that follows it."""
+    return {
+        "contract": report.contract,
+        "side": report.side,
+        "quantity": report.quantity,
+        "limit_ticks": report.limit_ticks,
+        "refused": report.refused,
+        "snapshot_at": snapshot_at,
+        "at": at.isoformat(),
+    }
+
+
+def dry_run_price(
+    record: Mapping[str, Any] | None,
+    contract: str,
+    side: str,
+    quantity: int,
+    *,
+    now: dt.datetime,
+    max_age: dt.timedelta,
+) -> int:
+    """The dry run's price for this submit, or a ``UserError`` (one line) saying which
+    dry run to run first and why the last one does not do."""
+    command = f"bastion smoke-order --contract {contract} --side {side} --mode dry-run"
+    need = (
+        f"submit-cancel needs a dry run of {side} {quantity} {contract} whose broker snapshot"
+        f" is at most {max_age.total_seconds():g} s old: run '{command}' first"
+    )
+    if record is None:
+        raise UserError(f"{need} (no dry run recorded)")
+    ran = f"{record.get('side')} {record.get('quantity')} {record.get('contract')}"
+    if ran != f"{side} {quantity} {contract}":
+        raise UserError(f"{need} (the last dry run was {ran})")
+    if record.get("refused"):
+        raise UserError(f"{need} (the last dry run was refused: {record['refused']})")
+    try:
+        taken = dt.datetime.fromisoformat(str(record.get("snapshot_at")))
+    except ValueError:
+        raise UserError(f"{need} (the last dry run has no snapshot time)") from None
+    age = now - taken
+    if age > max_age or age < dt.timedelta(0):
+        raise UserError(f"{need} (the last dry run's snapshot is {age.total_seconds():.0f} s old)")
+    price = record.get("limit_ticks")
+    if not isinstance(price, int):
+        raise UserError(f"{need} (the last dry run has no price)")
+    return price
+
+
 @dataclass(slots=True)
 class SmokeReport:
     mode: str
@@ -90,6 +150,9 @@ class SmokeReport:
     traded_volume: int = 0
     residual_position: int | None = None
     reconciled: str = "not run"
+    rejected: str = ""
+    """The venue's reason, when it rejected the order."""
+    quantity: int = 1
     counters: dict[str, int] = field(default_factory=dict)
     steps: list[str] = field(default_factory=list)
 
@@ -107,6 +170,7 @@ class SmokeReport:
             "traded_volume": self.traded_volume,
             "residual_position": self.residual_position,
             "reconciled": self.reconciled,
+            "rejected": self.rejected,
             **self.counters,
         }
 
@@ -154,8 +218,11 @@ def run_smoke(  # noqa: PLR0917 - the order's facts, in reading order
     offset_ticks: int = 5,
     timeout: float = 5.0,
     wait: Callable[[float], None] = lambda _s: None,
+    price_ticks: int | None = None,
 ) -> SmokeReport:
-    """The smoke order on the kernel's engine (its gate is the pre-submit gate's)."""
+    """The smoke order on the kernel's engine (its gate is the pre-submit gate's).
+    ``price_ticks``: the price to send at (a submit's, from its dry run); default the
+    passive price ``offset_ticks`` from the touch now."""
     clock = engine.clock
     counters = engine.gateway.counters
     now = clock.now()
@@ -167,7 +234,11 @@ def run_smoke(  # noqa: PLR0917 - the order's facts, in reading order
     _drive(engine, lambda: engine.ready, timeout, wait)
     if not engine.ready:
         return _refuse(report, engine, f"engine not ready: {engine.state().value}")
-    price = _passive_price(engine.stack.market, contract, side, offset_ticks)
+    price = (
+        price_ticks
+        if price_ticks is not None
+        else _passive_price(engine.stack.market, contract, side, offset_ticks)
+    )
     report.limit_ticks = price
     created = BrokerOrderCreated(
         timestamp=clock.now(),
@@ -222,6 +293,8 @@ def _outcome(
         report.final_status = final.state.value
         report.traded_volume = final.filled
         report.venue_order_id = final.venue_order_id
+        if final.state is OrderState.REJECTED:
+            report.rejected = final.reject_reason or "no reason given"
     report.counters = engine.gateway.counters.as_dict()
     positions = engine.venue.positions()
     if positions.value is not None:

@@ -20,12 +20,11 @@ def state_path(resolved: ResolvedProfile, name: str) -> Path:
 def save_state(
     resolved: ResolvedProfile, name: str, data: dict[str, Any], redactor: Redactor
 ) -> Path:
+    """Write a state file atomically (one line naming the path if the disk refuses)."""
+    from bastion.files import write_atomically
+
     path = state_path(resolved, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(redactor(json.dumps(data, indent=2, default=str)), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomically(path, redactor(json.dumps(data, indent=2, default=str)), "state file")
 
 
 def load_state(resolved: ResolvedProfile, name: str) -> dict[str, Any] | None:

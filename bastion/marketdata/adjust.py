@@ -29,7 +29,15 @@ import polars as pl
 
 from bastion.errors import DataError
 
-__all__ = ["GapDifference", "PanamaResult", "RollGap", "compare_adjusted", "panama", "segments"]
+__all__ = [
+    "GapDifference",
+    "PanamaResult",
+    "RollGap",
+    "compare_adjusted",
+    "contract_shifts",
+    "panama",
+    "segments",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +131,26 @@ def panama(multiple: pl.DataFrame, *, strict: bool = False) -> PanamaResult:
         )
     )
     return PanamaResult(series, rolls)
+
+
+def contract_shifts(result: PanamaResult) -> dict[str, float | None]:
+    """Each held contract's back-adjustment: what is added to its prices to put them on
+    the adjusted series (the sum of the gaps of every roll after it; 0 for the latest
+    contract). ``None`` for a contract whose history is blank (an unresolved roll lies
+    after it). A contract held in several segments takes its last segment's shift."""
+    frame = (
+        result.series.group_by("segment")
+        .agg(
+            pl.col("price_contract").first(),
+            (pl.col("adj") - pl.col("price")).drop_nulls().first().alias("shift"),
+            pl.col("adj").is_null().all().alias("blank"),
+        )
+        .sort("segment")
+    )
+    out: dict[str, float | None] = {}
+    for contract, shift, blank in frame.select("price_contract", "shift", "blank").iter_rows():
+        out[str(contract)] = None if blank or shift is None else float(shift)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

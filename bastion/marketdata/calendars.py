@@ -4,7 +4,10 @@ One class, ``SessionCalendar``, answers every question for every exchange; what 
 is where the trading days come from and where an evening session is anchored:
 
 * **China** (SHFE, DCE, CZCE, CFFEX, INE, GFEX): trading days come from the versioned
-  file ``data/china_calendar.yaml`` (weekdays minus listed closures). An evening
+  file ``data/china_calendar.yaml`` (weekdays minus listed closures), followed by the
+  years the operator imported (``bastion data calendar import``,
+  ``bastion.marketdata.calendar_import``) into the data directory named by
+  ``use_operator_calendars``. An evening
   window (``21:00-23:00``, ``21:00-02:30``) belongs to the *next* trading day and is
   held on the evening of the *previous trading day* (Friday night -> Monday), unless a
   holiday lies in between (no night session before a holiday). A day outside the
@@ -24,8 +27,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -34,6 +39,9 @@ from bastion.domain.contracts import SessionWindow
 from bastion.errors import DataError
 from bastion.marketdata.specs import MarketSpec
 
+if TYPE_CHECKING:
+    from bastion.marketdata.calendar_import import ImportedYear
+
 __all__ = [
     "CHINA_CALENDAR",
     "CalendarCoverageError",
@@ -41,6 +49,8 @@ __all__ = [
     "SessionCalendar",
     "calendar_for",
     "china_days",
+    "trading_days_per_year",
+    "use_operator_calendars",
 ]
 
 CHINA_CALENDAR = "CN_FUTURES"
@@ -53,9 +63,16 @@ class CalendarCoverageError(DataError):
 
 
 class ChinaDays:
-    """Trading days of the Chinese futures exchanges, from the versioned file."""
+    """Trading days of the Chinese futures exchanges, from the versioned file and the
+    years imported after it (each must follow the last covered year: a gap ends the
+    coverage, and the years after it are not used)."""
 
-    def __init__(self, text: str, source: str = "china_calendar.yaml") -> None:
+    def __init__(
+        self,
+        text: str,
+        source: str = "china_calendar.yaml",
+        years: Sequence[ImportedYear] = (),
+    ) -> None:
         try:
             doc = yaml.safe_load(text)
             self.version = int(doc["version"])
@@ -71,13 +88,24 @@ class ChinaDays:
         except (KeyError, TypeError, ValueError, AttributeError, yaml.YAMLError) as exc:
             raise DataError(f"{source}: malformed China calendar file ({exc})") from exc
         self.source = source
+        self.imported: list[ImportedYear] = []
+        closed_more: set[dt.date] = set()
+        for year in sorted(years, key=lambda y: y.year):
+            if year.year != self.covered_until.year + 1:
+                break
+            self.covered_until = dt.date(year.year, 12, 31)
+            closed_more.update(d for d, _ in year.closed)
+            self._no_night += list(year.no_night_sessions)
+            self.imported.append(year)
+        if closed_more:
+            self._closed = self._closed | closed_more
 
     def check(self, day: dt.date) -> None:
         if not self.covered_from <= day <= self.covered_until:
             raise CalendarCoverageError(
-                f"the China futures calendar (version {self.version}) covers "
-                f"{self.covered_from} to {self.covered_until}; {day} is outside it: "
-                "update bastion/marketdata/data/china_calendar.yaml"
+                f"no China futures calendar for {day.year} (it covers {self.covered_from} to"
+                f" {self.covered_until}): import {day.year}'s exchange holidays with"
+                " 'bastion data calendar import FILE' (docs/marketdata.md)"
             )
 
     def is_trading_day(self, day: dt.date) -> bool:
@@ -88,11 +116,28 @@ class ChinaDays:
         return not any(a <= evening <= b for a, b in self._no_night)
 
 
+_OPERATOR_DIR: list[Path] = []
+"""The data directory whose imported calendar years are in use (at most one)."""
+
+
+def use_operator_calendars(data_dir: Path | str | None) -> None:
+    """Read the calendar years imported into ``data_dir`` (``bastion data calendar
+    import``) after the bundled file, from the next calendar built on. Every command
+    that loads a profile calls this with the profile's ``data.dir``."""
+    wanted = [Path(data_dir)] if data_dir is not None else []
+    if wanted != _OPERATOR_DIR:
+        _OPERATOR_DIR[:] = wanted
+        china_days.cache_clear()
+
+
 @functools.cache
 def china_days() -> ChinaDays:
+    from bastion.marketdata.calendar_import import imported_years
+
     path = resources.files("bastion.marketdata") / "data" / "china_calendar.yaml"
+    years = imported_years(_OPERATOR_DIR[0]) if _OPERATOR_DIR else []
     return ChinaDays(
-        path.read_text(encoding="utf-8"), "bastion/marketdata/data/china_calendar.yaml"
+        path.read_text(encoding="utf-8"), "bastion/marketdata/data/china_calendar.yaml", years
     )
 
 
@@ -290,3 +335,16 @@ def calendar_for(spec: MarketSpec, days: ChinaDays | None = None) -> SessionCale
             coverage=(source.covered_from, source.covered_until),
         )
     return _western(spec)
+
+
+def trading_days_per_year(calendar: SessionCalendar, day: dt.date) -> int:
+    """How many days trade in a year of ``calendar``: the trading days in the 365 days
+    ending on ``day`` (258 on CME Globex, which trades most US holidays; 242 to 248 in
+    China), or in the 365 days from ``day`` when the calendar does not reach a year
+    back. Annualising by this, not a constant, is what makes a daily volatility or
+    Sharpe ratio an annual one (R11.3)."""
+    year = dt.timedelta(days=364)
+    try:
+        return len(calendar.trading_days(day - year, day))
+    except CalendarCoverageError:
+        return len(calendar.trading_days(day, day + year))

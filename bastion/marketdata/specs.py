@@ -26,6 +26,7 @@ that digit; a two-digit year the one in ``[reference year - 50, reference year +
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -57,7 +58,8 @@ SYMBOL_STYLES = ("month_code", "yymm_lower", "yymm_upper", "ymm_upper")
 _PRODUCT_KEYS = {
     "root", "name", "tick_size", "multiplier", "margin_rate", "price_band", "currency",
     "timezone", "calendar", "symbol_style", "sessions", "months", "expiry_rule",
-    "last_trade_rule", "negative_prices", "max_price", "max_volume",
+    "last_trade_rule", "negative_prices", "max_price", "max_volume", "delivery",
+    "first_notice_rule",
 }  # fmt: skip
 MAX_PRICE_TICKS = 10**9
 """Default bound on a price's size, in ticks: beyond a billion ticks a float64 price can
@@ -143,13 +145,8 @@ class SpecRegistry(Mapping[str, MarketSpec]):
 
     @classmethod
     def bundled(cls) -> SpecRegistry:
-        """The specs shipped with Bastion."""
-        registry = cls()
-        folder = resources.files("bastion.marketdata") / "specs"
-        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-            if entry.name.endswith(".yaml"):
-                registry.add_all(_parse_file(entry.read_text(encoding="utf-8"), entry.name))
-        return registry
+        """The specs shipped with Bastion (a new registry; the files are read once)."""
+        return cls(_bundled_specs())
 
     @classmethod
     def load(cls, user_files: Iterable[Path] = ()) -> SpecRegistry:
@@ -173,6 +170,18 @@ class SpecRegistry(Mapping[str, MarketSpec]):
             if spec.contract.symbol_root == root:
                 return spec
         return None
+
+
+@functools.cache
+def _bundled_specs() -> tuple[MarketSpec, ...]:
+    """The bundled files' specs, parsed once (specs are immutable; registries copy)."""
+    specs: dict[str, MarketSpec] = {}
+    folder = resources.files("bastion.marketdata") / "specs"
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            for spec in _parse_file(entry.read_text(encoding="utf-8"), entry.name):
+                specs[spec.instrument_id] = spec
+    return tuple(specs.values())
 
 
 def venue_symbol(spec: MarketSpec, expiry: str) -> str:
@@ -290,6 +299,8 @@ def _make_spec(
             expiry_rule=str(raw.get("expiry_rule", "")),
             last_trade_rule=str(raw.get("last_trade_rule", "")),
             symbol_root=str(raw.get("root", instrument)),
+            delivery=str(raw.get("delivery", "")),
+            first_notice_rule=str(raw.get("first_notice_rule", "")),
         )
     except ValueError as exc:
         raise DataError(f"{where}: {exc}") from exc

@@ -19,15 +19,18 @@ What it guarantees:
   flight until those fills arrive, so nothing is sent again for what it may still fill
   (the cancel reported, the fill arriving after it, the system resubmitting: the
   overfill of issue 13);
-- any other report for an order Bastion does not know is returned as FOREIGN, never
-  guessed at.
+- a report for an order Bastion does not know is returned as FOREIGN, never guessed at;
+- a venue anomaly (a report the adapter could not read or place) is journaled as a note
+  and returned as ANOMALY; it changes no order. One about a known order is a surprise
+  (its instrument is locked); one that names no known order asks for a reconciliation
+  now (``on_unplaced``), whose breaks lock what does not agree.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -53,6 +56,7 @@ from bastion.domain.venue_events import (
     Expired,
     FillReport,
     Rejected,
+    VenueAnomaly,
     VenueEvent,
 )
 from bastion.errors import IllegalTransition, InvariantError
@@ -97,6 +101,12 @@ class OrderManager:
         self._awaiting: dict[ClientOrderId, Canceled | Expired] = {}
         """Ends the venue reported before the fills it counted (``_await_fills``)."""
         """Called for every surprise after it was journaled (lock and alert)."""
+        self.record_listeners: list[Callable[[Sequence[JournalRecord]], None]] = []
+        """Called with what this OMS journaled, after it was journaled (a backtest's
+        reconciler indexes fills this way instead of reading the journal back)."""
+        self.on_unplaced: Callable[[str], None] | None = None
+        """Called for a venue anomaly that names no known order, after it was journaled
+        (the engine reconciles at once: a report it could not read may have been a fill)."""
 
     @property
     def book(self) -> Book:
@@ -106,6 +116,8 @@ class OrderManager:
     def record(self, *records: JournalRecord) -> None:
         """Journal, then fold. The only way state changes."""
         self.ledger.record(records)
+        for listener in self.record_listeners:
+            listener(records)
 
     def write_ahead(self, created: BrokerOrderCreated) -> BrokerOrder:
         """Record an order before any venue may see it (R5.1). Returns the live order."""
@@ -142,6 +154,8 @@ class OrderManager:
         return order
 
     def apply(self, event: VenueEvent) -> Applied:  # noqa: PLR0911 - one return per report kind
+        if isinstance(event, VenueAnomaly):
+            return self._venue_anomaly(event)
         venue_id = getattr(event, "venue_order_id", None)
         if isinstance(event, FillReport):
             venue_id = event.fill.venue_order_id
@@ -336,6 +350,24 @@ class OrderManager:
             text=text,
             data={"client_order_id": order.client_order_id, "contract_id": order.contract_id},
         )
+
+    def _venue_anomaly(self, event: VenueAnomaly) -> Applied:
+        text = f"venue anomaly ({event.kind}): {event.message}"
+        ids = {
+            "client_order_id": event.client_order_id,
+            "venue_order_id": event.venue_order_id,
+            "exec_id": event.exec_id,
+        }
+        data = {"kind": event.kind} | {k: v for k, v in ids.items() if v is not None}
+        order = self.find(event.client_order_id, event.venue_order_id)
+        if order is not None:
+            data["contract_id"] = order.contract_id
+        self.record(Note(timestamp=event.timestamp, kind="anomaly", text=text, data=data))
+        if order is not None:
+            self._tell(order.contract_id, "venue_anomaly", text)  # its instrument is locked
+        elif self.on_unplaced is not None:
+            self.on_unplaced(text)  # no order to place it on: reconcile against the venue now
+        return Applied(ApplyOutcome.ANOMALY, order, text)
 
     def _anomaly(self, order: BrokerOrder, when: dt.datetime, text: str) -> Applied:
         self.record(self._note(order, when, text))

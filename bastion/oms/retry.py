@@ -51,12 +51,34 @@ class _Intent:
     reasons: list[Reason] = field(default_factory=list)
 
 
+class StateStore(Protocol):
+    def get_state(self, key: str) -> str | None: ...
+
+    def set_state(self, key: str, value: str) -> None: ...
+
+
+_RETRIES = "oms.retries"
+
+
 class RetryTracker:
-    def __init__(self, *, loop_threshold: int = 5) -> None:
+    """Attempts per intent. With a ``state`` store they are persisted on every change
+    (a failure, or a success that clears a count) and read back on start, so a restart
+    neither forgets a loop nor grants a fresh set of retries (R5.5, durable intent)."""
+
+    def __init__(self, *, loop_threshold: int = 5, state: StateStore | None = None) -> None:
         self.loop_threshold = loop_threshold
         self._intents: dict[str, _Intent] = {}
         self.retries = 0
         self.trips: list[tuple[InstrumentId, str]] = []
+        self._state = state
+        raw = state.get_state(_RETRIES) if state is not None else None
+        for intent, (attempts, reasons) in (json.loads(raw) if raw else {}).items():
+            self._intents[intent] = _Intent(int(attempts), [Reason(r) for r in reasons])
+
+    def _save(self) -> None:
+        if self._state is not None:
+            data = {k: [v.attempts, [str(r) for r in v.reasons]] for k, v in self._intents.items()}
+            self._state.set_state(_RETRIES, json.dumps(data, sort_keys=True))
 
     def on_failure(
         self, intent: str, instrument_id: InstrumentId, reason: Reason, now: dt.datetime
@@ -64,6 +86,7 @@ class RetryTracker:
         state = self._intents.setdefault(intent, _Intent())
         state.attempts += 1
         state.reasons.append(reason)
+        self._save()
         if state.attempts >= self.loop_threshold:
             why = f"{intent} failed {state.attempts} times ({', '.join(state.reasons)})"
             self.trips.append((instrument_id, why))
@@ -86,17 +109,12 @@ class RetryTracker:
         )
 
     def on_success(self, intent: str) -> None:
-        self._intents.pop(intent, None)
+        if self._intents.pop(intent, None) is not None:
+            self._save()
 
     def attempts(self, intent: str) -> int:
         found = self._intents.get(intent)
         return 0 if found is None else found.attempts
-
-
-class StateStore(Protocol):
-    def get_state(self, key: str) -> str | None: ...
-
-    def set_state(self, key: str, value: str) -> None: ...
 
 
 _RESTARTS = "oms.restarts"

@@ -25,12 +25,15 @@ from typing import Any, Protocol, TextIO
 import structlog
 
 from bastion.domain.records import (
+    Allocation,
     BrokerOrderCreated,
     BrokerOrderSubmitted,
     ContractOrderCreated,
+    FamilyCompleted,
     FillRecorded,
     InstrumentOrderCreated,
     JournalRecord,
+    OrderStopped,
     OrderTransition,
 )
 from bastion.secrets import Redactor
@@ -85,6 +88,19 @@ class CorrelationIndex:
         self._by_order: dict[str, str] = {}
 
     def of(self, record: JournalRecord) -> str:
+        created = self._created(record)
+        if created is not None:
+            return created
+        if isinstance(record, BrokerOrderSubmitted | OrderTransition):
+            return self._by_order.get(record.client_order_id, f"unknown#{record.client_order_id}")
+        if isinstance(record, FillRecorded):
+            coid = record.fill.client_order_id
+            return self._by_order.get(coid, f"unknown#{coid}")
+        order = _family_order(record)
+        return self._by_order.get(order, "") if order is not None else ""
+
+    def _created(self, record: JournalRecord) -> str | None:
+        """A new order's id (noted for its children), or ``None`` for other records."""
         if isinstance(record, InstrumentOrderCreated):
             when = record.timestamp.astimezone(dt.UTC).isoformat()
             cid = f"{record.strategy_id}/{record.instrument_id}@{when}#{record.order_id}"
@@ -102,12 +118,16 @@ class CorrelationIndex:
             cid = parent or f"{record.venue or 'broker'}#{record.client_order_id}"
             self._by_order[record.client_order_id] = cid
             return cid
-        if isinstance(record, BrokerOrderSubmitted | OrderTransition):
-            return self._by_order.get(record.client_order_id, f"unknown#{record.client_order_id}")
-        if isinstance(record, FillRecorded):
-            coid = record.fill.client_order_id
-            return self._by_order.get(coid, f"unknown#{coid}")
-        return ""
+        return None
+
+
+def _family_order(record: JournalRecord) -> str | None:
+    """The order a completion, stop or allocation belongs to, if it names one."""
+    if isinstance(record, FamilyCompleted | OrderStopped):
+        return str(record.order_id)
+    if isinstance(record, Allocation) and record.instrument_order_id is not None:
+        return str(record.instrument_order_id)
+    return None
 
 
 def _fields(record: JournalRecord) -> dict[str, Any]:

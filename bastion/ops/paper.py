@@ -71,6 +71,11 @@ class VenueSessionResult:
     problems: list[str] = field(default_factory=list)
 
     @property
+    def done_for_today(self) -> bool:
+        """Reconciled clean and trading normally (the targets may still be unmet)."""
+        return self.reconcile_clean and self.state == EngineState.TRADING
+
+    @property
     def done(self) -> bool:
         """Targets met, reconciled clean, and trading normally: nothing left to do."""
         return self.targets_met and self.reconcile_clean and self.state == EngineState.TRADING
@@ -201,10 +206,12 @@ class VenueSession:
         *,
         seconds: float,
         until_met: bool = True,
+        until: Callable[[], bool] | None = None,
     ) -> VenueSessionResult:
         """Trade toward ``targets`` (or what a callable returns at each pass, for targets
         that move) for at most ``seconds``; with ``until_met``, stop once they are met,
-        reconciled clean and nothing is halted or pending."""
+        reconciled clean and nothing is halted or pending; with ``until``, also stop
+        once it holds (checked after each pass)."""
         fixed = targets if not callable(targets) else None
         wanted = targets if callable(targets) else (lambda: fixed or [])
         engine = self.engine
@@ -220,6 +227,8 @@ class VenueSession:
                 disconnects = engine.disconnects
                 self.log.warning("disconnect", reason=engine.venue.last_disconnect_reason)
             self._flush_log()
+            if until is not None and until():
+                break
             if (
                 until_met
                 and engine.ready

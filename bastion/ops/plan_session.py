@@ -1,7 +1,8 @@
 """``bastion session`` for a venue profile (paper, and later live): execute the signal plan.
 
 The operator's day (docs/operator-day.md): ``bastion shadow`` writes the signal plan,
-``bastion gate dry-run`` says whether it may go, and this runs it. The plan's targets
+``bastion gate dry-run`` says whether it may go, and this runs it: the plan the gate
+approved (``bastion.gates.approval.session_plan`` chooses it), never another. The plan's targets
 become targets of its strategy line; the plan's risk level is the risk engine's; every
 order passes the pre-submit gate (the dry-run gate's checks again, with the broker state
 refreshed at each reconciliation), then the instrument locks and broker truth, then the
@@ -32,7 +33,7 @@ from bastion.gates.shadow import plans_dir
 from bastion.ops.paper import VenueSession, VenueSessionResult
 from bastion.recon.breaks import ReconReport
 from bastion.risk.port import RiskGate
-from bastion.strategy.plan import SignalPlan, latest_plan, load_plan
+from bastion.strategy.plan import SignalPlan, load_plan, newest_plan
 from bastion.venues.registry import open_venue, profile_contracts
 
 __all__ = ["PlanSessionResult", "plan_targets", "run_plan_session"]
@@ -62,14 +63,20 @@ def plan_targets(plan: SignalPlan, when: dt.datetime) -> list[Target]:
 
 
 def run_plan_session(
-    resolved: ResolvedProfile, *, seconds: float, stay: bool = False
+    resolved: ResolvedProfile,
+    *,
+    seconds: float,
+    plan_path: Path | None = None,
+    stay: bool = False,
 ) -> PlanSessionResult:
-    """``stay``: keep the engine running until ``seconds``, even once the targets are met
+    """Execute ``plan_path`` (default: the plan generated last) against the venue.
+    ``stay``: keep the engine running until ``seconds``, even once the targets are met
     (an engine that keeps watching, reconciling and acting on operator requests)."""
     profile = resolved.profile
     if profile.environment is Environment.SIM:  # pragma: no cover - the CLI routes sim away
         raise UserError("a sim profile runs the simulated session, not a venue session")
-    plan_path = latest_plan(plans_dir(resolved))
+    if plan_path is None:
+        plan_path = newest_plan(plans_dir(resolved))
     if plan_path is None:
         raise UserError(
             f"no signal plan for profile {profile.name} in {plans_dir(resolved)}; run"

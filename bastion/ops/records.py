@@ -171,13 +171,11 @@ class RunRecord:
         return "\n".join(lines)
 
 
-def write_text_redacted(path: Path, text: str, redactor: Redactor) -> Path:
-    """Write ``text`` atomically, secrets and account ids masked."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(redactor(text), encoding="utf-8")
-    tmp.replace(path)
-    return path
+def write_text_redacted(path: Path, text: str, redactor: Redactor, what: str = "report") -> Path:
+    """Write ``text`` atomically, secrets and account ids masked; one line if refused."""
+    from bastion.files import write_atomically
+
+    return write_atomically(path, redactor(text), what)
 
 
 def write_record(
@@ -198,6 +196,6 @@ def write_record(
     data["lang"] = lang
     if account is not None:
         data["account"] = mask_account(account)
-    write_text_redacted(json_path, json.dumps(data, indent=2, default=str), redactor)
-    write_text_redacted(md_path, record.markdown(lang), redactor)
+    write_text_redacted(json_path, json.dumps(data, indent=2, default=str), redactor, "run record")
+    write_text_redacted(md_path, record.markdown(lang), redactor, "run record")
     return json_path, md_path

@@ -10,11 +10,16 @@ at a time (the stack holds the lock); algos never talk to venues themselves.
   ``adverse_ticks`` against us, or within ``close_window`` of the session end.
 - ``TwapAlgo``: clips every ``interval``, each no larger than ``clip_lots`` nor than
   ``liquidity_fraction`` of the visible size on the side we take.
+
+A profile chooses the algo per instrument (``execution``; ``AlgoChoice``); the stack
+names it on each contract order (``ContractOrder.algo``), so a restart builds the same
+algo again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -23,8 +28,10 @@ from bastion.domain.market import MarketQuote
 from bastion.domain.orders import BrokerOrder, ContractOrder
 
 __all__ = [
+    "ALGO_NAMES",
     "Algo",
     "AlgoAction",
+    "AlgoChoice",
     "BestExecutionAlgo",
     "ChildSpec",
     "MarketAlgo",
@@ -161,13 +168,47 @@ class TwapAlgo:
         return AlgoAction(submit=ChildSpec(clip, OrderType.MARKET), note=f"clip {clip}")
 
 
-def make_algo(name: str) -> Algo:
-    algos: dict[str, type[MarketAlgo] | type[BestExecutionAlgo] | type[TwapAlgo]] = {
-        "market": MarketAlgo,
-        "best": BestExecutionAlgo,
-        "twap": TwapAlgo,
-    }
-    try:
-        return algos[name]()
-    except KeyError:
-        raise ValueError(f"unknown algo {name!r}; expected one of {sorted(algos)}") from None
+ALGO_NAMES = ("market", "best", "twap")
+
+
+@dataclass(frozen=True, slots=True)
+class AlgoChoice:
+    """An instrument's algo as a profile chooses it (``execution``): its name and its
+    parameters in the profile's units (seconds, ticks, lots, a fraction)."""
+
+    name: str
+    params: Mapping[str, float | int] = field(default_factory=dict)
+
+    def build(self) -> Algo:
+        return make_algo(self.name, self.params)
+
+
+def make_algo(name: str, params: Mapping[str, float | int] | None = None) -> Algo:
+    """A fresh algo; ``params`` as ``AlgoChoice`` holds them (validated by the profile)."""
+    p = dict(params or {})
+    seconds = dt.timedelta
+
+    def pop_seconds(key: str) -> dict[str, dt.timedelta]:
+        return {} if key not in p else {key.removesuffix("_seconds"): seconds(seconds=p.pop(key))}
+
+    if name == "market":
+        algo: Algo = MarketAlgo()
+    elif name == "best":
+        kwargs: dict[str, object] = {**pop_seconds("patience_seconds")}
+        if "close_window_seconds" in p:
+            kwargs["close_window"] = seconds(seconds=p.pop("close_window_seconds"))
+        if "adverse_ticks" in p:
+            kwargs["adverse_ticks"] = int(p.pop("adverse_ticks"))
+        algo = BestExecutionAlgo(**kwargs)  # type: ignore[arg-type]
+    elif name == "twap":
+        kwargs = {**pop_seconds("interval_seconds")}
+        if "clip_lots" in p:
+            kwargs["clip_lots"] = int(p.pop("clip_lots"))
+        if "liquidity_fraction" in p:
+            kwargs["liquidity_fraction"] = float(p.pop("liquidity_fraction"))
+        algo = TwapAlgo(**kwargs)  # type: ignore[arg-type]
+    else:
+        raise ValueError(f"unknown algo {name!r}; expected one of {sorted(ALGO_NAMES)}")
+    if p:
+        raise ValueError(f"algo {name}: unknown parameters {sorted(p)}")
+    return algo

@@ -63,7 +63,7 @@ from bastion.errors import UserError
 from bastion.oms import ApplyOutcome, OrderManager
 from bastion.oms.retry import RetryTracker, Verdict
 from bastion.oms.sending import OrderSender, SendOutcome
-from bastion.orders.algos import Algo, ChildSpec, make_algo
+from bastion.orders.algos import Algo, AlgoChoice, ChildSpec, make_algo
 from bastion.orders.generation import (
     Overrides,
     StrategyTrade,
@@ -101,6 +101,8 @@ class StackHandler:
     overrides: Overrides = field(default_factory=Overrides)
     position_limits: Mapping[InstrumentId, int] = field(default_factory=dict)
     default_algo: str = "market"
+    algos: Mapping[InstrumentId, AlgoChoice] = field(default_factory=dict)
+    """Per instrument: the profile's algo and its parameters, over ``default_algo``."""
     session_end: dt.datetime | None = None
     retries: RetryTracker = field(default_factory=RetryTracker)
     """R5.5: each reason's retry policy, and the loop breaker."""
@@ -318,9 +320,21 @@ class StackHandler:
                         side=io.side,
                         quantity=lots,
                         parent_id=io.order_id,
-                        algo=self.default_algo,
+                        algo=self._algo_name(io.instrument_id),
                     )
                 )
+
+    def _algo_name(self, instrument: InstrumentId) -> str:
+        chosen = self.algos.get(instrument)
+        return chosen.name if chosen is not None else self.default_algo
+
+    def _make_algo(self, co: ContractOrder) -> Algo:
+        """The contract order's algo with the instrument's parameters when the profile
+        chose that algo for it; the algo's defaults otherwise."""
+        chosen = self.algos.get(co.instrument_id)
+        if chosen is not None and chosen.name == co.algo:
+            return chosen.build()
+        return make_algo(co.algo)
 
     def _forget_completed(self) -> None:
         """Drop algo state of families that left the stack, so work never grows with history."""
@@ -421,7 +435,7 @@ class StackHandler:
             state = self._algos.get(co.order_id)
             if state is None:
                 # The algo lock (R4.4): one algo instance per contract order, held here.
-                state = self._algos[co.order_id] = _AlgoState(make_algo(co.algo))
+                state = self._algos[co.order_id] = _AlgoState(self._make_algo(co))
             if state.not_before is not None and now < state.not_before:
                 continue
             if co.spread_leg is not None:
@@ -605,7 +619,9 @@ class StackHandler:
         co = self.oms.book.contract_order(order.parent_id)
         if co is None or co.stopped is not None:
             return
-        state = self._algos.setdefault(co.order_id, _AlgoState(make_algo(co.algo)))
+        state = self._algos.get(co.order_id) or self._algos.setdefault(
+            co.order_id, _AlgoState(self._make_algo(co))
+        )
         reason_text = (order.reject_reason or "").split(":", 1)[0]
         try:
             reason = Reason(reason_text)

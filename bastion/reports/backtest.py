@@ -104,6 +104,8 @@ class ReportContext:
     day_of: Callable[[dt.datetime], dt.date] | None = None
     """The account's trading day of a moment (the engine's, from exchange calendars);
     ``None``: the UTC date."""
+    periods_per_year: int = TRADING_DAYS_PER_YEAR
+    """Trading days per year of the account's calendar: what annualised figures use."""
 
     @classmethod
     def from_profile(
@@ -112,12 +114,27 @@ class ReportContext:
         *,
         rates: Mapping[str, Decimal] | None = None,
         problems: Sequence[str] = (),
+        start: dt.date | None = None,
     ) -> ReportContext:
+        """The context of a profile's run: its rates to the base currency (the
+        profile's ``fx`` unless ``rates`` are given) and the account calendar's trading
+        days per year around ``start`` (the run's first day; default today)."""
         from bastion.engine.days import TradingDays, calendars_for
+        from bastion.marketdata.calendars import calendar_for, trading_days_per_year
+        from bastion.marketdata.fx import profile_fx
+        from bastion.marketdata.specs import SpecRegistry
         from bastion.reports.sources import profile_specs
 
         specs = profile_specs(profile)
         days = TradingDays(calendars_for(specs), InstrumentId(profile.instruments[0]))
+        if rates is None:
+            rates = profile_fx(profile).usable(None)
+        periods = TRADING_DAYS_PER_YEAR
+        account = SpecRegistry.bundled().get(profile.instruments[0])
+        if account is not None:
+            periods = trading_days_per_year(
+                calendar_for(account), start or dt.datetime.now(dt.UTC).date()
+            )
         return cls(
             profile=profile.name,
             strategy=profile.strategy_line,
@@ -131,6 +148,7 @@ class ReportContext:
             rates=rates,
             problems=tuple(problems),
             day_of=days.account_day,
+            periods_per_year=periods,
         )
 
     @property
@@ -210,10 +228,12 @@ class BacktestReport:
         return write_page(backtest_page(self), path, scripts="inline")
 
 
-def _figures(equity: Sequence[float], traded_lots: int) -> Figures:
+def _figures(equity: Sequence[float], traded_lots: int, periods_per_year: int) -> Figures:
     returns = daily_returns(equity)
-    a = analyse(equity, traded_lots)
-    vol = rolling_volatility(returns, len(returns)) if len(returns) >= 2 else [None]
+    a = analyse(equity, traded_lots, periods_per_year)
+    vol = (
+        rolling_volatility(returns, len(returns), periods_per_year) if len(returns) >= 2 else [None]
+    )
     return Figures(
         analytics=a,
         volatility=vol[-1] or 0.0,
@@ -312,7 +332,8 @@ def build_backtest_report(run: BacktestRun, context: ReportContext) -> BacktestR
     traded_lots = sum(f.fill.quantity for f in facts)
     with_capital = [float(context.capital), *equity]
     returns = daily_returns(with_capital)
-    figures = _figures(with_capital, traded_lots)
+    periods = context.periods_per_year
+    figures = _figures(with_capital, traded_lots, periods)
     bench_returns = (
         buy_and_hold(marks, context.data_dir, context.instruments)
         if context.data_dir is not None and marks.closes
@@ -325,7 +346,7 @@ def build_backtest_report(run: BacktestRun, context: ReportContext) -> BacktestR
         for r in bench_returns:
             value *= 1.0 + (r or 0.0)
             benchmark.append(value)
-        bench_figures = _figures([float(context.capital), *benchmark], 0)
+        bench_figures = _figures([float(context.capital), *benchmark], 0, periods)
     span = _span(marks, days)
     in_market = time_in_market(facts, span)
     any_position = _any_position(facts, span)
@@ -344,15 +365,13 @@ def build_backtest_report(run: BacktestRun, context: ReportContext) -> BacktestR
         equity_source=source,
         equity_note=note,
         figures=figures,
-        caveat=short_sample_caveat(len(days)),
+        caveat=short_sample_caveat(len(days), periods),
         pnl_by_day=pnl,
         exposure_by_day=exposure,
         summary=summary,
         monthly=monthly_returns(days, equity, float(context.capital)),
-        rolling_sharpe=rolling_sharpe(returns, context.rolling_window, TRADING_DAYS_PER_YEAR),
-        rolling_volatility=rolling_volatility(
-            returns, context.rolling_window, TRADING_DAYS_PER_YEAR
-        ),
+        rolling_sharpe=rolling_sharpe(returns, context.rolling_window, periods),
+        rolling_volatility=rolling_volatility(returns, context.rolling_window, periods),
         benchmark=benchmark,
         benchmark_figures=bench_figures,
         trips=trips,

@@ -1,16 +1,24 @@
 """The operator's daily report (R8.8): may tonight's orders go, and if not, why not?
 
-It answers, in this order: the headline (YES / NO and why); the latest completed data
-date; the pool's period and source (with STALE INPUT when it is); the risk level and
-what it allows; the target signals; the broker's account state; the gate's status;
-whether any order API was called today; whether the next session has orders to act
+It answers, in this order: the headline (YES / NO and why); the signal plan it read
+(path, kind, target date); the latest completed data date; the pool's period and
+source (with STALE INPUT when it is); the risk level and what it allows; the target
+signals; the broker's account state; the gate's status; whether any order API was
+called today; whether the next session has orders to act
 on; the output files; the next step. Every fact comes from files the day's commands
 wrote (the plan, the probe's snapshot, the gate's result, the run records), so the
 report can be made at any time, by anyone, without a broker connection.
 
-It also shows the account's money as Bastion's journal has it: equity, realised and
+It lists the positions held within the expiry guard's window (the roll should have
+moved them; ``bastion.reports.expiry``), and shows the account's money as Bastion's
+journal has it: equity, realised and
 unrealised P&L, commissions and slippage per currency (and in the base currency where
 rates allow; ``bastion.reports.pnl_report``), with a dated chart of net P&L.
+
+The headline and the next step come from one decision (``_verdict``), so they never
+contradict each other: a NO never ends with "orders may go", and a gate whose orders a
+session has since acted on, or that judged another plan than the one read here, is a
+NO whose next step is to probe and run the gate again.
 
 Written as Markdown and HTML (``<records_dir>/reports/daily-<date>.*``, the HTML on the
 shared report template); the CLI also prints it in the terminal.
@@ -24,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bastion.gates.approval import same_path
 from bastion.gates.broker import BrokerState, broker_state_path, load_broker_state
 from bastion.gates.profiles import ResolvedProfile
 from bastion.gates.state import load_state, state_path
@@ -33,7 +42,7 @@ from bastion.reports.ledger import PnlSummary
 from bastion.reports.money import NO_REFERENCE
 from bastion.reports.tables import TableData, facts_table, grid
 from bastion.secrets import Redactor
-from bastion.strategy.plan import SignalPlan, latest_plan, load_plan
+from bastion.strategy.plan import SignalPlan, load_plan, newest_plan, plan_digest
 
 __all__ = [
     "LEVEL_MEANING",
@@ -62,10 +71,29 @@ class DailyFacts:
     signals: list[dict[str, Any]] = field(default_factory=list)
     output_files: list[str] = field(default_factory=list)
     next_step: str = ""
+    plan: str | None = None
+    """The signal plan the report read (its path)."""
     pnl: PnlSummary | None = None
     money: list[tuple[str, str]] = field(default_factory=list)
     """Capital, Bastion's equity and the broker's last equity."""
     pnl_chart: Chart | None = None
+    expiring: TableData | None = None
+    """Positions within the expiry guard's window (``bastion.reports.expiry``)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": "daily",
+            "profile": self.profile,
+            "role": self.role,
+            "may_go": self.may_go,
+            "headline": self.headline,
+            "plan": self.plan,
+            "facts": dict(self.rows),
+            "signals": self.signals,
+            "money": dict(self.money),
+            "output_files": self.output_files,
+            "next_step": self.next_step,
+        }
 
 
 def _api_calls_today(records_dir: Path, today: dt.date) -> tuple[int, int, list[str]]:
@@ -99,18 +127,29 @@ def _last_session(records_dir: Path, today: dt.date) -> str | None:
     return latest
 
 
-def _plan_rows(plan: SignalPlan | None) -> list[tuple[str, str]]:
-    if plan is None:
-        return [("latest completed data date", "no plan yet: run 'bastion shadow'")]
-    dates = ", ".join(sorted({s.data_date for s in plan.signals})) or "-"
-    complete = (
-        "complete" if plan.data_complete else "INCOMPLETE: " + "; ".join(plan.data_problems[:2])
-    )
+def _plan_rows(plan: SignalPlan | None, path: Path | None) -> list[tuple[str, str]]:
+    if plan is None or path is None:
+        return [
+            ("signal plan", "none yet: run 'bastion shadow'"),
+            ("latest completed data date", "no plan yet: run 'bastion shadow'"),
+        ]
+    dates = ", ".join(plan.data_dates) or "-"
+    if plan.data_complete is None:
+        data = f"{plan.target_date} (no data read: a {plan.kind} plan, targets 0)"
+    else:
+        complete = (
+            "complete" if plan.data_complete else "INCOMPLETE: " + "; ".join(plan.data_problems[:2])
+        )
+        data = f"{plan.target_date} (data {dates}, {complete})"
     pool = plan.pool
     stale = f" -- STALE INPUT: {pool.why}" if pool.stale else ""
     meaning = LEVEL_MEANING.get(plan.risk_level, UNKNOWN_LEVEL)
     return [
-        ("latest completed data date", f"{plan.target_date} (data {dates}, {complete})"),
+        (
+            "signal plan",
+            f"{path} ({plan.kind}, target date {plan.target_date}, made {plan.generated_at})",
+        ),
+        ("latest completed data date", data),
         (
             "pool period / source",
             f"{pool.period} ({pool.start} to {pool.end}); {pool.source}; {pool.file}{stale}",
@@ -140,27 +179,59 @@ def _broker_row(
     return ("broker account state", text)
 
 
-def _gate_view(gate: dict[str, Any] | None, plan: SignalPlan | None) -> tuple[str, bool, list[str]]:
-    """The gate's line, whether it passed for this plan, and its orders."""
+@dataclass(frozen=True, slots=True)
+class _GateView:
+    line: str
+    passed: bool
+    orders: list[str]
+    next_step: str
+    """What to do when it did not pass ("" when it did)."""
+
+    @classmethod
+    def no(cls, line: str, next_step: str) -> _GateView:
+        """A gate view that does not let orders go, and what to do about it."""
+        return cls(line=line, passed=False, orders=[], next_step=next_step)
+
+
+RE_GATE = "re-run 'bastion probe' and 'bastion gate dry-run'"
+
+
+def _gate_view(
+    gate: dict[str, Any] | None, plan: SignalPlan | None, plan_path: Path | None
+) -> _GateView:
+    """The gate's line, whether it passed for exactly this plan, its orders, and what to
+    do when it did not."""
     if gate is None:
-        return "not run: run 'bastion gate dry-run'", False, []
-    for_plan = plan is None or gate.get("target_date") == plan.target_date
-    line = f"{gate.get('result')} (at {gate.get('at')})"
-    if not for_plan:
-        line += f" -- for {gate.get('target_date')}, not this plan's date: re-run the gate"
-    passed = for_plan and gate.get("status") == "executable"
-    return line, passed, list(gate.get("orders") or []) if for_plan else []
+        return _GateView.no(
+            "not run: run 'bastion gate dry-run'",
+            "run 'bastion probe', then 'bastion gate dry-run'",
+        )
+    line = f"{gate.get('result')} (at {gate.get('at')}; plan {gate.get('plan') or 'none'})"
+    judged = gate.get("plan")
+    for_plan = (
+        plan_path is not None
+        and judged is not None
+        and same_path(Path(judged), plan_path)
+        and gate.get("plan_sha256") == plan_digest(plan_path)
+    )
+    if plan is not None and not for_plan:
+        return _GateView.no(
+            line + f" -- it judged another plan than {plan_path}: re-run the gate",
+            f"run 'bastion gate dry-run' on {plan_path}",
+        )
+    if gate.get("status") != "executable":
+        return _GateView.no(
+            line,
+            str(gate.get("next_step") or "")
+            or "do not trade: fix the first failed check (docs/operator-day.md), then re-run",
+        )
+    return _GateView(line=line, passed=True, orders=list(gate.get("orders") or []), next_step="")
 
 
-def _verdict(  # noqa: PLR0917 - private helper taking the facts it weighs
-    resolved: ResolvedProfile,
-    plan: SignalPlan | None,
-    gate: dict[str, Any] | None,
-    gate_line: str,
-    orders: list[str],
-    passed: bool,
+def _verdict(
+    resolved: ResolvedProfile, plan: SignalPlan | None, gate: _GateView
 ) -> tuple[bool, str, str]:
-    """May the orders go, the headline, and the next step."""
+    """May the orders go, the headline and the next step: one decision, so they agree."""
     if resolved.is_comparison:
         return (
             False,
@@ -173,43 +244,36 @@ def _verdict(  # noqa: PLR0917 - private helper taking the facts it weighs
             "NO: there is no signal plan yet",
             "run 'bastion shadow', then 'bastion probe' and 'bastion gate dry-run'",
         )
-    if gate is None:
-        return False, "NO: the gate has not run", "run 'bastion probe', then 'bastion gate dry-run'"
-    if not passed:
-        return (
-            False,
-            f"NO: {gate_line}",
-            str(gate.get("next_step") or "")
-            or "do not trade: fix the first failed check (docs/operator-day.md), then re-run",
-        )
-    what = f" ({len(orders)} order(s))" if orders else " (nothing to trade)"
+    if not gate.passed:
+        return False, f"NO: {gate.line}", gate.next_step
+    what = f" ({len(gate.orders)} order(s))" if gate.orders else " (nothing to trade)"
     return (
         True,
         "YES: tonight's orders may go" + what,
-        "start the session before the market opens; watch it: bastion session -p P --watch",
+        "start the session before the market opens; watch it: bastion session --watch",
     )
 
 
 def daily_facts(resolved: ResolvedProfile, now: dt.datetime) -> DailyFacts:
     profile = resolved.profile
-    plan_path = latest_plan(Path(profile.records_dir) / "plans")
+    plan_path = newest_plan(Path(profile.records_dir) / "plans")
     plan: SignalPlan | None = load_plan(plan_path) if plan_path else None
     max_age = dt.timedelta(seconds=profile.snapshot_max_age_seconds)
     broker = load_broker_state(broker_state_path(profile))
     gate = load_state(resolved, "gate-latest.json")
-    rows = _plan_rows(plan)
+    rows = _plan_rows(plan, plan_path)
     rows.append(_broker_row(broker, now, max_age))
-    gate_line, passed, orders = _gate_view(gate, plan)
+    view = _gate_view(gate, plan, plan_path)
     session_at = _last_session(Path(profile.records_dir), now.date())
-    if passed and gate is not None and session_at and session_at > str(gate.get("at", "")):
+    if view.passed and gate is not None and session_at and session_at > str(gate.get("at", "")):
         # The gate's orders were acted on since: its "executable" no longer says what is
         # left to do. Fail closed until the broker is probed and the gate run again.
-        passed, orders = False, []
-        gate_line += (
-            f" -- a session ran after it ({session_at}): re-run 'bastion probe' and"
-            " 'bastion gate dry-run' before any further orders"
+        view = _GateView.no(
+            view.line + f" -- a session ran after it ({session_at}): {RE_GATE} before any"
+            " further orders",
+            f"{RE_GATE}: the session acted on this gate's orders",
         )
-    rows.append(("gate status", gate_line))
+    rows.append(("gate status", view.line))
     send, cancel, callers = _api_calls_today(Path(profile.records_dir), now.date())
     called = (
         f"YES: {send} send, {cancel} cancel ({'; '.join(callers)})"
@@ -217,19 +281,27 @@ def daily_facts(resolved: ResolvedProfile, now: dt.datetime) -> DailyFacts:
         else "NO order API call today"
     )
     rows.append(("order API called?", called))
-    if passed and orders:
-        actionable = f"YES: {len(orders)} order(s): " + "; ".join(orders)
-    elif passed:
+    if view.passed and view.orders:
+        actionable = f"YES: {len(view.orders)} order(s): " + "; ".join(view.orders)
+    elif view.passed:
         actionable = "no: the broker is already at target"
     else:
         actionable = "NO: the gate has not passed"
     rows.append(("next session has orders to act on?", actionable))
-    may_go, headline, next_step = _verdict(resolved, plan, gate, gate_line, orders, passed)
+    may_go, headline, next_step = _verdict(resolved, plan, view)
     candidates = (plan_path, broker_state_path(profile), state_path(resolved, "gate-latest.json"))
     files = [str(p) for p in candidates if p is not None and p.exists()]
     from bastion.reports.pnl_report import equity_rows, pnl_chart, profile_pnl
 
     summary, fills, specs = profile_pnl(resolved, now)
+    from bastion.reports.expiry import expiring_positions, expiry_table
+
+    held = (
+        broker.positions
+        if broker is not None and broker.positions is not None
+        else {str(c.contract): c.position for c in summary.contracts if c.position}
+    )
+    expiring = expiry_table(profile, expiring_positions(profile, held, now))
     return DailyFacts(
         profile=profile.name,
         role=resolved.role.value,
@@ -239,16 +311,18 @@ def daily_facts(resolved: ResolvedProfile, now: dt.datetime) -> DailyFacts:
         signals=[_signal_row(s.row()) for s in plan.signals] if plan else [],
         output_files=files,
         next_step=next_step,
+        plan=str(plan_path) if plan_path else None,
         pnl=summary,
         money=equity_rows(resolved, summary),
         pnl_chart=pnl_chart(fills, specs),
+        expiring=expiring,
     )
 
 
 def _signal_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A plan signal for people: a zero reference is the flatten plan's "no price"."""
+    """A plan signal for people: a flatten plan's signals have no reference price."""
     reference = str(row.get("reference", ""))
-    if reference in {"", "0", "0.0"}:
+    if reference in {"", "none", "0", "0.0"}:
         row = {**row, "reference": NO_REFERENCE}
     return row
 
@@ -258,6 +332,8 @@ def daily_tables(f: DailyFacts) -> list[TableData]:
     from bastion.reports.pnl_tables import pnl_tables
 
     tables = [facts_table("May tonight's orders go?", f.rows)]
+    if f.expiring is not None:
+        tables.append(f.expiring)
     if f.signals:
         keys = list(f.signals[0])
         tables.append(
@@ -297,7 +373,9 @@ def render_markdown(f: DailyFacts, title_date: str) -> str:
 
 def daily_page(f: DailyFacts, title_date: str) -> PageData:
     tables = daily_tables(f)
-    answers, signals, money, *pnl = tables
+    answers, *rest = tables
+    expiring = rest.pop(0) if f.expiring is not None else None
+    signals, money, *pnl = rest
     files = tuple(Paragraph(p) for p in f.output_files) or (Paragraph("none"),)
     money_blocks: list[TableData | Chart | Paragraph] = [money, *pnl]
     if f.pnl_chart is not None:
@@ -308,7 +386,7 @@ def daily_page(f: DailyFacts, title_date: str) -> PageData:
         headline=Callout(f"May tonight's orders go? {f.headline}", "good" if f.may_go else "bad"),
         context=(("profile", f.profile), ("role", f.role), ("date", title_date)),
         sections=(
-            Section("Today", (answers,)),
+            Section("Today", (answers,) if expiring is None else (answers, expiring)),
             Section("Target signals", (signals,)),
             Section("Equity and P&L", tuple(money_blocks)),
             Section("Output files", files),

@@ -207,12 +207,10 @@ def write_page(
     megabytes of JavaScript for secrets is wasted work)."""
     from plotly.offline import get_plotlyjs
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     charts = bool(page_data.charts)
     if scripts == "beside" and charts:
         asset = path.parent / _asset_name()
         if not asset.exists():
-            asset.parent.mkdir(parents=True, exist_ok=True)
             _atomic_write(asset, get_plotlyjs())
     if not charts:
         text = _render(page_data)
@@ -229,9 +227,9 @@ def write_page(
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+    from bastion.files import write_atomically
+
+    write_atomically(path, text, "report")
 
 
 def line_chart(

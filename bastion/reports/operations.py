@@ -138,7 +138,12 @@ def _status(resolved: ResolvedProfile) -> Report:
             [
                 ("account state", account),
                 ("kill request pending", "YES" if facts.kill_pending else "no"),
-                ("last gate", str(gate.get("result")) if gate else "not run"),
+                (
+                    "last gate",
+                    f"{gate.get('result')} (at {gate.get('at')}; plan {gate.get('plan') or 'none'})"
+                    if gate
+                    else "not run",
+                ),
                 ("locked instruments", str(len(facts.locks)) if facts.locks else "none"),
             ],
         ),
@@ -195,8 +200,13 @@ def _reconcile(resolved: ResolvedProfile) -> Report:
     tables.append(
         grid("Locked instruments", ("instrument", "source", "why"), locks, numeric=(False,) * 3)
     )
+    clean = facts.recon is not None and facts.recon.clean
     return Report(
-        "reconcile", f"Bastion reconciliation: {resolved.profile.name}", tables, headline=headline
+        "reconcile",
+        f"Bastion reconciliation: {resolved.profile.name}",
+        tables,
+        headline=headline,
+        verdict_no=not clean,
     )
 
 

@@ -5,8 +5,9 @@ unrealised P&L, commissions and slippage per currency and in the base currency.
 pnl report, the daily report and the session and watch summaries call: it reads a
 journal, marks open positions at the latest close in the bar store (or at the last
 fill, and says so), and returns a ``PnlSummary``; ``bastion.reports.pnl_tables`` draws
-it the same way everywhere. Rates to the base currency are the caller's to give; without
-them a mixed-currency total reads "no rate for ...".
+it the same way everywhere. Rates to the base currency are the profile's (``fx``: fixed
+in a sim profile, else the dated rates file, each rate usable while fresh) unless the
+caller gives others; a currency without one makes a mixed total read "no rate for ...".
 """
 
 from __future__ import annotations
@@ -66,9 +67,15 @@ def profile_pnl(
     *,
     rates: Mapping[str, Decimal] | None = None,
 ) -> tuple[PnlSummary, list[FillFact], dict[InstrumentId, ContractSpec]]:
-    """The profile's P&L now, the fills it was built from, and the specs used."""
+    """The profile's P&L now, the fills it was built from, and the specs used. Base
+    totals use ``rates``, by default the profile's (``fx``) usable today; a currency
+    without one reads "no rate"."""
     profile = resolved.profile
     specs = profile_specs(profile)
+    if rates is None:
+        from bastion.marketdata.fx import profile_fx
+
+        rates = profile_fx(profile).usable(now.date())
     summary, facts = journal_pnl(
         Path(profile.store.path),
         specs,

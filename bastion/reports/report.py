@@ -26,6 +26,18 @@ class Report:
     headline: Callout | None = None
     extra_files: dict[str, str] = field(default_factory=dict)
     context: tuple[tuple[str, str], ...] = ()
+    verdict_no: bool = False
+    """The report's answer is NO (breaks, an unknown view): exit status 3."""
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "headline": self.headline.text if self.headline else None,
+            "verdict_no": self.verdict_no,
+            "tables": [t.as_json() for t in self.tables],
+            "notes": list(self.notes),
+        }
 
     @property
     def text(self) -> str:

@@ -46,6 +46,15 @@ class TableData:
     def empty(self) -> bool:
         return not self.rows
 
+    def as_json(self) -> dict[str, object]:
+        """The table as data: a facts table as a mapping, a grid as a list of rows."""
+        if not self.header:
+            return {"title": self.title, "facts": {row[0]: row[1] for row in self.rows}}
+        return {
+            "title": self.title,
+            "rows": [dict(zip(self.columns, row, strict=True)) for row in self.rows],
+        }
+
 
 def grid(
     title: str,

@@ -32,6 +32,7 @@ __all__ = [
     "check_order_size",
     "check_position",
     "check_price_distance",
+    "price_band_ticks",
     "reduces",
     "worst_case",
 ]
@@ -55,6 +56,9 @@ class Check(StrEnum):
     PRICE_BAND = "price_band"
     MARGIN = "margin"
     ORDER_RATE = "order_rate"
+    FX_RATE = "fx_rate"
+    EXPIRY = "expiry"
+    CALENDAR = "calendar"
 
 
 class Exposure:
@@ -178,8 +182,19 @@ def check_position(
 
 
 def check_notional(
-    order: BrokerOrderCreated, spec: ContractSpec, price_ticks: int | None, max_notional: Decimal
+    order: BrokerOrderCreated,
+    spec: ContractSpec,
+    price_ticks: int | None,
+    max_notional: Decimal,
+    *,
+    rate: Decimal | None = Decimal(1),
+    base: str = "",
 ) -> RiskDecision | None:
+    """The order's notional in the base currency (its own currency's notional times
+    ``rate``) against ``max_notional``. ``rate`` ``None`` (no usable rate: only a
+    reducing order gets this far) passes: a reduction adds no exposure to value."""
+    if rate is None:
+        return None
     if price_ticks is None:
         return RiskDecision.deny(
             Reason.RISK_LIMIT,
@@ -187,37 +202,55 @@ def check_notional(
             f"{order.side} {order.quantity} {order.contract_id}: no price to value the order"
             " (no limit price and no last or mid price); refused until prices arrive",
         )
-    notional = spec.notional(price_ticks, order.quantity)
+    own = spec.notional(price_ticks, order.quantity)
+    notional = own * rate
     if notional <= max_notional:
         return None
+    converted = f" ({notional:.2f} {base})" if base and base != spec.currency else ""
     return RiskDecision.deny(
         Reason.RISK_LIMIT,
         Check.NOTIONAL,
-        f"{order.side} {order.quantity} {order.contract_id}: notional {notional}"
-        f" {spec.currency} is above the maximum of {max_notional}",
+        f"{order.side} {order.quantity} {order.contract_id}: notional {own}"
+        f" {spec.currency}{converted} is above the maximum of {max_notional} {base}".rstrip(),
     )
+
+
+def price_band_ticks(
+    quote: MarketQuote, tolerance_percent: Decimal, tolerance_ticks: int | None
+) -> tuple[int, int, str] | None:
+    """The price-sanity band around the market: (reference, allowed distance in ticks,
+    which band applies). The reference is the last price (else the mid); the band is
+    ``tolerance_percent`` % of the last price (else the mid), truncated to whole ticks,
+    or ``tolerance_ticks`` when set and tighter. ``None``: no price to centre it on."""
+    reference = quote.reference_ticks
+    base = quote.last_ticks if quote.last_ticks is not None else reference
+    if reference is None or base is None:
+        return None
+    by_percent = int(abs(base) * tolerance_percent / 100)
+    if tolerance_ticks is not None and tolerance_ticks <= by_percent:
+        return reference, tolerance_ticks, f"{tolerance_ticks} ticks"
+    return reference, by_percent, f"{tolerance_percent}% of {base} = {by_percent} ticks"
 
 
 def check_price_distance(
     order: BrokerOrderCreated,
     quote: MarketQuote | None,
-    tolerance_ticks: int,
-    tolerance_percent: Decimal | None,
+    tolerance_percent: Decimal,
+    tolerance_ticks: int | None = None,
 ) -> RiskDecision | None:
-    """A limit or stop price within N ticks, or N %, of the mid (else the last price)."""
+    """A limit or stop price inside the price-sanity band (``price_band_ticks``) around
+    the mid (else the last price): the tighter of the percent and the tick band."""
     prices = _price_fields(order)
     if not prices:
         return None
-    reference = None if quote is None else quote.reference_ticks
-    if reference is None:
+    band = None if quote is None else price_band_ticks(quote, tolerance_percent, tolerance_ticks)
+    if band is None:
         return RiskDecision.deny(
             Reason.RISK_LIMIT,
             Check.PRICE_DISTANCE,
             f"{order.contract_id}: no last or mid price to check the order's price against",
         )
-    allowed = tolerance_ticks
-    if tolerance_percent is not None:
-        allowed = max(allowed, int(abs(reference) * tolerance_percent / 100))
+    reference, allowed, which = band
     for label, ticks in prices:
         distance = abs(ticks - reference)
         if distance > allowed:
@@ -225,7 +258,8 @@ def check_price_distance(
                 Reason.RISK_LIMIT,
                 Check.PRICE_DISTANCE,
                 f"{order.side} {order.quantity} {order.contract_id}: {label} price {ticks} ticks"
-                f" is {distance} ticks from the market ({reference}); at most {allowed} allowed",
+                f" is {distance} ticks from the market ({reference}); at most {allowed} allowed"
+                f" ({which})",
             )
     return None
 
@@ -262,7 +296,8 @@ def check_margin(
         return RiskDecision.deny(
             Reason.INSUFFICIENT_MARGIN,
             Check.MARGIN,
-            f"{label}: margin cannot be computed (a held contract has no price)",
+            f"{label}: margin cannot be computed (a held contract has no price, or no rate"
+            " to the account's currency)",
         )
     if after <= before:
         return None

@@ -10,8 +10,14 @@ Which checks run depends on the order (``docs/risk.md`` has the table):
 - every order: contract known, infeasible orders, the rate bucket;
 - the kill switch's orders (path KILL) must reduce, and also meet the daily band;
   nothing else stops them (R6.8: flattening passes reduced checks, never none);
-- every other order: trading state, risk level, market guards, order size, notional,
-  price distance and band; and, unless it only reduces, position limits and margin.
+- every other order: trading state, risk level, the instrument's calendar, market
+  guards, order size, notional, price distance and band; and, unless it only reduces,
+  a usable rate for its currency, the expiry guard, position limits and margin.
+
+Money is in the account's base currency (``fx``, ``bastion.domain.fx``): notional and
+margin are converted at the rate of each contract's currency, and an instrument whose
+currency has no usable rate (missing, or stale on the account's trading day) opens
+nothing; equity (loss limits, margin use) comes in the base currency from the engine.
 """
 
 from __future__ import annotations
@@ -27,11 +33,12 @@ from bastion.clock import Clock
 from bastion.config import RiskConfig
 from bastion.domain.book import Book
 from bastion.domain.contracts import ContractSpec, parse_contract_id
+from bastion.domain.fx import FxTable
 from bastion.domain.ids import ContractId, InstrumentId
 from bastion.domain.market import MarketView
 from bastion.domain.reasons import Reason
 from bastion.domain.records import BrokerOrderCreated
-from bastion.errors import ConfigError
+from bastion.errors import ConfigError, DataError
 from bastion.risk.board import StateBoard, StateChange
 from bastion.risk.bucket import TokenBucket
 from bastion.risk.checks import (
@@ -46,6 +53,7 @@ from bastion.risk.checks import (
     check_price_distance,
     reduces,
 )
+from bastion.risk.expiry import ExpiryCalendar, ExpiryWindow, expiry_window
 from bastion.risk.exposure import ExposureView, HasBook
 from bastion.risk.guards import MarketGuards
 from bastion.risk.kill_request import clear_kill, pending_kill, request_kill
@@ -90,10 +98,17 @@ class RiskEngine:
         venue_limits: Mapping[str, RateLimits] | None = None,
         trading_day: Callable[[dt.datetime], dt.date] = utc_trading_day,
         refresh_seconds: float | None = 1.0,
+        fx: FxTable | None = None,
+        instrument_day: Callable[[InstrumentId, dt.datetime], dt.date] | None = None,
+        expiry: ExpiryCalendar | None = None,
     ) -> None:
         """``refresh_seconds``: re-read persisted state at most this often on the order
         path; ``None`` when the caller refreshes (the engine loop does, whenever another
-        process changed the store)."""
+        process changed the store). ``fx``: rates to the base currency (default: every
+        contract in the first spec's currency, any other refused). ``instrument_day``:
+        each instrument's trading day (raises ``DataError`` when its calendar does not
+        know it: its orders are refused). ``expiry``: contract dates for the expiry
+        guard (``None``: no guard, as in unit tests of other checks)."""
         self.specs = dict(specs)
         self.market = market
         self.store = store
@@ -116,7 +131,22 @@ class RiskEngine:
         self.denials: Counter[str] = Counter()
         self._buckets: dict[str, TokenBucket] = {}
         self._instruments: dict[ContractId, InstrumentId] = {}
-        self.exposure = ExposureView(ledger, self.specs, market, self.instrument_of)
+        self.trading_day = trading_day
+        self.instrument_day = instrument_day
+        self.expiry = expiry
+        self._expiry_day: dt.date | None = None
+        self._expiry_seen: dict[ContractId, ExpiryWindow | str | None] = {}
+        self._alerted: set[ContractId] = set()
+        """Contracts alerted today (both sets start empty each account trading day)."""
+        self.exposure = ExposureView(
+            ledger,
+            self.specs,
+            market,
+            self.instrument_of,
+            fx=fx,
+            today=lambda: self.trading_day(self.clock.now()),
+        )
+        self.fx = self.exposure.fx
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -201,12 +231,18 @@ class RiskEngine:
         price = order.limit_ticks if order.limit_ticks is not None else order.stop_ticks
         if price is None and quote is not None:
             price = quote.reference_ticks
+        ticks = limits.instrument_tolerance_ticks.get(instrument, limits.price_tolerance_ticks)
         refused = (
             refused
-            or check_notional(order, spec, price, limits.max_notional)
-            or check_price_distance(
-                order, quote, limits.price_tolerance_ticks, limits.price_tolerance_percent
+            or check_notional(
+                order,
+                spec,
+                price,
+                limits.max_notional,
+                rate=self.exposure.factor(instrument),
+                base=self.fx.base,
             )
+            or check_price_distance(order, quote, limits.price_tolerance_percent, ticks)
             or check_band(order, quote, spec)
         )
         if refused is None and not reducing:
@@ -280,15 +316,93 @@ class RiskEngine:
                 else "the risk level is missing or unknown, so nothing new may open"
             )
             return RiskDecision.deny(Reason.RISK_LIMIT, Check.RISK_LEVEL, f"{label}: {what}")
+        if self.instrument_day is not None:
+            try:
+                self.instrument_day(instrument, now)
+            except DataError as exc:
+                return RiskDecision.deny(Reason.RISK_LIMIT, Check.CALENDAR, f"{label}: {exc}")
         pause = self.guards.evaluate(
             order.contract_id,
             now,
             dt.timedelta(seconds=limits.stale_data_seconds),
-            limits.max_spread_ticks,
+            limits.instrument_spread_ticks.get(instrument, limits.max_spread_ticks),
+            dt.timedelta(seconds=limits.spread_hold_seconds),
         )
         if pause is not None:
             return RiskDecision.deny(pause.reason, Check.MARKET_GUARD, pause.message)
+        return None if reducing else self._opening_gates(label, order, instrument, now, limits)
+
+    def _opening_gates(
+        self,
+        label: str,
+        order: BrokerOrderCreated,
+        instrument: InstrumentId,
+        now: dt.datetime,
+        limits: RiskConfig,
+    ) -> RiskDecision | None:
+        """What an order that does not reduce also needs: a usable rate for its
+        currency, and a contract outside its expiry window."""
+        problem = self.fx.problem(self.specs[instrument].currency, self.trading_day(now))
+        if problem is not None:
+            return RiskDecision.deny(
+                Reason.RISK_LIMIT,
+                Check.FX_RATE,
+                f"{label}: {problem}; {instrument} opens nothing until a rate is known",
+            )
+        window = self.expiry_state(order.contract_id, now, limits.expiry_guard_days)
+        if window is not None:
+            text = window if isinstance(window, str) else window.text()
+            return RiskDecision.deny(
+                Reason.RISK_LIMIT,
+                Check.EXPIRY,
+                f"{label}: {text}; the contract is reduce-only, nothing new opens in it",
+            )
         return None
+
+    # -- the expiry guard --------------------------------------------------------------------
+    def expiry_state(
+        self, contract_id: ContractId, now: dt.datetime, window: int
+    ) -> ExpiryWindow | str | None:
+        """The contract's expiry window now (``bastion.risk.expiry``), a one-line reason
+        when its dates cannot be known (fail closed), or ``None``. Cached per day."""
+        if self.expiry is None or window <= 0:
+            return None
+        day = self.trading_day(now)
+        if day != self._expiry_day:
+            self._expiry_day = day
+            self._expiry_seen.clear()
+            self._alerted.clear()
+        if contract_id not in self._expiry_seen:
+            try:
+                found: ExpiryWindow | str | None = expiry_window(
+                    self.expiry, contract_id, now, window
+                )
+            except DataError as exc:
+                found = f"{contract_id}: its last trade day cannot be known ({exc})"
+            self._expiry_seen[contract_id] = found
+        return self._expiry_seen[contract_id]
+
+    def expiry_alerts(self, now: dt.datetime) -> list[tuple[InstrumentId, str]]:
+        """Positions held in a contract inside its expiry window: one alert per contract
+        and trading day (the roll should have moved them first)."""
+        window = self.limits.expiry_guard_days
+        if self.expiry is None or window <= 0:
+            return []
+        alerts = []
+        for (instrument, cid), lots in self.book.positions.contract.items():
+            if not lots or cid in self._alerted:
+                continue
+            state = self.expiry_state(cid, now, window)
+            if state is None:
+                continue
+            self._alerted.add(cid)
+            text = state if isinstance(state, str) else state.text()
+            message = (
+                f"{lots:+d} lots still held in {text}; {cid} is reduce-only: roll or"
+                " close it (bastion flatten, or the roll status)"
+            )
+            alerts.append((instrument, message))
+        return alerts
 
     def _exposure_limits(
         self,
@@ -374,6 +488,7 @@ class RiskEngine:
                 used,
                 limits.margin_low_mark,
                 limits.max_order_lots,
+                self.exposure.factor,
             )
             self.store.record(
                 [
@@ -381,7 +496,8 @@ class RiskEngine:
                         now,
                         "risk.margin",
                         f"margin utilisation {utilisation:.1%} is above the high mark"
-                        f" {limits.margin_high_mark:.0%}; reducing to {limits.margin_low_mark:.0%}"
+                        f" {float(limits.margin_high_mark) * 100:g}%; reducing to"
+                        f" {float(limits.margin_low_mark) * 100:g}%"
                         f" with {len(reductions)} orders",
                         utilisation=f"{utilisation:.4f}",
                     )

@@ -3,6 +3,12 @@
 Each pauses new orders for that contract's instrument while its condition holds and
 lifts by itself when it clears; unlike a trading state, no operator is needed. A pause
 and its end are journaled (``risk.guard`` notes) when the guard notices them.
+
+The spread breaker is on by default (``max_spread_ticks``, per instrument
+``instrument_spread_ticks``) and has a *hold*: after a spread wider than the limit, new
+orders wait until spreads have been back inside it for ``spread_hold_seconds`` (30 s by
+default), counted from the first time the guard saw them normal again, so one narrow
+quote in a widening market does not reopen it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ class GuardKind(StrEnum):
     STALE = "stale"
     HALTED = "halted"
     WIDE_SPREAD = "wide_spread"
+    SPREAD_HOLD = "spread_hold"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,9 @@ class MarketGuards:
         self._market = market
         self._store = store
         self.paused: dict[ContractId, GuardPause] = {}
+        self._wide: dict[ContractId, dt.datetime | None] = {}
+        """Contracts whose spread was wide: when it was first seen normal again (None:
+        still wide at the last look)."""
 
     def evaluate(
         self,
@@ -90,6 +100,7 @@ class MarketGuards:
         now: dt.datetime,
         stale_after: dt.timedelta,
         max_spread_ticks: int | None,
+        spread_hold: dt.timedelta = dt.timedelta(0),
     ) -> GuardPause | None:
         pause = guard_pause(
             contract_id,
@@ -99,6 +110,7 @@ class MarketGuards:
             stale_after=stale_after,
             max_spread_ticks=max_spread_ticks,
         )
+        pause = self._hold(contract_id, pause, now, max_spread_ticks, spread_hold)
         previous = self.paused.get(contract_id)
         if pause is not None and (previous is None or previous.kind is not pause.kind):
             self.paused[contract_id] = pause
@@ -127,3 +139,35 @@ class MarketGuards:
                 ]
             )
         return pause
+
+    def _hold(
+        self,
+        contract_id: ContractId,
+        pause: GuardPause | None,
+        now: dt.datetime,
+        max_spread_ticks: int | None,
+        hold: dt.timedelta,
+    ) -> GuardPause | None:
+        """The spread breaker's hold: a wide spread is remembered; once spreads are
+        normal, orders wait ``hold`` from the first normal look."""
+        if pause is not None and pause.kind is GuardKind.WIDE_SPREAD:
+            self._wide[contract_id] = None
+            return pause
+        if contract_id not in self._wide:
+            return pause
+        if pause is not None:
+            return pause  # another guard speaks first; the hold still waits
+        since = self._wide[contract_id]
+        if since is None:
+            since = self._wide[contract_id] = now
+        if now - since >= hold:
+            del self._wide[contract_id]
+            return None
+        resume = since + hold
+        return GuardPause(
+            GuardKind.SPREAD_HOLD,
+            Reason.RISK_LIMIT,
+            f"{contract_id}: the spread is back within {max_spread_ticks} ticks since"
+            f" {since:%H:%M:%S}; new orders wait {hold.total_seconds():g} s after a wide"
+            f" spread (until {resume:%H:%M:%S} UTC)",
+        )

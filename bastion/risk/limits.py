@@ -19,11 +19,17 @@ from bastion.config import RiskConfig
 from bastion.errors import ConfigError, UserError
 from bastion.risk.persist import KEY_LIMITS, RiskStore, load_json, note, write_change
 
-__all__ = ["SETTABLE", "LimitBook", "effective_limits", "limit_value"]
+__all__ = ["PER_INSTRUMENT", "SETTABLE", "LimitBook", "effective_limits", "limit_value"]
 
 _PER_INSTRUMENT = "instrument_position_lots"
-SETTABLE: tuple[str, ...] = tuple(n for n in RiskConfig.model_fields if n != _PER_INSTRUMENT)
-"""Limit names ``--set`` accepts, besides ``instrument_position_lots.INSTRUMENT``."""
+PER_INSTRUMENT: tuple[str, ...] = (
+    _PER_INSTRUMENT,
+    "instrument_tolerance_ticks",
+    "instrument_spread_ticks",
+)
+"""Limits set per instrument, as ``NAME.INSTRUMENT``."""
+SETTABLE: tuple[str, ...] = tuple(n for n in RiskConfig.model_fields if n not in PER_INSTRUMENT)
+"""Limit names ``--set`` accepts, besides ``NAME.INSTRUMENT`` for ``PER_INSTRUMENT``."""
 
 _ACTION_ORDER = {"reduce": 0, "halt": 1, "kill": 2}
 _LOWER_IS_TIGHTER = frozenset(
@@ -31,7 +37,7 @@ _LOWER_IS_TIGHTER = frozenset(
         "max_order_lots",
         "max_position_lots",
         "max_strategy_position_lots",
-        _PER_INSTRUMENT,
+        *PER_INSTRUMENT,
         "max_notional",
         "price_tolerance_ticks",
         "price_tolerance_percent",
@@ -45,17 +51,18 @@ _LOWER_IS_TIGHTER = frozenset(
         "max_spread_ticks",
     }
 )
+_HIGHER_IS_TIGHTER = frozenset({"spread_hold_seconds", "expiry_guard_days"})
 
 
 def _check_name(name: str) -> None:
     base, dot, instrument = name.partition(".")
-    if dot and base == _PER_INSTRUMENT and instrument:
+    if dot and base in PER_INSTRUMENT and instrument:
         return
     if not dot and name in SETTABLE:
         return
     raise UserError(
         f"unknown risk limit {name!r}; known limits: {', '.join(SETTABLE)},"
-        f" {_PER_INSTRUMENT}.INSTRUMENT"
+        f" {', '.join(f'{n}.INSTRUMENT' for n in PER_INSTRUMENT)}"
     )
 
 
@@ -63,18 +70,18 @@ def effective_limits(base: RiskConfig, overrides: Mapping[str, Any]) -> RiskConf
     """The profile's limits with ``overrides`` laid over; a ``ConfigError`` naming the
     limit, the value and the expected form if the result is not valid."""
     data = base.model_dump()
-    per_instrument = dict(data[_PER_INSTRUMENT])
+    for key in PER_INSTRUMENT:
+        data[key] = dict(data[key])
     for name, value in overrides.items():
         _check_name(name)
-        if name.startswith(f"{_PER_INSTRUMENT}."):
-            instrument = name.split(".", 1)[1]
+        key, dot, instrument = name.partition(".")
+        if dot:
             if value is None:
-                per_instrument.pop(instrument, None)
+                data[key].pop(instrument, None)
             else:
-                per_instrument[instrument] = value
+                data[key][instrument] = value
         else:
             data[name] = value
-    data[_PER_INSTRUMENT] = per_instrument
     try:
         return RiskConfig.model_validate(data)
     except ValidationError as exc:
@@ -90,8 +97,10 @@ def effective_limits(base: RiskConfig, overrides: Mapping[str, Any]) -> RiskConf
 
 def limit_value(limits: RiskConfig, name: str) -> object:
     _check_name(name)
-    if name.startswith(f"{_PER_INSTRUMENT}."):
-        return limits.instrument_position_lots.get(name.split(".", 1)[1])
+    key, dot, instrument = name.partition(".")
+    if dot:
+        values: dict[str, object] = getattr(limits, key)
+        return values.get(instrument)
     return getattr(limits, name)
 
 
@@ -106,6 +115,8 @@ def _tightens(name: str, old: object, new: object) -> bool:
     base = name.split(".", 1)[0]
     if base.endswith("_action"):
         return _ACTION_ORDER[str(new)] >= _ACTION_ORDER[str(old)]
+    if base in _HIGHER_IS_TIGHTER:
+        return new is not None and (old is None or bool(new >= old))  # type: ignore[operator]
     if base not in _LOWER_IS_TIGHTER:
         return False
     if new is None:

@@ -1,6 +1,7 @@
 """The margin utilisation monitor (R6.6) and close-before-open sequencing (R6.3).
 
-Above the high mark (90 % of equity by default), ``plan_margin_reduction`` chooses
+Margin and equity are in the account's base currency (each contract's margin at its
+currency's rate). Above the high mark (90 % of equity by default), ``plan_margin_reduction`` chooses
 risk-reducing orders that bring the margin in use down to the low mark (70 %): the
 contracts with the most margin per lot first, each only as far as needed, never past
 flat. The order stack turns each ``ReduceIntent`` into an order with
@@ -15,7 +16,7 @@ the order stack the plan: send the closes, wait for them, then send the opens.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
@@ -45,19 +46,23 @@ def plan_margin_reduction(  # noqa: PLR0917 - the figures the plan is made of
     used: Decimal,
     low_mark: Decimal,
     max_order_lots: int,
+    rate_of: Callable[[InstrumentId], Decimal | None],
 ) -> list[ReduceIntent]:
     """Orders that bring ``used`` margin down to ``low_mark`` of ``equity``, in clips of
     at most ``max_order_lots`` (the order-size check applies to reducing orders too).
-    It reads positions, specs and the market only: no engine, no import cycle."""
+    ``rate_of`` gives an instrument's rate to the base currency (``None``: unknown, the
+    contract is left out). It reads positions, specs, the market and rates only: no
+    engine, no import cycle."""
     excess = used - equity * low_mark
     candidates: list[tuple[Decimal, ContractId, int]] = []
     for (instrument, cid), lots in positions.items():
         spec = specs.get(instrument)
         quote = market.quote(cid)
         mark = None if quote is None else quote.reference_ticks
-        if spec is None or mark is None or lots == 0:
+        rate = rate_of(instrument)
+        if spec is None or mark is None or rate is None or lots == 0:
             continue
-        candidates.append((spec.margin(mark, 1), cid, lots))
+        candidates.append((spec.margin(mark, 1) * rate, cid, lots))
     candidates.sort(key=lambda c: (-c[0], c[1]))
     intents = []
     for per_lot, cid, lots in candidates:

@@ -42,7 +42,7 @@ from bastion.domain.records import (
     JournalRecord,
     record_type,
 )
-from bastion.errors import JournalError
+from bastion.errors import JournalError, JournalWriteFailed
 from bastion.store.check import check_connection, check_file, unusable
 from bastion.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from bastion.store.projection import Rows, affected_orders, order_key, order_row, rows_of
@@ -50,6 +50,7 @@ from bastion.store.projection import Rows, affected_orders, order_key, order_row
 __all__ = ["JournalEntry", "SqliteStore", "StoreMode"]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_DISK_REFUSALS = ("disk is full", "disk I/O error", "readonly database", "read-only")
 _decoder = msgspec.json.Decoder(JournalRecord)
 _encoder = msgspec.json.Encoder()
 
@@ -145,8 +146,16 @@ class SqliteStore:
         return int(self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
 
     def close(self) -> None:
-        self.flush()
-        self._db.close()
+        failed_before = self._poisoned is not None
+        try:
+            self.flush()
+        except (sqlite3.Error, JournalError):
+            if not failed_before:
+                raise
+            # The disk refused the rebuild after an earlier failure too: what is on disk
+            # is the last commit (a failed batch is rolled back whole), consistent as is.
+        finally:
+            self._db.close()
 
     def __enter__(self) -> SqliteStore:
         return self
@@ -210,7 +219,7 @@ class SqliteStore:
         except Exception as exc:
             self._fail(exc)
             if isinstance(exc, sqlite3.Error):
-                raise JournalError(f"journal write failed: {exc}") from exc
+                raise self._write_error(exc) from exc
             raise
         self._seq = seq
         self._pending += 1
@@ -272,12 +281,31 @@ class SqliteStore:
     def _fail(self, exc: BaseException) -> None:
         """Undo everything not committed; refuse writes until rebuilt from the journal."""
         if self._db.in_transaction:
-            self._db.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):  # SQLite rolls back by itself on I/O errors
+                self._db.execute("ROLLBACK")
         self._journal_rows.clear()
         self._exec_rows.clear()
         self._pending = 0
-        self._seq = self._max_seq()
+        with contextlib.suppress(sqlite3.Error):
+            self._seq = self._max_seq()
         self._poisoned = f"{type(exc).__name__}: {exc}"
+
+    def _write_error(self, exc: sqlite3.Error) -> JournalError:
+        """A failed write as one line: the disk's refusal (full, a size limit, read-only)
+        is the environment's fault (exit 1); anything else stays a journal error."""
+        text = str(exc)
+        if isinstance(exc, sqlite3.OperationalError) and any(
+            mark in text for mark in _DISK_REFUSALS
+        ):
+            problem = f"cannot be written ({text}: the disk is full, a file size limit was"
+            problem += " reached or the file system is read-only)"
+            return JournalWriteFailed(
+                f"journal {self.path}: {problem}; the write was rolled back, every record"
+                " committed before it is kept",
+                path=self.path,
+                problem=problem,
+            )
+        return JournalError(f"journal write failed: {exc}")
 
     def flush(self) -> None:
         """Commit what is pending (a no-op in LIVE mode, which commits every write)."""
@@ -303,10 +331,12 @@ class SqliteStore:
                     self._journal_rows.clear()
                     self._exec_rows.clear()
                 self._write_dirty()
+                self._db.execute("COMMIT")
             except (sqlite3.Error, JournalError) as exc:
                 self._fail(exc)
+                if isinstance(exc, sqlite3.Error):
+                    raise self._write_error(exc) from exc
                 raise JournalError(f"journal batch write failed: {exc}") from exc
-            self._db.execute("COMMIT")
             self._pending = 0
             self._committed()
         self._pending = 0

@@ -34,19 +34,23 @@ class Ema:
 
 
 class EmaCross:
-    """The signal of EMA(fast) against EMA(slow): +1, -1, or ``None`` before it exists."""
+    """The signal of EMA(fast) against EMA(slow): +1, -1, or ``None`` before it exists.
+    ``spread`` is the raw forecast behind it, EMA(fast) - EMA(slow) in price units (a
+    shift of every price by a constant, as a back-adjustment is, leaves it unchanged)."""
 
-    __slots__ = ("fast", "slow")
+    __slots__ = ("fast", "slow", "spread")
 
     def __init__(self, fast: int = 10, slow: int = 30) -> None:
         if fast >= slow:
             raise ValueError(f"fast EMA ({fast}) must be shorter than slow EMA ({slow})")
         self.fast = Ema(fast)
         self.slow = Ema(slow)
+        self.spread: float | None = None
 
     def update(self, close: float) -> int | None:
         f = self.fast.update(close)
         s = self.slow.update(close)
         if f is None or s is None:
             return None
+        self.spread = f - s
         return 1 if f > s else -1

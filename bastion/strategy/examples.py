@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from bastion.domain.ids import ContractId, InstrumentId, StrategyId
@@ -56,6 +56,11 @@ class EmaTrend:
         self._cross = EmaCross(fast, slow)
         self._last: int | None = None
 
+    @property
+    def forecast(self) -> float | None:
+        """The raw forecast: EMA(fast) - EMA(slow) of the closes seen, in ticks."""
+        return self._cross.spread
+
     def on_bar(self, close_ticks: int, contract_id: ContractId, when: dt.datetime) -> Target | None:
         signal = self._cross.update(float(close_ticks))
         if signal is None or signal == self._last:
@@ -88,12 +93,15 @@ class EmaBlend:
         merge([ParameterSignal(name, 0.0, w) for name, _, w in self._sets])  # validates weights
         self._last: int | None = None
         self.contributions: tuple[Contribution, ...] = ()
+        self.forecast: float | None = None
+        """The latest merged forecast in [-1, 1]."""
 
     def on_bar(self, close_ticks: int, contract_id: ContractId, when: dt.datetime) -> Target | None:
         votes = [(name, cross.update(float(close_ticks)), w) for name, cross, w in self._sets]
         if any(v is None for _, v, _ in votes):
             return None
         merged = merge([ParameterSignal(name, float(v or 0), w) for name, v, w in votes])
+        self.forecast = merged.forecast
         lots = round(merged.lots(self.lots))
         if lots == self._last:
             return None
@@ -121,7 +129,10 @@ class Hold:
 class VolTargetedTrend:
     """EMA trend forecast (+/-10) sized by volatility, with a pysystemtrade-style buffer.
 
-    Decides once per ``decision_every`` bars (e.g. daily on minute bars).
+    Decides once per ``decision_every`` bars (e.g. hourly on minute bars); sizes by the
+    volatility of *daily* closes, one per trading day of the instrument's calendar
+    (``day_of``), annualised with that calendar's ``periods_per_year`` trading days
+    (``bastion.strategy.vol_target``). ``capital`` is in the instrument's currency.
     """
 
     def __init__(
@@ -132,6 +143,8 @@ class VolTargetedTrend:
         capital: float,
         multiplier: float,
         tick_size: float,
+        periods_per_year: int,
+        day_of: Callable[[dt.datetime], dt.date],
         decision_every: int = 1,
         fast: int = 16,
         slow: int = 64,
@@ -139,22 +152,33 @@ class VolTargetedTrend:
         self.strategy_id = StrategyId(strategy_id)
         self.instrument_id = InstrumentId(instrument_id)
         self._cross = EmaCross(fast, slow)
-        self._sizer = VolTargetSizer(capital, multiplier)
+        self.sizer = VolTargetSizer(capital, multiplier, periods_per_year=periods_per_year)
         self._tick = tick_size
         self._every = decision_every
+        self._day_of = day_of
+        self._day: dt.date | None = None
+        self._day_close: float | None = None
         self._n = 0
         self._last: tuple[int, int] | None = None
+        self.forecast: float | None = None
+        """The latest forecast (+/-10), for records and tests."""
 
     def on_bar(self, close_ticks: int, contract_id: ContractId, when: dt.datetime) -> Target | None:
+        price = close_ticks * self._tick
+        day = self._day_of(when)
+        if day != self._day:
+            if self._day_close is not None:
+                self.sizer.update(self._day_close)  # the previous trading day's close
+            self._day = day
+        self._day_close = price
         self._n += 1
         if self._n % self._every:
             return None
-        price = close_ticks * self._tick
-        self._sizer.update(price)
         signal = self._cross.update(price)
         if signal is None:
             return None
-        band = self._sizer.buffered(10.0 * signal)
+        self.forecast = 10.0 * signal
+        band = self.sizer.buffered(self.forecast)
         if band is None:
             return None
         low, high = round(band[0]), round(band[1])

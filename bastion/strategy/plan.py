@@ -14,16 +14,29 @@ the change means for the strategy: ``open``, ``increase``, ``reduce``, ``close``
 the truth of what is held, R7.4): a close or reduce with the broker flat is skipped,
 never sent.
 
+A plan is one of two kinds. A **shadow** plan is built from data: each signal has the
+data date of its last bar and a reference price, and the plan says whether its data
+passed the checks. A **flatten** plan (``bastion flatten --graceful``) reads no bars: its
+signals have no data date and no reference price (``None``, never a made-up value), and
+its ``data_complete`` is ``None`` (not applicable), so nothing can read it as data that
+was checked.
+
 Plans are JSON files; ``load_plan`` turns every problem into one ``UserError`` line.
+Which plan is "the latest" is the one generated last (``newest_plan``), not the one
+with the latest date in its name: a fresh shadow run for an earlier day after a
+flatten plan is the one the operator means. ``plan_digest`` identifies a plan's exact
+content, so the gate can record what it judged and the session can refuse anything
+else.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -40,12 +53,16 @@ __all__ = [
     "classify",
     "latest_plan",
     "load_plan",
+    "newest_plan",
     "opens",
+    "plan_digest",
     "plan_risk_level",
     "save_plan",
 ]
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
+"""2: flatten plans carry no data date, reference price or completeness (``None``)."""
+READABLE_VERSIONS = frozenset({1, PLAN_VERSION})
 
 
 class Action(StrEnum):
@@ -100,10 +117,11 @@ class PlanSignal(_Strict):
     target: int
     action: Action
     forecast: float = Field(ge=-1, le=1)
-    reference_price: str
-    """Decimal price as text (exact)."""
-    reference_ticks: int
-    data_date: str
+    reference_price: str | None
+    """Decimal price as text (exact); ``None`` when the plan read no bars (flatten)."""
+    reference_ticks: int | None
+    data_date: str | None
+    """The trading day of the last bar behind the signal; ``None``: no bars were read."""
     contributions: tuple[Contribution, ...] = ()
     notes: tuple[str, ...] = ()
 
@@ -115,7 +133,7 @@ class PlanSignal(_Strict):
             "target": self.target,
             "action": self.action.value,
             "forecast": round(self.forecast, 4),
-            "reference": self.reference_price,
+            "reference": self.reference_price if self.reference_price is not None else "none",
         }
 
 
@@ -133,6 +151,7 @@ class PoolInfo(_Strict):
 
 class SignalPlan(_Strict):
     plan_version: int = PLAN_VERSION
+    kind: Literal["shadow", "flatten"] = "shadow"
     profile: str
     role: str
     strategy_line: str
@@ -142,7 +161,8 @@ class SignalPlan(_Strict):
     risk_level: str
     risk_level_source: str
     pool: PoolInfo
-    data_complete: bool
+    data_complete: bool | None
+    """Whether the data behind the signals passed the checks; ``None``: no data read."""
     data_problems: tuple[str, ...] = ()
     signals: tuple[PlanSignal, ...]
 
@@ -151,9 +171,19 @@ class SignalPlan(_Strict):
         out = []
         if self.pool.stale:
             out.append(f"stale pool: {self.pool.why}")
-        if not self.data_complete:
+        if self.data_complete is False:
             out.append("incomplete data: " + "; ".join(self.data_problems))
         return out
+
+    @property
+    def file_name(self) -> str:
+        suffix = "-flatten" if self.kind == "flatten" else ""
+        return f"plan-{self.target_date}{suffix}.json"
+
+    @property
+    def data_dates(self) -> list[str]:
+        """The data dates of its signals (empty for a plan that read no bars)."""
+        return sorted({s.data_date for s in self.signals if s.data_date is not None})
 
 
 def plan_risk_level(plan: SignalPlan) -> RiskLevel:
@@ -161,12 +191,20 @@ def plan_risk_level(plan: SignalPlan) -> RiskLevel:
 
 
 def save_plan(plan: SignalPlan, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"plan-{plan.target_date}.json"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(plan.model_dump_json(indent=2), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    """Write the plan atomically as ``<folder>/<plan.file_name>``."""
+    from bastion.files import write_atomically
+
+    return write_atomically(folder / plan.file_name, plan.model_dump_json(indent=2), "signal plan")
+
+
+def plan_digest(path: Path) -> str:
+    """The SHA-256 of the plan file's bytes: what the gate judged, exactly."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        raise UserError(f"signal plan {path}: no such file; run 'bastion shadow' first") from None
+    except OSError as exc:
+        raise UserError(f"signal plan {path}: cannot be read ({exc.strerror})") from None
 
 
 def _describe(error: Mapping[str, Any]) -> str:
@@ -187,9 +225,10 @@ def load_plan(path: Path) -> SignalPlan:
         raise UserError(f"signal plan {path}: not readable JSON ({type(exc).__name__})") from None
     if not isinstance(raw, Mapping):
         raise UserError(f"signal plan {path}: expected a JSON object")
-    if raw.get("plan_version") != PLAN_VERSION:
+    if raw.get("plan_version") not in READABLE_VERSIONS:
         raise UserError(
-            f"signal plan {path}: plan_version {raw.get('plan_version')!r}, expected {PLAN_VERSION}"
+            f"signal plan {path}: plan_version {raw.get('plan_version')!r}, expected"
+            f" {' or '.join(map(str, sorted(READABLE_VERSIONS)))}"
         )
     try:
         return SignalPlan.model_validate(raw)
@@ -206,3 +245,21 @@ def latest_plan(folder: Path, before: str | None = None) -> Path | None:
     if before is not None:
         names = [p for p in names if p.stem.removeprefix("plan-") < before]
     return names[-1] if names else None
+
+
+def _generated_at(path: Path) -> str:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return ""  # unreadable: never the newest (load_plan says what is wrong if named)
+    return str(raw.get("generated_at", "")) if isinstance(raw, Mapping) else ""
+
+
+def newest_plan(folder: Path) -> Path | None:
+    """The plan generated last in ``folder`` (its ``generated_at``; the name breaks ties)."""
+    if not folder.is_dir():
+        return None
+    names = list(folder.glob("plan-*.json"))
+    if not names:
+        return None
+    return max(names, key=lambda p: (_generated_at(p), p.name))

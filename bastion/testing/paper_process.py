@@ -16,8 +16,18 @@ class PaperVenueProcess:
     """Start ``bastion venue serve`` with its state at ``state``; read back its port."""
 
     def __init__(
-        self, state: Path, port: int = 0, *, tick_seconds: float = 0.05, max_seconds: int = 60
+        self,
+        state: Path,
+        port: int = 0,
+        *,
+        tick_seconds: float = 0.05,
+        max_seconds: int = 60,
+        control: bool = False,
+        extra: tuple[str, ...] = (),
     ) -> None:
+        """``control``: the venue accepts the test kit's control messages (quotes set
+        by the test: pair it with a long ``tick_seconds`` so the feed leaves them).
+        ``extra`` adds options to ``bastion venue serve`` (``--allow RAW1``, limits)."""
         self.state = state
         self.proc = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
             [
@@ -36,6 +46,8 @@ class PaperVenueProcess:
                 "2",
                 "--max-seconds",
                 str(max_seconds),
+                *(["--control"] if control else []),
+                *extra,
             ],
             stdout=subprocess.PIPE,
             text=True,

@@ -1,161 +1,213 @@
-"""Invariant: on the bundled data with the paper venue in its own process, the operator's
-whole day runs from the CLI in a clean folder: probe -> shadow -> dry-run gate -> smoke
-order (with both guards) -> session (executes the plan through the pre-submit gate) ->
-session --watch -> reconcile -> daily report; only the smoke order and the session reach
-the order API; positions end as the plan said, at the venue too; reconciliation stays
-clean; the daily report says whether tonight's orders may go, and
-a stale snapshot turns that answer into NO with the reason (R8, issue 8 "done when")."""
+"""Invariant: docs/operator-day.md runs word for word from an empty folder against the
+paper venue in its own process: ``bastion init``, the after-close command (data update,
+shadow, probe, dry-run gate), a smoke order with both guards, the session (only the
+approved plan), watch, reconcile, the journal, and the daily report, whose NO after the
+session and YES after the next after-close agree with their next steps. Every command
+exits with the status the document gives (0 unless its comment says otherwise), writes
+nothing to stderr (no disconnect noise after a normal exit), and no output or file holds
+the password or the account (R8, R9.1, R9.4; issue 19).
+
+The commands are the ``bash`` blocks marked ``<!-- operator-day -->``, run one line at a
+time in order; ``cd`` and ``export`` lines change the directory and environment of the
+lines after them. The block marked ``<!-- operator-day:venue -->`` is the paper venue:
+the test starts it as ``bastion.testing.paper_process.PaperVenueProcess`` first, on a
+port the operating system picks, and hands that port to every command through
+``BASTION_PAPER_PORT`` (which ``bastion init`` and ``bastion venue serve`` read), so the
+document's words need no change and two test runs never share a port.
+"""
 
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Callable, Iterator
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from bastion.marketdata.sample import write_sample
 from bastion.testing.paper_process import PaperVenueProcess
-from tests.conftest import REPO, CliResult
+from tests.conftest import REPO
 
-Cli = Callable[..., CliResult]
-PHRASE = "I_UNDERSTAND_THIS_SENDS_TEST_ORDERS"
+DOC = REPO / "docs" / "operator-day.md"
+BLOCK = re.compile(r"<!-- (operator-day(?::venue)?) -->\n```bash\n(.*?)```", re.DOTALL)
+VENUE_LINE = "bastion venue serve --state runs/paper/venue.db &"
 
-PROFILE = """\
-name: paper-official
-environment: paper
-official: true
-strategy_line: ema_trend
-capital: 1000000
-currency: USD
-account: DU7654321
-instruments: [SP500]
-store:
-  path: runs/paper/journal.db
-venue:
-  kind: fix
-  host: 127.0.0.1
-  port: {port}
-  password_env: BASTION_PAPER_PASSWORD
-  contracts: [SP500/202406]
-records_dir: runs/paper/records
-pool: examples/pools
-"""
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Step:
+    line: str
+    code: int
+    out: str
+    err: str
+
+
+def doc_lines() -> list[tuple[str, str]]:
+    """(marker, line) of every command line of the marked blocks, in document order."""
+    found = []
+    for marker, body in BLOCK.findall(DOC.read_text(encoding="utf-8")):
+        found += [(marker, line.strip()) for line in body.splitlines() if line.strip()]
+    return found
+
+
+def _expected_status(line: str) -> tuple[str, int]:
+    command, _, comment = line.partition("  #")
+    match = re.search(r"exit status (\d)", comment)
+    return command.strip(), int(match.group(1)) if match else 0
 
 
 @pytest.fixture
-def paper_day(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    shutil.copytree(REPO / "examples", in_tmp / "examples")
-    write_sample(in_tmp / "bastion-data")
-    venue = PaperVenueProcess(in_tmp / "venue.db")
-    (in_tmp / "profiles").mkdir()
-    (in_tmp / "profiles" / "paper.yaml").write_text(PROFILE.format(port=venue.port))
-    monkeypatch.setenv("BASTION_PROFILES_DIR", str(in_tmp / "profiles"))
+def venue(tmp_path: Path) -> Iterator[PaperVenueProcess]:
+    process = PaperVenueProcess(tmp_path / "venue" / "venue.db", max_seconds=900)
     try:
-        yield in_tmp
+        yield process
     finally:
-        venue.stop()
+        process.stop()
 
 
-def _run(cli: Cli, args: list[str], env: dict[str, str] | None = None) -> str:
-    result = cli(args, env=env)
-    assert result.code == 0, f"{args}: {result.out}{result.err}"
-    return result.out
+def run_day(root: Path, venue: PaperVenueProcess) -> list[Step]:
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "BASTION_PAPER_PORT": str(venue.port),
+        "COLUMNS": "200",
+    }
+    env.pop("BASTION_PROFILES_DIR", None)
+    cwd = root
+    steps = []
+    for marker, raw in doc_lines():
+        line, expected = _expected_status(raw)
+        if marker == "operator-day:venue":
+            assert line == VENUE_LINE, f"the venue block changed: {line!r}"
+            assert venue.proc.poll() is None, "the paper venue is not running"
+            continue
+        words = shlex.split(line)
+        if words[0] == "cd":
+            cwd = cwd / words[1]
+            continue
+        if words[0] == "export":
+            name, _, value = words[1].partition("=")
+            env[name] = value
+            continue
+        done = subprocess.run(
+            ["bash", "-c", line],  # noqa: S607 - bash from PATH, as the reader's shell
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        step = Step(line, done.returncode, done.stdout, done.stderr)
+        assert step.code == expected, (
+            f"{line}: exit {step.code}, expected {expected}\n{step.out}{step.err}"
+        )
+        assert step.err == "", f"{line}: stderr after a normal exit:\n{step.err}"
+        steps.append(step)
+    return steps
 
 
-def test_operator_day_paper_venue_full_day(cli: Cli, paper_day: Path) -> None:
-    secret = {"BASTION_PAPER_PASSWORD": "paper-pass-8d1f"}
-    probe = _run(cli, ["probe"], secret)
-    assert "position snapshot: confirmed_flat" in probe
-    # The profile's own contracts, never the paper venue's defaults (issue: one engine).
-    assert "contract snapshot: 1 contract(s): SP500/202406" in probe
-    shadow = _run(cli, ["shadow", "--date", "2024-04-30"], secret)
-    assert "SP500    SP500/202406   +0 -> +2 (open)" in shadow
-    gate = _run(cli, ["gate", "dry-run"], secret)
-    assert "gate: executable" in gate
-    assert "order API calls: send 0, cancel 0" in gate
-    smoke = _run(
-        cli,
-        [
-            "smoke-order",
-            "--contract",
-            "SP500/202406",
-            "--side",
-            "buy",
-            "--mode",
-            "submit-cancel",
-            "--confirm-submit",
-            PHRASE,
-            "--offset-ticks",
-            "40",
-        ],
-        {**secret, "BASTION_SMOKE_ORDER_ENABLED": "1"},
-    )
+def _one(steps: list[Step], start: str, nth: int = 0) -> str:
+    return [s.out for s in steps if s.line.startswith(start)][nth]
+
+
+def test_operator_day_document_runs_word_for_word(tmp_path: Path, venue: PaperVenueProcess) -> None:
+    root = tmp_path / "clean"
+    root.mkdir()
+    steps = run_day(root, venue)
+    desk = root / "desk"
+    made = _one(steps, "bastion init")
+    for path in ("profiles/paper.yaml", "profiles/paper-compare.yaml", "profiles/sim.yaml"):
+        assert path in made  # it says what it made
+
+    first = _one(steps, "bastion after-close")
+    for step in ("data update", "shadow", "probe", "dry-run gate"):
+        assert step in first
+    assert "position snapshot: confirmed_flat" in first
+    assert "contract snapshot: 1 contract(s): SP500/202406" in first
+    assert "SP500    SP500/202406   +0 -> +2 (open)" in first
+    assert "gate: executable" in first
+    assert "buy 2 SP500/202406 (broker +0 -> target +2, opens)" in first
+    assert "MAY TONIGHT'S ORDERS GO? YES: tonight's orders may go (1 order(s))" in first
+
+    smoke = _one(steps, "BASTION_SMOKE_ORDER_ENABLED=1 bastion smoke-order")
     for line in (
         "send_order_calls: 1; cancel_order_calls: 1",
-        "venue order id: paper-",
         "final status: canceled",
         "traded volume: 0",
         "residual position: +0",
         "reconciliation after: clean",
     ):
         assert line in smoke
-    session = _run(cli, ["session", "--profile", "profiles/paper.yaml", "--seconds", "30"], secret)
+
+    session = _one(steps, "bastion session --seconds")
+    assert "plan-2024-04-30.json (shadow, target date 2024-04-30" in session
+    assert "the plan the gate approved" in session
     for line in (
         "targets met            │ yes",
-        "orders / fills         │ 2 / 1",  # the journal also holds the canceled smoke order
         "order API calls        │ send 1, cancel 0",
         "positions (Bastion)    │ SP500/202406 +2",
         "positions (venue)      │ SP500/202406 +2",
         "reconciliation         │ clean",
     ):
         assert line in session, session
-    watch = _run(
-        cli,
-        [
-            "session",
-            "--profile",
-            "profiles/paper.yaml",
-            "--watch",
-            "--cycles",
-            "2",
-            "--interval",
-            "0.1",
-        ],
-        secret,
-    )
-    assert watch.count("reconciliation=clean send=0 cancel=0") == 2
-    reconcile = _run(cli, ["reconcile", "--profile", "profiles/paper.yaml"], secret)
-    assert "reconciliation: CLEAN" in reconcile
-    report = _run(cli, ["report", "daily"], secret)
-    # The session acted on the gate's orders: the old "executable" no longer answers.
+    assert _one(steps, "bastion session --watch").count("reconciliation=clean send=0 cancel=0") == 2
+    assert "reconciliation: CLEAN" in _one(steps, "bastion reconcile")
+    fills = _one(steps, "bastion journal --kind fill")
+    assert "1 record(s)" in fills
+    assert "SP500/202406" in fills
+
+    report = _one(steps, "bastion report daily")
     assert "MAY TONIGHT'S ORDERS GO? NO" in report
     assert "a session ran after it" in report
+    next_step = report.strip().splitlines()[-1]
+    assert next_step.startswith("next step: re-run 'bastion probe' and 'bastion gate dry-run'")
+    assert "may go" not in next_step  # the headline and the next step agree
     assert "YES: 2 send, 1 cancel" in report
-    _run(cli, ["probe"], secret)
-    regate = _run(cli, ["gate", "dry-run"], secret)
-    assert "gate: executable" in regate
-    assert "orders the plan would send" not in regate  # at target: nothing left to send
-    report = _run(cli, ["report", "daily"], secret)
-    assert "MAY TONIGHT'S ORDERS GO? YES: tonight's orders may go (nothing to trade)" in report
-    assert "positions SP500/202406 +2" in report
-    records = Path("runs/paper/records")
+
+    again = _one(steps, "bastion after-close", 1)
+    assert "gate: executable" in again
+    assert "orders the plan would send" not in again  # at target: nothing left to send
+    final = _one(steps, "bastion report daily", 1)
+    assert "MAY TONIGHT'S ORDERS GO? YES: tonight's orders may go (nothing to trade)" in final
+    assert "positions SP500/202406 +2" in final
+
+    records = desk / "runs" / "paper" / "records"
     kinds = sorted(json.loads(p.read_text())["kind"] for p in records.glob("20*/*.json"))
-    assert kinds == ["gate", "gate", "probe", "probe", "session", "shadow", "smoke-order", "watch"]
-    everything = report + "".join(
-        p.read_text() for p in Path("runs").rglob("*") if p.suffix in {".json", ".md", ".html"}
+    assert kinds.count("after-close") == 2
+    assert kinds.count("gate") == 2
+    assert {"smoke-order", "session", "watch", "probe", "shadow"} <= set(kinds)
+    everything = "".join(s.out + s.err for s in steps) + "".join(
+        p.read_text() for p in (desk / "runs").rglob("*") if p.suffix in {".json", ".md", ".html"}
     )
-    assert "paper-pass-8d1f" not in everything
-    assert "DU7654321" not in everything
-    # An hour later nobody re-probed: the report's answer turns to NO, with the reason.
+    assert "paper-secret-8d1f" not in everything
+    assert "PAPER-000001" not in everything
+
+    # An hour later nobody re-probed: the gate and the report answer NO (exit status 3).
     snapshot = records / "state" / "broker-snapshot.json"
     data = json.loads(snapshot.read_text())
     data["positions_at"] = "2024-04-30T00:00:00+00:00"
     snapshot.write_text(json.dumps(data))
-    stale = cli(["gate", "dry-run"], env=secret)
-    assert stale.code == 1
-    assert "gate: blocked: broker state stale" in stale.out
-    assert "MAY TONIGHT'S ORDERS GO? NO: blocked: broker state stale" in _run(
-        cli, ["report", "daily"], secret
-    )
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "BASTION_PAPER_PASSWORD": "paper-secret-8d1f",
+    }
+    for command, expected in (
+        (["bastion", "gate", "dry-run"], "gate: blocked: broker state stale"),
+        (
+            ["bastion", "report", "daily"],
+            "MAY TONIGHT'S ORDERS GO? NO: blocked: broker state stale",
+        ),
+    ):
+        done = subprocess.run(
+            command, cwd=desk, env=env, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 3, done.stdout + done.stderr
+        assert expected in done.stdout

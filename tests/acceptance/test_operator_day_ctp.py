@@ -65,6 +65,7 @@ risk:
   max_order_lots: 10
   max_position_lots: 20
   price_tolerance_ticks: 200
+  expiry_guard_days: 0   # the sample's rb/202410 expired in 2024; the fake counter trades it
 records_dir: runs/paper/records
 pool: examples/pools
 lang: zh

@@ -46,6 +46,8 @@ def ib_day(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTws]:
     profile = (REPO / "examples" / "ib-paper.yaml").read_text()
     profile = profile.replace("port: 7497 ", f"port: {tws.port} ")
     profile = profile.replace("name: ib-paper\n", "name: ib-paper\nofficial: true\n")
+    # The sample's SP500/202406 expired in 2024: the fake TWS trades it on the wall clock.
+    profile = profile.replace("risk:\n", "risk:\n  expiry_guard_days: 0\n")
     (in_tmp / "profiles").mkdir()
     (in_tmp / "profiles" / "ib.yaml").write_text(profile)
     monkeypatch.setenv("BASTION_PROFILES_DIR", str(in_tmp / "profiles"))

@@ -104,8 +104,12 @@ class Converter:
             parsed = col
         else:
             text = col.str.strip_chars()
-            parsed = text.str.to_datetime(time_unit="us", strict=False)
-            bad = _first_bad(parsed.is_null() | ~text.str.contains(_ISO_RE).fill_null(value=False))
+            iso = text.str.contains(_ISO_RE).fill_null(value=False)
+            try:
+                parsed = text.str.to_datetime(time_unit="us", strict=False)
+            except pl.exceptions.ComputeError:  # no value has a format polars can infer
+                parsed = pl.Series(col.name, [None] * col.len(), dtype=pl.Datetime("us"))
+            bad = _first_bad(parsed.is_null() | ~iso)
             if bad is not None:
                 raise DataError(
                     f"{where(bad)}: timestamp {text[bad]!r} is not ISO 8601"

@@ -120,6 +120,13 @@ def targets_of(
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class ReadUpTo:
+    """A marker in the alert queue: the journal was mapped up to ``seq``."""
+
+    seq: int
+
+
 class Notifier:
     """The alert sink the engine holds. ``send`` never blocks and never raises."""
 
@@ -146,7 +153,7 @@ class Notifier:
             settings.rate_limit_count, dt.timedelta(seconds=settings.rate_limit_window_seconds)
         )
         self._floor = min((t.min_severity for t in targets), key=lambda s: s.rank, default=None)
-        self._queue: queue.Queue[Alert] = queue.Queue(maxsize=settings.queue_size)
+        self._queue: queue.Queue[Alert | ReadUpTo] = queue.Queue(maxsize=settings.queue_size)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._dropped = 0
@@ -183,13 +190,25 @@ class Notifier:
         except Exception:
             log.exception("alert could not be queued")
 
+    def mark_read(self, seq: int) -> None:
+        """The feed has mapped the journal up to ``seq``. Queued behind the alerts sent
+        before it, so the outbox records it only once they are all taken: a restart
+        resumes after it and loses nothing (``bastion.ops.monitor``). Never blocks."""
+        try:
+            with self._lock:
+                self._unfinished += 1
+            self._queue.put_nowait(ReadUpTo(seq))
+        except queue.Full:
+            with self._lock:
+                self._unfinished -= 1  # the next mark covers this one
+
     # -- the worker's side -----------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 wait = self._idle_seconds()
                 try:
-                    first: Alert | None = self._queue.get(timeout=wait)
+                    first: Alert | ReadUpTo | None = self._queue.get(timeout=wait)
                 except queue.Empty:
                     first = None
                 self.pump(first=first)
@@ -205,7 +224,7 @@ class Notifier:
             wait = min(wait, max(0.0, (nxt - self.clock.now()).total_seconds()))
         return max(wait, 0.01)
 
-    def pump(self, now: dt.datetime | None = None, *, first: Alert | None = None) -> int:
+    def pump(self, now: dt.datetime | None = None, *, first: Alert | ReadUpTo | None = None) -> int:
         """One worker pass: take queued alerts, deliver what is due, emit a due summary.
         Returns how many delivery attempts it made."""
         with self._lock:
@@ -223,7 +242,10 @@ class Notifier:
             self.limiter.note_dropped(dropped, current)
             for alert in taken:
                 try:
-                    self._take(alert, current, limited=True)
+                    if isinstance(alert, ReadUpTo):
+                        self.outbox.read_up_to(alert.seq)
+                    else:
+                        self._take(alert, current, limited=True)
                 finally:
                     with self._lock:
                         self._unfinished -= 1

@@ -241,6 +241,15 @@ class Outbox:
             return None
         return _EPOCH + dt.timedelta(microseconds=int(row[0]))
 
+    def read_up_to(self, seq: int) -> None:
+        """The journal was mapped up to ``seq`` and every alert it implied was taken."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO meta VALUES ('journal_seq', ?) ON CONFLICT (name) DO UPDATE"
+                " SET value = excluded.value",
+                (str(seq),),
+            )
+
     def journal_seq(self) -> int | None:
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE name = 'journal_seq'").fetchone()

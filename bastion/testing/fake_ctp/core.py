@@ -129,7 +129,7 @@ class FakeCounterCore:
             symbol = venue_symbol(spec, cid.split("/", 1)[1][:6])
             self.instruments[cid] = FakeInstrument(cid, symbol, spec.exchange, spec)
         self._by_symbol = {i.instrument_id: i for i in self.instruments.values()}
-        config = sim_config or SimVenueConfig(name="exchange")
+        config = sim_config or SimVenueConfig(name="exchange", currency="CNY")  # a CTP account
         self.session_open = True
         self.exchange = SimVenue(
             {cid: i.spec.contract for cid, i in self.instruments.items()},

@@ -7,7 +7,23 @@ from pathlib import Path
 
 from bastion.secrets import Secret
 
-__all__ = ["FixConfig"]
+__all__ = ["SESSION_ROLES", "FixConfig"]
+
+SESSION_ROLES: tuple[str, ...] = (
+    "ENGINE",
+    "PROBE",
+    "GATE",
+    "SMOKE",
+    "WATCH",
+    "RECONCILE",
+    "FLATTEN",
+    "KILL",
+    "RECOVER",
+    "WATCHDOG",
+)
+"""The process roles that log on as their own FIX session ``<SenderCompID>.<ROLE>``
+(``bastion.venues.fix.profile.fix_venue_for``). A venue that admits a base CompID
+admits these (``bastion.venues.paper.access``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,14 @@ The socket and the session live on one I/O thread; the port's calls stay synchro
 - order calls encode the message and hand it to the session under a lock, then return
   (``taken``); refusals made before anything left (disconnected) are also events;
 - reports are parsed on the I/O thread (``parsing``) and appended to a deque that
-  ``poll_events`` drains; a report that cannot be read (an unknown contract) is logged
-  and counted, never raised;
-- queries send a request and wait (bounded) for the answers; no answer is ``UNKNOWN``.
+  ``poll_events`` drains. Nothing a venue sends can stop that thread or vanish: a report
+  Bastion cannot read or place (garbled fields, an unknown ExecType, a fill in an
+  unknown contract), a BusinessMessageReject or a session Reject of one of our messages
+  becomes a ``VenueAnomaly`` event (counted in ``anomalies``, logged), which the OMS
+  records; a report for an order Bastion does not know is an ordinary event the OMS
+  classes FOREIGN; unreadable market data is counted and logged;
+- queries send a request and wait (bounded) for the answers; no answer, or an answer
+  with a field that cannot be read, is ``UNKNOWN`` (never a partial "flat").
 
 Disconnects (R10.5): a socket error, the peer closing, or a heartbeat timeout (the
 session's TestRequest went unanswered) marks the venue disconnected at once, so order
@@ -28,27 +33,32 @@ import logging
 import selectors
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from typing import TypeVar
 
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import ClientOrderId, ContractId
 from bastion.domain.orders import BrokerOrder, validate_order_shape
 from bastion.domain.reasons import Reason
-from bastion.domain.venue_events import CancelRejected, Rejected, VenueEvent
+from bastion.domain.venue_events import CancelRejected, Rejected, VenueAnomaly, VenueEvent
 from bastion.venues.fix.config import FixConfig
 from bastion.venues.fix.instruments import ContractBook, contract_fields
 from bastion.venues.fix.market_data import FixMarket, quote_from_snapshot
 from bastion.venues.fix.parsing import (
+    INFORMATIONAL_EXEC_TYPES,
     SIDES,
+    account_from_report,
     event_from_report,
     fill_from_trade,
     new_order_fields,
     open_order_from_report,
+    position_from_report,
     status_from_report,
+    venue_anomaly,
 )
 from bastion.venues.fix.session import FileSeqStore, FixSession, MemorySeqStore, SeqStore
-from bastion.venues.fix.wire import Field, Message, parse_fix_time, text
+from bastion.venues.fix.wire import Field, FieldError, Message, parse_fix_time, text
 from bastion.venues.port import (
     AccountSnapshot,
     FillCursor,
@@ -65,6 +75,7 @@ from bastion.venues.port import (
 __all__ = ["FixVenue"]
 
 log = logging.getLogger("bastion.fix.venue")
+T = TypeVar("T")
 
 
 def _now() -> dt.datetime:
@@ -103,10 +114,16 @@ class FixVenue:
         self.disconnects = 0
         self.last_disconnect_reason = ""
         self.unreadable_reports = 0
+        """Reports and answers that could not be read (each also an anomaly or an
+        unknown query result)."""
         self.last_heard: dt.datetime | None = None
         """When the venue last sent any bytes (UTC)."""
         self.clock_skew: dt.timedelta | None = None
         """The venue's SendingTime minus our clock, from its latest report or quote."""
+        self.anomalies = 0
+        self.unreadable_quotes = 0
+        self._sent_order_ids: dict[int, str] = {}
+        """ClOrdID of recent order messages by MsgSeqNum, to name them in a Reject."""
 
     # -- identity -----------------------------------------------------------------------
     @property
@@ -186,6 +203,8 @@ class FixVenue:
                 initiator=True,
             )
             session.on_heartbeat = self._on_heartbeat
+            session.on_reject = self._on_session_reject
+            session.on_bad_app = self._on_bad_app
             if self.config.username is not None:
                 session.logon_fields.append((553, self.config.username))
             if self.config.password is not None:
@@ -215,7 +234,11 @@ class FixVenue:
                             return "the venue closed the connection"
                         if data:
                             self.last_heard = _now()
-                            session.receive(data, self.last_heard)
+                            try:
+                                session.receive(data, self.last_heard)
+                            except Exception:  # a bug: reconnect, never end the thread
+                                log.exception("FIX venue %s: failed to read input", self.name)
+                                return "internal error reading the venue's messages"
                     session.tick(_now())
                     if session.active and not self._active.is_set():
                         self._mark_up()
@@ -260,17 +283,28 @@ class FixVenue:
             self._session, self._sock = None, None
             for pending in self._pending.values():
                 pending.done.set()  # answered with what came, i.e. unknown
+        self.last_disconnect_reason = why  # a refused logon says why, too
         if was:
             self.disconnects += 1
-            self.last_disconnect_reason = why
-            log.warning("FIX venue %s: disconnected: %s", self.name, why)
+            # A disconnect this client asked for (a command ending) is routine: debug only.
+            # Anything else (the venue went away, a heartbeat missed) is a warning.
+            level = logging.DEBUG if self._stop.is_set() else logging.WARNING
+            log.log(level, "FIX venue %s: disconnected: %s", self.name, why)
+        else:
+            level = logging.DEBUG if self._stop.is_set() else logging.WARNING
+            log.log(level, "FIX venue %s: not logged on: %s", self.name, why)
 
     def _send(self, msg_type: str, fields: list[Field]) -> bool:
         with self._lock:
             session = self._session
             if session is None or not session.active:
                 return False
-            session.send_app(msg_type, fields, _now())
+            seq = session.send_app(msg_type, fields, _now())
+            coid = next((str(v) for t, v in fields if t == 11), None)
+            if coid is not None:
+                self._sent_order_ids[seq] = coid
+                if len(self._sent_order_ids) > 10_000:
+                    del self._sent_order_ids[next(iter(self._sent_order_ids))]
             return self._write()
 
     # -- incoming -----------------------------------------------------------------------
@@ -279,12 +313,65 @@ class FixVenue:
         if pending is not None:
             pending.done.set()
 
+    def _anomaly(self, event: VenueAnomaly) -> None:
+        self.anomalies += 1
+        log.warning(
+            "FIX venue %s: anomaly %s (ClOrdID %s): %s",
+            self.name,
+            event.kind,
+            event.client_order_id,
+            event.message,
+        )
+        self._events.append(event)
+
+    def _on_session_reject(self, msg: Message) -> None:
+        """The venue refused one of our messages at the session level (35=3)."""
+        self._refused(msg, "session_reject")
+
+    def _refused(self, msg: Message, kind: str) -> None:
+        """A Reject or BusinessMessageReject of one of our messages, as an anomaly
+        naming the order it carried, when it carried one."""
+        ref = bytes(msg.get(45) or b"")[:12].decode("ascii", "replace")
+        coid = self._sent_order_ids.get(int(ref)) if ref.isdigit() else None
+        what = bytes(msg.get(372) or b"message")[:8].decode("ascii", "replace")
+        reason = bytes(msg.get(58) or b"")[:200].decode("utf-8", "replace")
+        self._anomaly(
+            VenueAnomaly(
+                kind=kind,
+                message=f"the venue refused our {what} {ref}: {reason}",
+                timestamp=_now(),
+                client_order_id=ClientOrderId(coid) if coid else None,
+            )
+        )
+
+    def _on_bad_app(self, msg: Message, exc: FieldError) -> None:
+        """A message the session refused for a bad field (already answered with a
+        Reject): a report is an anomaly; anything else is counted and logged."""
+        self.unreadable_reports += 1
+        msg_type = bytes(msg.get(35) or b"").decode("ascii", "replace")
+        if msg_type in {"8", "9", "j"}:
+            self._anomaly(venue_anomaly(msg, "unreadable_report", f"refused by the session: {exc}"))
+        else:
+            log.warning("FIX venue %s: unreadable %s message: %s", self.name, msg_type, exc)
+
     def _on_app(self, msg: Message) -> None:
-        msg_type = text(msg, 35)
+        """Runs on the I/O thread for every application message; never raises."""
+        try:
+            self._dispatch(msg)
+        except Exception as exc:  # noqa: BLE001 - a hostile venue must not stop the I/O thread
+            self.unreadable_reports += 1
+            self._anomaly(venue_anomaly(msg, "unreadable_message", f"not readable: {exc!r}"))
+
+    def _note_clock(self, msg: Message) -> None:
+        """The venue's clock against ours, from the message's SendingTime (52)."""
         sent = text(msg, 52)
         if sent and text(msg, 43) != "Y":  # a resent message carries old times
             with contextlib.suppress(ValueError):
                 self.clock_skew = parse_fix_time(sent) - _now()
+
+    def _dispatch(self, msg: Message) -> None:
+        msg_type = text(msg, 35)
+        self._note_clock(msg)
         if msg_type == "8" and text(msg, 150) == "I":
             key = text(msg, 790) or text(msg, 584) or ""
             self._collect(
@@ -295,26 +382,23 @@ class FixVenue:
             )
             return
         if msg_type in {"8", "9"}:
-            try:
-                event = event_from_report(msg, self.contracts)
-            except (ValueError, ArithmeticError) as exc:
-                event = None
-                log.warning("FIX venue %s: unreadable report: %s", self.name, exc)
+            event = event_from_report(msg, self.contracts)
             if event is None:
-                self.unreadable_reports += 1
-                log.warning(
-                    "FIX venue %s: report not understood (contract %s/%s, ClOrdID %s): skipped",
+                log.info(
+                    "FIX venue %s: %s for %s",
                     self.name,
-                    text(msg, 55),
-                    text(msg, 200),
+                    INFORMATIONAL_EXEC_TYPES.get(text(msg, 150) or "", "report"),
                     text(msg, 11),
                 )
-                return
-            self._events.append(event)
+            elif isinstance(event, VenueAnomaly):
+                self.unreadable_reports += 1
+                self._anomaly(event)
+            else:
+                self._events.append(event)
+        elif msg_type == "j":
+            self._refused(msg, "business_reject")
         elif msg_type == "W":
-            found = quote_from_snapshot(msg, self.contracts)
-            if found is not None:
-                self.market.update(found)
+            self._on_quote(msg)
         elif msg_type in {"AO", "AP"}:
             self._collect(
                 text(msg, 710) or "",
@@ -338,6 +422,16 @@ class FixVenue:
         else:
             log.info("FIX venue %s: ignored message type %s", self.name, msg_type)
 
+    def _on_quote(self, msg: Message) -> None:
+        try:
+            found = quote_from_snapshot(msg, self.contracts)
+        except (FieldError, ValueError, ArithmeticError) as exc:
+            self.unreadable_quotes += 1
+            log.warning("FIX venue %s: unreadable market data: %s", self.name, exc)
+            return
+        if found is not None:
+            self.market.update(found)
+
     def _collect(
         self, key: str, msg: Message, *, total: str | None, last: bool, ack: bool = False
     ) -> None:
@@ -347,7 +441,8 @@ class FixVenue:
             return
         pending.messages.append(msg)
         if ack:
-            pending.expected = int(total or "0")
+            count = total or "0"
+            pending.expected = int(count) if count.isdigit() and len(count) < 10 else 0
             if pending.expected == 0 or text(msg, 749) not in {None, "0"}:
                 pending.done.set()
             return
@@ -386,32 +481,34 @@ class FixVenue:
             self._pending.pop(key, None)
 
     # -- queries ------------------------------------------------------------------------
+    def _read_answer(self, what: str, read: Callable[[], T]) -> Snapshot[T]:
+        """``read()`` the answer to a query; one that cannot be read is ``UNKNOWN``."""
+        try:
+            return Snapshot.ok(read(), _now())
+        except (FieldError, ValueError, ArithmeticError) as exc:
+            self.unreadable_reports += 1
+            log.warning("FIX venue %s: unreadable %s answer: %s", self.name, what, exc)
+            return Snapshot.unknown(f"{self.name}: the {what} answer could not be read: {exc}")
+
     def account(self) -> Snapshot[AccountSnapshot]:
         got = self._query("BB", 909, [(910, 0)])
         if isinstance(got, str):
             return Snapshot.unknown(got)
-        msg = got[0]
-        return Snapshot.ok(
-            AccountSnapshot(
-                currency=text(msg, 15) or "",
-                equity=Decimal(text(msg, 900) or "0"),
-                margin_used=Decimal(text(msg, 20010) or "0"),
-                margin_available=Decimal(text(msg, 899) or "0"),
-                commissions=Decimal(text(msg, 12) or "0"),
-            ),
-            _now(),
-        )
+        return self._read_answer("account", lambda: account_from_report(got[0]))
 
     def positions(self) -> Snapshot[dict[ContractId, PositionRecord]]:
         got = self._query("AN", 710, [(724, 0), (263, 0), (715, _now().strftime("%Y%m%d"))])
         if isinstance(got, str):
             return Snapshot.unknown(got)
+        return self._read_answer("positions", lambda: self._positions(got))
+
+    def _positions(self, got: list[Message]) -> dict[ContractId, PositionRecord]:
         out: dict[ContractId, PositionRecord] = {}
         for msg in got:
             if text(msg, 35) != "AP":
                 continue
-            cid = self.contracts.contract(text(msg, 55), text(msg, 200))
-            if cid is None:
+            record = position_from_report(msg, self.contracts)
+            if record is None:
                 log.warning(
                     "FIX venue %s: position in unknown contract %s/%s",
                     self.name,
@@ -419,25 +516,16 @@ class FixVenue:
                     text(msg, 200),
                 )
                 continue
-            books: dict[str, tuple[int, int]] = {}
-            n = 1
-            while (kind := msg.get(703, n)) is not None:
-                books[bytes(kind).decode()] = (int(msg.get(704, n) or 0), int(msg.get(705, n) or 0))
-                n += 1
-            sod, tq = books.get("SOD", (0, 0)), books.get("TQ", (0, 0))
-            out[cid] = PositionRecord(
-                contract_id=cid,
-                long_yesterday=sod[0],
-                short_yesterday=sod[1],
-                long_today=tq[0],
-                short_today=tq[1],
-            )
-        return Snapshot.ok(out, _now())
+            out[record.contract_id] = record
+        return out
 
     def open_orders(self) -> Snapshot[tuple[OpenOrderRecord, ...]]:
         got = self._query("AF", 584, [(585, 7)])
         if isinstance(got, str):
             return Snapshot.unknown(got)
+        return self._read_answer("open orders", lambda: self._open_orders(got))
+
+    def _open_orders(self, got: list[Message]) -> tuple[OpenOrderRecord, ...]:
         records = []
         for msg in got:
             if text(msg, 911) == "0":
@@ -445,7 +533,7 @@ class FixVenue:
             record = open_order_from_report(msg, self.contracts)
             if record is not None:
                 records.append(record)
-        return Snapshot.ok(tuple(records), _now())
+        return tuple(records)
 
     def fills_since(self, cursor: FillCursor | None) -> Snapshot[FillsPage]:
         got = self._query("AD", 568, [(569, 0), (20020, cursor or "")])
@@ -454,17 +542,16 @@ class FixVenue:
         ack = got[0]
         if text(ack, 749) not in {None, "0"}:
             return Snapshot.unknown(text(ack, 58) or "trade capture request refused")
+        return self._read_answer("trade capture", lambda: self._fills(ack, got[1:]))
+
+    def _fills(self, ack: Message, reports: list[Message]) -> FillsPage:
         fills = []
-        for msg in got[1:]:
+        for msg in reports:
             fill = fill_from_trade(msg, self.contracts)
-            if fill is None:
-                self.unreadable_reports += 1
-                log.warning("FIX venue %s: unreadable trade report %s", self.name, text(msg, 17))
-                continue
+            if fill is None:  # a page with a hole is no page: the whole answer is unknown
+                raise ValueError(f"trade report {text(msg, 17)} names no contract Bastion knows")
             fills.append(fill)
-        return Snapshot.ok(
-            FillsPage(fills=tuple(fills), next_cursor=FillCursor(text(ack, 20021) or "")), _now()
-        )
+        return FillsPage(fills=tuple(fills), next_cursor=FillCursor(text(ack, 20021) or ""))
 
     def order_status(self, client_order_id: ClientOrderId) -> Snapshot[OrderStatusRecord]:
         order = self._orders.get(client_order_id)
@@ -474,7 +561,7 @@ class FixVenue:
         got = self._query("H", 790, extra)
         if isinstance(got, str):
             return Snapshot.unknown(got)
-        return Snapshot.ok(status_from_report(got[0]), _now())
+        return self._read_answer("order status", lambda: status_from_report(got[0]))
 
     # -- order calls --------------------------------------------------------------------
     def remember(self, order: BrokerOrder) -> None:
@@ -487,9 +574,12 @@ class FixVenue:
             return f"unknown contract {order.contract_id}"
         if not isinstance(order.quantity, int) or order.quantity <= 0:
             return f"quantity must be a positive whole number, got {order.quantity!r}"
+        negative_ok = self.contracts.specs[order.contract_id].allows_negative_prices
         for label, ticks in (("limit", order.limit_ticks), ("stop", order.stop_ticks)):
             if ticks is not None and (not isinstance(ticks, int) or isinstance(ticks, bool)):
                 return f"{label} price {ticks!r} is not a whole number of ticks"
+            if ticks is not None and ticks <= 0 and not negative_ok:
+                return f"{label} price of {ticks} ticks must be positive for {order.contract_id}"
         return validate_order_shape(
             order.order_type,
             order.limit_ticks,

@@ -36,9 +36,19 @@ class ContractBook:
         return str(ticks * self.specs[contract_id].tick_size)
 
     def ticks(self, contract_id: ContractId, price: str) -> int:
-        value = Decimal(price)
+        """Exact ticks of a decimal price; ``ValueError`` for anything that is not a
+        finite decimal of at most 32 characters on the contract's tick."""
+        try:
+            value = Decimal(price) if len(price) <= 32 else Decimal("NaN")
+        except ArithmeticError:
+            raise ValueError(f"price {price[:32]!r} is not a number") from None
+        if not value.is_finite():
+            raise ValueError(f"price {price[:32]!r} is not a finite number")
         size = self.specs[contract_id].tick_size
-        ticks, rest = divmod(value, size)
+        try:
+            ticks, rest = divmod(value, size)
+        except ArithmeticError:
+            raise ValueError(f"price {price} is out of range") from None
         if rest:
             raise ValueError(f"price {price} is not on the {size} tick of {contract_id}")
         return int(ticks)

@@ -1,10 +1,11 @@
 """The FIX adapter built from a profile: the registry's builder for ``kind: fix``.
 
-Each process role (engine, probe, gate, smoke, watch, recon) logs on as its own FIX
-session ``<SenderCompID>.<ROLE>`` with its own sequence numbers kept beside the
-journal, so a second run of the same command the same day resumes its numbers instead
-of being logged out for a sequence number too low. Credentials come only from the
-environment variables the profile names.
+Each process role (``config.SESSION_ROLES``: engine, probe, gate, smoke, watch,
+reconcile, flatten, kill) logs on as its own FIX session ``<SenderCompID>.<ROLE>`` with
+its own sequence numbers kept beside the journal, so a second run of the same command
+the same day resumes its numbers instead of being logged out for a sequence number too
+low. The paper venue admits these CompIDs when it allows ``<SenderCompID>``. Credentials
+come only from the environment variables the profile names.
 
 The contracts are the profile's own (``venue.contracts``, specs from the bundled
 registry): a FIX broker's list is the operator's to state, never the paper venue's

@@ -4,27 +4,41 @@
 write (``outbox``) and application messages (the ``on_app`` callback). The caller owns
 the socket. What it implements:
 
-- **Logon / Logout.** The initiator sends Logon (HeartBtInt); the acceptor answers it.
-  Logout is answered with Logout, then the session is closed.
+- **Logon / Logout.** The initiator sends Logon (HeartBtInt); the acceptor answers it
+  (HeartBtInt must be 0..300 s, otherwise the logon is refused with a Logout). Logout is
+  answered with Logout, then the session is closed. A Logout in answer to our own Logon
+  is a refusal: its number is not checked, and its text is the ``closed_reason``.
 - **Heartbeat / TestRequest.** With nothing sent for HeartBtInt seconds, a Heartbeat
   goes out. With nothing received for HeartBtInt plus a grace, a TestRequest goes out;
   if its Heartbeat does not come within another HeartBtInt, the peer is dead
   (``closed_reason`` "heartbeat timeout") and the caller drops the connection.
 - **Sequence numbers, persisted both sides** (``SeqStore``): outgoing numbers are saved
-  before the bytes are handed out; incoming ones after the message was handled.
+  before the bytes are handed out; incoming ones after the message was handled. Every
+  number read from the wire must be 1..``MAX_SEQ``; anything else is a bad value.
 - **Gaps.** A number above the expected one triggers one ResendRequest (from the
   expected number to infinity); messages above the gap are dropped until the resend
-  fills it (the resend covers them). A number below the expected one is a duplicate if
-  PossDupFlag=Y (ignored), otherwise a Logout with the reason and the session closes.
+  fills it (the resend covers them), **except a ResendRequest, which is answered at
+  once** whatever our own gap (FIX 4.4 session rules): two sides that each miss the
+  other's messages (crossed gaps, as after a crash) both recover. A number below the
+  expected one is a duplicate if PossDupFlag=Y (ignored), otherwise a Logout with the
+  reason and the session closes.
+- **SequenceReset.** GapFill moves the expected number forward (a NewSeqNo not above
+  its own number is rejected and the message consumed); Reset may only raise the
+  expected number: a NewSeqNo below it is rejected ("attempt to lower sequence number"),
+  equal to it changes nothing.
 - **Resend.** Stored application messages (``MessageStore``) are sent again with
   PossDupFlag=Y and OrigSendingTime; everything else (admin messages, or everything
   when there is no store) is covered by SequenceReset-GapFill. An engine does not
   resend stale orders: it has no store and always gap-fills.
-- **Garbled input.** A frame with a bad length or checksum is logged and answered with
-  a session Reject; its number is not consumed, so the gap it leaves is filled by a
-  resend. A well-framed message with a bad field or an unknown type is rejected
-  (Reject with RefSeqNum, RefTagID, SessionRejectReason) and its number is consumed.
-  The session lives on in both cases.
+- **Bad input never raises.** A frame with a bad length or checksum is logged and
+  answered with a session Reject; its number is not consumed, so the gap it leaves is
+  filled by a resend. A well-framed message with a bad field (not a number, out of
+  range, not text, an unknown type) is rejected (Reject with RefSeqNum, RefTagID naming
+  the tag, SessionRejectReason) and its number is consumed. An application message the
+  application cannot act on (``BusinessRejectError``, e.g. an empty ClOrdID) is answered
+  with BusinessMessageReject (35=j) and its number is consumed too. The session lives
+  on in every case. Complaints are logged (the first 20 of each kind, then one in
+  1000, with the count) and counted (``rejects_sent``, ``garbled``, ...).
 """
 
 from __future__ import annotations
@@ -40,17 +54,24 @@ from pathlib import Path
 from typing import Protocol
 
 from bastion.venues.fix.wire import (
+    BusinessRejectError,
     Field,
+    FieldError,
+    Frame,
     Framer,
     Message,
     body_fields,
+    check_text,
     decode,
     encode,
     fix_time,
+    seq_value,
     text,
 )
 
 __all__ = [
+    "MAX_HEARTBEAT",
+    "BusinessRejectError",
     "FieldError",
     "FileSeqStore",
     "FixSession",
@@ -63,15 +84,12 @@ __all__ = [
 log = logging.getLogger("bastion.fix.session")
 
 ADMIN = frozenset({"0", "1", "2", "3", "4", "5", "A"})
-
-
-class FieldError(Exception):
-    """An application message with a bad field: answered with a session Reject."""
-
-    def __init__(self, tag: int, reason: int, message: str) -> None:
-        super().__init__(message)
-        self.tag = tag
-        self.reason = reason  # SessionRejectReason (373): 1 required tag missing, 5 bad value
+MAX_HEARTBEAT = 300
+"""The longest HeartBtInt (108) an acceptor agrees to, in seconds."""
+MAX_TEST_ID = 256
+"""The longest TestReqID (112) echoed back in a Heartbeat."""
+_RESEND_CHUNK = 1000
+"""Stored messages are loaded for a resend this many at a time (memory stays bounded)."""
 
 
 class SessionState(StrEnum):
@@ -138,6 +156,28 @@ class MessageStore(Protocol):
 AppHandler = Callable[[Message], None]
 
 
+def _test_id(msg: Message) -> str:
+    """The TestReqID (112) of a TestRequest, which its Heartbeat echoes."""
+    test_id = text(msg, 112)
+    if not test_id:
+        raise FieldError(112, 1, "TestRequest without TestReqID (112)")
+    if len(test_id) > MAX_TEST_ID:
+        raise FieldError(112, 5, f"TestReqID (112) longer than {MAX_TEST_ID} characters")
+    return test_id
+
+
+def _worth_logging(count: int) -> bool:
+    """Log the first 20 of a kind of complaint, then one in 1000: a peer sending
+    garbage cannot fill the disk with our log."""
+    return count <= 20 or count % 1000 == 0
+
+
+def _peer_text(msg: Message, tag: int) -> str:
+    """A field of the peer's message for our logs: never raises."""
+    value = msg.get(tag)
+    return "" if value is None else bytes(value)[:200].decode("utf-8", "replace")
+
+
 class FixSession:
     def __init__(
         self,
@@ -149,6 +189,7 @@ class FixSession:
         on_app: AppHandler | None = None,
         messages: MessageStore | None = None,
         initiator: bool = True,
+        max_body: int | None = None,
     ) -> None:
         self.sender, self.target = sender, target
         self.heartbeat = heartbeat
@@ -160,11 +201,17 @@ class FixSession:
         self.initiator = initiator
         self.on_app: AppHandler = on_app if on_app is not None else (lambda _m: None)
         self.on_heartbeat: Callable[[str], None] = lambda _id: None
+        self.on_reject: Callable[[Message], None] = lambda _m: None
+        """Called with each session Reject (35=3) the peer sends us."""
+        self.on_bad_app: Callable[[Message, FieldError], None] = lambda _m, _e: None
+        """Called with each application message we rejected for a bad field (the
+        adapter turns it into an anomaly: a report refused here must not vanish)."""
         self.next_out, self.next_in = seqs.load()
         self.state = SessionState.IDLE
         self.closed_reason = ""
         self.outbox: list[bytes] = []
-        self.framer = Framer()
+        self._max_body = max_body
+        self.framer = Framer() if max_body is None else Framer(max_body)
         self._resend_until: int | None = None
         self._resend_at: dt.datetime | None = None
         self._last_sent: dt.datetime | None = None
@@ -172,7 +219,21 @@ class FixSession:
         self._test_sent: dt.datetime | None = None
         self._test_id = 0
         self.rejects_sent = 0
+        self.rejects_received = 0
+        self.business_rejects_sent = 0
         self.garbled = 0
+
+    def new_connection(self) -> None:
+        """The peer connects again (an acceptor keeps one session per client): forget
+        what belonged to the old connection (half-read bytes, unsent output, a
+        ResendRequest asked on it, an unanswered TestRequest); the numbers stay. A gap
+        found after the next logon is asked for at once, not a heartbeat later."""
+        self.framer = Framer() if self._max_body is None else Framer(self._max_body)
+        self.outbox.clear()
+        self._resend_until = self._resend_at = None
+        self._test_sent = self._last_received = None
+        self.state = SessionState.IDLE
+        self.closed_reason = ""
 
     # -- sending ------------------------------------------------------------------------
     def _send(
@@ -217,12 +278,31 @@ class FixSession:
     def _reject(self, ref_seq: int, now: dt.datetime, why: str, **extra: str | int) -> None:
         fields: list[Field] = [(45, ref_seq)]
         for tag, key in ((371, "tag"), (372, "msg_type"), (373, "reason")):
-            if key in extra:
+            if key in extra and extra[key] != "":
                 fields.append((tag, extra[key]))
         fields.append((58, why[:200]))
         self.rejects_sent += 1
-        log.warning("FIX %s: rejecting message %s: %s", self.sender, ref_seq, why)
+        if _worth_logging(self.rejects_sent):
+            log.warning(
+                "FIX %s: rejecting message %s: %s (%d rejects so far)",
+                self.sender,
+                ref_seq,
+                why[:200],
+                self.rejects_sent,
+            )
         self._send("3", fields, now)
+
+    def _business_reject(
+        self, ref_seq: int, msg_type: str, exc: BusinessRejectError, now: dt.datetime
+    ) -> None:
+        fields: list[Field] = [(45, ref_seq), (372, msg_type)]
+        if exc.ref_id:
+            fields.append((379, exc.ref_id))
+        fields += [(380, exc.reason), (58, str(exc)[:200])]
+        self.business_rejects_sent += 1
+        if _worth_logging(self.business_rejects_sent):
+            log.warning("FIX %s: business reject of message %s: %s", self.sender, ref_seq, exc)
+        self._send("j", fields, now)
 
     # -- timers ---------------------------------------------------------------------------
     def tick(self, now: dt.datetime) -> None:
@@ -254,34 +334,47 @@ class FixSession:
                 return
             if frame.garbled:
                 self.garbled += 1
-                log.warning(
-                    "FIX %s: garbled input (%s): %r", self.sender, frame.garbled, frame.raw[:80]
-                )
+                if _worth_logging(self.garbled):
+                    log.warning(
+                        "FIX %s: garbled input (%s): %r", self.sender, frame.garbled, frame.raw[:80]
+                    )
                 self._reject(frame.seq or 0, now, f"garbled message: {frame.garbled}")
                 continue
             try:
                 msg = decode(frame.raw)
-            except Exception as exc:  # noqa: BLE001 - any decoder complaint is garbled input
-                self.garbled += 1
-                self._reject(frame.seq or 0, now, f"garbled message: {exc!r}")
+            except FieldError as exc:
+                self._malformed(frame, exc, now)
                 continue
             self._handle(msg, now)
 
-    def _handle(self, msg: Message, now: dt.datetime) -> None:  # noqa: C901, PLR0911, PLR0912, PLR0915
+    def _malformed(self, frame: Frame, exc: FieldError, now: dt.datetime) -> None:
+        """A well-framed message that is not all tag=value pairs: rejected, and its
+        number consumed when it is the one expected (the framing vouches for it)."""
+        self.garbled += 1
+        seq = frame.seq or 0
+        if seq == self.next_in:
+            self._consume()
+        self._reject(seq, now, str(exc), tag=exc.tag, reason=exc.reason)
+
+    def _handle(self, msg: Message, now: dt.datetime) -> None:  # noqa: C901, PLR0911
         self._last_received = now
         self._test_sent = None
-        msg_type = text(msg, 35) or ""
-        seq_text = text(msg, 34) or ""
-        if not seq_text.isdigit():
-            self._reject(0, now, "MsgSeqNum missing or not a number", tag=34, reason=1)
+        try:
+            seq = seq_value(msg, 34)
+        except FieldError as exc:
+            # The number cannot be trusted, so it is not consumed.
+            self._reject(0, now, f"MsgSeqNum: {exc}", tag=34, reason=exc.reason)
             return
-        if text(msg, 49) != self.target or text(msg, 56) != self.sender:
-            self._reject(int(seq_text), now, "CompID problem", tag=49, reason=9)
+        if _peer_text(msg, 49) != self.target or _peer_text(msg, 56) != self.sender:
+            self._reject(seq, now, "CompID problem", tag=49, reason=9)
             return
-        seq = int(seq_text)
-        poss_dup = text(msg, 43) == "Y"
-        if msg_type == "4" and text(msg, 123) != "Y":  # SequenceReset-Reset: forced
-            self._apply_new_seq(msg, now, force=True)
+        msg_type = _peer_text(msg, 35)
+        poss_dup = _peer_text(msg, 43) == "Y"
+        if msg_type == "4" and _peer_text(msg, 123) != "Y":  # SequenceReset-Reset: forced
+            self._sequence_reset(msg, seq, now)
+            return
+        if msg_type == "5" and self.state is SessionState.LOGON_SENT:
+            self._close(f"logon refused: {_peer_text(msg, 58) or 'logout'}")
             return
         if seq < self.next_in:
             if poss_dup:
@@ -291,44 +384,76 @@ class FixSession:
             return
         if seq > self.next_in:
             if msg_type == "A":
-                self._on_logon(msg, now, consume=False)
+                self._guarded(seq, msg_type, now, lambda: self._on_logon(msg, now))
+                if self.state is SessionState.CLOSED:
+                    return
             elif msg_type == "5":
-                self._close(text(msg, 58) or "logout")
+                self._close(_peer_text(msg, 58) or "logout")
                 return
-            stale = (
-                self._resend_at is None or (now - self._resend_at).total_seconds() > self.heartbeat
-            )
-            if self._resend_until is None or stale:
-                self._resend_until, self._resend_at = seq, now
-                self._send("2", [(7, self.next_in), (16, 0)], now)
-            return  # the resend will bring this message again
+            elif msg_type == "2":
+                self._answer_early_resend(msg, seq, now)
+            self._request_resend(seq, now)
+            return  # the resend will bring this message again (or gap-fill it)
         if msg_type == "4":
-            self._apply_new_seq(msg, now, force=False)
+            self._guarded(seq, msg_type, now, lambda: self._gap_fill(msg, seq, now))
             return
         self._consume()
+        self._guarded(seq, msg_type, now, lambda: self._dispatch(msg, msg_type, seq, now), msg)
+
+    def _guarded(
+        self,
+        seq: int,
+        msg_type: str,
+        now: dt.datetime,
+        action: Callable[[], None],
+        msg: Message | None = None,
+    ) -> None:
+        """Run one step of handling a message; a bad field becomes a Reject naming the
+        tag, an application refusal a BusinessMessageReject."""
+        try:
+            action()
+        except FieldError as exc:
+            self._reject(seq, now, str(exc), tag=exc.tag, msg_type=msg_type, reason=exc.reason)
+            if msg is not None and msg_type not in ADMIN:
+                self.on_bad_app(msg, exc)
+        except BusinessRejectError as exc:
+            self._business_reject(seq, msg_type, exc, now)
+
+    def _dispatch(self, msg: Message, msg_type: str, seq: int, now: dt.datetime) -> None:
+        check_text(msg)
         if msg_type == "A":
-            self._on_logon(msg, now, consume=True)
+            self._on_logon(msg, now)
         elif msg_type == "0":
             test_id = text(msg, 112)
             if test_id:
                 self.on_heartbeat(test_id)
         elif msg_type == "1":
-            self._send("0", [(112, text(msg, 112) or "")], now)
+            self._send("0", [(112, _test_id(msg))], now)
         elif msg_type == "2":
-            self._resend(msg, now)
+            self._resend(*self._resend_range(msg), now)
         elif msg_type == "3":
-            log.warning("FIX %s: peer rejected %s: %s", self.sender, text(msg, 45), text(msg, 58))
+            self._on_peer_reject(msg)
         elif msg_type == "5":
             if self.state is not SessionState.CLOSED:
                 self._send("5", [], now)
             self._close(text(msg, 58) or "logout")
+        elif not msg_type:
+            raise FieldError(35, 11, "MsgType (35) missing or empty")
         elif self.state is not SessionState.ACTIVE:
             self._reject(seq, now, "application message before logon", msg_type=msg_type, reason=10)
         else:
-            try:
-                self.on_app(msg)
-            except FieldError as exc:
-                self._reject(seq, now, str(exc), tag=exc.tag, msg_type=msg_type, reason=exc.reason)
+            self.on_app(msg)
+
+    def _on_peer_reject(self, msg: Message) -> None:
+        self.rejects_received += 1
+        if _worth_logging(self.rejects_received):
+            log.warning(
+                "FIX %s: peer rejected %s: %s",
+                self.sender,
+                _peer_text(msg, 45),
+                _peer_text(msg, 58),
+            )
+        self.on_reject(msg)
 
     def _consume(self) -> None:
         self.next_in += 1
@@ -339,33 +464,104 @@ class FixSession:
         if self._resend_until is not None and self.next_in > self._resend_until:
             self._resend_until = self._resend_at = None
 
-    def _apply_new_seq(self, msg: Message, now: dt.datetime, *, force: bool) -> None:
-        new = text(msg, 36) or ""
-        if not new.isdigit():
-            self._reject(int(text(msg, 34) or 0), now, "NewSeqNo missing", tag=36, reason=1)
+    def _request_resend(self, seq: int, now: dt.datetime) -> None:
+        stale = self._resend_at is None or (now - self._resend_at).total_seconds() > self.heartbeat
+        if self._resend_until is None or stale:
+            self._resend_until, self._resend_at = seq, now
+            self._send("2", [(7, self.next_in), (16, 0)], now)
+
+    def _gap_fill(self, msg: Message, seq: int, now: dt.datetime) -> None:
+        """SequenceReset-GapFill in sequence: the expected number moves to NewSeqNo,
+        which must be above the message's own number."""
+        try:
+            new = seq_value(msg, 36)
+        except FieldError:
+            self._consume()
+            raise
+        if new <= seq:
+            self._consume()
+            raise FieldError(36, 5, f"GapFill NewSeqNo {new} is not above MsgSeqNum {seq}")
+        self.next_in = new
+        self.seqs.save(self.next_out, self.next_in)
+        self._gap_filled()
+
+    def _sequence_reset(self, msg: Message, seq: int, now: dt.datetime) -> None:
+        """SequenceReset-Reset (any MsgSeqNum): may only raise the expected number. A
+        rejected one that came in sequence uses up its number, like any rejected
+        message, so no gap opens behind it."""
+        try:
+            new = seq_value(msg, 36)
+        except FieldError as exc:
+            self._refuse_reset(seq, now, str(exc), exc.reason)
             return
-        if int(new) > self.next_in or force:
-            self.next_in = int(new)
+        if new < self.next_in:
+            why = f"attempt to lower sequence number, invalid value NewSeqNo={new}"
+            self._refuse_reset(seq, now, why, 5)
+            return
+        if new > self.next_in:
+            self.next_in = new
             self.seqs.save(self.next_out, self.next_in)
             self._gap_filled()
 
-    def _on_logon(self, msg: Message, now: dt.datetime, *, consume: bool) -> None:
-        hb = text(msg, 108) or ""
-        if not self.initiator and hb.isdigit() and int(hb) > 0:
-            self.heartbeat = float(hb)
+    def _refuse_reset(self, seq: int, now: dt.datetime, why: str, reason: int) -> None:
+        if seq == self.next_in:
+            self._consume()
+        self._reject(seq, now, why, tag=36, msg_type="4", reason=reason)
+
+    def _on_logon(self, msg: Message, now: dt.datetime) -> None:
+        if not self.initiator and self.state is not SessionState.ACTIVE:
+            hb = text(msg, 108) or ""
+            if not hb.isascii() or not hb.isdigit() or int(hb[-9:]) > MAX_HEARTBEAT:
+                self.logout(now, f"logon refused: HeartBtInt (108) must be 0..{MAX_HEARTBEAT}")
+                return
+            if int(hb) > 0:
+                self.heartbeat = float(hb)
         was = self.state
         self.state = SessionState.ACTIVE
         if was is not SessionState.ACTIVE and not self.initiator:
             self._send("A", [(98, 0), (108, int(self.heartbeat)), *self.logon_fields], now)
-        del consume
 
-    def _resend(self, msg: Message, now: dt.datetime) -> None:
-        begin = int(text(msg, 7) or "1")
-        end_text = int(text(msg, 16) or "0")
-        end = self.next_out - 1 if end_text == 0 else min(end_text, self.next_out - 1)
-        stored = self.messages.load_messages(begin, end) if self.messages is not None else {}
+    def _resend_range(self, msg: Message) -> tuple[int, int]:
+        begin = seq_value(msg, 7)
+        end = seq_value(msg, 16, required=False, zero=True)
+        if end and end < begin:
+            raise FieldError(16, 5, f"EndSeqNo {end} is below BeginSeqNo {begin}")
+        return begin, end
+
+    def _answer_early_resend(self, msg: Message, seq: int, now: dt.datetime) -> None:
+        """A ResendRequest above our own gap is answered at once (its number is not
+        consumed: the peer's resend or gap fill covers it later)."""
+        try:
+            check_text(msg)
+            begin, end = self._resend_range(msg)
+        except FieldError as exc:
+            log.warning("FIX %s: unreadable ResendRequest %s: %s", self.sender, seq, exc)
+            return
+        self._resend(begin, end, now)
+
+    def _resend(self, begin: int, end_asked: int, now: dt.datetime) -> None:
+        end = self.next_out - 1 if end_asked == 0 else min(end_asked, self.next_out - 1)
+        if begin > end:
+            log.info("FIX %s: resend of %s.. asked; nothing sent yet there", self.sender, begin)
+            return
         seq = begin
         while seq <= end:
+            chunk_end = min(seq + _RESEND_CHUNK - 1, end)
+            stored = self.messages.load_messages(seq, chunk_end) if self.messages else {}
+            seq = self._resend_chunk(seq, chunk_end, end, stored, now)
+        self._last_sent = now
+
+    def _resend_chunk(
+        self,
+        seq: int,
+        chunk_end: int,
+        end: int,
+        stored: dict[int, tuple[str, list[tuple[int, str]], str]],
+        now: dt.datetime,
+    ) -> int:
+        """Resend ``seq..chunk_end``; returns the next number to resend. A run of
+        unstored numbers becomes one GapFill (without a store: one for everything)."""
+        while seq <= chunk_end:
             if seq in stored:
                 msg_type, fields, sent = stored[seq]
                 self.outbox.append(
@@ -382,8 +578,8 @@ class FixSession:
                 )
                 seq += 1
                 continue
-            run_end = seq
-            while run_end + 1 <= end and run_end + 1 not in stored:
+            run_end = end if self.messages is None else seq
+            while run_end < chunk_end and run_end + 1 not in stored:
                 run_end += 1
             self.outbox.append(
                 encode(
@@ -397,7 +593,7 @@ class FixSession:
                 )
             )
             seq = run_end + 1
-        self._last_sent = now
+        return seq
 
     @property
     def active(self) -> bool:

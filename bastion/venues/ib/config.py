@@ -21,6 +21,11 @@ kill        +0       the kill switch run by ``bastion kill`` or ``flatten --imme
                      engine's orders (refused with 326 while the engine is connected;
                      a running engine runs the kill itself)
 watchdog    +0       the watchdog's cancel after the engine died: the engine's id
+recover     +0       ``bastion recover`` (never while an engine runs): the engine's id
+kill-global +7       ``bastion kill --global-cancel``: when the engine's id is held by a
+                     connection that will not go away, a global cancel (every order in
+                     the account, other programs' and manual ones too) from its own id,
+                     then the flatten
 ==========  =======  =========================================================
 
 So with the default base 10, the engine is client 10 and a probe beside it is 11. Keep
@@ -53,6 +58,8 @@ ROLE_OFFSETS: dict[str, int] = {
     "flatten": 6,
     "kill": 0,
     "watchdog": 0,
+    "recover": 0,
+    "kill-global": 7,
 }
 
 

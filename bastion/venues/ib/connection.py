@@ -330,11 +330,18 @@ class IbConnection:
 
     def _in_use_message(self) -> str:
         c = self.config
+        way_out = (
+            "; if it will not go away, 'bastion kill --global-cancel"
+            " CANCEL_EVERY_ORDER_IN_THE_ACCOUNT' cancels every order in the account from its"
+            " own client id, then flattens"
+            if c.role == "kill"
+            else ""
+        )
         return (
             f"IB client id {c.client_id} (role {c.role}) is in use (error 326): another"
             f" program or another Bastion {c.role} is connected with it, or TWS has not yet"
             " released it after a crash; stop that client or wait, or give this profile"
-            " another base venue.client_id"
+            f" another base venue.client_id{way_out}"
         )
 
     async def _qualify(self, ib: IB) -> None:

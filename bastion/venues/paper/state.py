@@ -66,6 +66,18 @@ class PaperState:
             raise
         self.db.execute("COMMIT")
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a transaction: undo what the block wrote if it raises."""
+        self.db.execute("SAVEPOINT handler")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK TO handler")
+            self.db.execute("RELEASE handler")
+            raise
+        self.db.execute("RELEASE handler")
+
     def log_input(self, at_us: int, client: str, kind: str, payload: object) -> None:
         self.db.execute(
             "INSERT INTO inputs (at_us, client, kind, payload) VALUES (?, ?, ?, ?)",

@@ -9,6 +9,14 @@ quotes go to the clients that asked for market data.
 Control messages (type ``U1``, tag 20100 names the operation) drive the market for the
 conformance suite and tests; the server accepts them only when started with
 ``control=True``.
+
+Every message is checked in full before anything is logged or changed: a bad field
+(including one too long: ids the venue echoes are at most 64 characters, other values
+256, so no answer outgrows the message size cap) raises ``FieldError`` (a session Reject
+naming the tag), a missing or empty ClOrdID or OrigClOrdID raises
+``BusinessRejectError`` (35=j: there is no order id to answer with). So the input log
+holds only inputs that apply cleanly, and a replay rebuilds exactly the state the venue
+had (``state_digest`` compares the two).
 """
 
 from __future__ import annotations
@@ -43,8 +51,19 @@ from bastion.venues.fix.parsing import (
     TIFS,
     order_from_new_order,
 )
-from bastion.venues.fix.session import FieldError
-from bastion.venues.fix.wire import Field, Message, body_fields, decode, encode, fix_time, text
+from bastion.venues.fix.wire import (
+    BusinessRejectError,
+    Field,
+    FieldError,
+    Message,
+    body_fields,
+    decode,
+    encode,
+    fix_time,
+    text,
+)
+from bastion.venues.paper.controls import control_payload
+from bastion.venues.paper.digest import venue_digest
 from bastion.venues.paper.feed import RandomWalk
 from bastion.venues.paper.state import PaperState
 from bastion.venues.port import OrderStatusRecord, VenueOrderStatus
@@ -69,6 +88,32 @@ class Outgoing:
 
 def _us(when: dt.datetime) -> int:
     return (when - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+ID_TAGS = frozenset({1, 11, 41, 262, 568, 584, 710, 790, 909, 20020, 20103})
+"""Fields the venue echoes back (order and request ids): at most ``MAX_ID_CHARS``."""
+MAX_ID_CHARS = 64
+MAX_FIELD_CHARS = 256
+"""The longest value any other field of an application message may have."""
+
+
+def _check_lengths(msg: Message) -> None:
+    """Every value is short enough that no answer echoing it outgrows a message."""
+    for raw_tag, value in msg.pairs:
+        tag = int(raw_tag)
+        limit = MAX_ID_CHARS if tag in ID_TAGS else MAX_FIELD_CHARS
+        if len(value) > limit:
+            raise FieldError(tag, 5, f"tag {tag} is longer than {limit} characters")
+
+
+def _order_id(msg: Message, tag: int) -> str:
+    """A ClOrdID (11) or OrigClOrdID (41) the venue must answer with: missing or empty
+    is a business reject, since no ExecutionReport could name the order."""
+    value = text(msg, tag)
+    if not value:
+        name = "ClOrdID" if tag == 11 else "OrigClOrdID"
+        raise BusinessRejectError(5, f"{name} ({tag}) is missing or empty")
+    return value
 
 
 class PaperVenue:
@@ -352,6 +397,10 @@ class PaperVenue:
         fields.append((60, fix_time(quote.timestamp)))
         return [Outgoing(c, "W", fields, store=False) for c in sorted(self.subscribers)]
 
+    def state_digest(self) -> str:
+        """A digest of everything a replay of the input log rebuilds."""
+        return venue_digest(self)
+
     # -- the message entry point ----------------------------------------------------------
     def tick(self, wall: dt.datetime) -> list[Outgoing]:
         """One step of the price feed (wall-clock mode only)."""
@@ -365,6 +414,7 @@ class PaperVenue:
         handler = self._handlers().get(msg_type)
         if handler is None:
             raise FieldError(35, 11, f"message type {msg_type!r} is not supported")
+        _check_lengths(msg)
         return handler(client, msg, wall)
 
     def _handlers(self) -> dict[str, Callable[[str, Message, dt.datetime], list[Outgoing]]]:
@@ -382,24 +432,21 @@ class PaperVenue:
         }
 
     def _on_new_order(self, client: str, msg: Message, wall: dt.datetime) -> list[Outgoing]:
+        coid = _order_id(msg, 11)
         order_from_new_order(msg, self.contracts, self.clock.now())  # bad fields raise here
-        coid = text(msg, 11) or ""
+        fields = body_fields(msg)
         self.state.count_received(coid, client)
-        return self._input(client, "order", {"coid": coid, "fields": body_fields(msg)}, wall)
+        return self._input(client, "order", {"coid": coid, "fields": fields}, wall)
 
     def _on_cancel(self, client: str, msg: Message, wall: dt.datetime) -> list[Outgoing]:
-        orig, cancel_id = text(msg, 41), text(msg, 11)
-        if not orig or not cancel_id:
-            raise FieldError(41 if not orig else 11, 1, "OrigClOrdID and ClOrdID are required")
+        cancel_id, orig = _order_id(msg, 11), _order_id(msg, 41)
         return self._input(client, "cancel", {"orig": orig, "id": cancel_id}, wall)
 
     def _on_replace(self, client: str, msg: Message, wall: dt.datetime) -> list[Outgoing]:
-        orig = text(msg, 41)
-        if not orig:
-            raise FieldError(41, 1, "OrigClOrdID is required")
+        coid, orig = _order_id(msg, 11), _order_id(msg, 41)
         order_from_new_order(msg, self.contracts, self.clock.now())
-        self.state.count_received(text(msg, 11) or "", client)
         fields = [(t, v) for t, v in body_fields(msg) if t != 41]
+        self.state.count_received(coid, client)
         return self._input(client, "replace", {"orig": orig, "fields": fields}, wall)
 
     def _status_fields(self, record: OrderStatusRecord) -> list[Field]:
@@ -441,9 +488,7 @@ class PaperVenue:
         ]
 
     def _on_status(self, client: str, msg: Message, wall: dt.datetime) -> list[Outgoing]:
-        coid = text(msg, 11)
-        if not coid:
-            raise FieldError(11, 1, "ClOrdID is required")
+        coid = _order_id(msg, 11)
         snap = self.sim.order_status(ClientOrderId(coid))
         assert snap.value is not None  # noqa: S101 - the sim is always connected here
         return [
@@ -597,24 +642,10 @@ class PaperVenue:
         op = text(msg, 20100) or ""
         if not self.control:
             raise FieldError(20100, 5, "control messages are disabled on this venue")
-        kinds = {
-            "quote",
-            "trade",
-            "advance",
-            "session",
-            "eod",
-            "refprice",
-            "halt",
-            "duplicate",
-            "disconnect",
-        }
-        if op not in kinds:
-            raise FieldError(20100, 5, f"unknown control operation {op!r}")
         if op == "advance" and not self.manual_clock:
             raise FieldError(20100, 5, "advance needs a venue on a manual clock")
-        payload = {k: v for t, v in body_fields(msg) if t == 20102 for k, v in [v.split("=", 1)]}
-        if op in {"quote", "trade", "refprice", "halt"}:
-            payload.setdefault("contract", min(self.contracts.specs))
+        params = [v for t, v in body_fields(msg) if t == 20102]
+        payload = control_payload(op, params, sorted(self.contracts.specs))
         out = self._input(client, op, payload, wall)
         return [
             *out,

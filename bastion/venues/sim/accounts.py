@@ -10,6 +10,7 @@ and its working orders (the risk a venue reserves for): ``max(|pos + buys|, |pos
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from bastion.domain.contracts import ContractSpec
@@ -132,16 +133,52 @@ class ContractBook:
 
 
 class SimAccount:
-    __slots__ = ("_margin_unit", "_tick_value", "books", "cash", "commissions", "currency")
+    """Cash, equity and margin in the account's ``currency``: each contract's money is
+    converted at its currency's rate (``rates``); a contract in a currency without one
+    is not tradable here (``unconverted`` names why) and holds nothing."""
 
-    def __init__(self, currency: str, cash: Decimal, specs: dict[ContractId, ContractSpec]) -> None:
+    __slots__ = (
+        "_margin_unit",
+        "_rate",
+        "_tick_value",
+        "books",
+        "cash",
+        "commissions",
+        "currency",
+        "unconverted",
+    )
+
+    def __init__(
+        self,
+        currency: str,
+        cash: Decimal,
+        specs: dict[ContractId, ContractSpec],
+        rates: Mapping[str, Decimal] | None = None,
+    ) -> None:
         self.currency = currency
         self.cash = cash
         self.commissions = Decimal(0)
         self.books: dict[ContractId, ContractBook] = {}
-        self._tick_value = {cid: spec.tick_value for cid, spec in specs.items()}
-        self._margin_unit = {cid: spec.tick_value * spec.margin_rate for cid, spec in specs.items()}
-        """Margin of one lot per tick of price."""
+        known = {currency: Decimal(1), **(rates or {})}
+        self._rate = {cid: known.get(spec.currency) for cid, spec in specs.items()}
+        self.unconverted = {
+            cid: f"no rate from {spec.currency} to {currency} at the sim venue"
+            for cid, spec in specs.items()
+            if spec.currency not in known
+        }
+        self._tick_value = {
+            cid: spec.tick_value * (self._rate[cid] or 0) for cid, spec in specs.items()
+        }
+        self._margin_unit = {
+            cid: spec.tick_value * spec.margin_rate * (self._rate[cid] or 0)
+            for cid, spec in specs.items()
+        }
+        """Margin of one lot per tick of price, in the account's currency."""
+
+    def to_account(self, contract_id: ContractId, amount: Decimal) -> Decimal:
+        """An amount in the contract's currency, in the account's (0 without a rate:
+        such a contract never trades here)."""
+        return amount * (self._rate.get(contract_id) or 0)
 
     def book(self, contract_id: ContractId) -> ContractBook:
         book = self.books.get(contract_id)

@@ -110,6 +110,11 @@ _ALL_TYPES = frozenset(OrderType)
 class SimVenueConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: str = "sim"
     currency: str = "USD"
+    """The account's currency: cash, equity and margin are kept in it."""
+    rates: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    """Units of ``currency`` per unit of each other currency a contract trades in; a
+    contract in a currency without a rate is refused at arrival (never valued 1:1).
+    Commissions (``commission_per_contract``) are in each contract's own currency."""
     seed: int = 0
     initial_cash: Decimal = Decimal(1_000_000)
     commission_per_contract: Decimal = Decimal("2.00")

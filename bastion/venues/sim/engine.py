@@ -63,7 +63,9 @@ class MatchingEngine:
             cid: MarketState(spec, config.slippage.volatility_window)
             for cid, spec in self._specs.items()
         }
-        self.account_book = SimAccount(config.currency, config.initial_cash, self._specs)
+        self.account_book = SimAccount(
+            config.currency, config.initial_cash, self._specs, config.rates
+        )
         self.orders: dict[ClientOrderId, SimOrder] = {}
         """Working orders (arriving or live), by client order id."""
         self.live: dict[ContractId, list[SimOrder]] = {cid: [] for cid in self._specs}
@@ -182,6 +184,9 @@ class MatchingEngine:
 
     def _economic_refusal(self, order: SimOrder, market: MarketState) -> tuple[Reason, str] | None:
         cid = order.contract_id
+        unconverted = self.account_book.unconverted.get(cid)
+        if unconverted is not None:
+            return Reason.INVALID_ORDER, f"{cid}: {unconverted}"
         band = market.band()
         for label, ticks in (("limit", order.limit_ticks), ("stop", order.stop_ticks)):
             if band is not None and ticks is not None and not band[0] <= ticks <= band[1]:
@@ -253,7 +258,7 @@ class MatchingEngine:
         self._next_exec_id += 1
         commission = self.config.commission_per_contract * lots
         self.account_book.book(order.contract_id).apply_fill(order.sign, lots, price, order.offset)
-        self.account_book.charge(commission)
+        self.account_book.charge(self.account_book.to_account(order.contract_id, commission))
         order.filled += lots
         fill = Fill(
             exec_id=ExecId(f"{self.config.name}-E{self._next_exec_id}"),

@@ -108,13 +108,13 @@ class SimVenue(MarketFeed):
 
     @property
     def last_heard(self) -> dt.datetime | None:
-        """In process: heard at every call while connected."""
-        return self._now if self._connected else None
+        """In process: heard at every call while connected (unless ``faults.silence``)."""
+        return self.faults.heard_at(self._now) if self._connected else None
 
     @property
     def clock_skew(self) -> dt.timedelta | None:
-        """In process, on the engine's own clock: no skew."""
-        return dt.timedelta(0)
+        """In process, on the engine's own clock: none, unless ``faults.clock_skew``."""
+        return self.faults.skew
 
     @property
     def market(self) -> MarketView:
@@ -178,6 +178,7 @@ class SimVenue(MarketFeed):
         self._connected = True
         self._session += 1
         self.faults.disconnected_until = None
+        self.faults.silent_until = None  # a new logon is hearing from the venue
 
     # -- queries ------------------------------------------------------------------------
     def _unknown(self) -> str | None:

@@ -51,6 +51,9 @@ class Faults:
         "on_inject",
         "reject_next_reasons",
         "reorder_next_count",
+        "silent_since",
+        "silent_until",
+        "skew",
         "stale_until",
     )
 
@@ -83,6 +86,9 @@ class Faults:
         self.drop_next_count = 0
         self.duplicate_next_count = 0
         self.reorder_next_count = 0
+        self.skew = dt.timedelta(0)
+        self.silent_since: dt.datetime | None = None
+        self.silent_until: dt.datetime | None = None
 
     # -- arming -----------------------------------------------------------------------
     def disconnect(self, seconds: float, *, lose_reports: bool = False) -> None:
@@ -111,6 +117,25 @@ class Faults:
         (all that remained, by default) that matched before the cancel is reported."""
         self.fill_after_cancel_count += 1
         self.fill_after_cancel_lots = lots
+
+    def clock_skew(self, seconds: float) -> None:
+        """The venue's clock runs ``seconds`` ahead of the engine's (negative: behind)
+        from now on, as a broker's current time or a FIX SendingTime would show."""
+        self.skew = dt.timedelta(seconds=seconds)
+
+    def silence(self, seconds: float) -> None:
+        """The venue sends nothing for ``seconds`` of sim time while the connection
+        stays up (no report, no heartbeat answer): what it was last heard at stands
+        still, so a silence limit notices."""
+        now = self._now()
+        self.silent_since = now
+        self.silent_until = now + dt.timedelta(seconds=seconds)
+
+    def heard_at(self, now: dt.datetime) -> dt.datetime:
+        """When the venue was last heard from, at ``now``."""
+        if self.silent_until is not None and now < self.silent_until:
+            return self.silent_since or now
+        return now
 
     def drop_next(self, count: int = 1) -> None:
         self.drop_next_count += count

@@ -40,6 +40,7 @@ class SimBuilder:
             seed=profile.venue.seed,
             initial_cash=Decimal(profile.capital),
             currency=profile.currency,
+            rates=dict(profile.fx.rates),
         )
 
     def build(self, profile: Profile, role: str, clock: Clock, *, timeout: float) -> SimVenue:

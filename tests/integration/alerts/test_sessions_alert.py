@@ -144,3 +144,42 @@ def test_bastion_kill_with_no_engine_running_alerts_from_its_own_engine(
     got = receiver.wait_for(lambda rs: {"kill_requested", "kill_flat_confirmed"} <= _kinds(rs))
     assert any("drill without a session" in r.title for r in got)
     _stopped_heartbeat(tmp_path / "paper" / "journal.db")
+
+
+def test_a_record_journaled_just_before_a_crash_still_alerts_after_the_restart(
+    tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    """The feed resumes from the last entry whose alerts the outbox took, not from the
+    journal's end: a kill request journaled in the pass the process died in alerts when
+    the next engine starts."""
+    from bastion.ops.monitor import attach_monitor
+    from tests.integration.engine.test_duties import _kernel
+
+    profile = parse_profile(
+        {
+            "name": "crash-alerts",
+            "environment": "sim",
+            "strategy_line": "ema_trend",
+            "capital": 1_000_000,
+            "account": "SIM-000001",
+            "instruments": ["SP500"],
+            "store": {"path": str(tmp_path / "sim" / "journal.db")},
+            "alerts": _alerts(receiver.url()),
+        },
+        "test",
+    )
+    engine, _sim, _clock = _kernel(tmp_path)
+    attach_monitor(engine, profile)
+    engine.iterate([])
+    engine.risk.request_kill("journaled, then the process died", "test")
+    engine.close_listeners.clear()  # a crash: no final pass, no flush of the feed
+    engine._close_store()
+    assert not any(r.line("kind") == "kill_requested" for r in receiver.received)
+
+    again, _sim2, _clock2 = _kernel(tmp_path)
+    monitor = attach_monitor(again, profile)
+    again.iterate([])
+    got = receiver.wait_for(lambda rs: "kill_requested" in _kinds(rs))
+    assert any("journaled, then the process died" in r.title for r in got)
+    assert monitor.failures == 0
+    again.close()

@@ -97,7 +97,7 @@ def _profile(tmp_path: Path, port: int, url: str) -> tuple[Path, Profile]:
 
 
 def _open_ids(profile: Profile) -> list[str] | None:
-    check = open_venue(profile, "check", WallClock(), timeout=10)
+    check = open_venue(profile, "reconcile", WallClock(), timeout=10)
     try:
         assert check.connect()
         listed = check.open_orders()

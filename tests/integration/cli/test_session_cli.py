@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,9 @@ def test_session_sample_data_runs_and_reports(cli: Callable[..., CliResult], wor
         "days run",
         "orders / fills",
         "positions (contract)",
-        "P&L gross / net",
+        "P&L USD gross / net",
+        "P&L CNY gross / net",
+        "P&L net total in USD",
         "commissions",
         "slippage vs reference",
         "journal",
@@ -51,6 +54,48 @@ def test_session_sample_data_runs_and_reports(cli: Callable[..., CliResult], wor
     assert record["api_counts"]["send_order_calls"] == record["details"]["orders"]
     assert record["details"]["fills"] > 0
     assert record["command"].startswith("bastion session")
+
+
+def test_session_prints_each_currency_and_usd_total_at_profile_rate(
+    cli: Callable[..., CliResult], workdir: Path
+) -> None:
+    """Issue 15: SP500 (USD) and rb (CNY) P&L are shown apart, and the total is in USD
+    at the profile's rate, never the two added one for one."""
+    result = cli(["session", "--profile", "examples/sim.yaml", "--end", "2024-03-15"])
+    assert result.code == 0, result.err
+    record = json.loads(
+        next((workdir / "runs" / "sim" / "records").glob("*/session-*.json")).read_text()
+    )
+    details = record["details"]
+    rate = Decimal(details["rates"]["CNY"])
+    assert rate == Decimal("0.1385")
+    by = {
+        c: {k: Decimal(v) for k, v in row.items()} for c, row in details["pnl_by_currency"].items()
+    }
+    assert set(by) == {"USD", "CNY"}
+    assert by["CNY"]["net"] != 0
+    total = Decimal(details["net_pnl"])
+    assert total == by["USD"]["net"] + by["CNY"]["net"] * rate
+    assert total != by["USD"]["net"] + by["CNY"]["net"]  # not summed 1:1
+    assert f"{total:,.2f} USD (at 0.1385 USD per CNY)" in result.out
+    assert f"{by['CNY']['net']:,.2f} CNY" in result.out
+    assert f"{by['USD']['net']:,.2f} USD" in result.out
+
+
+def test_session_no_rate_for_cny_refuses_rb_says_no_rate(
+    cli: Callable[..., CliResult], workdir: Path
+) -> None:
+    """A missing rate fails closed for the instruments in that currency: rb opens
+    nothing (the risk engine says why) and the total is in USD, SP500 alone."""
+    path = _variant(workdir, fx={})
+    result = cli(["session", "--profile", path, "--end", "2024-02-20"])
+    assert result.code == 0, result.err
+    record = json.loads(
+        next((workdir / "runs" / "sim" / "records").glob("*/session-*.json")).read_text()
+    )
+    assert record["broker_state"]["positions"].get("rb/202405", 0) == 0
+    assert not any(c.startswith("rb/") for c in record["broker_state"]["positions"])
+    assert any("fx_rate" in n and "no rate from CNY to USD" in n for n in record["notes"])
 
 
 def test_session_second_run_keeps_previous_journal(
@@ -119,6 +164,7 @@ def test_session_no_data_and_sample_off_one_line(
 def test_session_paper_profile_without_plan_refuses(
     cli: Callable[..., CliResult], workdir: Path
 ) -> None:
-    line = _one_line(cli(["session", "--profile", "examples/paper.yaml", "--seconds", "2"]))
-    assert "no signal plan for profile paper-default" in line
-    assert "bastion shadow" in line
+    result = cli(["session", "--profile", "examples/paper.yaml", "--seconds", "2"])
+    assert result.code == 3, result.out + result.err  # no approved plan: a verdict of NO
+    assert "session refused: no gate has judged a plan" in result.out
+    assert "bastion gate dry-run" in result.out

@@ -149,3 +149,27 @@ def test_venue_session_trades_the_plans_contract(tmp_path: Path) -> None:
     )
     result = session.run(targets_for("plan", {"SP500": 1}, now), seconds=10)
     assert result.positions == {september: 1}, (result.problems, result.breaks)
+
+
+def test_smoke_order_the_venue_rejects_says_so_and_is_not_done(tmp_path: Path) -> None:
+    """A smoke order the venue rejected is not "the path to the venue works": the report
+    carries the venue's reason and the next step says to fix it (found on the fake CTP
+    counter, whose account had no rate for CNY)."""
+    from bastion.cli.smoke import _show
+    from bastion.domain.reasons import Reason
+
+    engine, sim, _clock = _engine(tmp_path)
+    sim.faults.reject_next(Reason.INVALID_ORDER, "order field error")
+    report = run_smoke(engine, ContractId("ES/202403"), Side.BUY, "submit-cancel", 5, 1.0)
+    engine.close()
+    assert report.final_status == "rejected"
+    assert "order field error" in report.rejected
+    lines: list[str] = []
+
+    class Echo:
+        def echo(self, text: str) -> None:
+            lines.append(text)
+
+    next_step = _show(Echo(), report)  # type: ignore[arg-type]
+    assert "did not take the order" in next_step
+    assert any("REJECTED by the venue: " in line for line in lines)

@@ -7,15 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bastion.marketdata.sample import write_sample
 from tests.conftest import REPO
-
-
-@pytest.fixture(scope="session")
-def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("sample") / "bastion-data"
-    write_sample(folder)
-    return folder
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ def _ok(result: CliResult) -> str:
 
 
 def _blocked(result: CliResult) -> str:
-    assert result.code == 1, result.out + result.err
+    assert result.code == 3, result.out + result.err  # a verdict of NO (bastion.cli.exits)
     line = next(x for x in result.out.splitlines() if x.startswith("gate: "))
     return line.removeprefix("gate: ")
 
@@ -93,8 +93,9 @@ def test_gate_old_snapshot_blocked_broker_state_stale(cli: Cli, day: Path) -> No
     SNAPSHOT.write_text(json.dumps(snap))
     line = _blocked(cli(["gate", "dry-run"]))
     assert line.startswith("blocked: broker state stale: snapshot is 600 s old (limit 300 s)")
-    report = _ok(cli(["report", "daily"]))
-    assert "MAY TONIGHT'S ORDERS GO? NO: blocked: broker state stale" in report
+    report = cli(["report", "daily"])
+    assert report.code == 3, report.out + report.err  # a NO is exit status 3
+    assert "MAY TONIGHT'S ORDERS GO? NO: blocked: broker state stale" in report.out
 
 
 def test_gate_fresh_probe_flag_takes_snapshot_itself(cli: Cli, day: Path) -> None:
@@ -124,7 +125,9 @@ def test_gate_close_while_broker_flat_skipped(cli: Cli, day: Path) -> None:
 
 def test_shadow_past_pool_period_stale_input_gate_blocked(cli: Cli, day: Path) -> None:
     _ok(cli(["probe"]))
-    shadow = _ok(cli(["shadow", "--date", "2024-05-02"]))
+    stale = cli(["shadow", "--date", "2024-05-02"])
+    assert stale.code == 3, stale.out + stale.err  # stale input is a verdict of NO
+    shadow = stale.out
     assert "STALE INPUT: stale pool: pool period 2024-04 ended 2024-04-30" in shadow
     line = _blocked(cli(["gate", "dry-run"]))
     assert line.startswith("blocked: stale pool: pool period 2024-04 ended 2024-04-30")

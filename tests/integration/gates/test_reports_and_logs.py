@@ -40,7 +40,8 @@ def test_report_kind_terminal_markdown_html(
     cli: Cli, traded: Path, kind: str, expected: str
 ) -> None:
     result = cli(["report", kind])
-    assert result.code == 0, result.err
+    # Without a broker snapshot the reconciliation has an unknown view: a NO (exit 3).
+    assert result.code == (3 if kind == "reconcile" else 0), result.err
     assert re.search(expected, result.out), result.out
     assert list(REPORTS.glob(f"{kind}-*.md"))
     page = next(REPORTS.glob(f"{kind}-*.html")).read_text()

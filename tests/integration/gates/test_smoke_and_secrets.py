@@ -6,6 +6,7 @@ commands write or print (R1.3, R8.7)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,18 @@ from tests.conftest import CliResult
 Cli = Callable[..., CliResult]
 PHRASE = "I_UNDERSTAND_THIS_SENDS_TEST_ORDERS"
 SMOKE = ["smoke-order", "--contract", "SP500/202406", "--side", "buy"]
+
+
+@pytest.fixture
+def wall_day(day: Path) -> Path:
+    """The day's folder with the sim profile's expiry guard off: a smoke order runs on
+    the wall clock, and the sample's SP500/202406 expired on 2024-06-21 (the guard
+    would refuse it, rightly: tests/integration/risk/test_expiry_guard.py)."""
+    profile = day / "examples" / "sim.yaml"
+    raw = yaml.safe_load(profile.read_text())
+    raw.setdefault("risk", {})["expiry_guard_days"] = 0
+    profile.write_text(yaml.safe_dump(raw))
+    return day
 
 
 def _one_line_error(result: CliResult) -> str:
@@ -69,7 +82,7 @@ def test_smoke_bad_mode_side_contract_one_line(cli: Cli, day: Path) -> None:
     assert "is not listed by the venue" in _one_line_error(cli(nope))
 
 
-def test_smoke_dry_run_sends_nothing_submit_cancel_reports(cli: Cli, day: Path) -> None:
+def test_smoke_dry_run_sends_nothing_submit_cancel_reports(cli: Cli, wall_day: Path) -> None:
     assert cli(["shadow", "--date", "2024-04-30"]).code == 0
     dry = cli([*SMOKE, "--mode", "dry-run"])
     assert dry.code == 0, dry.out + dry.err
@@ -93,6 +106,56 @@ def test_smoke_dry_run_sends_nothing_submit_cancel_reports(cli: Cli, day: Path) 
     last = json.loads(records[-1].read_text())
     assert last["api_counts"] == {"send_order_calls": 1, "cancel_order_calls": 1}
     assert last["details"]["final_status"] == "canceled"
+
+
+def _submit(cli: Cli, *extra: str) -> CliResult:
+    return cli(
+        [*SMOKE, "--mode", "submit-cancel", "--confirm-submit", PHRASE, *extra],
+        env={"BASTION_SMOKE_ORDER_ENABLED": "1"},
+    )
+
+
+def test_smoke_submit_without_dry_run_refused_names_dry_run(cli: Cli, day: Path) -> None:
+    assert cli(["shadow", "--date", "2024-04-30"]).code == 0
+    line = _one_line_error(_submit(cli))
+    assert "submit-cancel needs a dry run of buy 1 SP500/202406" in line
+    assert (
+        "run 'bastion smoke-order --contract SP500/202406 --side buy --mode dry-run' first" in line
+    )
+    assert "(no dry run recorded)" in line
+    assert not Path("runs/sim/journal.db").exists()  # refused before anything opened
+
+
+def test_smoke_submit_after_dry_run_of_other_side_refused(cli: Cli, wall_day: Path) -> None:
+    assert cli(["shadow", "--date", "2024-04-30"]).code == 0
+    other = ["smoke-order", "--contract", "SP500/202406", "--side", "sell", "--mode", "dry-run"]
+    assert cli(other).code == 0
+    line = _one_line_error(_submit(cli))
+    assert "(the last dry run was sell 1 SP500/202406)" in line
+
+
+def test_smoke_submit_after_stale_dry_run_refused(cli: Cli, wall_day: Path) -> None:
+    assert cli(["shadow", "--date", "2024-04-30"]).code == 0
+    assert cli([*SMOKE, "--mode", "dry-run"]).code == 0
+    state = Path("runs/sim/records/state/smoke-dry-run.json")
+    record = json.loads(state.read_text())
+    taken = dt.datetime.fromisoformat(record["snapshot_at"]) - dt.timedelta(seconds=301)
+    record["snapshot_at"] = taken.isoformat()  # the profile's limit is 300 s
+    state.write_text(json.dumps(record))
+    line = _one_line_error(_submit(cli))
+    assert "whose broker snapshot is at most 300 s old" in line
+    assert "s old)" in line
+
+
+def test_smoke_submit_sends_at_dry_run_price(cli: Cli, wall_day: Path) -> None:
+    assert cli(["shadow", "--date", "2024-04-30"]).code == 0
+    dry = cli([*SMOKE, "--mode", "dry-run", "--offset-ticks", "7"])
+    assert dry.code == 0, dry.out + dry.err
+    price = json.loads(Path("runs/sim/records/state/smoke-dry-run.json").read_text())["limit_ticks"]
+    sent = _submit(cli, "--offset-ticks", "2")  # ignored: the dry run's price goes
+    assert sent.code == 0, sent.out + sent.err
+    assert f"order: buy 1 SP500/202406 limit {price} ticks" in sent.out
+    assert f"limit {price} ticks" in dry.out
 
 
 def test_records_redact_secret_values_and_accounts(tmp_path: Path) -> None:

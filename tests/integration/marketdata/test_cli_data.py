@@ -59,7 +59,7 @@ def test_data_check_sample_after_close_all_usable(
     assert "8 series checked, 0 unusable for executable orders" in out
 
 
-def test_data_check_next_week_stale_unusable_exit_1(
+def test_data_check_next_week_stale_unusable_exit_3(
     sample_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(
@@ -73,7 +73,7 @@ def test_data_check_next_week_stale_unusable_exit_1(
         "--now",
         "2024-05-08T09:00Z",
     )
-    assert code == 1
+    assert code == 3  # stale input: a verdict of NO
     assert "UNUSABLE" in out
     assert "stale: last bar is on 2024-04-30; the latest completed trading day is 2024-05-08" in out
     assert not is_usable(sample_dir, ContractId("rb/202410"), "1m")

@@ -248,7 +248,7 @@ def test_data_check_one_series_in_future_fails_only_itself(
     })  # fmt: skip
     BarStore(data).write(ContractId("SP500/203003"), "1m", bar)  # as an older Bastion stored it
     result = run_cli(["data", "check", "--data-dir", str(data), "--now", "2024-04-30T21:00Z"])
-    assert result.code == 1
+    assert result.code == 3  # one unusable series: a verdict of NO
     assert "Traceback" not in result.err
     assert "error   future: 1 bar(s) start after 2024-04-30 21:00 UTC" in result.out
     assert "9 series checked, 1 unusable for executable orders" in result.out

@@ -89,7 +89,9 @@ def test_backtest_page_figures_match_terminal_never_raw_keys_or_fractions(backte
     for label in ("compounded return", "max drawdown", "win rate (days)", "Sharpe", "Sortino"):
         value = terminal_value(out, label)
         assert value in text, f"{label}: terminal {value} not on the page"
-    assert terminal_value(out, "compounded return") == "+9.76%"
+    # 89,965.76 USD on 1,000,000: USD P&L plus CNY P&L at 0.1385 (issue 15; was +9.76%
+    # with CNY added one for one and signals spliced across rolls)
+    assert terminal_value(out, "compounded return") == "+9.00%"
     for raw in ("total_return", "annual_return", "max_drawdown", "win_rate", "64.0000"):
         assert raw not in text
 
@@ -186,15 +188,17 @@ def test_backtest_currencies_summed_only_with_rates(
     result, context, _ = finished
     usd, cny = (c.net for c in report.summary.currencies)
     assert [c.currency for c in report.summary.currencies] == ["USD", "CNY"]
+    # The profile's rate (fx.rates CNY 0.1385) reaches the report: a USD total.
+    assert context.rates == {"CNY": Decimal("0.1385")}
+    total = report.summary.total("net")
+    assert total.amount == (usd + cny * Decimal("0.1385")).quantize(Decimal("0.01"))
+    assert report.equity_note == ""
+    assert report.equity[-1] == pytest.approx(float(context.capital + total.amount))
+    # The engine's own equity is in USD too: CNY converted, never added one for one.
+    assert result.net_pnl is not None
+    assert result.net_pnl == pytest.approx(usd + cny * Decimal("0.1385"), abs=Decimal("0.01"))
+    assert result.net_pnl != usd + cny
     # Without a CNY rate there is no USD total, and the page says so.
-    assert report.summary.total("net").text() == "no rate for CNY"
-    assert "which adds CNY amounts to USD one for one" in report.equity_note
-    # The engine's own net P&L is the two currencies added at face value.
-    assert usd + cny == result.net_pnl
-    converted = build_backtest_report(
-        result, dataclasses.replace(context, rates={"CNY": Decimal("0.14")})
-    )
-    total = converted.summary.total("net")
-    assert total.amount == (usd + cny * Decimal("0.14")).quantize(Decimal("0.01"))
-    assert converted.equity_note == ""
-    assert converted.equity[-1] == pytest.approx(float(context.capital + total.amount))
+    bare = build_backtest_report(result, dataclasses.replace(context, rates={}))
+    assert bare.summary.total("net").text() == "no rate for CNY"
+    assert "No rate from CNY to USD was supplied" in bare.equity_note

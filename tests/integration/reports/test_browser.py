@@ -139,9 +139,9 @@ def test_daily_report_in_browser_no_errors_terminal_figures_shown(
         ["shadow", "-p", "examples/sim.yaml", "--date", "2024-04-30"],
         ["gate", "dry-run", "-p", "examples/sim.yaml"],
     ):
-        assert run_in(folder, args).code in {0, 1}, args
+        assert run_in(folder, args).code in {0, 3}, args
     result = run_in(folder, ["report", "daily", "-p", "examples/sim.yaml"])
-    assert result.code == 0, result.err
+    assert result.code in {0, 3}, result.err  # a sim day's gate blocks: the report says NO
     page = next((folder / "runs" / "sim" / "records" / "reports").glob("daily-*.html"))
     opened = _open(browser, page)
     assert opened.errors == []

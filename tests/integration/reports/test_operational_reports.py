@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bastion.domain.enums import OrderType, Side
 from bastion.domain.fills import Fill
@@ -134,14 +135,27 @@ def test_pnl_report_equity_unrealised_commission_per_currency(traded: Path) -> N
         assert label in out
     currencies = [line.split()[0] for line in out.splitlines() if line[:4] in {"USD ", "CNY "}]
     assert currencies == ["USD", "CNY"]
-    assert "no rate for CNY" in out
+    # The profile's rate (fx.rates CNY 0.1385) gives the USD total (issue 15).
+    assert "no rate for CNY" not in out
     assert "last ticks" not in out
+
+
+def test_pnl_report_without_rate_says_no_rate(traded: Path) -> None:
+    profile = traded / "examples" / "sim.yaml"
+    raw = yaml.safe_load(profile.read_text())
+    raw.pop("fx", None)
+    variant = traded / "examples" / "no-rate.yaml"
+    variant.write_text(yaml.safe_dump({**raw, "name": "sim-no-rate", "official": False}))
+    result = run_in(traded, ["report", "pnl", "--profile", str(variant)])
+    assert result.code == 0, result.err
+    assert "no rate for CNY" in result.out
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_report_page_real_tables_on_shared_template(traded: Path, kind: str) -> None:
     result = run_in(traded, ["report", kind])
-    assert result.code == 0, result.err
+    # No broker snapshot: the reconciliation has an unknown view, a verdict of NO.
+    assert result.code == (3 if kind == "reconcile" else 0), result.err
     page = _page(traded, kind)
     assert f'<meta name="generator" content="Bastion {kind} report">' in page
     assert "<pre>" not in page
@@ -164,7 +178,7 @@ def test_terminal_report_tables_drawn_by_rich(traded: Path) -> None:
 
 def test_daily_report_equity_and_pnl_per_currency(traded: Path) -> None:
     result = run_in(traded, ["report", "daily"])
-    assert result.code == 0, result.err
+    assert result.code == 3, result.err  # no plan yet: the answer is NO
     for label in ("P&L and equity by currency", "unrealised", "commission", "broker equity"):
         assert label in result.out
     page = html.unescape(_page(traded, "daily"))

@@ -128,7 +128,8 @@ def test_risk_cli_bad_input_one_line_error(
 
 
 def test_risk_cli_missing_profile_one_line_error(cli: Cli, in_tmp: Path) -> None:
-    assert "--profile PATH is required" in _one_line_error(cli(["risk", "status"]))
+    # No --profile and no official profile in the folder: the one line says what to do.
+    assert "no official profile" in _one_line_error(cli(["risk", "status"]))
     assert "no such file" in _one_line_error(cli(["risk", "status", "--profile", "nope.yaml"]))
 
 

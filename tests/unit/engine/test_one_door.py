@@ -33,7 +33,7 @@ from bastion.venues.modes import DryRunVenue, ReadOnlyVenue
 from bastion.venues.sim import SimVenue
 
 ROOT = Path(bastion.__file__).parent
-ORDER_CALLS = {"submit", "cancel", "modify"}
+ORDER_CALLS = {"submit", "cancel", "modify", "global_cancel"}
 # Where a venue's order calls may appear: the send path; the venues themselves (adapters
 # forwarding to their wire, the read-only/dry-run wrappers, the sim venue's internals);
 # the test kit's conformance harness, which tests a venue on its own.

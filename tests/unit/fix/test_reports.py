@@ -1,8 +1,10 @@
-"""Reports the engine cannot place are logged and skipped, never raised (bad input).
+"""Reports the engine cannot place are surprises, never raised and never dropped.
 
-Invariants: an ExecutionReport for a contract Bastion does not know produces no event
-and is counted; a report for an unknown ClOrdID becomes an event that the OMS classes
-as FOREIGN without changing any order; venue reject texts map to the reason taxonomy.
+Invariants: an ExecutionReport for a contract Bastion does not know becomes a
+VenueAnomaly event (counted, with the report's ids) that the OMS records as an anomaly
+without touching any order; a report for an unknown ClOrdID becomes an event that the
+OMS classes as FOREIGN without changing any order; venue reject texts map to the
+reason taxonomy.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import datetime as dt
 
 from bastion.domain.ids import UNATTRIBUTED
 from bastion.domain.reasons import Reason
-from bastion.domain.venue_events import FillReport
+from bastion.domain.venue_events import FillReport, VenueAnomaly
 from bastion.oms.manager import ApplyOutcome, OrderManager, Surprise
 from bastion.venues.fix.config import FixConfig
 from bastion.venues.fix.errors import reason_for
@@ -43,11 +45,17 @@ def _fill_report(symbol: str, maturity: str, coid: str) -> object:
     return decode(encode("8", fields, seq=5, sender="PAPER", target="BASTION", now=T0))
 
 
-def test_report_unknown_contract_is_counted_and_skipped() -> None:
+def test_report_unknown_contract_is_an_anomaly_event() -> None:
     venue = FixVenue(FixConfig(), dict(DEFAULT_CONTRACTS))
     venue._on_app(_fill_report("ZZ", "209912", "C1-1.1"))  # type: ignore[arg-type]
-    assert venue.poll_events() == []
+    (event,) = venue.poll_events()
+    assert isinstance(event, VenueAnomaly)
+    assert event.kind == "unknown_contract"
+    assert (event.client_order_id, event.exec_id) == ("C1-1.1", "E1")
     assert venue.unreadable_reports == 1
+    oms = OrderManager()
+    assert oms.apply(event).outcome is ApplyOutcome.ANOMALY
+    assert oms.book.positions.contract == {}
 
 
 def test_report_unknown_clordid_is_foreign_to_the_oms() -> None:

@@ -19,6 +19,7 @@ from bastion.config import RiskConfig
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.enums import OffsetFlag, OrderType, Side
 from bastion.domain.fills import Fill
+from bastion.domain.fx import FxTable
 from bastion.domain.ids import (
     ClientOrderId,
     ContractId,
@@ -32,6 +33,7 @@ from bastion.domain.records import BrokerOrderCreated
 from bastion.domain.venue_events import Acknowledged, FillReport
 from bastion.oms import OrderManager
 from bastion.risk.engine import RiskEngine
+from bastion.risk.expiry import ExpiryCalendar
 from bastion.risk.persist import MemoryRiskStore
 from bastion.risk.port import OrderPath, OrderRequest, RiskDecision
 
@@ -159,6 +161,9 @@ def make_rig(
     equity: Decimal | None = Decimal(10_000_000),
     level: str | None = "base",
     store: MemoryRiskStore | None = None,
+    spec: ContractSpec = SPEC,
+    fx: FxTable | None = None,
+    expiry: ExpiryCalendar | None = None,
     **limits: Any,
 ) -> Rig:
     clock = SimClock(T0)
@@ -168,7 +173,16 @@ def make_rig(
     market.set(quote())
     market.set(quote(contract_id=NEXT))
     config = RiskConfig(**{"max_notional": Decimal(5_000_000), **limits})
-    engine = RiskEngine(config, {ES: SPEC}, ledger=oms, store=store, clock=clock, market=market)
+    engine = RiskEngine(
+        config,
+        {ES: spec},
+        ledger=oms,
+        store=store,
+        clock=clock,
+        market=market,
+        fx=fx,
+        expiry=expiry,
+    )
     if level is not None:
         engine.set_risk_level(level, "test plan")
     if equity is not None:

@@ -100,10 +100,31 @@ def test_price_distance_ticks_boundary(sign: int) -> None:
     assert "51 ticks from the market" in message
 
 
-def test_price_distance_percent_widens_tolerance_boundary() -> None:
+def test_price_distance_tighter_of_ticks_and_percent_applies_boundary() -> None:
     rig = make_rig(price_tolerance_ticks=10, price_tolerance_percent=Decimal(1))  # 160 ticks
+    assert rig.check(make_order(limit=MID + 10)).allowed
+    message = _denied(
+        rig.check(make_order(limit=MID + 11)), Check.PRICE_DISTANCE, Reason.RISK_LIMIT
+    )
+    assert "at most 10 allowed (10 ticks)" in message
+    rig = make_rig(price_tolerance_ticks=500, price_tolerance_percent=Decimal(1))
     assert rig.check(make_order(limit=MID + 160)).allowed
-    _denied(rig.check(make_order(limit=MID + 161)), Check.PRICE_DISTANCE, Reason.RISK_LIMIT)
+    message = _denied(
+        rig.check(make_order(limit=MID + 161)), Check.PRICE_DISTANCE, Reason.RISK_LIMIT
+    )
+    assert "1% of 16000 = 160 ticks" in message
+
+
+def test_price_distance_default_is_five_percent_of_last_boundary() -> None:
+    rig = make_rig()  # no tick band: 5% of the last price 16000 = 800 ticks
+    assert rig.check(make_order(limit=MID + 800)).allowed
+    _denied(rig.check(make_order(limit=MID + 801)), Check.PRICE_DISTANCE, Reason.RISK_LIMIT)
+
+
+def test_price_distance_instrument_ticks_over_global_boundary() -> None:
+    rig = make_rig(price_tolerance_ticks=50, instrument_tolerance_ticks={"ES": 20})
+    assert rig.check(make_order(limit=MID - 20)).allowed
+    _denied(rig.check(make_order(limit=MID - 21)), Check.PRICE_DISTANCE, Reason.RISK_LIMIT)
 
 
 def test_price_distance_uses_last_when_no_two_sided_quote() -> None:
@@ -123,7 +144,7 @@ def test_price_distance_stop_price_checked_too() -> None:
     ("side", "inside", "outside"), [(Side.BUY, 16800, 16801), (Side.SELL, 15200, 15199)]
 )
 def test_price_band_boundary(side: Side, inside: int, outside: int) -> None:
-    rig = make_rig(price_tolerance_ticks=2000)
+    rig = make_rig(price_tolerance_percent=Decimal(100))
     assert rig.check(make_order(side, limit=inside)).allowed
     message = _denied(
         rig.check(make_order(side, limit=outside)), Check.PRICE_BAND, Reason.PRICE_OUTSIDE_BAND
@@ -132,7 +153,7 @@ def test_price_band_boundary(side: Side, inside: int, outside: int) -> None:
 
 
 def test_price_band_published_band_wins() -> None:
-    rig = make_rig(price_tolerance_ticks=2000)
+    rig = make_rig(price_tolerance_percent=Decimal(100))
     rig.market.update(CONTRACT, band=(15900, 16100))
     assert rig.check(make_order(limit=16100)).allowed
     _denied(rig.check(make_order(limit=16101)), Check.PRICE_BAND, Reason.PRICE_OUTSIDE_BAND)
@@ -206,7 +227,7 @@ def test_margin_unknown_equity_refuses_new_exposure_allows_reducing() -> None:
 
 @pytest.mark.parametrize("side", list(Side))
 def test_infeasible_price_at_minimum_tick_refused(side: Side) -> None:
-    rig = make_rig(price_tolerance_ticks=100_000)
+    rig = make_rig(price_tolerance_percent=Decimal(100))
     rig.market.update(CONTRACT, settlement_ticks=None)
     message = _denied(rig.check(make_order(side, limit=1)), Check.INFEASIBLE, Reason.INVALID_ORDER)
     assert "minimum tick" in message

@@ -1,0 +1,42 @@
+"""Invariant: the FIX adapter measures the venue's clock against ours from each
+message's SendingTime (52), and ignores resent messages (43=Y), whose SendingTime is
+the original's; the engine halts new orders on what it reports
+(tests/integration/engine/test_duties.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bastion.venues.fix import execution
+from bastion.venues.fix.config import FixConfig
+from bastion.venues.fix.execution import FixVenue
+from bastion.venues.fix.wire import decode, encode
+from bastion.venues.paper.contracts import DEFAULT_CONTRACTS
+
+NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
+
+
+def _message(sent: dt.datetime, *, resent: bool = False) -> bytes:
+    return encode("0", [], seq=7, sender="PAPER", target="BASTION", now=sent, poss_dup=resent)
+
+
+@pytest.fixture
+def venue(monkeypatch: pytest.MonkeyPatch) -> FixVenue:
+    monkeypatch.setattr(execution, "_now", lambda: NOW)
+    return FixVenue(FixConfig(port=1, sender_comp_id="BASTION"), dict(DEFAULT_CONTRACTS))
+
+
+def test_sending_time_ahead_of_ours_is_a_positive_skew(venue: FixVenue) -> None:
+    assert venue.clock_skew is None  # nothing heard yet: unknown, not zero
+    venue._note_clock(decode(_message(NOW + dt.timedelta(seconds=12.5))))
+    assert venue.clock_skew == dt.timedelta(seconds=12.5)
+    venue._note_clock(decode(_message(NOW - dt.timedelta(seconds=3))))
+    assert venue.clock_skew == dt.timedelta(seconds=-3)
+
+
+def test_a_resent_message_does_not_move_the_skew(venue: FixVenue) -> None:
+    venue._note_clock(decode(_message(NOW)))
+    venue._note_clock(decode(_message(NOW - dt.timedelta(hours=2), resent=True)))
+    assert venue.clock_skew == dt.timedelta(0)
