@@ -263,10 +263,10 @@ class Auditor:
         if io is not None:
             self.exposed.add(io)
 
-    def on_inject(self, kind: str, coid: ClientOrderId) -> None:
+    def on_inject(self, kind: str, coid: ClientOrderId | None) -> None:
         """The venue's faults hid or made up a report about ``coid``."""
         self._count(f"venue {kind}")
-        if kind in ("drop", "lost", "late_fill"):
+        if coid is not None and kind in ("drop", "lost", "late_fill"):
             self.faulted.add(coid)
             io = self._io_of(self.fold, coid)
             if io is not None:

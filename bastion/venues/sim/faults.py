@@ -71,7 +71,7 @@ class Faults:
         self._config = config
         self._latency = on_latency
         self._cash = on_cash
-        self.on_inject: Callable[[str, ClientOrderId], None] | None = None
+        self.on_inject: Callable[[str, ClientOrderId | None], None] | None = None
         """Told of each report withheld for good, duplicated or made up (see above)."""
         self._rng = random.Random(seed)  # noqa: S311 - simulation, not cryptography
         self._on_disconnect = on_disconnect
@@ -160,7 +160,7 @@ class Faults:
             raise ValueError("this venue's cash cannot be moved")
         self._cash(amount)
 
-    def injected(self, kind: str, client_order_id: ClientOrderId) -> None:
+    def injected(self, kind: str, client_order_id: ClientOrderId | None) -> None:
         if self.on_inject is not None:
             self.on_inject(kind, client_order_id)
 
