@@ -1,28 +1,41 @@
 """The chaos test as a script: kill the engine (SIGKILL) at seeded instants, kill the
-venue once, and prove nothing was lost, duplicated or sent twice.
+venue once, and prove nothing was lost, duplicated or executed twice.
 
-    python bench/chaos.py --kills 20 --seed 7
+    python bench/chaos.py --kills 25 --seed 7 [--busy 2]
 
-prints one JSON object: ``kills`` (engine runs ended by SIGKILL), ``venue_kills``,
-``fills_bastion`` / ``fills_venue`` (distinct executions), ``lost`` (venue fills not in
-Bastion's journal), ``duplicated`` (executions journaled twice, or journaled but unknown
-to the venue), ``double_submits`` (client order ids that reached the venue more than
-once), ``positions_equal`` (per contract, journal vs venue), ``reconcile_clean`` (the
-final reconciliation: contract vs broker, strategy vs contract, fills vs broker), plus
-``kill_points`` (how each run ended) and ``seconds``.
+prints one JSON object and exits 1 when anything is wrong (``ok`` says the same):
+
+- ``kills``: engine runs ended by SIGKILL *after the engine had logged on* (a run
+  killed before its logon proves nothing and is not counted; the test goes on until
+  ``--kills`` runs were killed logged on), ``kill_attempts``, ``not_logged_on``;
+- ``venue_kills``: the venue process killed and restarted on its port (once);
+- ``fills_bastion`` / ``fills_venue`` (distinct executions), ``lost`` (venue fills not
+  in Bastion's journal), ``duplicated`` (executions journaled twice, or journaled but
+  unknown to the venue);
+- ``double_submits``: client order ids that reached the venue more than once, plus
+  every intent (an instrument order, or a contract order without one) the venue
+  executed beyond its quantity (``beyond_quantity`` lists them);
+- ``positions_equal`` (per contract, journal vs venue), ``reconcile_clean`` (the final
+  run's reconciliation: targets, contract vs broker, strategy vs contract, fills);
+- ``final_settled``: the final run reached its target (flat), with nothing working,
+  within ``--settle`` seconds; ``kill_points``, ``engine_errors``, ``seconds``.
 
 How it works: the parent starts ``bastion venue serve`` (a separate process, its own
 state file), then starts the engine (this file with ``--worker``) again and again. Each
-engine run rebuilds from its journal, logs on over FIX, runs restart recovery and
-reconciliation, then trades toward targets that change every 0.6 s (a seeded function
-of wall time, so every run wants the same thing at the same moment). Each run dies by
-SIGKILL: either the engine kills itself at an instrumented point
-(``after_write_ahead``: the order is journaled, not sent; ``after_submit``: sent, the
-acknowledgement not journaled; ``after_fill_arrival``: a fill read from the socket, not
-journaled), or the parent kills it at a random instant. Once, mid-session, the venue
-process is killed and restarted on the same port. A last engine run stops trading,
-settles every order and reconciles; then the parent audits the venue's state file
-against the engine's journal.
+engine run is the shipped session (``bastion.ops.paper.VenueSession``, the kernel's
+engine): it rebuilds from its journal, logs on over FIX (and says so in a marker file),
+runs restart recovery and reconciliation, then trades toward targets that change every
+0.6 s (a seeded function of wall time, so every run wants the same thing at the same
+moment). Each run dies by SIGKILL: either the engine kills itself at an instrumented
+point (``after_write_ahead``: the order is journaled, not sent; ``after_submit``: sent,
+the acknowledgement not journaled; ``after_fill_arrival``: a fill read from the socket,
+not journaled), or the parent kills it at a random instant after its logon. Once,
+mid-session, the venue process is killed and restarted on the same port. A last engine
+run trades to flat and stays until the targets are met, nothing works and the
+reconciliation is clean (``--settle`` seconds at most); then the parent audits the
+venue's state file against the engine's journal.
+
+``--busy N`` runs N CPU-bound busy loops beside the test (a loaded machine).
 """
 
 from __future__ import annotations
@@ -46,6 +59,10 @@ if str(ROOT) not in sys.path:
 
 KILL_POINTS = ("after_write_ahead", "after_submit", "after_fill_arrival")
 TARGET_PERIOD = 0.6
+LOGON_WAIT = 90.0
+"""Seconds a run may take to log on (a busy machine starts Python slowly)."""
+POINT_WAIT = 8.0
+"""Seconds after its logon a run may take to reach its kill point before it is killed."""
 
 
 # -- the engine (worker) -------------------------------------------------------------------
@@ -55,15 +72,33 @@ def _target(seed: int, now: float) -> int:
 
 
 class _ChaosVenue:
-    """The FIX venue with kill points: SIGKILL this process at the n-th time a point is hit."""
+    """The FIX venue with kill points (SIGKILL this process at the n-th time a point is
+    hit) and a logon marker (a file written the first time the session is up)."""
 
-    def __init__(self, inner: object, spec: str) -> None:
+    def __init__(self, inner: object, spec: str, logon: Path | None) -> None:
         self._inner = inner
         point, _, count = spec.partition(":")
         self._point, self._left = point, int(count or "0")
+        self._logon = logon
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._inner, name)
+
+    def _up(self) -> bool:
+        """Whether the session is up; the first time it is, write the logon marker."""
+        up = bool(self._inner.is_connected)  # type: ignore[attr-defined]
+        if up and self._logon is not None:
+            self._logon.write_text(str(os.getpid()))
+            self._logon = None
+        return up
+
+    @property
+    def is_connected(self) -> bool:
+        return self._up()
+
+    def connect(self) -> bool:
+        self._inner.connect()  # type: ignore[attr-defined]
+        return self._up()
 
     def _hit(self, point: str) -> None:
         if point == self._point:
@@ -72,6 +107,7 @@ class _ChaosVenue:
                 os.kill(os.getpid(), signal.SIGKILL)
 
     def submit(self, order: object) -> object:
+        self._up()
         self._hit("after_write_ahead")  # the stack journaled the order before this call
         result = self._inner.submit(order)  # type: ignore[attr-defined]
         self._hit("after_submit")
@@ -81,6 +117,7 @@ class _ChaosVenue:
         from bastion.domain.venue_events import FillReport
 
         events = self._inner.poll_events()  # type: ignore[attr-defined]
+        self._up()
         if any(isinstance(e, FillReport) for e in events):
             self._hit("after_fill_arrival")
         return events
@@ -88,7 +125,7 @@ class _ChaosVenue:
 
 def worker(args: argparse.Namespace) -> int:
     """One engine run: the shipped venue session (``bastion.ops.paper.VenueSession``),
-    with the kill points wrapped around its venue."""
+    with the kill points and the logon marker wrapped around its venue."""
     from bastion.config import parse_profile
     from bastion.domain.ids import InstrumentId, StrategyId
     from bastion.domain.targets import Target
@@ -119,7 +156,8 @@ def worker(args: argparse.Namespace) -> int:
     )
     contracts = dict(DEFAULT_CONTRACTS)
     fix = fix_venue_for(profile, contracts, "engine", reconnect_initial=0.1, reconnect_max=1.0)
-    venue = _ChaosVenue(fix, os.environ.get("BASTION_CHAOS_KILL", ""))
+    logon = work / f"logon-{args.run:02d}"
+    venue = _ChaosVenue(fix, os.environ.get("BASTION_CHAOS_KILL", ""), logon)
     session = VenueSession(
         profile,
         venue,  # type: ignore[arg-type]
@@ -132,15 +170,15 @@ def worker(args: argparse.Namespace) -> int:
     es, strategy = InstrumentId("ES"), StrategyId("chaos")
 
     def target() -> list[Target]:
-        if args.final:
-            return []  # the last run stops trading: settle, recover, reconcile
-        want = _target(args.seed, time.time())
+        want = 0 if args.final else _target(args.seed, time.time())
         return [Target(strategy_id=strategy, instrument_id=es, low=want, high=want)]
 
-    result = session.run(target, seconds=args.seconds, until_met=False)
+    # The final run trades to flat and stays until that is done and reconciled clean.
+    result = session.run(target, seconds=args.seconds, until_met=args.final)
     if args.final:
         out = {
-            "settled": not any("still working" in p for p in result.problems),
+            "targets_met": result.targets_met,
+            "state": result.state,
             "recovery_complete": bool(result.recoveries)
             and "INCOMPLETE" not in result.recoveries[-1],
             "reconcile_clean": result.reconcile_clean,
@@ -148,6 +186,7 @@ def worker(args: argparse.Namespace) -> int:
             "unknown": result.unknown,
             "restarts": result.restarts,
             "positions": result.positions,
+            "venue_positions": result.venue_positions,
             "problems": result.problems[-20:],
         }
         (work / "final.json").write_text(json.dumps(out, indent=1))
@@ -174,7 +213,7 @@ def _start_venue(work: Path, port: int, seed: int) -> tuple[subprocess.Popen[str
             "--heartbeat",
             "2",
             "--max-seconds",
-            "600",
+            "3600",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -224,6 +263,8 @@ def _engine(
         str(seed),
         "--seconds",
         str(seconds),
+        "--run",
+        str(run),
     ]
     log = (work / f"engine-{run:02d}.err").open("w")  # kept: a crash must be diagnosable
     try:
@@ -232,6 +273,24 @@ def _engine(
         )
     finally:
         log.close()
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[bytes], seconds: float) -> bool:
+    """Whether ``path`` appeared before ``proc`` ended and within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists():
+            return True
+        if proc.poll() is not None:
+            return path.exists()
+        time.sleep(0.02)
+    return path.exists()
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
 
 
 def _engine_errors(work: Path) -> list[str]:
@@ -245,19 +304,55 @@ def _engine_errors(work: Path) -> list[str]:
     return found
 
 
+def _intents(journal: sqlite3.Connection) -> tuple[dict[str, str], dict[str, tuple[str, int]]]:
+    """(client order id -> the intent it serves, intent -> (what it is, quantity)) from
+    the journal's order records: an instrument order, or a contract order without one."""
+    instrument: dict[str, int] = {}
+    contract: dict[str, tuple[str | None, int]] = {}
+    broker: dict[str, str | None] = {}
+    rows = journal.execute(
+        "SELECT event_type, payload FROM journal WHERE event_type IN"
+        " ('instrument_order.created', 'contract_order.created', 'broker_order.created')"
+    )
+    for etype, payload in rows:
+        record = json.loads(payload)
+        if etype == "instrument_order.created":
+            instrument[record["order_id"]] = int(record["quantity"])
+        elif etype == "contract_order.created":
+            contract[record["order_id"]] = (record.get("parent_id"), int(record["quantity"]))
+        else:
+            broker[record["client_order_id"]] = record.get("parent_id")
+    intent_of: dict[str, str] = {}
+    sizes: dict[str, tuple[str, int]] = {}
+    for coid, parent in broker.items():
+        if parent is None or parent not in contract:
+            continue
+        grand, quantity = contract[parent]
+        if grand is not None and grand in instrument:
+            intent_of[coid] = grand
+            sizes[grand] = ("instrument order", instrument[grand])
+        else:
+            intent_of[coid] = parent
+            sizes[parent] = ("contract order", quantity)
+    return intent_of, sizes
+
+
 def _audit(work: Path) -> dict[str, object]:
     venue = sqlite3.connect(work / "venue.db")
     venue_fills = {
-        r[0]: (r[1], r[2], r[3])
-        for r in venue.execute("SELECT exec_id, contract_id, side, quantity FROM fills")
+        r[0]: (r[1], r[2], r[3], r[4])
+        for r in venue.execute(
+            "SELECT exec_id, client_order_id, contract_id, side, quantity FROM fills"
+        )
     }
-    double = venue.execute("SELECT COUNT(*) FROM received WHERE count > 1").fetchone()[0]
+    repeated = [r[0] for r in venue.execute("SELECT client_order_id FROM received WHERE count > 1")]
     venue.close()
     journal_path = work / "paper" / "journal.db"
     if not journal_path.exists():
         raise SystemExit(f"chaos: no engine run wrote a journal at {journal_path}; see stderr")
     journal = sqlite3.connect(journal_path)
     rows = journal.execute("SELECT payload FROM journal WHERE event_type = 'fill'").fetchall()
+    intent_of, sizes = _intents(journal)
     journal.close()
     seen: dict[str, int] = {}
     for (payload,) in rows:
@@ -265,92 +360,182 @@ def _audit(work: Path) -> dict[str, object]:
         if not str(fill["client_order_id"]).startswith("balance:"):
             seen[fill["exec_id"]] = seen.get(fill["exec_id"], 0) + 1
     venue_pos: dict[str, int] = {}
-    for contract, side, qty in venue_fills.values():
+    executed: dict[str, int] = {}
+    for coid, contract, side, qty in venue_fills.values():
         venue_pos[contract] = venue_pos.get(contract, 0) + (qty if side == "buy" else -qty)
+        intent = intent_of.get(coid)
+        if intent is not None:
+            executed[intent] = executed.get(intent, 0) + qty
+    beyond = [
+        f"{sizes[i][0]} {i}: executed {n} of {sizes[i][1]}"
+        for i, n in sorted(executed.items())
+        if n > sizes[i][1]
+    ]
     return {
         "fills_bastion": len(seen),
         "fills_venue": len(venue_fills),
         "lost": len(set(venue_fills) - set(seen)),
         "duplicated": sum(n - 1 for n in seen.values()) + len(set(seen) - set(venue_fills)),
-        "double_submits": int(double),
+        "double_submits": len(repeated) + len(beyond),
+        "repeated_client_order_ids": repeated,
+        "beyond_quantity": beyond,
         "venue_positions": {k: v for k, v in venue_pos.items() if v},
     }
 
 
-def run(kills: int, seed: int, work: Path) -> dict[str, object]:
+def _busy_loops(count: int) -> list[subprocess.Popen[bytes]]:
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+
+
+class _Kills:
+    """The kill loop's state: the venue process, and how each engine run ended."""
+
+    def __init__(self, kills: int, seed: int, work: Path) -> None:
+        self.kills, self.seed, self.work = kills, seed, work
+        self.rng = random.Random(seed)
+        self.venue, self.port = _start_venue(work, 0, seed)
+        self.ended: list[str] = []
+        self.counted = self.attempts = self.not_logged_on = self.venue_kills = 0
+
+    def kill_venue(self) -> None:
+        """Once, mid-session: the venue process dies and comes back on its port."""
+        time.sleep(0.8)
+        self.venue.kill()
+        self.venue.wait()
+        self.venue_kills += 1
+        if self.venue.stdout is not None:
+            self.venue.stdout.close()
+        time.sleep(0.5)
+        self.venue, self.port = _start_venue(self.work, self.port, self.seed)
+
+    def one_run(self) -> None:
+        run_no = self.attempts
+        self.attempts += 1
+        point = self.rng.choice((*KILL_POINTS, "timer", "timer"))
+        spec = f"{point}:{self.rng.randint(1, 3)}" if point != "timer" else ""
+        delay = self.rng.uniform(0.7, 2.5)
+        engine = _engine(self.work, self.port, self.seed, 600.0, spec, run=run_no)
+        if not _wait_for(self.work / f"logon-{run_no:02d}", engine, LOGON_WAIT):
+            _kill(engine)
+            self.not_logged_on += 1
+            self.ended.append(f"{point}:not_logged_on")
+            return
+        if self.counted == self.kills // 2 and not self.venue_kills:
+            self.kill_venue()
+        try:
+            engine.wait(timeout=delay if point == "timer" else POINT_WAIT)
+            label = point
+        except subprocess.TimeoutExpired:
+            label = point if point == "timer" else f"{point}:not_reached"
+            _kill(engine)
+        if engine.returncode == -signal.SIGKILL:
+            self.counted += 1
+            self.ended.append(label)
+        else:
+            self.ended.append(f"{label}:exit{engine.returncode}")
+
+    def final(self, settle: float) -> bool:
+        """The last run: to flat, settled and reconciled, within ``settle`` seconds."""
+        final = _engine(self.work, self.port, self.seed, settle, "", final=True, run=self.attempts)
+        try:
+            final.wait(timeout=settle + LOGON_WAIT)
+        except subprocess.TimeoutExpired:
+            _kill(final)
+            return False
+        return final.returncode == 0
+
+
+def run(kills: int, seed: int, work: Path, *, settle: float = 120.0) -> dict[str, object]:
     started = time.monotonic()
-    rng = random.Random(seed)
-    venue, port = _start_venue(work, 0, seed)
-    venue_kill_at = kills // 2
-    ended: list[str] = []
-    killed = venue_kills = 0
+    chaos = _Kills(kills, seed, work)
     try:
-        for i in range(kills):
-            point = rng.choice((*KILL_POINTS, "timer", "timer"))
-            spec = f"{point}:{rng.randint(1, 3)}" if point != "timer" else ""
-            engine = _engine(work, port, seed, 9.0, spec, run=i)
-            limit = rng.uniform(0.7, 2.5) if point == "timer" else 6.0
-            if i == venue_kill_at:
-                time.sleep(0.8)
-                venue.kill()
-                venue.wait()
-                venue_kills += 1
-                if venue.stdout is not None:
-                    venue.stdout.close()
-                time.sleep(0.5)
-                venue, port = _start_venue(work, port, seed)
-            try:
-                engine.wait(timeout=limit)
-            except subprocess.TimeoutExpired:
-                engine.kill()
-                engine.wait()
-            killed += engine.returncode == -signal.SIGKILL
-            ended.append(
-                point
-                if engine.returncode == -signal.SIGKILL
-                else f"{point}:exit{engine.returncode}"
-            )
-        final = _engine(work, port, seed, 2.5, "", final=True, run=kills)
-        final.wait(timeout=60)
+        while chaos.counted < kills and chaos.attempts < kills * 3:
+            chaos.one_run()
+        final_ran = chaos.final(settle)
     finally:
-        _stop(venue)
+        _stop(chaos.venue)
     result = json.loads((work / "final.json").read_text()) if (work / "final.json").exists() else {}
     audit = _audit(work)
     bastion_pos = {k: v for k, v in result.get("positions", {}).items() if v}
-    return {
-        "kills": killed,
-        "venue_kills": venue_kills,
+    figures: dict[str, object] = {
+        "seed": seed,
+        "kills": chaos.counted,
+        "kill_attempts": chaos.attempts,
+        "not_logged_on": chaos.not_logged_on,
+        "venue_kills": chaos.venue_kills,
         **{k: v for k, v in audit.items() if k != "venue_positions"},
         "positions_equal": bool(result) and bastion_pos == audit["venue_positions"],
         "positions": bastion_pos,
+        "venue_positions": audit["venue_positions"],
         "reconcile_clean": bool(result.get("reconcile_clean")),
+        "final_settled": final_ran and bool(result.get("targets_met")),
         "breaks": result.get("breaks", []),
-        "kill_points": ended,
+        "kill_points": chaos.ended,
         "engine_errors": _engine_errors(work),
         "seconds": round(time.monotonic() - started, 1),
     }
+    failures = _failures(figures, kills)
+    figures["ok"] = not failures
+    figures["failures"] = failures
+    return figures
+
+
+def _failures(figures: dict[str, object], kills: int) -> list[str]:
+    """Everything that makes the run a failure, in words."""
+    out = []
+    if int(figures["kills"]) < kills:  # type: ignore[call-overload]
+        out.append(f"only {figures['kills']} of {kills} kills after logon")
+    if figures["venue_kills"] != 1:
+        out.append("the venue was not killed once")
+    out.extend(
+        f"{key}: {figures[key]}" for key in ("lost", "duplicated", "double_submits") if figures[key]
+    )
+    if not figures["positions_equal"]:
+        out.append(f"positions differ: {figures['positions']} vs {figures['venue_positions']}")
+    if not figures["reconcile_clean"]:
+        out.append(f"reconciliation not clean: {figures['breaks']}")
+    if not figures["final_settled"]:
+        out.append("the final run did not reach flat and settle")
+    if figures["engine_errors"]:
+        out.append("an engine run ended with a traceback")
+    return out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--kills", type=int, default=25, help="SIGKILLs after logon (25)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--busy", type=int, default=0, help="CPU-bound busy loops beside it")
+    parser.add_argument(
+        "--settle", type=float, default=120.0, help="seconds the final run may take (120)"
+    )
     parser.add_argument("--dir", help="working directory (default: a fresh temporary one)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--final", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=6.0, help=argparse.SUPPRESS)
+    parser.add_argument("--run", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args)
-    if args.dir:
-        work = Path(args.dir)
-        work.mkdir(parents=True, exist_ok=True)
-        print(json.dumps(run(args.kills, args.seed, work)))
-        return 0
-    with tempfile.TemporaryDirectory(prefix="bastion-chaos-") as tmp:
-        print(json.dumps(run(args.kills, args.seed, Path(tmp))))
-    return 0
+    if args.kills < 1 or args.busy < 0 or args.settle <= 0:
+        parser.error("--kills must be at least 1, --busy 0 or more, --settle positive")
+    busy = _busy_loops(args.busy)
+    try:
+        if args.dir:
+            work = Path(args.dir)
+            work.mkdir(parents=True, exist_ok=True)
+            figures = run(args.kills, args.seed, work, settle=args.settle)
+        else:
+            with tempfile.TemporaryDirectory(prefix="bastion-chaos-") as tmp:
+                figures = run(args.kills, args.seed, Path(tmp), settle=args.settle)
+    finally:
+        for loop in busy:
+            loop.kill()
+            loop.wait()
+    figures["busy_loops"] = args.busy
+    print(json.dumps(figures))
+    return 0 if figures["ok"] else 1
 
 
 if __name__ == "__main__":

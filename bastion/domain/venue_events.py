@@ -61,12 +61,17 @@ class Canceled(msgspec.Struct, frozen=True, kw_only=True, tag="canceled"):
     venue_order_id: VenueOrderId | None = None
     unsolicited: bool = False
     """The venue canceled it without being asked (end of session, IOC remainder)."""
+    filled: int | None = None
+    """What the venue had filled of the order when it canceled it (FIX CumQty); ``None``
+    when the venue does not say. More than Bastion has heard of: fills are on their way."""
 
 
 class Expired(msgspec.Struct, frozen=True, kw_only=True, tag="expired"):
     client_order_id: ClientOrderId
     timestamp: dt.datetime
     venue_order_id: VenueOrderId | None = None
+    filled: int | None = None
+    """As ``Canceled.filled``."""
 
 
 class CancelRejected(msgspec.Struct, frozen=True, kw_only=True, tag="cancel_rejected"):

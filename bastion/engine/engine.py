@@ -59,6 +59,7 @@ from bastion.recon.locks import LockBook, LockSource
 from bastion.recon.reconciler import Reconciler
 from bastion.risk.engine import RiskEngine
 from bastion.risk.kill import KillReport, KillSwitch
+from bastion.risk.kill_request import closed_kill
 from bastion.risk.states import Scope, TradingState
 from bastion.store.sqlite import SqliteStore
 from bastion.store.targets import TargetStore
@@ -340,21 +341,24 @@ class Engine:
         return True
 
     def _void_targets(self) -> None:
-        """A kill ends the plan it interrupted: every target becomes flat (journaled in
-        the target store), and targets generated before the kill are not taken again,
-        so a resume never re-enters the old positions; a newer plan is taken as usual."""
-        now = self.clock.now()
-        self._killed_at = now
-        for key, target in list(self._recorded.items()):
-            flat = msgspec.structs.replace(target, low=0, high=0, generated_time=now)
+        """A kill ends the plan it interrupted: every order the stack still had for it
+        is stopped, every target becomes flat (journaled in the target store), and
+        targets generated before the kill are not taken again, so a resume never
+        re-enters the old positions; a newer plan is taken as usual."""
+        self._end_plan(self.clock.now())
+
+    def _end_plan(self, killed: dt.datetime) -> None:
+        """Void the targets and stop the orders made by ``killed`` (see ``_void_targets``)."""
+        self._killed_at = killed
+        self.stack.stop_all("kill switch: the plan it interrupted is over", made_by=killed)
+        for target in [*self._recorded.values(), *self.targets.all()]:
+            key = (target.strategy_id, target.instrument_id)
+            made = target.generated_time
+            if (target.low, target.high) == (0, 0) or (made is not None and made > killed):
+                continue
+            flat = msgspec.structs.replace(target, low=0, high=0, generated_time=killed)
             self._recorded[key] = flat
             self.targets.write(flat)
-        for target in self.targets.all():
-            key = (target.strategy_id, target.instrument_id)
-            if key not in self._recorded and (target.low, target.high) != (0, 0):
-                flat = msgspec.structs.replace(target, low=0, high=0, generated_time=now)
-                self._recorded[key] = flat
-                self.targets.write(flat)
 
     # 5. reconciliation ------------------------------------------------------------------------
     def _reconcile(self) -> bool:
@@ -437,9 +441,15 @@ class Engine:
         self.reconciler.last_run = None
 
     def load_targets(self) -> None:
-        """Take the store's targets as the last known ones (a restart, a new session)."""
+        """Take the store's targets as the last known ones (a restart, a new session).
+        If a kill switch ever finished, the plan it interrupted stays over in this
+        process too: targets and orders made before it are void (idempotent, so a crash
+        anywhere after the kill cannot bring them back)."""
         for target in self.targets.all():
             self._recorded[(target.strategy_id, target.instrument_id)] = target
+        killed = closed_kill(self.store)
+        if killed is not None:
+            self._end_plan(killed)
 
     def targets_met(self, targets: Sequence[Target]) -> bool:
         book = self.oms.book

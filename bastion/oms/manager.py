@@ -15,6 +15,10 @@ What it guarantees:
   instrument and alerts;
 - reports that arrive late, twice or out of order go through the state table; a pair it
   forbids is recorded as an anomaly and changes nothing;
+- a cancel or expiry that counts more fills than Bastion has heard of leaves the order in
+  flight until those fills arrive, so nothing is sent again for what it may still fill
+  (the cancel reported, the fill arriving after it, the system resubmitting: the
+  overfill of issue 13);
 - a report for an order Bastion does not know is returned as FOREIGN, never guessed at;
 - a venue anomaly (a report the adapter could not read or place) is journaled as a note
   and returned as ANOMALY; it changes no order. One about a known order is a surprise
@@ -94,6 +98,8 @@ class OrderManager:
     ) -> None:
         self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
         self.on_surprise = on_surprise
+        self._awaiting: dict[ClientOrderId, Canceled | Expired] = {}
+        """Ends the venue reported before the fills it counted (``_await_fills``)."""
         """Called for every surprise after it was journaled (lock and alert)."""
         self.record_listeners: list[Callable[[Sequence[JournalRecord]], None]] = []
         """Called with what this OMS journaled, after it was journaled (a backtest's
@@ -173,6 +179,8 @@ class OrderManager:
             return self._transition(
                 order, OrderEvent.REJECTED, ts, venue_id=venue_id, reason=reason
             )
+        if isinstance(event, Canceled | Expired) and (event.filled or 0) > order.filled:
+            return self._await_fills(order, event)
         if isinstance(event, Canceled):
             return self._transition(order, OrderEvent.CANCEL_CONFIRMED, ts, venue_id=venue_id)
         if isinstance(event, Expired):
@@ -226,7 +234,31 @@ class OrderManager:
                 order, fill, "outside_table", f"fill outside the state table: {exc}", []
             )
         self.record(FillRecorded(timestamp=fill.timestamp, fill=fill), *records)
+        waiting = self._awaiting.get(order.client_order_id)
+        if waiting is not None and order.filled >= (waiting.filled or 0):
+            del self._awaiting[order.client_order_id]
+            if not order.is_terminal:
+                self.apply(waiting)  # every fill it was waiting for is in: now it ended
         return Applied(ApplyOutcome.APPLIED, order)
+
+    def _await_fills(self, order: BrokerOrder, event: Canceled | Expired) -> Applied:
+        """The venue ended the order after filling more of it than Bastion has heard:
+        those fills are on their way (a slow fill channel). Until they arrive the order
+        stays in flight, so nothing is sent again for what it may still fill; the end is
+        applied with the last of them (a restart's recovery settles it otherwise)."""
+        coid = order.client_order_id
+        if coid not in self._awaiting:
+            self.record(
+                Note(
+                    timestamp=event.timestamp,
+                    kind="order.awaiting_fills",
+                    text=f"{coid}: the venue ended it with {event.filled} filled, {order.filled}"
+                    " reported so far; it stays in flight until the rest arrive",
+                    data={"client_order_id": coid, "venue_filled": str(event.filled)},
+                )
+            )
+        self._awaiting[coid] = event
+        return Applied(ApplyOutcome.APPLIED, order, "awaiting fills")
 
     def _fill_transition(
         self, order: BrokerOrder, fill: Fill, event_kind: OrderEvent

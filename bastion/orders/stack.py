@@ -43,6 +43,7 @@ from bastion.domain.ids import (
     StrategyId,
 )
 from bastion.domain.market import MarketView
+from bastion.domain.order_state import IN_FLIGHT
 from bastion.domain.orders import BrokerOrder, ContractOrder, InstrumentOrder
 from bastion.domain.positions import split_largest_remainder
 from bastion.domain.reasons import Reason
@@ -113,7 +114,10 @@ class StackHandler:
     problems: list[str] = field(default_factory=list)
     generation: int = 0
     """The store's restore generation (``bastion store restore`` raises it)."""
+    cancel_resend: dt.timedelta = dt.timedelta(seconds=5)
+    """How long a cancel the stack sent is waited for before it is sent again."""
     _algos: dict[OrderId, _AlgoState] = field(default_factory=dict)
+    _cancels_sent: dict[ClientOrderId, dt.datetime] = field(default_factory=dict)
     _counter: int = 0
 
     # -- durable intent ----------------------------------------------------------------
@@ -122,6 +126,19 @@ class StackHandler:
         order = self.oms.book.instrument_order(order_id) or self.oms.book.contract_order(order_id)
         if order is not None and order.stopped is None and not order.completed:
             self.oms.record(OrderStopped(timestamp=self.clock.now(), order_id=order_id, reason=why))
+
+    def stop_all(self, why: str, *, made_by: dt.datetime | None = None) -> None:
+        """Stop every live instrument and contract order (journaled), or those made by
+        ``made_by``: a kill ended the plan they served, and a resume must never place
+        them again. What they have in flight completes them when the venue answers."""
+        book = self.oms.book
+        orders: list[InstrumentOrder | ContractOrder] = [
+            *book.instrument_orders.values(),
+            *book.contract_orders.values(),
+        ]
+        for order in orders:
+            if made_by is None or order.created <= made_by:
+                self.stop(order.order_id, why)
 
     def _live_children(self, co: ContractOrder) -> list[BrokerOrder]:
         book = self.oms.book
@@ -169,7 +186,7 @@ class StackHandler:
                 self.overrides.effective(sid, iid),
                 self.position_limits.get(iid),
             )
-            if trade.quantity != 0 and pending != 0 and (trade.quantity > 0) != (pending > 0):
+            if trade.quantity != 0 and self._reversed(sid, iid, Side.of(trade.quantity)):
                 self._cancel_instrument_orders(sid, iid, "target reversed")
                 continue
             trades.append(trade)
@@ -180,10 +197,16 @@ class StackHandler:
                 self._cancel_instrument_side(iid, Side.of(plan.net).opposite)
                 continue
             crossed = dict(plan.crossed)
+            # One write for the whole plan: an internal cross moves two strategies at once,
+            # and a crash between its two halves would leave the strategy table unequal
+            # to the contract table.
+            records: list[JournalRecord] = []
+            order_ids: list[OrderId] = []
             for trade in plan.trades:
                 ref = refs[(trade.strategy_id, iid)]
                 order_id = self._next_id("I")
-                records: list[JournalRecord] = [
+                order_ids.append(order_id)
+                records.append(
                     InstrumentOrderCreated(
                         timestamp=now,
                         order_id=order_id,
@@ -194,7 +217,7 @@ class StackHandler:
                         reference_ticks=ref.reference_ticks,
                         reference_contract=ref.reference_contract,
                     )
-                ]
+                )
                 cross = crossed.get(trade.strategy_id, 0)
                 if cross:
                     records.append(
@@ -207,16 +230,35 @@ class StackHandler:
                             note="internal cross between strategies",
                         )
                     )
+            if records:
                 self.oms.record(*records)
-                created.append(book.instrument_orders[order_id])
+                created.extend(book.instrument_orders[oid] for oid in order_ids)
         return created
 
     def _working_by_strategy(self) -> dict[tuple[StrategyId, InstrumentId], int]:
+        """What each strategy's target orders could still add to its position. A risk
+        reduction working for the strategy is left out: the target's trade never
+        compensates for it (that would buy back what the reduction sells)."""
         totals: dict[tuple[StrategyId, InstrumentId], int] = {}
         for order in self.oms.book.instrument_orders.values():
+            if order.reduce_only:
+                continue
             key = (order.strategy_id, order.instrument_id)
             totals[key] = totals.get(key, 0) + self._io_working(order) * order.side.sign
         return totals
+
+    def _reversed(self, sid: StrategyId, iid: InstrumentId, side: Side) -> bool:
+        """Whether the strategy still works a target's order on the other side of
+        ``side`` (order by order: a risk reduction working beside it must not hide it
+        in the strategy's net)."""
+        return any(
+            o.strategy_id == sid
+            and o.instrument_id == iid
+            and not o.reduce_only
+            and o.side is not side
+            and self._io_working(o) > 0
+            for o in self.oms.book.instrument_orders.values()
+        )
 
     def _opposite_working(self, iid: InstrumentId, side: Side) -> bool:
         return any(
@@ -224,14 +266,16 @@ class StackHandler:
             for o in self.oms.book.instrument_orders.values()
         )
 
+    # A risk reduction (reduce-only: a margin call's) is never canceled for a target:
+    # the target's trade waits until the reduction is done.
     def _cancel_instrument_side(self, iid: InstrumentId, side: Side) -> None:
         for order in list(self.oms.book.instrument_orders.values()):
-            if order.instrument_id == iid and order.side is side:
+            if order.instrument_id == iid and order.side is side and not order.reduce_only:
                 self._cancel_family(order, "opposite trade wanted: never buy and sell at once")
 
     def _cancel_instrument_orders(self, sid: StrategyId, iid: InstrumentId, why: str) -> None:
         for order in list(self.oms.book.instrument_orders.values()):
-            if order.strategy_id == sid and order.instrument_id == iid:
+            if order.strategy_id == sid and order.instrument_id == iid and not order.reduce_only:
                 self._cancel_family(order, why)
 
     def _cancel_family(self, order: InstrumentOrder, why: str) -> None:
@@ -297,6 +341,9 @@ class StackHandler:
         live = self.oms.book.contract_orders
         for oid in [oid for oid in self._algos if oid not in live]:
             del self._algos[oid]
+        working = self.oms.book.broker_orders
+        for coid in [coid for coid in self._cancels_sent if coid not in working]:
+            del self._cancels_sent[coid]
 
     def _children(self, io: InstrumentOrder) -> list[ContractOrder]:
         book = self.oms.book
@@ -428,12 +475,25 @@ class StackHandler:
         # Never more than the contract order still needs beyond what is in flight (a
         # cancel not yet confirmed may still fill).
         room = co.remaining - (self._in_flight(co) if co.spread_leg is None else 0)
+        parent = self.oms.book.instrument_order(co.parent_id) if co.parent_id else None
+        if parent is not None and co.spread_leg is None:
+            room = min(room, self._parent_room(co, parent))  # ... nor beyond its parent's
         lots = self.limits.allowed(iid, min(spec.quantity, room), now)
         if lots <= 0:
             if room > 0:
                 self.problems.append(f"{co.order_id}: trade limit for {iid} reached today")
             return False
-        parent = self.oms.book.instrument_order(co.parent_id) if co.parent_id else None
+        if self._other_side_working(contract, side):
+            return False  # never buy and sell at once: wait until the other side is done
+        if parent is not None and parent.reduce_only:
+            # A reduction decided on an earlier position (a margin call) never opens one:
+            # at most what the position still holds beyond the reductions working.
+            lots = min(lots, self._reducible(contract, side))
+            if lots <= 0:
+                why = "reduce-only: nothing left to reduce"
+                self.stop(co.order_id, why)
+                self.stop(parent.order_id, why)
+                return False
         quote = self.market.quote(contract)
         coid = ClientOrderId(f"{co.order_id}.{len(co.children) + 1}")
         created = BrokerOrderCreated(
@@ -473,10 +533,50 @@ class StackHandler:
             self.limits.use(iid, lots, now)
         return result.sent
 
+    def _parent_room(self, co: ContractOrder, parent: InstrumentOrder) -> int:
+        """What ``parent`` still needs beyond what all of its contract orders have in
+        flight: a sibling's late fill may have filled it while ``co`` was waiting. A
+        contract order with nothing in flight whose parent is filled is stopped."""
+        if parent.remaining <= 0 and not self._in_flight(co):
+            self.stop(co.order_id, "its instrument order is filled")
+            return 0
+        return parent.remaining - sum(self._in_flight(c) for c in self._children(parent))
+
+    def _reducible(self, contract: ContractId, side: Side) -> int:
+        """Lots an order on ``side`` may still take off ``contract``'s position, after
+        every order on the same side in flight."""
+        book = self.oms.book
+        held = book.positions.contract_position(contract)
+        if held * side.sign >= 0:
+            return 0
+        working = sum(
+            o.remaining
+            for o in book.broker_orders.values()
+            if o.contract_id == contract and o.side is side and o.state in IN_FLIGHT
+        )
+        return abs(held) - working
+
+    def _other_side_working(self, contract: ContractId, side: Side) -> bool:
+        """Whether an order on the other side of ``contract`` could still fill, whatever
+        its parents' quantities say (an order whose cancel was refused may still fill
+        beyond them, and a margin reduction is nobody's target)."""
+        return any(
+            o.contract_id == contract and o.side is not side and o.state in IN_FLIGHT
+            for o in self.oms.book.broker_orders.values()
+        )
+
     def cancel_broker(self, client_order_id: ClientOrderId) -> None:
+        """Cancel an order of the stack's, once per ``cancel_resend``: a cancel already
+        sent is waited for (the venue answers it, or refused it and the order's own
+        report is on its way), never repeated at every step."""
         order = self.oms.book.broker_orders.get(client_order_id)
         if order is None or order.is_terminal:
             return
+        now = self.clock.now()
+        sent = self._cancels_sent.get(client_order_id)
+        if sent is not None and now - sent < self.cancel_resend:
+            return
+        self._cancels_sent[client_order_id] = now
         self.sender.cancel(client_order_id)
 
     # -- venue events ---------------------------------------------------------------------
@@ -620,10 +720,17 @@ class StackHandler:
 
     # -- manual orders and balance trades (R4.6) --------------------------------------------
     def manual_order(
-        self, strategy_id: StrategyId, instrument_id: InstrumentId, quantity: int, note: str
+        self,
+        strategy_id: StrategyId,
+        instrument_id: InstrumentId,
+        quantity: int,
+        note: str,
+        *,
+        reduce_only: bool = False,
     ) -> InstrumentOrder:
         """An operator's order: an instrument order like any other (same risk gate, same
-        journal, same venue path), flagged manual, with the operator's note."""
+        journal, same venue path), flagged manual, with the operator's note.
+        ``reduce_only``: it never sends more than the position still holds."""
         if instrument_id not in self.specs:
             raise UserError(f"manual order: unknown instrument {instrument_id}")
         if quantity == 0:
@@ -641,6 +748,7 @@ class StackHandler:
                 side=Side.of(quantity),
                 quantity=abs(quantity),
                 manual=True,
+                reduce_only=reduce_only,
             ),
             Note(timestamp=now, kind="manual_order", text=note, data={"order_id": order_id}),
         )
@@ -677,10 +785,18 @@ class StackHandler:
         strategies that hold it in proportion to their positions (largest remainder);
         what no strategy holds is reduced from ``UNATTRIBUTED``. Each share is an
         instrument order on the ordinary path (the one send path), so the strategy
-        table and the contract table move together."""
+        table and the contract table move together. Reductions already working count
+        toward ``lots``."""
         book = self.oms.book
         net = book.positions.instrument_position(instrument_id)
-        lots = min(lots, abs(net))
+        # The margin monitor asks again at every equity mark while margin stays high: a
+        # reduction already under way counts, or the asks would pile up.
+        pending = sum(
+            io.remaining
+            for io in book.instrument_orders.values()
+            if io.instrument_id == instrument_id and io.reduce_only and io.stopped is None
+        )
+        lots = min(lots, abs(net)) - pending
         if lots <= 0:
             return []
         sign = 1 if net > 0 else -1
@@ -694,7 +810,7 @@ class StackHandler:
         if rest:
             shares[UNATTRIBUTED] = shares.get(UNATTRIBUTED, 0) + rest
         return [
-            self.manual_order(sid, instrument_id, -sign * share, note)
+            self.manual_order(sid, instrument_id, -sign * share, note, reduce_only=True)
             for sid, share in shares.items()
             if share > 0
         ]

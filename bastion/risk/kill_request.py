@@ -7,14 +7,22 @@ in a process that cannot reach the venue (the CLI).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from bastion.clock import Clock
 from bastion.risk.board import StateBoard
-from bastion.risk.persist import KEY_KILL, RiskStore, load_json, note, write_change
+from bastion.risk.persist import (
+    KEY_KILL,
+    KEY_KILL_CLOSED,
+    RiskStore,
+    load_json,
+    note,
+    write_change,
+)
 from bastion.risk.states import Scope, StateEvent
 
-__all__ = ["clear_kill", "pending_kill", "request_kill"]
+__all__ = ["clear_kill", "closed_kill", "pending_kill", "request_kill"]
 
 
 def request_kill(
@@ -33,6 +41,16 @@ def pending_kill(store: RiskStore) -> dict[str, Any] | None:
 
 
 def clear_kill(store: RiskStore, clock: Clock, outcome: str) -> None:
-    """The kill switch ran; the account stays HALTED until an operator resumes."""
-    record = note(clock.now(), "risk.kill", f"kill request closed: {outcome}")
+    """The kill switch ran; the account stays HALTED until an operator resumes. When it
+    finished is kept (``closed_kill``) before the request is cleared: the plan it
+    interrupted is over, and an engine restarted at any point after must know it."""
+    now = clock.now()
+    store.set_state(KEY_KILL_CLOSED, now.isoformat())
+    record = note(now, "risk.kill", f"kill request closed: {outcome}")
     write_change(store, KEY_KILL, {}, record, tightens=False)
+
+
+def closed_kill(store: RiskStore) -> dt.datetime | None:
+    """When the last kill switch finished, if one ever did."""
+    raw = store.get_state(KEY_KILL_CLOSED)
+    return None if raw is None else dt.datetime.fromisoformat(raw)

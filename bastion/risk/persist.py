@@ -30,6 +30,8 @@ KEY_LIMITS = "risk.limits"
 KEY_LOSS = "risk.loss"
 KEY_LEVEL = "risk.level"
 KEY_KILL = "risk.kill"
+KEY_KILL_CLOSED = "risk.kill.closed"
+"""When the last kill switch finished (ISO time): the plan it interrupted ended then."""
 
 
 class RiskStore(Protocol):

@@ -8,6 +8,11 @@
   writes (its book may be ahead of the disk) until it is reopened from the journal.
 - Projections (live orders per level, order history, both position tables) can be
   rebuilt from the journal, and ``verify_projections`` proves the tables equal a rebuild.
+- ``path`` is a file, ``":memory:"``, or an SQLite URI (``file:name?mode=memory&cache=shared``)
+  naming a database several connections share: an in-memory store that outlives one
+  engine (the deterministic simulation crashes an engine and rebuilds it from it).
+- ``on_commit``, when set, is called after every durable commit (a journal write, a
+  state write, a target write) with nothing pending: the simulation's crash points.
 - An existing file is checked before it is used (``bastion.store.check``): a directory,
   a zero-byte file, a file that is not a Bastion journal, one failing SQLite's quick
   check, an unreadable row or a sequence gap raise ``JournalUnusable`` (a
@@ -20,7 +25,7 @@ import contextlib
 import datetime as dt
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
@@ -104,11 +109,14 @@ class SqliteStore:
         self.correlation_id = ""
         self.foreign_writes = 0
         """How many times another process had written when this one wrote."""
-        existing = str(path) != ":memory:" and check_file(self.path)
+        self.on_commit: Callable[[], None] | None = None
+        """Called after every durable commit (see the module docstring)."""
+        uri = isinstance(path, str) and path.startswith("file:")
+        existing = uri or (str(path) != ":memory:" and check_file(self.path))
         if not existing and str(path) != ":memory:":
             existing = _create(self.path)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db = sqlite3.connect(path if uri else self.path, isolation_level=None, uri=uri)
         except sqlite3.Error as exc:
             raise unusable(self.path, f"cannot be opened ({exc})", runbook=False) from exc
         try:
@@ -329,7 +337,13 @@ class SqliteStore:
                 if isinstance(exc, sqlite3.Error):
                     raise self._write_error(exc) from exc
                 raise JournalError(f"journal batch write failed: {exc}") from exc
+            self._pending = 0
+            self._committed()
         self._pending = 0
+
+    def _committed(self) -> None:
+        if self.on_commit is not None:
+            self.on_commit()
 
     # -- projections -------------------------------------------------------------------------
     def _write_projection(self, records: Sequence[JournalRecord]) -> None:
@@ -508,6 +522,7 @@ class SqliteStore:
             raise
         if own and self.mode is StoreMode.LIVE:
             db.execute("COMMIT")
+            self._committed()
 
     # -- small persistent state (risk state, day start equity, ...) ------------------------
     def get_state(self, key: str) -> str | None:

@@ -329,6 +329,7 @@ def _event(msg: Message, contracts: ContractBook) -> VenueEvent | None:  # noqa:
             timestamp=when,
             venue_order_id=venue_id,
             unsolicited=text(msg, 41) is None,
+            filled=_cum_qty(msg),
         )
     if exec_type == "8":
         message = text(msg, 58) or "rejected"
@@ -340,12 +341,23 @@ def _event(msg: Message, contracts: ContractBook) -> VenueEvent | None:  # noqa:
             venue_order_id=venue_id,
         )
     if exec_type == "C":
-        return Expired(client_order_id=coid, timestamp=when, venue_order_id=venue_id)
+        return Expired(
+            client_order_id=coid, timestamp=when, venue_order_id=venue_id, filled=_cum_qty(msg)
+        )
     if exec_type in INFORMATIONAL_EXEC_TYPES:
         return None
     return venue_anomaly(
         msg, "unknown_exec_type", f"ExecType (150) {exec_type!r} is not one Bastion handles"
     )
+
+
+def _cum_qty(msg: Message) -> int | None:
+    """CumQty (14): what the venue had filled of the order, if it says."""
+    raw = text(msg, 14)
+    try:
+        return int(Decimal(raw)) if raw else None
+    except ArithmeticError:
+        return None
 
 
 def _fill_event(

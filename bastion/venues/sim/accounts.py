@@ -190,6 +190,10 @@ class SimAccount:
         self.cash -= amount
         self.commissions += amount
 
+    def move_cash(self, amount: Decimal) -> None:
+        """Cash in (positive) or out (negative): a deposit, a withdrawal, a margin call."""
+        self.cash += amount
+
     def equity(self, markets: dict[ContractId, MarketState]) -> Decimal:
         total = self.cash
         for cid, book in self.books.items():

@@ -311,6 +311,7 @@ class MatchingEngine:
                 timestamp=self._now,
                 venue_order_id=order.venue_order_id,
                 unsolicited=unsolicited,
+                filled=order.filled,
             )
         )
 
@@ -331,6 +332,7 @@ class MatchingEngine:
                 client_order_id=order.client_order_id,
                 timestamp=self._now,
                 venue_order_id=order.venue_order_id,
+                filled=order.filled,
             )
         )
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+import msgspec
+
 from bastion.clock import Clock
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import ClientOrderId, ContractId, VenueOrderId
@@ -65,7 +67,13 @@ class SimVenue(MarketFeed):
         self._tokens = float(config.rate_limits.order_burst)
         self._tokens_at = self._now
         self.faults = Faults(
-            config.faults, config.seed, self._fault_disconnect, self.halt, self.current_time
+            config.faults,
+            config.seed,
+            self._fault_disconnect,
+            self.halt,
+            self.current_time,
+            on_latency=self._set_latency,
+            on_cash=self.account_book.move_cash,
         )
         self.reject_hook = self.faults.take_reject
         self._market_view = SimMarketView(self.markets, is_open)
@@ -137,12 +145,34 @@ class SimVenue(MarketFeed):
             self.faults.disconnected_until = until
             self.schedule(until, self._reconnect)
 
+    def drop_session(self, *, lose_reports: bool) -> None:
+        """The client's process died: the session drops without a logout. What had
+        reached it and was not read yet dies with it; reports due later are replayed at
+        the next logon, or lost when ``lose_reports`` (only queries recover them)."""
+        self.current_time()
+        if self._connected:
+            self._inbox.extend(self.due_reports())
+        if lose_reports:
+            for event in (*self._inbox, *self._withheld):
+                self.faults.injected("lost", event.client_order_id)
+            self._inbox.clear()
+            self._withheld.clear()
+        self._connected = False
+        self._disconnect_reason = "client gone"
+        self.faults.lose_reports = lose_reports
+
+    def _set_latency(self, ack: dt.timedelta, fill: dt.timedelta) -> None:
+        self.config = msgspec.structs.replace(self.config, ack_latency=ack, fill_latency=fill)
+
     def _reconnect(self) -> None:
         """Reports that fell due while disconnected are replayed now, or lost."""
         if self._connected:
             return
         missed = self.due_reports()
-        if not self.faults.lose_reports:
+        if self.faults.lose_reports:
+            for event in missed:
+                self.faults.injected("lost", event.client_order_id)
+        else:
             self._withheld.extend(missed)
         self.faults.lose_reports = False
         self._connected = True
@@ -327,6 +357,7 @@ class SimVenue(MarketFeed):
         if late_fill and was_live and order.remaining > 0:
             # The exchange matched it just before the cancel; the report comes after.
             self._late_fill(order, order.remaining if lots is None else min(lots, order.remaining))
+            self.faults.injected("late_fill", coid)
         if replacement is not None:
             self._reserved.discard(replacement.client_order_id)
             self.orders[replacement.client_order_id] = replacement

@@ -9,6 +9,13 @@ Faults act on the *report stream* (what Bastion hears), never on the venue's tru
 a dropped fill still happened, so ``fills_since`` and ``positions`` still show it. That
 is what makes them testable: after any fault, querying the venue must let the OMS
 reach the venue's truth.
+
+Besides the report stream, ``latency`` makes the venue act and report late (a slow
+exchange link), and ``move_cash`` moves the account's cash (a variation-margin call or
+a withdrawal), which is how a margin call is simulated. ``on_inject``, when set, is told
+of every report the faults withheld from Bastion for good (``drop``, ``lost`` on a
+reconnect), duplicated, or made up after the fact (``late_fill``), with the order it
+concerns: a test harness uses it to tell what Bastion could not have known.
 """
 
 from __future__ import annotations
@@ -16,8 +23,9 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Callable
+from decimal import Decimal
 
-from bastion.domain.ids import ContractId
+from bastion.domain.ids import ClientOrderId, ContractId
 from bastion.domain.reasons import Reason
 from bastion.domain.venue_events import VenueEvent
 from bastion.venues.sim.config import FaultConfig
@@ -27,8 +35,10 @@ __all__ = ["Faults"]
 
 class Faults:
     __slots__ = (
+        "_cash",
         "_config",
         "_halt",
+        "_latency",
         "_now",
         "_on_disconnect",
         "_rng",
@@ -38,6 +48,7 @@ class Faults:
         "fill_after_cancel_count",
         "fill_after_cancel_lots",
         "lose_reports",
+        "on_inject",
         "reject_next_reasons",
         "reorder_next_count",
         "silent_since",
@@ -53,8 +64,15 @@ class Faults:
         on_disconnect: Callable[[dt.timedelta | None, bool], None],
         on_halt: Callable[[ContractId | None, dt.timedelta | None], None],
         now: Callable[[], dt.datetime],
+        *,
+        on_latency: Callable[[dt.timedelta, dt.timedelta], None] | None = None,
+        on_cash: Callable[[Decimal], None] | None = None,
     ) -> None:
         self._config = config
+        self._latency = on_latency
+        self._cash = on_cash
+        self.on_inject: Callable[[str, ClientOrderId | None], None] | None = None
+        """Told of each report withheld for good, duplicated or made up (see above)."""
         self._rng = random.Random(seed)  # noqa: S311 - simulation, not cryptography
         self._on_disconnect = on_disconnect
         self._halt = on_halt
@@ -129,6 +147,23 @@ class Faults:
         """The next due report swaps places with the one after it."""
         self.reorder_next_count += count
 
+    def latency(self, ack_seconds: float, fill_seconds: float) -> None:
+        """From now on the venue acts on order calls ``ack_seconds`` late and reports each
+        fill ``fill_seconds`` after it matched (late reports); zero puts it back."""
+        if self._latency is None:
+            raise ValueError("this venue's latency cannot be changed")
+        self._latency(dt.timedelta(seconds=ack_seconds), dt.timedelta(seconds=fill_seconds))
+
+    def move_cash(self, amount: Decimal) -> None:
+        """Move the account's cash by ``amount`` (negative: a margin call or withdrawal)."""
+        if self._cash is None:
+            raise ValueError("this venue's cash cannot be moved")
+        self._cash(amount)
+
+    def injected(self, kind: str, client_order_id: ClientOrderId | None) -> None:
+        if self.on_inject is not None:
+            self.on_inject(kind, client_order_id)
+
     # -- applying --------------------------------------------------------------------
     def is_stale(self, now: dt.datetime) -> bool:
         return self.stale_until is not None and now < self.stale_until
@@ -171,9 +206,11 @@ class Faults:
         for event in ordered:
             if self.drop_next_count > 0 or self._roll(config.drop_rate):
                 self.drop_next_count = max(0, self.drop_next_count - 1)
+                self.injected("drop", event.client_order_id)
                 continue
             out.append(event)
             if self.duplicate_next_count > 0 or self._roll(config.duplicate_rate):
                 self.duplicate_next_count = max(0, self.duplicate_next_count - 1)
+                self.injected("duplicate", event.client_order_id)
                 out.append(event)
         return out
