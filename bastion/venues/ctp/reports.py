@@ -279,12 +279,22 @@ class CtpReports(CtpLink):
         elif client.cancel_requested:
             client.finished = "canceled"
             self._events.append(
-                Canceled(client_order_id=coid, timestamp=now, venue_order_id=client.venue_order_id)
+                Canceled(
+                    client_order_id=coid,
+                    timestamp=now,
+                    venue_order_id=client.venue_order_id,
+                    filled=filled,
+                )
             )
         elif self._session_closed(client.contract_id):
             client.finished = "expired"
             self._events.append(
-                Expired(client_order_id=coid, timestamp=now, venue_order_id=client.venue_order_id)
+                Expired(
+                    client_order_id=coid,
+                    timestamp=now,
+                    venue_order_id=client.venue_order_id,
+                    filled=filled,
+                )
             )
         else:
             client.finished = "canceled"
@@ -296,6 +306,7 @@ class CtpReports(CtpLink):
                     timestamp=now,
                     venue_order_id=client.venue_order_id,
                     unsolicited=True,
+                    filled=filled,
                 )
             )
         if client.replacement is not None:

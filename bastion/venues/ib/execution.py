@@ -25,6 +25,7 @@ IB's facts and a foreign client order id, so the OMS flags them and the instrume
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
@@ -95,6 +96,8 @@ class _Entry:
     ib_order: Order | None = None
     last_error: str = ""
     last_code: int = 0
+    filled: int | None = None
+    """What IB's orderStatus last said was filled; ``None`` until one arrives."""
 
 
 class IbVenue(IbSnapshots):
@@ -265,7 +268,9 @@ class IbVenue(IbSnapshots):
                 old = self._orders.get(entry.replaces)
                 if old is not None:
                     old.replacement = None
-                self._events.push(Canceled(client_order_id=client_order_id, timestamp=now_utc()))
+                self._events.push(
+                    Canceled(client_order_id=client_order_id, timestamp=now_utc(), filled=0)
+                )
                 return OrderCallResult(client_order_id=client_order_id, taken=True)
             entry.cancel_requested = True
         assert self._loop is not None  # noqa: S101 - connected implies a loop
@@ -453,6 +458,8 @@ class IbVenue(IbSnapshots):
             return
         if perm_id:
             self._learn(entry.coid, client_id, order_id, perm_id)
+        if math.isfinite(filled) and filled >= 0:  # IB sends a float
+            entry.filled = max(entry.filled or 0, int(filled))
         self._apply_status(entry, classify_status(status), status)
 
     def _apply_status(self, entry: _Entry, kind: StatusClass, status: str) -> None:
@@ -486,7 +493,12 @@ class IbVenue(IbSnapshots):
         expiring = entry.time_in_force in {TimeInForce.DAY, TimeInForce.GTD}
         if not entry.cancel_requested and expiring:
             self._events.push(
-                Expired(client_order_id=entry.coid, timestamp=now, venue_order_id=vid)
+                Expired(
+                    client_order_id=entry.coid,
+                    timestamp=now,
+                    venue_order_id=vid,
+                    filled=entry.filled,
+                )
             )
         else:
             self._events.push(
@@ -495,6 +507,7 @@ class IbVenue(IbSnapshots):
                     timestamp=now,
                     venue_order_id=vid,
                     unsolicited=not entry.cancel_requested,
+                    filled=entry.filled,
                 )
             )
         new = entry.replacement

@@ -43,6 +43,17 @@ def test_trades_partial_fill_leaves_the_rest_working(kit: Kit) -> None:
     ]
 
 
+def test_trades_cancel_after_a_partial_fill_says_what_was_traded(kit: Kit) -> None:
+    venue = kit.venue()
+    kit.counter.set_quote(RB, 3850, 3851, bid_size=50, ask_size=2)
+    order = make_order(Side.BUY, 5, OrderType.LIMIT, limit_ticks=3851, contract_id=RB)
+    venue.submit(order)
+    venue.poll_events()
+    venue.cancel(order.client_order_id)
+    canceled = [e for e in venue.poll_events() if isinstance(e, Canceled)]
+    assert [(c.client_order_id, c.filled) for c in canceled] == [(order.client_order_id, 2)]
+
+
 def test_trades_fill_after_cancel_is_delivered(kit: Kit) -> None:
     venue = kit.venue()
     order = make_order(Side.BUY, 2, OrderType.LIMIT, limit_ticks=3840, contract_id=RB)

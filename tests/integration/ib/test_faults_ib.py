@@ -130,6 +130,24 @@ def test_fault_cancel_then_late_fill_no_resend_and_clean_reconciliation(tmp_path
         assert w.venue.counters.as_dict() == {"send_order_calls": 1, "cancel_order_calls": 1}
 
 
+def test_cancel_after_a_partial_fill_says_what_ib_had_filled(tmp_path: Path) -> None:
+    """The cancel carries orderStatus's cumulative filled count, so the OMS can tell a
+    cancel that raced fills still on their way from one that ends the order."""
+    with ib_world(tmp_path) as w:
+        w.tws.broker.set_quote(CONTRACT, BID, ASK, ask_size=2)
+        order = make_order(Side.BUY, 5, OrderType.LIMIT, limit_ticks=ASK, contract_id=CONTRACT)
+        w.driver.send(order)
+        w.driver.pump()
+        w.settle()
+        assert w.oms.book.positions.contract_position(CONTRACT) == 2
+        w.driver.cancel(order.client_order_id)
+        w.driver.pump()
+        canceled = _events_of(w, Canceled)
+        assert [(c.client_order_id, c.filled) for c in canceled] == [(order.client_order_id, 2)]
+        assert w.driver.order(order.client_order_id).state is OrderState.CANCELED
+        assert w.rec.run(w.venue)[0].clean
+
+
 def test_fault_duplicate_exec_ids_applied_once(tmp_path: Path) -> None:
     with ib_world(tmp_path) as w:
         w.tws.faults.duplicate_exec_next = 1
