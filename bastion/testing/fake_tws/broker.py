@@ -98,6 +98,10 @@ class FakeFaults:
     works (and may fill) but the client hears nothing of it."""
     hide_open_order_next: int = 0
     """The next orders get orderStatus messages but never an openOrder."""
+    late_fill_reports_next: int = 0
+    """The next executions' reports (execDetails, commission, the orderStatus they move)
+    are held back until ``release_late_fill_reports``: IB's streams race, so a cancel's
+    orderStatus can count fills whose execDetails have not arrived."""
     market_data: str = "live"
     """``live``; ``delayed`` (10167, then delayed ticks of type 66/67/68, data type 3);
     ``frozen`` (data type 2); ``none`` (error 354, no ticks)."""
@@ -177,6 +181,7 @@ class FakeBroker:
         """How many placeOrder messages arrived per orderRef (a re-send shows as 2)."""
         self._perm = itertools.count(1_000_000_001)
         self._exec = itertools.count(1)
+        self._late_reports: list[tuple[FakeOrder, list[Sequence[object]]]] = []
         self._solicited: set[str] = set()
         self.on_drop: Callable[[Connection], None] | None = None
 
@@ -435,6 +440,12 @@ class FakeBroker:
             commission=fill.commission,
             currency=spec.currency,
         )
+        if self.faults.late_fill_reports_next > 0:
+            self.faults.late_fill_reports_next -= 1
+            self.executions.append(execution)
+            reports = [m.exec_details(-1, execution), m.commission_report(execution)]
+            self._late_reports.append((order, reports))
+            return
         copies = 1
         if self.faults.duplicate_exec_next > 0:
             self.faults.duplicate_exec_next -= 1
@@ -444,6 +455,13 @@ class FakeBroker:
             self._to_owners(order, m.exec_details(-1, execution), m.commission_report(execution))
         if not late:
             self._to_owners(order, m.order_status(order))
+
+    def release_late_fill_reports(self) -> None:
+        """Send the execution reports ``late_fill_reports_next`` held back."""
+        with self.lock:
+            held, self._late_reports = self._late_reports, []
+            for order, reports in held:
+                self._to_owners(order, *reports)
 
     # -- market -----------------------------------------------------------------------
     def set_quote(

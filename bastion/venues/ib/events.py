@@ -5,6 +5,10 @@ A fill waits in its place for its commission report (IB sends it just after the
 execution), so the fill the engine sees carries its commission and nothing behind it
 overtakes it. If the report does not come within ``commission_wait`` seconds the fill
 is released without it (logged): a fill is never held back for a fee.
+
+A cancel learned from error 202 waits the same way for the orderStatus that follows it,
+which carries IB's cumulative filled count; without that status it goes after the same
+wait with the last count the adapter heard.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ log = logging.getLogger("bastion.ib.events")
 class _Slot:
     event: VenueEvent | None = None
     fill: Fill | None = None
+    held: VenueEvent | None = None
+    key: str = ""
     release_at: float = 0.0
 
 
@@ -43,6 +49,7 @@ class EventQueue:
         self._lock = threading.Lock()
         self._slots: collections.deque[_Slot] = collections.deque()
         self._waiting: dict[str, _Slot] = {}
+        self._held: dict[str, _Slot] = {}
         self.released_without_commission = 0
 
     def push(self, event: VenueEvent) -> None:
@@ -59,6 +66,23 @@ class EventQueue:
             slot = _Slot(fill=fill, release_at=self._monotonic() + self._wait)
             self._waiting[fill.exec_id] = slot
             self._slots.append(slot)
+
+    def push_held(self, key: str, event: VenueEvent) -> None:
+        """``event`` waits in its place for ``complete(key, ...)`` to give a truer one."""
+        with self._lock:
+            slot = _Slot(held=event, key=key, release_at=self._monotonic() + self._wait)
+            self._held[key] = slot
+            self._slots.append(slot)
+
+    def complete(self, key: str, event: VenueEvent) -> bool:
+        """Replace the held event ``key``; ``False`` if none is held."""
+        with self._lock:
+            slot = self._held.pop(key, None)
+            if slot is None:
+                return False
+            slot.event = event
+            slot.held = None
+            return True
 
     def attach_commission(self, exec_id: str, commission: Decimal) -> bool:
         """Give a waiting fill its commission; ``False`` if no fill waits for it."""
@@ -88,6 +112,17 @@ class EventQueue:
                     self._waiting.pop(slot.fill.exec_id, None)
                     self.released_without_commission += 1
                     slot.event = FillReport(fill=slot.fill)
+                if slot.event is None and slot.held is not None:
+                    if now < slot.release_at:
+                        break
+                    log.warning(
+                        "IB: no orderStatus after the cancel of %s within %.1f s; the cancel"
+                        " goes with the filled count last heard",
+                        slot.key,
+                        self._wait,
+                    )
+                    self._held.pop(slot.key, None)
+                    slot.event = slot.held
                 self._slots.popleft()
                 if slot.event is not None:
                     out.append(slot.event)

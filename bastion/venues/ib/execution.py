@@ -98,6 +98,8 @@ class _Entry:
     last_code: int = 0
     filled: int | None = None
     """What IB's orderStatus last said was filled; ``None`` until one arrives."""
+    held_cancel: bool = False
+    """Ended by error 202; its Canceled waits for the orderStatus that carries filled."""
 
 
 class IbVenue(IbSnapshots):
@@ -460,7 +462,12 @@ class IbVenue(IbSnapshots):
             self._learn(entry.coid, client_id, order_id, perm_id)
         if math.isfinite(filled) and filled >= 0:  # IB sends a float
             entry.filled = max(entry.filled or 0, int(filled))
-        self._apply_status(entry, classify_status(status), status)
+        kind = classify_status(status)
+        if entry.held_cancel and kind is StatusClass.CANCELED:
+            entry.held_cancel = False
+            self._events.complete(entry.coid, self._cancel_event(entry))
+            return
+        self._apply_status(entry, kind, status)
 
     def _apply_status(self, entry: _Entry, kind: StatusClass, status: str) -> None:
         if entry.terminal:
@@ -484,36 +491,38 @@ class IbVenue(IbSnapshots):
                 "IB %s: order %s has status %r, unknown to Bastion", self.name, entry.coid, status
             )
 
-    def _finish_canceled(self, entry: _Entry) -> None:
+    def _finish_canceled(self, entry: _Entry, *, held: bool = False) -> None:
+        """The order is over at IB. From error 202 (``held``) its event waits for the
+        orderStatus IB sends next, whose filled count may include fills still on their
+        way; the OMS then waits for them instead of closing the order short."""
         if entry.terminal:
             return
         entry.terminal = True
-        vid = venue_order_id(entry.perm_id)
-        now = now_utc()
-        expiring = entry.time_in_force in {TimeInForce.DAY, TimeInForce.GTD}
-        if not entry.cancel_requested and expiring:
-            self._events.push(
-                Expired(
-                    client_order_id=entry.coid,
-                    timestamp=now,
-                    venue_order_id=vid,
-                    filled=entry.filled,
-                )
-            )
+        if held:
+            entry.held_cancel = True
+            self._events.push_held(entry.coid, self._cancel_event(entry))
         else:
-            self._events.push(
-                Canceled(
-                    client_order_id=entry.coid,
-                    timestamp=now,
-                    venue_order_id=vid,
-                    unsolicited=not entry.cancel_requested,
-                    filled=entry.filled,
-                )
-            )
+            self._events.push(self._cancel_event(entry))
         new = entry.replacement
         entry.replacement = None
         if new is not None and (replacement := self._orders.get(new)) is not None:
             self._place(replacement)
+
+    def _cancel_event(self, entry: _Entry) -> Canceled | Expired:
+        vid = venue_order_id(entry.perm_id)
+        now = now_utc()
+        expiring = entry.time_in_force in {TimeInForce.DAY, TimeInForce.GTD}
+        if not entry.cancel_requested and expiring:
+            return Expired(
+                client_order_id=entry.coid, timestamp=now, venue_order_id=vid, filled=entry.filled
+            )
+        return Canceled(
+            client_order_id=entry.coid,
+            timestamp=now,
+            venue_order_id=vid,
+            unsolicited=not entry.cancel_requested,
+            filled=entry.filled,
+        )
 
     def _reject(self, entry: _Entry, code: int, text: str) -> None:
         entry.terminal = True
@@ -593,7 +602,7 @@ class IbVenue(IbSnapshots):
                 )
                 self._fail_replacement(entry, f"IB {code}: {text}")
         elif kind is ErrorKind.ORDER_CANCELED:
-            self._finish_canceled(entry)
+            self._finish_canceled(entry, held=True)
         elif kind in {ErrorKind.INFO, ErrorKind.WARNING}:
             log.info("IB %s: %s on order %s: %s", self.name, code, entry.coid, text)
         else:

@@ -148,6 +148,38 @@ def test_cancel_after_a_partial_fill_says_what_ib_had_filled(tmp_path: Path) -> 
         assert w.rec.run(w.venue)[0].clean
 
 
+def test_fault_cancel_counts_fills_whose_reports_are_late_and_the_oms_waits(
+    tmp_path: Path,
+) -> None:
+    """IB's streams race: error 202 and the Cancelled orderStatus (filled 2) arrive before
+    the execDetails of those 2 lots. The cancel waits for that status and says filled 2,
+    so the OMS keeps the order open for the fills instead of closing it short (a stack
+    would re-send the 'missing' lots), and applies them when they come."""
+    with ib_world(tmp_path) as w:
+        w.tws.broker.set_quote(CONTRACT, BID, ASK, ask_size=2)
+        w.tws.broker.faults.late_fill_reports_next = 1
+        order = make_order(Side.BUY, 5, OrderType.LIMIT, limit_ticks=ASK, contract_id=CONTRACT)
+        w.driver.send(order)
+        w.driver.pump()
+        w.settle()
+        assert w.oms.book.positions.contract_position(CONTRACT) == 0  # fill not heard yet
+        w.driver.cancel(order.client_order_id)
+        w.driver.pump()
+        w.settle()
+        w.driver.pump()
+        canceled = _events_of(w, Canceled)
+        assert [(c.client_order_id, c.filled) for c in canceled] == [(order.client_order_id, 2)]
+        assert w.driver.order(order.client_order_id).state is not OrderState.CANCELED
+        w.tws.broker.release_late_fill_reports()
+        w.settle()
+        w.driver.pump()
+        assert w.oms.book.positions.contract_position(CONTRACT) == 2
+        done = w.driver.order(order.client_order_id)
+        assert (done.state, done.filled) == (OrderState.CANCELED, 2)
+        assert w.rec.run(w.venue)[0].clean
+        assert w.venue.counters.as_dict() == {"send_order_calls": 1, "cancel_order_calls": 1}
+
+
 def test_fault_duplicate_exec_ids_applied_once(tmp_path: Path) -> None:
     with ib_world(tmp_path) as w:
         w.tws.faults.duplicate_exec_next = 1

@@ -1,7 +1,8 @@
 """Invariant: only live IB market data is fresh; delayed or frozen data (types 2-4,
 delayed tick types, 10167) counts as stale, so the stale-data guard pauses orders, and a
 contract IB has no data for (354) has no quote at all. A fill waits in its place for its
-commission report, nothing overtakes it, and it is released without one after the wait."""
+commission report, nothing overtakes it, and it is released without one after the wait; a
+cancel from error 202 waits the same way for the orderStatus that says what was filled."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from decimal import Decimal
 from bastion.domain.enums import Side
 from bastion.domain.fills import Fill
 from bastion.domain.ids import ClientOrderId, ExecId
-from bastion.domain.venue_events import Acknowledged, FillReport
+from bastion.domain.venue_events import Acknowledged, Canceled, FillReport
 from bastion.risk.guards import GuardKind, guard_pause
 from bastion.testing.venue_stubs import CONTRACT
 from bastion.venues.ib.events import EventQueue
@@ -111,3 +112,19 @@ def test_event_queue_known_commission_goes_at_once() -> None:
     (event,) = queue.drain()
     assert isinstance(event, FillReport)
     assert event.fill.commission == 3
+
+
+def test_event_queue_held_cancel_takes_the_status_that_follows_or_goes_after_the_wait() -> None:
+    clock = [0.0]
+    queue = EventQueue(2.0, monotonic=lambda: clock[0])
+    coid = ClientOrderId("B3")
+    queue.push_held(coid, Canceled(client_order_id=coid, timestamp=NOW, filled=0))
+    assert queue.drain() == []
+    assert queue.complete(coid, Canceled(client_order_id=coid, timestamp=NOW, filled=2))
+    assert [e.filled for e in queue.drain() if isinstance(e, Canceled)] == [2]
+    assert not queue.complete(coid, Canceled(client_order_id=coid, timestamp=NOW))
+    queue.push_held(coid, Canceled(client_order_id=coid, timestamp=NOW, filled=1))
+    clock[0] = 1.9
+    assert queue.drain() == []
+    clock[0] = 2.0
+    assert [e.filled for e in queue.drain() if isinstance(e, Canceled)] == [1]
