@@ -307,6 +307,18 @@ class Engine:
         self.recoveries.append(result.summary())
         if result.complete and result.cursor is not None:
             self.store.set_state(CURSOR_KEY, result.cursor)
+        for foreign in result.foreign_orders:
+            # Someone else is trading this contract in the account (a manual order,
+            # another client): Bastion's view of what will fill is not the whole truth.
+            instrument = self.risk.instrument_of(foreign.contract_id)
+            why = (
+                f"an order Bastion did not place is working at the venue:"
+                f" {foreign.client_order_id} ({foreign.side} {foreign.quantity}"
+                f" {foreign.contract_id}); cancel it there, then clear the lock with"
+                " bastion recover"
+            )
+            if self.locks.lock(instrument, LockSource.ANOMALY, why) is not None:
+                self._alert(f"{instrument} locked: {why}", instrument)
         return result.complete
 
     def _note_disconnect(self) -> None:

@@ -15,7 +15,8 @@ engine through ``run_session`` (the session against the venue process is in
 - a daily loss limit trips on the bars of a backtest and of a sim session;
 - the kill switch acts at the next bar of a backtest, flattens there, its fills are in
   the P&L and belong to the strategy that held the position;
-- margin above the high mark sends reducing orders in a backtest and a sim session.
+- margin above the high mark sends reducing orders in a backtest and a sim session;
+- an order Bastion did not place, working at the venue, locks its instrument.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from bastion.backtest.build import build_engine as build_bar_engine
 from bastion.backtest.session import run_session
 from bastion.clock import SimClock
 from bastion.config import RiskConfig, load_profile
+from bastion.domain.enums import OrderType, Side, TimeInForce
 from bastion.domain.ids import ContractId, InstrumentId, StrategyId
 from bastion.domain.records import BrokerOrderCreated, Note
 from bastion.engine.days import DayEnd
@@ -41,10 +43,11 @@ from bastion.engine.kernel import EngineConfig, build_engine
 from bastion.marketdata.specs import SpecRegistry
 from bastion.ops.paper import targets_for
 from bastion.orders.rolls import FixedSchedule
+from bastion.recon.locks import LockSource
 from bastion.store import SqliteStore, StoreMode
 from bastion.strategy.examples import Hold
 from bastion.testing.stack import ES, ES_H, ES_SPEC, minute_bars
-from bastion.testing.venue_stubs import quote
+from bastion.testing.venue_stubs import make_order, quote
 from bastion.venues.sim import SimVenue, SimVenueConfig
 from tests.conftest import REPO
 
@@ -299,3 +302,28 @@ def test_kill_in_a_backtest_flattens_at_the_next_bar_with_fills_in_the_pnl(
     assert runner.pnl.positions[ES_H] == 0
     assert runner.engine.state() is EngineState.HALTED
     runner.close()
+
+
+# -- foreign orders ---------------------------------------------------------------------------
+
+
+def test_an_order_bastion_did_not_place_locks_its_instrument_at_recovery(
+    tmp_path: Path,
+) -> None:
+    """Someone else's working order in the account (a manual order, another client) is a
+    fact Bastion's plan does not include: recovery journals it, the instrument is locked
+    with the way out, an alert is journaled, and nothing is sent for that instrument."""
+    engine, sim, clock = _kernel(tmp_path)
+    manual = make_order(
+        Side.SELL, 1, OrderType.LIMIT, limit_ticks=20400, contract_id=SP_H,
+        client_order_id="MANUAL-1", time_in_force=TimeInForce.GTC,
+    )  # fmt: skip
+    assert sim.submit(manual).taken
+    wanted = targets_for("test", {"SP500": 2}, MONDAY)
+    _passes(engine, clock, 5, targets=wanted)
+    locks = engine.locks.locks()
+    assert LockSource.ANOMALY in locks.get(SP500, {}), locks
+    assert "bastion recover" in locks[SP500][LockSource.ANOMALY]
+    assert _notes(engine.store, "foreign_order")
+    assert any("MANUAL-1" in n.text for n in _notes(engine.store, "alert"))
+    assert _orders(engine.store) == 0
