@@ -384,7 +384,9 @@ class Engine:
         )
         for listener in self.reconcile_listeners:
             listener(report)
-        return not report.locked_instruments and not report.unknown
+        # A break locks its instrument (R7.3; the locking gate refuses its orders); the
+        # others trade on. Only a view Bastion cannot see stops everything.
+        return not report.unknown
 
     @property
     def last_report(self) -> ReconReport | None:

@@ -38,7 +38,7 @@ from bastion.domain.book import Book
 from bastion.domain.contracts import parse_contract_id
 from bastion.domain.fills import Fill
 from bastion.domain.ids import ClientOrderId, ContractId, InstrumentId, VenueOrderId
-from bastion.domain.order_state import CANCELLABLE, OrderEvent, next_state
+from bastion.domain.order_state import CANCELLABLE, OrderEvent, OrderState, next_state
 from bastion.domain.orders import BrokerOrder
 from bastion.domain.records import (
     BrokerOrderCreated,
@@ -63,6 +63,9 @@ from bastion.errors import IllegalTransition, InvariantError
 from bastion.oms.ledger import Ledger, MemoryLedger
 
 __all__ = ["Applied", "ApplyOutcome", "OrderManager", "Surprise"]
+
+_FINISHED = frozenset({OrderState.CANCELED, OrderState.EXPIRED, OrderState.LOST})
+"""States an order is in when a fill for it is late: the venue (or a query) ended it."""
 
 
 class ApplyOutcome(StrEnum):
@@ -233,13 +236,61 @@ class OrderManager:
             return self._surprise_fill(
                 order, fill, "outside_table", f"fill outside the state table: {exc}", []
             )
-        self.record(FillRecorded(timestamp=fill.timestamp, fill=fill), *records)
+        finished = order.state in _FINISHED
+        beyond, family = self._family_excess(order, fill.quantity)
+        outcome = Applied(ApplyOutcome.APPLIED, order)
+        if beyond:
+            # The order took it, but its family had already been done: one intent has
+            # executed beyond its quantity (a cancel confirmed, a re-send, then the first
+            # order's fill). The lots go to UNATTRIBUTED in the fold; the instrument locks.
+            outcome = self._surprise_fill(
+                order,
+                fill,
+                "overfill",
+                f"fill {fill.exec_id} of {fill.quantity} on {order.client_order_id}"
+                f" ({order.state} before it) takes {family} beyond its quantity by {beyond}"
+                " lot(s); applied as unattributed",
+                records,
+            )
+        elif finished:
+            self.record(
+                FillRecorded(timestamp=fill.timestamp, fill=fill),
+                *records,
+                self._note(
+                    order,
+                    fill.timestamp,
+                    f"late fill {fill.exec_id} of {fill.quantity} on {order.client_order_id},"
+                    f" which was {order.state}; within its quantity and its family's",
+                    kind="late_fill",
+                ),
+            )
+        else:
+            self.record(FillRecorded(timestamp=fill.timestamp, fill=fill), *records)
         waiting = self._awaiting.get(order.client_order_id)
         if waiting is not None and order.filled >= (waiting.filled or 0):
             del self._awaiting[order.client_order_id]
             if not order.is_terminal:
                 self.apply(waiting)  # every fill it was waiting for is in: now it ended
-        return Applied(ApplyOutcome.APPLIED, order)
+        return outcome
+
+    def _family_excess(self, order: BrokerOrder, quantity: int) -> tuple[int, str]:
+        """Lots of a fill that fits ``order`` but not its contract or instrument order
+        (what the fold will hold as unattributed), and the order it overfills."""
+        if order.parent_id is None:
+            return 0, ""
+        parent = self.book.contract_order(order.parent_id)
+        if parent is None or parent.spread_leg is not None:
+            return 0, ""  # a spread counts pairs of legs, checked by the fold
+        fits = min(quantity, max(0, parent.quantity - parent.filled))
+        if fits < quantity:
+            return quantity - fits, str(parent.order_id)
+        if parent.parent_id is None:
+            return 0, ""
+        grand = self.book.instrument_order(parent.parent_id)
+        if grand is None:
+            return 0, ""
+        room = max(0, grand.quantity - grand.filled)
+        return (fits - room, str(grand.order_id)) if fits > room else (0, "")
 
     def _await_fills(self, order: BrokerOrder, event: Canceled | Expired) -> Applied:
         """The venue ended the order after filling more of it than Bastion has heard:
@@ -284,8 +335,11 @@ class OrderManager:
         after: list[JournalRecord],
     ) -> Applied:
         note = self._note(order, fill.timestamp, text)
-        self.record(FillRecorded(timestamp=fill.timestamp, fill=fill), *after, note)
+        # The lock first: a crash between the two leaves a locked instrument and a fill
+        # the next recovery applies again (and finds surprising again), never the fill
+        # journaled with no lock (a restart would take it as a known duplicate).
         self._tell(fill.contract_id, kind, text)
+        self.record(FillRecorded(timestamp=fill.timestamp, fill=fill), *after, note)
         return Applied(ApplyOutcome.ANOMALY, order, text)
 
     def _foreign_fill(self, fill: Fill) -> Applied:
@@ -295,6 +349,7 @@ class OrderManager:
             f"fill {fill.exec_id} ({fill.side} {fill.quantity} {fill.contract_id}) for order"
             f" {fill.client_order_id}, which Bastion did not place; held as unattributed"
         )
+        self._tell(fill.contract_id, "foreign_fill", text)  # the lock first, as above
         self.record(
             ForeignFillRecorded(timestamp=fill.timestamp, fill=fill, why=text),
             Note(
@@ -308,7 +363,6 @@ class OrderManager:
                 },
             ),
         )
-        self._tell(fill.contract_id, "foreign_fill", text)
         return Applied(ApplyOutcome.FOREIGN, None, text)
 
     def _tell(self, contract_id: ContractId, kind: str, text: str) -> None:
@@ -343,10 +397,12 @@ class OrderManager:
         )
         return Applied(ApplyOutcome.APPLIED, order)
 
-    def _note(self, order: BrokerOrder, when: dt.datetime, text: str) -> Note:
+    def _note(
+        self, order: BrokerOrder, when: dt.datetime, text: str, *, kind: str = "anomaly"
+    ) -> Note:
         return Note(
             timestamp=when,
-            kind="anomaly",
+            kind=kind,
             text=text,
             data={"client_order_id": order.client_order_id, "contract_id": order.contract_id},
         )
@@ -362,10 +418,10 @@ class OrderManager:
         order = self.find(event.client_order_id, event.venue_order_id)
         if order is not None:
             data["contract_id"] = order.contract_id
-        self.record(Note(timestamp=event.timestamp, kind="anomaly", text=text, data=data))
         if order is not None:
             self._tell(order.contract_id, "venue_anomaly", text)  # its instrument is locked
-        elif self.on_unplaced is not None:
+        self.record(Note(timestamp=event.timestamp, kind="anomaly", text=text, data=data))
+        if order is None and self.on_unplaced is not None:
             self.on_unplaced(text)  # no order to place it on: reconcile against the venue now
         return Applied(ApplyOutcome.ANOMALY, order, text)
 

@@ -55,6 +55,7 @@ from bastion.domain.records import (
 from bastion.engine.engine import Engine
 from bastion.errors import InvariantError
 from bastion.recon.breaks import BreakKind
+from bastion.recon.locks import LockSource
 from bastion.risk.port import OrderRequest, RiskDecision, RiskGate
 from bastion.store.projection import Rows, rows_of
 from bastion.venues.sim import SimVenue
@@ -122,6 +123,9 @@ class Auditor:
     """Instrument orders the venue's faults may have overfilled (see the docstring)."""
     executed: dict[OrderId, int] = field(default_factory=dict)
     venue_fills_seen: int = 0
+    overfilled: dict[OrderId, InstrumentId] = field(default_factory=dict)
+    """Instrument orders that executed beyond their quantity at the venue (a fault hid a
+    report): each must end with its instrument locked as an anomaly, never silent."""
     checks: dict[str, int] = field(default_factory=dict)
     cancels: dict[ClientOrderId, list[dt.datetime]] = field(default_factory=dict)
     killed_at: dt.datetime | None = None
@@ -513,6 +517,8 @@ class Auditor:
                         f"instrument order {io} executed {done} of {order.quantity} at the"
                         " venue, and no venue fault hid anything from Bastion",
                     )
+                if order is not None and done > order.quantity:
+                    self.overfilled[io] = order.instrument_id
         self.venue_fills_seen = len(fills)
 
     # -- the end ----------------------------------------------------------------------------------
@@ -542,6 +548,17 @@ class Auditor:
         missing = [f.exec_id for f in self.venue.fills if f.exec_id not in self.exec_ids]
         if missing:
             raise self._fail("fills once", f"venue fills never journaled: {missing[:5]}")
+        locks = engine.locks.locks()
+        silent = [
+            f"{io} ({iid})"
+            for io, iid in sorted(self.overfilled.items())
+            if LockSource.ANOMALY not in locks.get(iid, {})
+        ]
+        if silent:
+            raise self._fail(
+                "overfill never silent",
+                f"executed beyond quantity with no anomaly lock on the instrument: {silent}",
+            )
         if not engine.store.verify_projections():
             raise self._fail("projections", "the tables differ from a fresh fold of the journal")
 

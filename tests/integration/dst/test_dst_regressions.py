@@ -240,6 +240,21 @@ def _records_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(OrderManager, "record", record)
 
 
+FILL_AFTER_CANCEL_BEYOND_INTENT = Schedule.from_json(
+    '{"seed":189,"steps":200,"algo":"best","faults":[[96,"fill_after_cancel",0],'
+    '[124,"target",1,4],[127,"target",1,3],[128,"target",1,-1],[129,"latency",0,2000,17]]}'
+)
+"""The venue confirmed a cancel with nothing filled, the intent was sent again, then the
+first order's fill came: 8 sold for a 4-lot intent. The venue hid it from Bastion, so
+the overfill cannot be prevented; it must not be silent (the lots went to UNATTRIBUTED
+with no anomaly, no lock, and a clean reconciliation)."""
+
+
+def _family_overfill_unseen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As before the fix: only a broker order's own quantity was checked."""
+    monkeypatch.setattr(OrderManager, "_family_excess", lambda *_: (0, ""))
+
+
 REGRESSIONS: Sequence[tuple[str, Schedule, str, Callable[[pytest.MonkeyPatch], None]]] = (
     ("cross_in_one_write", CROSS_HALVES, "strategies sum to contracts", _records_one_by_one),
     ("late_fill_beyond_parent", LATE_FILL_BEYOND_PARENT, "one side at a time", _both_sides),
@@ -267,6 +282,12 @@ REGRESSIONS: Sequence[tuple[str, Schedule, str, Callable[[pytest.MonkeyPatch], N
     ("cancel_waits_for_fills", CANCEL_BEFORE_FILL_REPORT, "no overfill", _end_without_waiting),
     ("parent_bounds_child", SIBLING_FILLED_LATE, "no overfill", _contract_orders_ignore_parent),
     ("reversal_order_by_order", REVERSAL_HIDDEN_BY_REDUCTION, "residual", _net_reversal),
+    (
+        "overfill_never_silent",
+        FILL_AFTER_CANCEL_BEYOND_INTENT,
+        "overfill never silent",
+        _family_overfill_unseen,
+    ),
     (
         "targets_ignore_reductions",
         TARGET_BUYS_BACK_REDUCTION,

@@ -327,3 +327,42 @@ def test_an_order_bastion_did_not_place_locks_its_instrument_at_recovery(
     assert _notes(engine.store, "foreign_order")
     assert any("MANUAL-1" in n.text for n in _notes(engine.store, "alert"))
     assert _orders(engine.store) == 0
+    engine.close()
+
+
+def test_a_break_locks_its_instrument_and_the_others_trade_on(tmp_path: Path) -> None:
+    """R7.3: a break locks the instrument it is about, not the account. A trade at the
+    venue whose reports never reached Bastion (a fills_vs_broker break on SP500) leaves
+    ES free to trade toward its new target."""
+    clock = SimClock(MONDAY)
+    sim = SimVenue(
+        {SP_H: SP_SPEC, ES_H: ES_SPEC}, clock, SimVenueConfig(initial_cash=Decimal(10**9))
+    )
+    sim.connect()
+    sim.on_quote(quote(20000, 20001, at=MONDAY, contract_id=SP_H))
+    sim.on_quote(quote(20000, 20001, at=MONDAY, contract_id=ES_H))
+    config = EngineConfig(
+        risk=BACKTEST_RISK,
+        specs={SP500: SP_SPEC, ES: ES_SPEC},
+        schedule=FixedSchedule(contracts={SP500: SP_H, ES: ES_H}),
+        store_path=tmp_path / "sim" / "journal.db",
+        risk_level=("base", "test"),
+        account_every=dt.timedelta(0),
+        reconcile_every=dt.timedelta(seconds=1),
+    )
+    engine = build_engine(config, sim, clock)
+    _passes(engine, clock, 3)
+    assert engine.state() is EngineState.TRADING
+    sim.faults.drop_next(2)  # its acknowledgement and its fill never reach Bastion
+    assert sim.submit(make_order(Side.BUY, 1, contract_id=SP_H, client_order_id="HAND-1")).taken
+    _passes(engine, clock, 3)
+    report = engine.last_report
+    assert report is not None
+    assert SP500 in report.locked_instruments, report.breaks
+    assert engine.locks.is_locked(SP500)
+    wanted = targets_for("test", {"ES": 2}, MONDAY)
+    _passes(engine, clock, 10, targets=wanted)
+    assert engine.oms.book.positions.contract_position(ES_H) == 2
+    assert engine.locks.is_locked(SP500)
+    assert engine.oms.book.positions.contract_position(SP_H) == 0  # nothing sent for it
+    engine.close()
