@@ -168,6 +168,10 @@ class TradingDays:
     def _previous(self, day: dt.date) -> dt.date:
         return self._account.previous_trading_day(day)
 
+    def previous_account_day(self, day: dt.date) -> dt.date:
+        """The account's trading day before ``day`` (whose close starts ``day``)."""
+        return self._account.previous_trading_day(day)
+
     def _end(
         self, calendar: DayCalendar, now: dt.datetime, what: str
     ) -> tuple[dt.date, dt.datetime]:

@@ -194,6 +194,7 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
         market=market,
         venue_limits={venue.name: venue.rate_limits},
         trading_day=days.account_day,
+        previous_day=days.previous_account_day,
         refresh_seconds=None,  # the engine loop refreshes when another process wrote
         fx=config.fx,
         instrument_day=days.day_of,

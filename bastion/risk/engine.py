@@ -97,6 +97,7 @@ class RiskEngine:
         market: MarketView,
         venue_limits: Mapping[str, RateLimits] | None = None,
         trading_day: Callable[[dt.datetime], dt.date] = utc_trading_day,
+        previous_day: Callable[[dt.date], dt.date] | None = None,
         refresh_seconds: float | None = 1.0,
         fx: FxTable | None = None,
         instrument_day: Callable[[InstrumentId, dt.datetime], dt.date] | None = None,
@@ -123,7 +124,7 @@ class RiskEngine:
         self._refreshed_at = clock.now()
         self.board = StateBoard(store, clock)
         self.limit_book = LimitBook(config, store)
-        self.loss = LossTracker(store, trading_day)
+        self.loss = LossTracker(store, trading_day, previous_day)
         self.guards = MarketGuards(market, store)
         self.level, self.level_source = load_risk_level(store)
         self.limits_error: str | None = None

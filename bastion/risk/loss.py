@@ -5,9 +5,12 @@ sees (each bar in a backtest or sim session, each account update against a venue
 
 - **A day's start is the previous trading day's closing equity**: the engine calls
   ``close_day`` at the account's end of trading day (by the exchange calendar, never
-  UTC midnight), and the next day starts there. Only when no close was ever recorded
-  (the very first day) does the first equity seen start the day. The week starts at
-  the first day's start of the ISO week.
+  UTC midnight), and the next day starts there, provided that close is the previous
+  trading day's. When it is not (no engine ran over the last close, so the last close
+  recorded is older), the previous close is unknown: the day starts at the first
+  equity seen and an alert says so and why (a loss between that close and the first
+  mark is not counted). The very first day starts at the first equity seen. The week
+  starts at the first day's start of the ISO week.
 - The check runs in memory on every mark. The starts, the peak and the closes are
   persisted the moment they change (and only then), so a restart mid-day reads them
   back and can never reset a limit.
@@ -83,10 +86,13 @@ class LossTracker:
         self,
         store: RiskStore,
         trading_day: Callable[[dt.datetime], dt.date] = utc_trading_day,
+        previous_day: Callable[[dt.date], dt.date] | None = None,
     ) -> None:
         self._store = store
         self.trading_day = trading_day
         """The account's trading day of a moment (the engine's exchange calendar)."""
+        self.previous_day = previous_day
+        """The account's trading day before a day; ``None`` takes any recorded close."""
         self.equity: Decimal | None = None
         self._state: dict[str, object] | None = None
         self._day: dt.date | None = None
@@ -144,9 +150,14 @@ class LossTracker:
             return []  # the same day, no new peak, nothing to check: nothing to do
         changed: list[str] = []
         day_key = day.isoformat()
+        unknown_close = ""
         if saved.get("day") != day_key:
             close = saved.get("close")
-            start = Decimal(str(close)) if close is not None and saved.get("day") else equity
+            start = equity
+            if close is not None and saved.get("day"):
+                unknown_close = self._stale_close(saved.get("close_day"), day)
+                if not unknown_close:
+                    start = Decimal(str(close))
             saved["day"], saved["day_start"] = day_key, str(start)
             changed.append(f"day {day_key} starts at equity {start}")
             iso = day.isocalendar()
@@ -167,9 +178,29 @@ class LossTracker:
             text = "; ".join(changed)
             record = note(when, "risk.loss", text, equity=equity, day=day_key, week=week_key)
             write_change(self._store, KEY_LOSS, saved, record, tightens=True)
+        if unknown_close:
+            self._store.record([note(when, "alert", unknown_close, day=day_key)])
         elif new_peak:  # a new peak: persisted, but not worth a journal entry each time
             self._store.set_state(KEY_LOSS, _dumps(saved))
         return breaches
+
+    def _stale_close(self, close_day: object, day: dt.date) -> str:
+        """Why the recorded close cannot start ``day`` ("" when it is the previous
+        trading day's close)."""
+        if self.previous_day is None:
+            return ""
+        try:
+            previous = self.previous_day(day)
+        except Exception as exc:  # noqa: BLE001 - a calendar gap: the close is unknown
+            return f"day {day}: its previous trading day is unknown ({exc})"
+        if close_day == previous.isoformat():
+            return ""
+        return (
+            f"day {day}: the previous trading day's ({previous}) closing equity is unknown"
+            f" (the last close recorded is {close_day or 'undated'}; no engine ran over the"
+            " close): the daily loss is measured from the day's first equity, so a loss"
+            " before it is not counted"
+        )
 
     @staticmethod
     def _breaches(

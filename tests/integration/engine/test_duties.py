@@ -304,6 +304,33 @@ def test_kill_in_a_backtest_flattens_at_the_next_bar_with_fills_in_the_pnl(
     runner.close()
 
 
+def test_a_close_no_engine_saw_never_starts_a_later_day(tmp_path: Path) -> None:
+    """Monday's close was recorded; no engine ran over Tuesday's. Wednesday's start is
+    not Monday's close (equity rose on Tuesday, so a Wednesday loss measured from Monday
+    would show none): it is Wednesday's first equity, and an alert says why."""
+    risk = BACKTEST_RISK.model_copy(update={"daily_loss_limit": Decimal(10**9)})
+    engine, _, clock = _kernel(tmp_path, risk=risk)
+    _passes(engine, clock, 5, targets=targets_for("s", {"SP500": 4}, clock.now()))
+    clock.advance_to(dt.datetime(2024, 3, 4, 22, 0, 30, tzinfo=dt.UTC))
+    engine.iterate()
+    closed = [n.text for n in _notes(engine.store, "risk.loss") if "closed at equity" in n.text]
+    assert len(closed) == 1
+    assert "2024-03-04" in closed[0]
+    engine.close()
+    # Wednesday 6 March, 15:00 in Chicago: the price is well above Monday's close.
+    wednesday = dt.datetime(2024, 3, 6, 21, tzinfo=dt.UTC)
+    again, sim2, _ = _kernel(tmp_path, risk=risk, start=wednesday)
+    sim2.on_quote(quote(20400, 20401, at=wednesday, contract_id=SP_H))
+    again.iterate()
+    status = again.risk.loss.status()
+    assert status.day == "2024-03-06"
+    assert status.day_start == status.equity
+    alerts = [n.text for n in _notes(again.store, "alert") if "closing equity is unknown" in n.text]
+    assert len(alerts) == 1
+    assert "2024-03-05" in alerts[0]
+    again.close()
+
+
 # -- foreign orders ---------------------------------------------------------------------------
 
 
