@@ -93,6 +93,9 @@ class SessionResult:
     """The rates used, base units per unit of each other currency."""
     periods_per_year: int = 252
     """Trading days per year of the account's calendar (what analytics annualise with)."""
+    state: str = "trading"
+    """What the engine was doing when the data ended (``EngineState``): trading, HALTED,
+    kill pending, ..."""
 
 
 def _ensure_data(profile: Profile) -> tuple[BarStore, SeriesStore, list[str]]:
@@ -363,9 +366,13 @@ def finish_session(prepared: PreparedSession) -> SessionResult:
             [*prepared.problems, *engine.days.problems, *runner.problems, *engine.stack.problems]
         )
     )
-    for report in engine.kill_reports:
-        state = "flat confirmed" if report.flat_confirmed else f"NOT FLAT: {report.residual}"
-        problems.append(f"kill switch ran ({report.reason}): {state}")
+    kills = [
+        f"kill switch ran ({report.reason}): "
+        + ("flat confirmed" if report.flat_confirmed else f"NOT FLAT: {report.residual}")
+        for report in engine.kill_reports
+    ]
+    problems = [*kills, *problems]  # what an operator must read first
+    state = str(engine.state())
     engine.close()
     book = engine.oms.book
     broker = [o for o in book.history.values() if isinstance(o, BrokerOrder)]
@@ -410,4 +417,5 @@ def finish_session(prepared: PreparedSession) -> SessionResult:
         pnl_by_currency=by_currency,
         rates=fx.usable(last),
         periods_per_year=periods_per_year,
+        state=state,
     )

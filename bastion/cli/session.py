@@ -78,6 +78,7 @@ def _summary(result: SessionResult) -> Table:
     table.add_column("")
     days = result.days
     table.add_row("days run", f"{len(days)} ({days[0]} to {days[-1]})")
+    table.add_row("engine state at the end", result.state)
     table.add_row("bars", f"{result.bars:,}")
     table.add_row("orders / fills", f"{result.orders:,} / {result.fills:,}")
     table.add_row(
@@ -132,9 +133,14 @@ def _sim_record(run: RunContext, result: SessionResult) -> None:
             "cancel_order_calls": result.cancel_order_calls,
         },
         output_files=[str(result.journal)],
-        next_step="read the summary; 'bastion backtest' for analytics over the same data",
+        next_step=(
+            "read the summary; 'bastion backtest' for analytics over the same data"
+            if result.state == EngineState.TRADING
+            else f"trading is {result.state}: see 'bastion risk status' before anything else"
+        ),
         notes=result.problems[:50],
         details={
+            "engine_state": result.state,
             "days": [str(d) for d in result.days],
             "bars": result.bars,
             "orders": result.orders,
@@ -326,6 +332,13 @@ def session_command(  # noqa: PLR0917 - typer maps parameters to options
     for problem in result.problems[:10]:
         run.echo(f"note: {problem}")
     _sim_record(run, result)
+    if result.state != EngineState.TRADING:
+        run.echo(
+            f"trading is {result.state}: see 'bastion risk status'; resume only after checking"
+            " ('bastion risk resume --scope account --reason ...')"
+        )
+        run.finish(int(ExitCode.VERDICT_NO))
+        return
     run.finish()
 
 

@@ -57,7 +57,10 @@ def test_sim_session_alerts_a_loss_limit_and_writes_its_heartbeat(
     raw["risk"]["daily_loss_limit"] = 1  # the first losing day trips it
     (in_tmp / "sim.yaml").write_text(yaml.safe_dump(raw))
     done = run_cli(["session", "--profile", "sim.yaml", "--end", "2024-02-05"])
-    assert done.code == 0, done.out + done.err
+    # The session ends HALTED: a verdict of NO (exit 3), and it says so.
+    assert done.code == 3, done.out + done.err
+    assert "engine state at the end" in done.out
+    assert "trading is HALTED" in done.out
     got = receiver.wait_for(
         lambda rs: {"loss_limit_breached", "trading_state_tightened"} <= _kinds(rs)
     )
