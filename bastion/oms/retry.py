@@ -49,6 +49,8 @@ class RetryDecision:
 class _Intent:
     attempts: int = 0
     reasons: list[Reason] = field(default_factory=list)
+    not_before: dt.datetime | None = None
+    """After a retryable failure: no new attempt before this time (its backoff)."""
 
 
 class StateStore(Protocol):
@@ -61,9 +63,10 @@ _RETRIES = "oms.retries"
 
 
 class RetryTracker:
-    """Attempts per intent. With a ``state`` store they are persisted on every change
-    (a failure, or a success that clears a count) and read back on start, so a restart
-    neither forgets a loop nor grants a fresh set of retries (R5.5, durable intent)."""
+    """Attempts per intent and the backoff after the last one. With a ``state`` store
+    they are persisted on every change (a failure, or a success that clears a count)
+    and read back on start, so a restart neither forgets a loop, nor grants a fresh set
+    of retries, nor cuts a backoff short (R5.5, durable intent)."""
 
     def __init__(self, *, loop_threshold: int = 5, state: StateStore | None = None) -> None:
         self.loop_threshold = loop_threshold
@@ -72,12 +75,25 @@ class RetryTracker:
         self.trips: list[tuple[InstrumentId, str]] = []
         self._state = state
         raw = state.get_state(_RETRIES) if state is not None else None
-        for intent, (attempts, reasons) in (json.loads(raw) if raw else {}).items():
-            self._intents[intent] = _Intent(int(attempts), [Reason(r) for r in reasons])
+        for intent, saved in (json.loads(raw) if raw else {}).items():
+            attempts, reasons = saved[0], saved[1]
+            until = saved[2] if len(saved) > 2 else None
+            self._intents[intent] = _Intent(
+                int(attempts),
+                [Reason(r) for r in reasons],
+                dt.datetime.fromisoformat(until) if until else None,
+            )
 
     def _save(self) -> None:
         if self._state is not None:
-            data = {k: [v.attempts, [str(r) for r in v.reasons]] for k, v in self._intents.items()}
+            data = {
+                k: [
+                    v.attempts,
+                    [str(r) for r in v.reasons],
+                    v.not_before.isoformat() if v.not_before else None,
+                ]
+                for k, v in self._intents.items()
+            }
             self._state.set_state(_RETRIES, json.dumps(data, sort_keys=True))
 
     def on_failure(
@@ -86,12 +102,14 @@ class RetryTracker:
         state = self._intents.setdefault(intent, _Intent())
         state.attempts += 1
         state.reasons.append(reason)
+        policy = retry_policy(reason)
+        delay = policy.backoff_seconds * 2 ** (state.attempts - 1)
+        state.not_before = now + dt.timedelta(seconds=delay) if policy.retryable else None
         self._save()
         if state.attempts >= self.loop_threshold:
             why = f"{intent} failed {state.attempts} times ({', '.join(state.reasons)})"
             self.trips.append((instrument_id, why))
             return RetryDecision(Verdict.TRIP, state.attempts, message=why)
-        policy = retry_policy(reason)
         if not policy.retryable:
             return RetryDecision(
                 Verdict.GIVE_UP, state.attempts, message=f"{reason}: {policy.description}"
@@ -103,14 +121,16 @@ class RetryTracker:
                 message=f"{reason}: {policy.max_attempts} retries used",
             )
         self.retries += 1
-        delay = policy.backoff_seconds * 2 ** (state.attempts - 1)
-        return RetryDecision(
-            Verdict.RETRY, state.attempts, now + dt.timedelta(seconds=delay), f"{reason}"
-        )
+        return RetryDecision(Verdict.RETRY, state.attempts, state.not_before, f"{reason}")
 
     def on_success(self, intent: str) -> None:
         if self._intents.pop(intent, None) is not None:
             self._save()
+
+    def not_before(self, intent: str) -> dt.datetime | None:
+        """The end of the intent's backoff, if it is in one (survives a restart)."""
+        found = self._intents.get(intent)
+        return None if found is None else found.not_before
 
     def attempts(self, intent: str) -> int:
         found = self._intents.get(intent)

@@ -434,8 +434,11 @@ class StackHandler:
                 continue
             state = self._algos.get(co.order_id)
             if state is None:
-                # The algo lock (R4.4): one algo instance per contract order, held here.
-                state = self._algos[co.order_id] = _AlgoState(self._make_algo(co))
+                # The algo lock (R4.4): one algo instance per contract order, held here;
+                # a backoff in force before a restart still holds.
+                state = self._algos[co.order_id] = _AlgoState(
+                    self._make_algo(co), self.retries.not_before(self._intent(co))
+                )
             if state.not_before is not None and now < state.not_before:
                 continue
             if co.spread_leg is not None:

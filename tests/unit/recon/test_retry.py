@@ -67,3 +67,17 @@ def test_restart_counter_same_state_restored_is_a_loop() -> None:
     assert verdict.loop
     assert verdict.restarts == 2
     assert not counter.note_start(11).loop
+
+
+def test_retry_backoff_survives_a_restart_and_old_state_still_loads() -> None:
+    state = _State()
+    tracker = RetryTracker(loop_threshold=100, state=state)
+    decision = tracker.on_failure("C1", ES, Reason.HALTED, T0)
+    assert decision.verdict is Verdict.RETRY
+    restarted = RetryTracker(loop_threshold=100, state=state)
+    assert restarted.not_before("C1") == decision.not_before
+    assert restarted.attempts("C1") == 1
+    state.data["oms.retries"] = '{"C2": [2, ["halted", "halted"]]}'  # as stored before
+    older = RetryTracker(loop_threshold=100, state=state)
+    assert older.attempts("C2") == 2
+    assert older.not_before("C2") is None
