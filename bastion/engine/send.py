@@ -33,7 +33,7 @@ from bastion.errors import UserError
 from bastion.oms.manager import OrderManager
 from bastion.oms.sending import SendOutcome, SendResult
 from bastion.risk.port import OrderRequest, RiskDecision, RiskGate
-from bastion.venues.port import OrderApiCounters, OrderCallResult, VenuePort
+from bastion.venues.port import GlobalCancelPort, OrderApiCounters, OrderCallResult, VenuePort
 
 __all__ = ["OrderGateway"]
 
@@ -131,8 +131,8 @@ class OrderGateway:
         operator's explicit ``confirmation``; journaled first, and every live order
         Bastion knows is recorded CANCEL_PENDING (the venue's reports settle them)."""
         coid = ClientOrderId("*")
-        global_cancel = getattr(self._venue, "global_cancel", None)
-        if global_cancel is None:
+        venue = self._venue
+        if not isinstance(venue, GlobalCancelPort):
             message = f"venue {self._venue.name} has no global cancel"
             return self._count(SendResult(SendOutcome.REJECTED, coid, Reason.UNKNOWN, message))
         now = self.clock.now()
@@ -149,7 +149,7 @@ class OrderGateway:
             if order.state is not OrderState.CANCEL_PENDING:
                 self.oms.request_cancel(order.client_order_id, now)
         try:
-            sent = bool(global_cancel(confirmation))
+            sent = bool(venue.global_cancel(confirmation))
         except UserError:
             raise  # the confirmation is wrong, or the venue is read-only: the operator's
         except Exception as exc:  # noqa: BLE001 - the venue's view is unknown: record it

@@ -44,7 +44,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Generic, NewType, Protocol, TypeVar
+from typing import Generic, NewType, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 
@@ -60,6 +60,7 @@ __all__ = [
     "AccountSnapshot",
     "FillCursor",
     "FillsPage",
+    "GlobalCancelPort",
     "OpenOrderRecord",
     "OrderApiCounters",
     "OrderCallResult",
@@ -344,6 +345,18 @@ class VenueQueries(Protocol):
 
     def poll_events(self) -> list[VenueEvent]:
         """Every event that is due, oldest first; each event is returned once."""
+        ...
+
+
+@runtime_checkable
+class GlobalCancelPort(Protocol):
+    """An order call only some venues have (IB's ``reqGlobalCancel``): cancel every open
+    order in the account, any client's and manual ones. Reached only through the send
+    path (``OrderGateway.cancel_everything``), with the operator's confirmation phrase;
+    a venue without it (or a read-only or dry-run wrapper) does not match."""
+
+    def global_cancel(self, confirmation: str) -> bool:
+        """``False`` when not connected; outcomes arrive as events."""
         ...
 
 

@@ -95,3 +95,33 @@ def test_kill_with_the_engines_client_id_held_then_global_cancel_flattens(
     with SqliteStore(Path("runs/paper/journal.db")) as store:
         notes = [e.record for e in store.entries() if isinstance(e.record, Note)]
     assert any(n.kind == "cancel.global" for n in notes)
+
+
+def test_global_cancel_refused_while_an_engine_runs_and_for_other_venue_kinds(
+    cli: Cli, tws: FakeTws, in_tmp: Path
+) -> None:
+    """Refused in one line before anything connects: while an engine runs (it runs the
+    kill itself), for a venue kind without a global cancel, and with the wrong phrase."""
+    from bastion.config import load_profile
+    from bastion.engine.lock import EngineLock
+
+    (in_tmp / "paper.yaml").write_text((REPO / "examples" / "paper.yaml").read_text())
+    other = cli(
+        ["kill", "-p", "paper.yaml", "--reason", "drill", "--global-cancel", GLOBAL_CANCEL_PHRASE]
+    )
+    assert other.code == 2, other.out + other.err
+    assert "has no global cancel" in other.err
+    wrong = cli(["kill", "-p", "ib.yaml", "--reason", "drill", "--global-cancel", "yes"])
+    assert wrong.code == 2
+    assert GLOBAL_CANCEL_PHRASE in wrong.err
+    journal = load_profile(in_tmp / "ib.yaml").store.path
+    with EngineLock.acquire(journal, "ib-paper", role="engine"):
+        running = cli(
+            ["kill", "-p", "ib.yaml", "--reason", "drill", "--global-cancel", GLOBAL_CANCEL_PHRASE]
+        )
+    assert running.code == 2
+    assert "an engine runs" in running.err
+    for done in (other, wrong, running):
+        assert len(done.err.strip().splitlines()) == 1, done.err
+        assert "Traceback" not in done.err
+    assert not tws.broker.received  # nothing reached the fake TWS
