@@ -32,6 +32,7 @@ import msgspec
 
 from bastion.backtest.pnl import PnlBook
 from bastion.clock import Clock, SimClock
+from bastion.domain.contracts import parse_contract_id
 from bastion.domain.ids import ContractId, InstrumentId, StrategyId
 from bastion.domain.market import MarketQuote
 from bastion.domain.targets import Target, TargetError
@@ -162,9 +163,13 @@ class BarRunner:
 
     def _on_day_end(self, ended: DayEnd) -> None:
         if ended.instruments:
-            # The exchange's end of day: DAY orders expire, books roll, bands re-centre.
-            self.venue.end_of_day()
-            self.venue.start_of_day()
+            # The exchange's end of day, for its own contracts only (a CME close leaves
+            # SHFE's DAY orders and books alone): DAY orders expire, books roll, bands
+            # re-centre.
+            ending = set(ended.instruments)
+            contracts = {c for c in self.venue.markets if parse_contract_id(c)[0] in ending}
+            self.venue.end_of_day(contracts)
+            self.venue.start_of_day(contracts)
         if ended.account_day is not None:
             equity = self.equity()
             if equity is not None:

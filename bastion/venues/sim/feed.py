@@ -7,6 +7,7 @@ against the orders live in that contract only (no scan of other contracts or his
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 import msgspec
 
@@ -110,23 +111,29 @@ class MarketFeed(MatchingEngine):
             self._market(contract_id).halted = False
 
     # -- the trading day ------------------------------------------------------------------
-    def end_of_day(self) -> None:
-        """The session closes: DAY orders expire (the calendar wiring calls this)."""
+    def end_of_day(self, contracts: Collection[ContractId] | None = None) -> None:
+        """The session closes: DAY orders expire (the calendar wiring calls this), in
+        ``contracts`` (those whose exchange's day ended) or in every contract."""
         self.advance()
         for order in tuple(self.orders.values()):
-            if order.time_in_force is TimeInForce.DAY:
+            if order.time_in_force is TimeInForce.DAY and (
+                contracts is None or order.contract_id in contracts
+            ):
                 self.expire(order)
 
-    def start_of_day(self) -> None:
-        """A new trading day: today's books become yesterday's, the band re-centres on
-        the last mark (the settlement), and yesterday's finished orders are forgotten."""
+    def start_of_day(self, contracts: Collection[ContractId] | None = None) -> None:
+        """A new trading day in ``contracts`` (or every contract): today's books become
+        yesterday's, the band re-centres on the last mark (the settlement); with every
+        contract, yesterday's finished orders are forgotten too."""
         self.advance()
-        for book in self.account_book.books.values():
-            book.roll_day()
-        for market in self.markets.values():
-            if market.mark_ticks is not None:
+        for cid, book in self.account_book.books.items():
+            if contracts is None or cid in contracts:
+                book.roll_day()
+        for cid, market in self.markets.items():
+            if market.mark_ticks is not None and (contracts is None or cid in contracts):
                 market.set_reference(market.mark_ticks)
-        self.status.clear()
+        if contracts is None:
+            self.status.clear()
 
     def _late_fill(self, order: SimOrder, lots: int) -> None:
         """A fill that matched just before a cancel took effect, reported after it.

@@ -393,3 +393,33 @@ def test_a_break_locks_its_instrument_and_the_others_trade_on(tmp_path: Path) ->
     assert engine.locks.is_locked(SP500)
     assert engine.oms.book.positions.contract_position(SP_H) == 0  # nothing sent for it
     engine.close()
+
+
+def test_an_exchanges_day_end_expires_and_rolls_only_its_own_contracts(tmp_path: Path) -> None:
+    """In a backtest trading two exchanges, one exchange's close expires DAY orders and
+    rolls today's books into yesterday's for its own contracts only (a CME close leaves
+    an SHFE order and its close-today book alone)."""
+    start = dt.datetime(2024, 3, 1, 14, tzinfo=dt.UTC)
+    runner = build_bar_engine(
+        specs={ES: ES_SPEC, SP500: SP_SPEC},
+        contracts=[(ES, ES_H), (SP500, SP_H)],
+        schedule=FixedSchedule(contracts={ES: ES_H, SP500: SP_H}),
+        strategies=[],
+        start=start,
+        journal=None,
+        venue_config=frictionless_venue_config(Decimal(2)),
+    )
+    sim = runner.venue
+    for cid in (ES_H, SP_H):
+        sim.on_quote(quote(20000, 20001, at=start, contract_id=cid))
+        order = make_order(
+            Side.BUY, 1, OrderType.LIMIT, limit_ticks=19000, contract_id=cid,
+            client_order_id=f"DAY-{cid}",
+        )  # fmt: skip
+        assert sim.submit(order).taken
+    sim.poll_events()
+    for listener in runner.engine.day_listeners:
+        listener(DayEnd((ES,), None))
+    working = {o.client_order_id for o in sim.open_orders().value or ()}
+    assert working == {f"DAY-{SP_H}"}
+    runner.close()
