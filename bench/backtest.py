@@ -10,7 +10,8 @@ journal (backtest mode, SQLite) -> sim venue -> fills -> positions.
 Prints one JSON object: bars/s, and the cost per bar (the same bars through the same
 engine with a strategy that holds one lot: every duty, the venue, the strategy, the
 marks) and per order (the rest, over the orders sent). The engine is the kernel's, with
-the real risk engine and every duty on.
+the real risk engine and every duty on, loss limits included (set far away, so each
+bar's equity mark is checked against all three).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from bastion.backtest.build import build_engine, frictionless_venue_config
+from bastion.backtest.build import BACKTEST_RISK, build_engine, frictionless_venue_config
 from bastion.backtest.runner import BarRunner, InstrumentBar
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import ContractId, InstrumentId
@@ -46,6 +47,14 @@ SPEC = ContractSpec(
     multiplier=Decimal(50),
 )
 START = dt.datetime(2030, 1, 2, tzinfo=dt.UTC)
+RISK = BACKTEST_RISK.model_copy(
+    update={
+        "daily_loss_limit": Decimal(10**8),
+        "weekly_loss_limit": Decimal(10**8),
+        "max_drawdown": Decimal(10**8),
+    }
+)
+"""Loss limits set (far away): every equity mark is checked against all three."""
 
 
 def synthetic(n: int, seed: int) -> list[InstrumentBar]:
@@ -124,6 +133,7 @@ def _run(
         start=bars[0].bar.start,
         journal=None if args.no_journal else folder / "journal.db",
         venue_config=frictionless_venue_config(args.commission, args.slippage_ticks),
+        risk=RISK,
     )
     began = time.perf_counter()
     engine.run(bars)

@@ -97,6 +97,8 @@ class LossTracker:
         self._state: dict[str, object] | None = None
         self._day: dt.date | None = None
         self._peak: Decimal | None = None
+        self._starts: tuple[Decimal, Decimal] | None = None
+        """The day's and the week's start as numbers, while ``_day`` is current."""
 
     def _saved(self) -> dict[str, object]:
         if self._state is None:
@@ -107,6 +109,7 @@ class LossTracker:
         """Re-read what is persisted (another process may have written it)."""
         self._state = None
         self._day = self._peak = None
+        self._starts = None
 
     def status(self) -> LossStatus:
         saved = self._saved()
@@ -148,6 +151,16 @@ class LossTracker:
             and limits.max_drawdown is None
         ):
             return []  # the same day, no new peak, nothing to check: nothing to do
+        if (
+            day == self._day
+            and self._peak is not None
+            and equity <= self._peak
+            and self._starts is not None
+            and self._below(self._starts[0] - equity, limits.daily_loss_limit)
+            and self._below(self._starts[1] - equity, limits.weekly_loss_limit)
+            and self._below(self._peak - equity, limits.max_drawdown)
+        ):
+            return []  # the same day, no new peak, every loss under its limit
         changed: list[str] = []
         day_key = day.isoformat()
         unknown_close = ""
@@ -173,6 +186,7 @@ class LossTracker:
             if peak is None:
                 changed.append(f"equity peak starts at {equity}")
         self._day, self._peak = day, Decimal(str(saved["peak"]))
+        self._starts = (Decimal(str(saved["day_start"])), Decimal(str(saved["week_start"])))
         breaches = self._breaches(saved, equity, limits, (day_key, week_key), changed)
         if changed:
             text = "; ".join(changed)
@@ -201,6 +215,11 @@ class LossTracker:
             " close): the daily loss is measured from the day's first equity, so a loss"
             " before it is not counted"
         )
+
+    @staticmethod
+    def _below(loss: Decimal, limit: Decimal | None) -> bool:
+        """A loss (negative: a gain) short of ``limit``, as ``_breaches`` judges it."""
+        return limit is None or max(loss, Decimal(0)) < limit
 
     @staticmethod
     def _breaches(
