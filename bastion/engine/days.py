@@ -9,9 +9,10 @@ session before a long holiday. End-of-day work (cancel working orders, complete
 families, DAY expiry at a simulated venue) happens at each instrument's end of day.
 
 **The account day.** An account trading several exchanges has one day for its loss
-limits and reports: the trading day of its *account instrument* (the profile's
-``account_day_instrument``, by default its first instrument). Its end is when the
-day's closing equity is kept as the next day's start.
+limits and reports: the trading day of its *account instrument*, the first instrument
+the profile lists (``instruments:``; list the one whose exchange's day should be the
+account's first). Its end is when the day's closing equity is kept as the next day's
+start.
 
 An instrument with no exchange calendar (a test venue's made-up contract) ends its
 day at midnight in its contract's own time zone; this is said here, not hidden.
