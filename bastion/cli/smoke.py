@@ -115,11 +115,16 @@ def _show(run: RunContext, report: SmokeReport) -> str:
     run.echo(f"venue order id: {report.venue_order_id or '-'}")
     run.echo(f"final status: {report.final_status}")
     run.echo(f"traded volume: {report.traded_volume}")
+    for row in report.trades:
+        run.echo(
+            f"  trade {row['exec_id']}: {row['side']} {row['volume']} at {row['price']}"
+            f" ({row['time']}, commission {row['commission']})"
+        )
     residual = report.residual_position
     run.echo(f"residual position: {'unknown' if residual is None else f'{residual:+d}'}")
     run.echo(f"reconciliation after: {report.reconciled}")
     if report.traded_volume:
-        run.echo("NOTE: the smoke order traded; the fill is journaled and shown above")
+        run.echo("NOTE: the smoke order traded; its fills are journaled and listed above")
     if report.rejected:
         run.echo(f"smoke order REJECTED by the venue: {report.rejected}")
     if report.refused:

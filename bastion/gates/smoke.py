@@ -31,11 +31,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bastion.config import Environment, Profile
+from bastion.domain.contracts import parse_contract_id
 from bastion.domain.enums import OrderType, Side, TimeInForce
 from bastion.domain.ids import ClientOrderId, ContractId, InstrumentId
 from bastion.domain.market import MarketView
 from bastion.domain.order_state import TERMINAL, OrderState
-from bastion.domain.records import BrokerOrderCreated
+from bastion.domain.records import BrokerOrderCreated, FillRecorded
 from bastion.engine.engine import Engine
 from bastion.errors import UserError
 from bastion.gates.smoke_guards import DEFAULT_GUARD, smoke_guard
@@ -155,6 +156,9 @@ class SmokeReport:
     quantity: int = 1
     counters: dict[str, int] = field(default_factory=dict)
     steps: list[str] = field(default_factory=list)
+    trades: list[dict[str, str]] = field(default_factory=list)
+    """One row per fill of the smoke order, as journaled: execution id, side, volume,
+    price (in price units), time, commission."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -171,8 +175,32 @@ class SmokeReport:
             "residual_position": self.residual_position,
             "reconciled": self.reconciled,
             "rejected": self.rejected,
+            "trades": self.trades,
             **self.counters,
         }
+
+
+def _trade_rows(engine: Engine, coid: ClientOrderId) -> list[dict[str, str]]:
+    """The smoke order's fills as the journal holds them (it is one order: a short scan)."""
+    rows = []
+    for entry in engine.store.entries():
+        record = entry.record
+        if not isinstance(record, FillRecorded) or record.fill.client_order_id != coid:
+            continue
+        fill = record.fill
+        spec = engine.risk.specs.get(parse_contract_id(fill.contract_id)[0])
+        price = str(spec.from_ticks(fill.price_ticks)) if spec else f"{fill.price_ticks} ticks"
+        rows.append(
+            {
+                "exec_id": str(fill.exec_id),
+                "side": str(fill.side),
+                "volume": str(fill.quantity),
+                "price": price,
+                "time": fill.timestamp.isoformat(),
+                "commission": str(fill.commission),
+            }
+        )
+    return rows
 
 
 def _passive_price(market: MarketView, contract: ContractId, side: Side, offset: int) -> int:
@@ -295,6 +323,8 @@ def _outcome(
         report.venue_order_id = final.venue_order_id
         if final.state is OrderState.REJECTED:
             report.rejected = final.reject_reason or "no reason given"
+        if final.filled:
+            report.trades = _trade_rows(engine, coid)
     report.counters = engine.gateway.counters.as_dict()
     positions = engine.venue.positions()
     if positions.value is not None:

@@ -204,3 +204,25 @@ def test_day_outputs_contain_no_secret_from_environment(cli: Cli, day: Path) -> 
         outputs += path.read_text(encoding="utf-8")
     for value in [*secrets.values(), "SIM-000001"]:
         assert value not in outputs
+
+
+def test_smoke_submit_that_trades_lists_its_trade_rows(cli: Cli, wall_day: Path) -> None:
+    """R8.5: a smoke order that trades reports its trade rows (execution id, side, volume,
+    price in price units) beside the traded volume and the residual position."""
+    assert cli(["shadow", "--date", "2024-04-30"]).code == 0
+    assert cli([*SMOKE, "--mode", "dry-run"]).code == 0
+    state = Path("runs/sim/records/state/smoke-dry-run.json")
+    record = json.loads(state.read_text())
+    record["limit_ticks"] += 40  # through the ask: the order trades at once
+    state.write_text(json.dumps(record))
+    sent = _submit(cli)
+    assert sent.code == 0, sent.out + sent.err
+    assert "traded volume: 1" in sent.out
+    trades = [line for line in sent.out.splitlines() if line.strip().startswith("trade ")]
+    assert len(trades) == 1, sent.out
+    assert ": buy 1 at " in trades[0]
+    assert "residual position: +1" in sent.out
+    records = sorted(Path("runs/sim/records").glob("*/smoke-order-*.json"))
+    rows = json.loads(records[-1].read_text())["details"]["trades"]
+    assert [(r["side"], r["volume"]) for r in rows] == [("buy", "1")]
+    assert "." in rows[0]["price"]  # a price, not a tick count
