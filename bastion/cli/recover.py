@@ -26,7 +26,7 @@ from typing import Annotated
 import typer
 
 from bastion.cli.numbers import MAX_TIMEOUT_SECONDS, bounded
-from bastion.cli.runs import ProfileArg, start_run
+from bastion.cli.runs import JsonOpt, ProfileArg, start_run
 
 __all__ = ["recover_command"]
 
@@ -54,6 +54,7 @@ def recover_command(  # noqa: PLR0917 - typer options
         ),
     ] = 10.0,
     profile: ProfileArg = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Clear a locked instrument: adopt the venue's position or restore Bastion's."""
     from bastion.clock import WallClock
@@ -70,7 +71,8 @@ def recover_command(  # noqa: PLR0917 - typer options
         raise UserError("choose one: --adopt (keep the venue's position) or --restore")
     if not reason.strip():
         raise UserError("recover needs a reason: --reason TEXT (it is journaled)")
-    loaded = start_run(profile, None, sends_orders="bastion recover").resolved.profile
+    run = start_run(profile, None, json=json_out, sends_orders="bastion recover")
+    loaded = run.resolved.profile
     unknown = sorted(set(instrument) - set(loaded.instruments))
     if unknown:
         raise UserError(
@@ -115,7 +117,14 @@ def recover_command(  # noqa: PLR0917 - typer options
         venue.disconnect()
         engine.close()
     for step in result.steps:
-        typer.echo(step)
-    typer.echo("recovery: " + ("CLEAN, unlocked" if result.clean else "NOT clean: still locked"))
-    if not result.clean:
-        raise typer.Exit(3)
+        run.echo(step)
+    run.echo("recovery: " + ("CLEAN, unlocked" if result.clean else "NOT clean: still locked"))
+    run.document = {
+        "kind": "recover",
+        "profile": loaded.name,
+        "instruments": sorted(instrument),
+        "action": "adopt" if adopt else "restore",
+        "clean": result.clean,
+        "steps": list(result.steps),
+    }
+    run.finish(0 if result.clean else 3)

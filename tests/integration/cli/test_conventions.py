@@ -54,6 +54,7 @@ REPORTING = {
     "session",
     "backtest",
     "reconcile",
+    "recover",
     "journal",
     "config validate",
     "data check",
