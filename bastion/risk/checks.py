@@ -57,6 +57,7 @@ class Check(StrEnum):
     MARGIN = "margin"
     ORDER_RATE = "order_rate"
     FX_RATE = "fx_rate"
+    EQUITY = "equity"
     EXPIRY = "expiry"
     CALENDAR = "calendar"
 
