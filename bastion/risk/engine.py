@@ -250,7 +250,7 @@ class RiskEngine:
                 rate=self.exposure.factor(instrument),
                 base=self.fx.base,
             )
-            or check_price_distance(order, quote, limits.price_tolerance_percent, ticks)
+            or check_price_distance(order, quote, limits.price_tolerance_percent, ticks, spec)
             or check_band(order, quote, spec)
         )
         if refused is None and not reducing:
