@@ -387,7 +387,10 @@ def finish_session(prepared: PreparedSession) -> SessionResult:
         net_pnl=pnl.net(),
         slippage=slippage,
         equity=equity,
-        analytics=analyse([e for _, e in equity], pnl.traded_lots, periods_per_year),
+        # From capital, as the backtest report: day 1's return is part of the run.
+        analytics=analyse(
+            [float(runner.capital), *(e for _, e in equity)], pnl.traded_lots, periods_per_year
+        ),
         journal=journal,
         problems=problems,
         send_order_calls=runner.venue.counters.send_order_calls,
