@@ -156,10 +156,17 @@ class BarRunner:
         net = self.pnl.net()
         return None if net is None else self.capital + net
 
-    def equity_mark(self) -> tuple[Decimal, Decimal | None] | None:
-        """The engine's equity source in bar mode: capital plus P&L at the last marks."""
+    def equity_mark(self) -> tuple[Decimal, Decimal | None] | str:
+        """The engine's equity source in bar mode: capital plus P&L at the last marks,
+        or why it cannot be valued (a currency with money in it has no usable rate)."""
         equity = self.equity()
-        return None if equity is None else (equity, None)
+        if equity is not None:
+            return equity, None
+        pnl = self.pnl
+        assert pnl.fx is not None  # noqa: S101 - set in PnlBook.__post_init__
+        day = pnl.today()
+        problems = [pnl.fx.problem(c, day) or c for c in pnl.missing_rates()]
+        return "P&L held in another currency: " + "; ".join(problems)
 
     def _on_day_end(self, ended: DayEnd) -> None:
         if ended.instruments:

@@ -27,8 +27,8 @@ import polars as pl
 
 from bastion.backtest.analytics import Analytics, analyse
 from bastion.backtest.build import build_engine
-from bastion.backtest.pnl import PnlBook
 from bastion.backtest.runner import BarRunner, InstrumentBar
+from bastion.backtest.slippage import Slippage, measure_slippage
 from bastion.config import Environment, Profile
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.fx import FxTable
@@ -75,9 +75,9 @@ class SessionResult:
     """In the base currency; ``None`` when a currency in it has no usable rate."""
     commissions: Decimal | None
     net_pnl: Decimal | None
-    slippage_ticks: float
-    """Average fill price against the reference price, in ticks, worse is positive."""
-    slippage_money: Decimal | None
+    slippage: Slippage
+    """Fill prices against the reference prices, worse (a cost) positive, in money per
+    currency and in the base currency, and in ticks per instrument."""
     equity: list[tuple[dt.date, float]]
     analytics: Analytics
     journal: Path
@@ -198,25 +198,6 @@ def _rotate(journal: Path) -> Path | None:
         if side.exists():
             side.rename(kept.with_name(kept.name + suffix))
     return kept
-
-
-def _slippage(
-    orders: list[BrokerOrder], specs: dict[InstrumentId, ContractSpec], *, pnl_book: PnlBook
-) -> tuple[float, Decimal | None]:
-    """Average slippage in ticks per lot, and its money in the base currency."""
-    lots = 0
-    ticks_total = 0
-    money: dict[str, Decimal] = {}
-    for order in orders:
-        if order.filled == 0 or order.costs.reference_ticks is None:
-            continue
-        avg_x_lots = order.filled_value_ticks
-        worse = (avg_x_lots - order.costs.reference_ticks * order.filled) * order.side.sign
-        ticks_total += worse
-        lots += order.filled
-        spec = specs[InstrumentId(order.contract_id.split("/")[0])]
-        money[spec.currency] = money.get(spec.currency, Decimal(0)) + spec.tick_value * worse
-    return (ticks_total / lots if lots else 0.0), pnl_book.to_base(money)
 
 
 @dataclass(slots=True)
@@ -376,7 +357,7 @@ def finish_session(prepared: PreparedSession) -> SessionResult:
     engine.close()
     book = engine.oms.book
     broker = [o for o in book.history.values() if isinstance(o, BrokerOrder)]
-    slip_ticks, slip_money = _slippage(broker, specs, pnl_book=runner.pnl)
+    slippage = measure_slippage(broker, specs, runner.pnl.to_base)
     pnl = runner.pnl
     equity = [(day, float(value)) for day, value in runner.equity_points]
     gross_by, net_by = pnl.gross_by_currency(), pnl.net_by_currency()
@@ -404,10 +385,12 @@ def finish_session(prepared: PreparedSession) -> SessionResult:
         gross_pnl=pnl.gross(),
         commissions=pnl.commissions,
         net_pnl=pnl.net(),
-        slippage_ticks=slip_ticks,
-        slippage_money=slip_money,
+        slippage=slippage,
         equity=equity,
-        analytics=analyse([e for _, e in equity], pnl.traded_lots, periods_per_year),
+        # From capital, as the backtest report: day 1's return is part of the run.
+        analytics=analyse(
+            [float(runner.capital), *(e for _, e in equity)], pnl.traded_lots, periods_per_year
+        ),
         journal=journal,
         problems=problems,
         send_order_calls=runner.venue.counters.send_order_calls,

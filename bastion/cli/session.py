@@ -94,16 +94,38 @@ def _summary(result: SessionResult) -> Table:
             f"{gross:,.2f} / {net:,.2f} {currency} (commissions {paid:,.2f})",
         )
     table.add_row(f"P&L net total in {result.currency}", _base_total(result))
-    slippage = (
-        "no rate"
-        if result.slippage_money is None
-        else f"{result.slippage_money:,.2f} {result.currency}"
-    )
-    table.add_row(
-        "slippage vs reference", f"{result.slippage_ticks:+.2f} ticks per lot ({slippage})"
-    )
+    money, per_lot = _slippage_lines(result)
+    table.add_row("slippage vs reference", money)
+    table.add_row("slippage per lot", per_lot)
     table.add_row("journal", str(result.journal))
     return table
+
+
+def _slippage_lines(result: SessionResult) -> tuple[str, str]:
+    """Slippage in money (the base total, then each currency) and in ticks per lot per
+    instrument (ticks of different instruments are never added); positive is a cost."""
+    slip = result.slippage
+    if not slip.by_instrument:
+        money = "none measured (no fill had a reference price)"
+    else:
+        total = (
+            f"no rate for {', '.join(c for c in slip.by_currency if c not in result.rates)}"
+            if slip.base is None
+            else f"{slip.base:+,.2f} {result.currency}"
+        )
+        each = ", ".join(f"{v:+,.2f} {c}" for c, v in slip.by_currency.items())
+        verdict = ""
+        if slip.base is not None and slip.base:
+            verdict = " a cost" if slip.base > 0 else " a gain"
+        money = f"{total}{verdict} ({each}; positive is a cost)"
+    per_lot = "; ".join(
+        f"{iid} {s.ticks_per_lot:+.2f} ticks over {s.lots:,} lots"
+        for iid, s in slip.by_instrument.items()
+    )
+    if slip.unreferenced_lots:
+        extra = f"{slip.unreferenced_lots:,} lots had no reference price (not measured)"
+        per_lot = f"{per_lot}; {extra}" if per_lot else extra
+    return money, per_lot or "none"
 
 
 def _base_total(result: SessionResult) -> str:
@@ -158,7 +180,20 @@ def _sim_record(run: RunContext, result: SessionResult) -> None:
             },
             "rates": {c: str(r) for c, r in result.rates.items()},
             "periods_per_year": result.periods_per_year,
-            "slippage_ticks_per_lot": round(result.slippage_ticks, 4),
+            "slippage": {
+                "sign": "worse is positive: a positive figure is a cost",
+                "base": str(result.slippage.base)
+                if result.slippage.base is not None
+                else "no rate",
+                "by_currency": {c: str(v) for c, v in result.slippage.by_currency.items()},
+                "ticks_per_lot": {
+                    i: round(s.ticks_per_lot, 4) for i, s in result.slippage.by_instrument.items()
+                },
+                "lots_with_reference": {
+                    i: s.lots for i, s in result.slippage.by_instrument.items()
+                },
+                "lots_without_reference": result.slippage.unreferenced_lots,
+            },
             "analytics": result.analytics.as_dict(),
         },
     )

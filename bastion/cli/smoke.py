@@ -106,7 +106,7 @@ def _show(run: RunContext, report: SmokeReport) -> str:
     if report.refused:
         run.echo(f"smoke order REFUSED: {report.refused}")
     run.echo(
-        f"order: {report.side} 1 {report.contract} limit {report.limit_ticks} ticks,"
+        f"order: {report.side} 1 {report.contract} limit {report.limit_price or '-'},"
         f" id {report.client_order_id}"
     )
     sends = report.counters.get("send_order_calls", 0)

@@ -144,6 +144,12 @@ class ContractSpec:
         """The exact price of ``ticks``."""
         return self.tick_size * ticks
 
+    def price_text(self, ticks: int) -> str:
+        """The price of ``ticks`` as a person reads it: price units with the tick's
+        decimals and thousands separators (``4,948.75``, never ``19795`` ticks)."""
+        places = max(0, -int(self.tick_size.normalize().as_tuple().exponent))
+        return f"{self.from_ticks(ticks):,.{places}f}"
+
     def notional(self, ticks: int, lots: int) -> Decimal:
         """Money notional of ``lots`` at ``ticks`` (absolute value)."""
         return abs(self.from_ticks(ticks) * self.multiplier * lots)

@@ -21,7 +21,9 @@ in this order:
 6. **the account**: a position held inside its contract's expiry window raises an
    alert (once per contract and trading day); every equity mark (in the account's
    base currency) goes to the loss limits, and margin above the high mark sends
-   reducing orders through the stack (the one send path);
+   reducing orders through the stack (the one send path); a mark that cannot be valued
+   (no usable rate, no account snapshot) alerts, once when it starts and once a trading
+   day while it lasts, and the account opens nothing until a mark is valued again;
 7. **trading**: the order stack works toward the targets;
 8. **the trading day**: at each instrument's end of trading day (by its exchange
    calendar), working orders are cancelled and families completed; at the account's
@@ -69,8 +71,9 @@ __all__ = ["Engine", "EngineState", "EquitySource", "Heartbeat"]
 
 CURSOR_KEY = "recovery.fill_cursor"
 
-EquitySource = Callable[[], tuple[Decimal, Decimal | None] | None]
-"""Equity and margin in use now, or ``None`` when unknown."""
+EquitySource = Callable[[], tuple[Decimal, Decimal | None] | str | None]
+"""Equity and margin in use now (in the base currency), or why equity cannot be valued
+(``None``: unknown, no reason given)."""
 
 
 class EngineState(StrEnum):
@@ -401,7 +404,11 @@ class Engine:
         for instrument, text in self.risk.expiry_alerts(now):
             self._alert(text, instrument)  # held into the expiry window: reduce-only
         mark = self.equity_source()
-        if mark is None:
+        if not isinstance(mark, tuple):
+            # Fail closed: no loss limit can be checked on equity that has no value.
+            alert = self.risk.on_equity_unknown(mark or "no equity mark")
+            if alert is not None:
+                self._alert(alert)
             return
         equity, margin = mark
         check = self.risk.on_account(equity, margin)
@@ -489,7 +496,7 @@ class Engine:
             self.stack.end_of_day(set(ended.instruments))
         if ended.account_day is not None:
             mark = self.equity_source()
-            if mark is not None:
+            if isinstance(mark, tuple):
                 self.risk.loss.close_day(ended.account_day, mark[0], self.clock.now())
         for listener in self.day_listeners:
             listener(ended)

@@ -140,16 +140,18 @@ def algo_choices(
 def _venue_equity(venue: QueryView, fx: FxTable, today: Callable[[], dt.date]) -> EquitySource:
     """Equity and margin from the venue's account snapshot, in the base currency: a
     snapshot in another currency is converted at its rate; without one the equity is
-    unknown (``None``), never taken one for one."""
+    unknown (the reason), never taken one for one."""
 
-    def read() -> tuple[Decimal, Decimal | None] | None:
+    def read() -> tuple[Decimal, Decimal | None] | str:
         snapshot = venue.account()
         if snapshot.value is None:
-            return None
+            return f"the venue's account snapshot is unknown ({snapshot.reason or 'no value'})"
         account = snapshot.value
-        rate = fx.factor(account.currency, today())
+        day = today()
+        rate = fx.factor(account.currency, day)
         if rate is None:
-            return None
+            problem = fx.problem(account.currency, day)
+            return f"the venue account is in {account.currency}: {problem}"
         return account.equity * rate, account.margin_used * rate
 
     return read

@@ -159,6 +159,8 @@ class SmokeReport:
     trades: list[dict[str, str]] = field(default_factory=list)
     """One row per fill of the smoke order, as journaled: execution id, side, volume,
     price (in price units), time, commission."""
+    limit_price: str = ""
+    """The limit as a person reads it, in price units (``limit_ticks`` is the engine's)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -166,6 +168,7 @@ class SmokeReport:
             "contract": self.contract,
             "side": self.side,
             "limit_ticks": self.limit_ticks,
+            "limit_price": self.limit_price,
             "client_order_id": self.client_order_id,
             "sent": self.sent,
             "refused": self.refused,
@@ -268,6 +271,10 @@ def run_smoke(  # noqa: PLR0917 - the order's facts, in reading order
         else _passive_price(engine.stack.market, contract, side, offset_ticks)
     )
     report.limit_ticks = price
+    spec = engine.risk.specs.get(instrument)
+    shown = report.limit_price = (
+        spec.price_text(price) if spec is not None else f"{price} ticks (no contract spec)"
+    )
     created = BrokerOrderCreated(
         timestamp=clock.now(),
         client_order_id=coid,
@@ -287,14 +294,14 @@ def run_smoke(  # noqa: PLR0917 - the order's facts, in reading order
         if not decision.allowed:
             report.refused = f"{decision.check}: {decision.message}"
         else:
-            report.steps.append(f"gates passed: {side} 1 {contract} limit {price} ticks (passive)")
+            report.steps.append(f"gates passed: {side} 1 {contract} limit {shown} (passive)")
             report.final_status = "not sent (dry run)"
         report.counters = counters.as_dict()
         return report
     result = engine.gateway.send(request)
     if result.outcome is SendOutcome.DENIED:
         return _refuse(report, engine, f"{result.check}: {result.message}")
-    report.steps.append(f"gates passed: {side} 1 {contract} limit {price} ticks (passive)")
+    report.steps.append(f"gates passed: {side} 1 {contract} limit {shown} (passive)")
     report.sent = result.sent
     report.steps.append(
         "submitted (taken by the venue)" if result.sent else f"not taken: {result.message}"

@@ -57,6 +57,7 @@ class Check(StrEnum):
     MARGIN = "margin"
     ORDER_RATE = "order_rate"
     FX_RATE = "fx_rate"
+    EQUITY = "equity"
     EXPIRY = "expiry"
     CALENDAR = "calendar"
 
@@ -215,8 +216,16 @@ def check_notional(
     )
 
 
+def _price(ticks: int, spec: ContractSpec | None) -> str:
+    """A price as a person reads it (price units); labelled ticks without a spec."""
+    return spec.price_text(ticks) if spec is not None else f"{ticks} ticks"
+
+
 def price_band_ticks(
-    quote: MarketQuote, tolerance_percent: Decimal, tolerance_ticks: int | None
+    quote: MarketQuote,
+    tolerance_percent: Decimal,
+    tolerance_ticks: int | None,
+    spec: ContractSpec | None = None,
 ) -> tuple[int, int, str] | None:
     """The price-sanity band around the market: (reference, allowed distance in ticks,
     which band applies). The reference is the last price (else the mid); the band is
@@ -228,8 +237,12 @@ def price_band_ticks(
         return None
     by_percent = int(abs(base) * tolerance_percent / 100)
     if tolerance_ticks is not None and tolerance_ticks <= by_percent:
-        return reference, tolerance_ticks, f"{tolerance_ticks} ticks"
-    return reference, by_percent, f"{tolerance_percent}% of {base} = {by_percent} ticks"
+        return reference, tolerance_ticks, "the tick band"
+    return (
+        reference,
+        by_percent,
+        f"{tolerance_percent}% of the last price {_price(base, spec)}",
+    )
 
 
 def check_price_distance(
@@ -237,13 +250,17 @@ def check_price_distance(
     quote: MarketQuote | None,
     tolerance_percent: Decimal,
     tolerance_ticks: int | None = None,
+    spec: ContractSpec | None = None,
 ) -> RiskDecision | None:
     """A limit or stop price inside the price-sanity band (``price_band_ticks``) around
-    the mid (else the last price): the tighter of the percent and the tick band."""
+    the mid (else the last price): the tighter of the percent and the tick band. Prices
+    read in price units (``spec``); the distance also in ticks, the band's unit."""
     prices = _price_fields(order)
     if not prices:
         return None
-    band = None if quote is None else price_band_ticks(quote, tolerance_percent, tolerance_ticks)
+    band = (
+        None if quote is None else price_band_ticks(quote, tolerance_percent, tolerance_ticks, spec)
+    )
     if band is None:
         return RiskDecision.deny(
             Reason.RISK_LIMIT,
@@ -257,9 +274,9 @@ def check_price_distance(
             return RiskDecision.deny(
                 Reason.RISK_LIMIT,
                 Check.PRICE_DISTANCE,
-                f"{order.side} {order.quantity} {order.contract_id}: {label} price {ticks} ticks"
-                f" is {distance} ticks from the market ({reference}); at most {allowed} allowed"
-                f" ({which})",
+                f"{order.side} {order.quantity} {order.contract_id}: {label} price"
+                f" {_price(ticks, spec)} is {distance} ticks from the market"
+                f" {_price(reference, spec)}; at most {allowed} ticks allowed ({which})",
             )
     return None
 
@@ -276,8 +293,9 @@ def check_band(
             return RiskDecision.deny(
                 Reason.PRICE_OUTSIDE_BAND,
                 Check.PRICE_BAND,
-                f"{order.side} {order.quantity} {order.contract_id}: {label} price {ticks} ticks"
-                f" is outside the daily price band [{low}, {high}]",
+                f"{order.side} {order.quantity} {order.contract_id}: {label} price"
+                f" {_price(ticks, spec)} is outside the daily price band"
+                f" [{_price(low, spec)}, {_price(high, spec)}]",
             )
     return None
 

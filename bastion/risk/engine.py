@@ -18,6 +18,10 @@ Money is in the account's base currency (``fx``, ``bastion.domain.fx``): notiona
 margin are converted at the rate of each contract's currency, and an instrument whose
 currency has no usable rate (missing, or stale on the account's trading day) opens
 nothing; equity (loss limits, margin use) comes in the base currency from the engine.
+While the engine cannot value equity in the base currency (``on_equity_unknown``: a
+held currency or the venue account's currency without a usable rate, no account
+snapshot), loss limits and margin cannot be checked, so the account opens nothing
+(reducing orders and the kill switch still trade) until equity is valued again.
 """
 
 from __future__ import annotations
@@ -129,6 +133,9 @@ class RiskEngine:
         self.level, self.level_source = load_risk_level(store)
         self.limits_error: str | None = None
         self.equity: Decimal | None = None
+        self.equity_unknown: str | None = None
+        """Why equity cannot be valued now (openings refused), or ``None``."""
+        self._equity_alerted: dt.date | None = None
         self.denials: Counter[str] = Counter()
         self._buckets: dict[str, TokenBucket] = {}
         self._instruments: dict[ContractId, InstrumentId] = {}
@@ -243,7 +250,7 @@ class RiskEngine:
                 rate=self.exposure.factor(instrument),
                 base=self.fx.base,
             )
-            or check_price_distance(order, quote, limits.price_tolerance_percent, ticks)
+            or check_price_distance(order, quote, limits.price_tolerance_percent, ticks, spec)
             or check_band(order, quote, spec)
         )
         if refused is None and not reducing:
@@ -341,8 +348,17 @@ class RiskEngine:
         now: dt.datetime,
         limits: RiskConfig,
     ) -> RiskDecision | None:
-        """What an order that does not reduce also needs: a usable rate for its
-        currency, and a contract outside its expiry window."""
+        """What an order that does not reduce also needs: equity valued in the base
+        currency, a usable rate for its currency, and a contract outside its expiry
+        window."""
+        if self.equity_unknown is not None:
+            return RiskDecision.deny(
+                Reason.RISK_LIMIT,
+                Check.EQUITY,
+                f"{label}: account equity cannot be valued in {self.fx.base}"
+                f" ({self.equity_unknown}); loss limits and margin cannot be checked, so"
+                " nothing new opens until it can",
+            )
         problem = self.fx.problem(self.specs[instrument].currency, self.trading_day(now))
         if problem is not None:
             return RiskDecision.deny(
@@ -450,12 +466,49 @@ class RiskEngine:
         )
 
     # -- account updates: loss limits and the margin monitor ------------------------------------
+    def on_equity_unknown(self, why: str) -> str | None:
+        """The engine's equity mark cannot be valued in the base currency (``why``).
+        Fail closed: loss limits and margin use cannot be checked, so the account opens
+        nothing until a mark is valued again (``on_account``), and the last equity is
+        forgotten (no margin check on a stale figure). Returns the alert to journal:
+        when this starts, and again each account trading day it lasts."""
+        now = self.clock.now()
+        started = self.equity_unknown is None
+        self.equity_unknown = why
+        self.equity = None
+        day = self.trading_day(now)
+        if not started and self._equity_alerted == day:
+            return None
+        self._equity_alerted = day
+        since = "" if started else " (still)"
+        return (
+            f"account equity cannot be valued in {self.fx.base}{since}: {why}; daily,"
+            " weekly and drawdown loss limits and margin use cannot be checked, so the"
+            " account opens nothing (reducing orders and the kill switch still trade)"
+            " until equity can be valued again"
+        )
+
     def on_account(self, equity: Decimal, margin_used: Decimal | None = None) -> AccountCheck:
         """Take an account snapshot's equity (and the venue's margin in use, if known).
         Loss breaches move the account's state (or fire the kill switch); margin above
         the high mark returns the risk-reducing orders that bring it to the low mark."""
         now = self.clock.now()
         self.equity = equity
+        if self.equity_unknown is not None:
+            self.store.record(
+                [
+                    note(
+                        now,
+                        "risk.equity",
+                        f"account equity valued again ({equity:,.2f} {self.fx.base}) after:"
+                        f" {self.equity_unknown}; loss limits checked and openings allowed"
+                        " again",
+                        equity=equity,
+                    )
+                ]
+            )
+            self.equity_unknown = None
+            self._equity_alerted = None
         limits = self.limits
         breaches = self.loss.update(equity, now, limits)
         for breach in breaches:

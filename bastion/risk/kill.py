@@ -389,8 +389,9 @@ class KillSwitch:
         self._step(
             "3 flatten",
             ok=result.sent,
-            detail=f"round {self._round}: {side} {abs(lots)} {cid} limit {price} ticks"
-            f" ({through} through the touch {touch})"
+            detail=f"round {self._round}: {side} {abs(lots)} {cid} limit"
+            f" {spec.price_text(price)} ({through} ticks through the touch"
+            f" {spec.price_text(touch)})"
             + ("" if result.sent else f"; not taken: {result.message}"),
         )
         return coid

@@ -112,7 +112,10 @@ def test_analytics_one_point_per_trading_day_annualised_by_calendar(
     assert all(d.weekday() < 5 for d in result.days)
     per_year = trading_days_per_year(calendar, dt.date(2024, 2, 1))
     assert result.periods_per_year == per_year != 256
-    equity = [e for _, e in result.equity]
+    # From capital, as the backtest report: the first day's return is in the figures.
+    equity = [float(profile.capital), *(e for _, e in result.equity)]
+    assert result.analytics.total_return == pytest.approx(equity[-1] / equity[0] - 1, rel=1e-12)
+    assert equity[1] != equity[0]
     returns = [b / a - 1 for a, b in itertools.pairwise(equity)]
     by_hand = statistics.mean(returns) / statistics.stdev(returns) * math.sqrt(per_year)
     assert result.analytics.sharpe == pytest.approx(by_hand, rel=1e-9)

@@ -82,6 +82,37 @@ def test_session_prints_each_currency_and_usd_total_at_profile_rate(
     assert f"{by['USD']['net']:,.2f} USD" in result.out
 
 
+def test_session_slippage_in_money_per_currency_ticks_per_instrument(
+    cli: Callable[..., CliResult], workdir: Path
+) -> None:
+    """Issue 20: the headline's slippage is money (each currency, and the USD total at
+    the rate, a cost positive) and ticks per lot per instrument; never ticks of SP500
+    and rb added together."""
+    result = cli(["session", "--profile", "examples/sim.yaml", "--end", "2024-03-15"])
+    assert result.code == 0, result.err
+    record = json.loads(
+        next((workdir / "runs" / "sim" / "records").glob("*/session-*.json")).read_text()
+    )
+    slip = record["details"]["slippage"]
+    assert "positive" in slip["sign"]
+    assert "cost" in slip["sign"]
+    by = {c: Decimal(v) for c, v in slip["by_currency"].items()}
+    assert set(by) == {"USD", "CNY"}
+    base = Decimal(slip["base"])
+    assert base == by["USD"] + by["CNY"] * Decimal("0.1385")
+    assert set(slip["ticks_per_lot"]) == {"SP500", "rb"}
+    line = _line(result.out, "slippage vs reference")
+    assert f"{base:+,.2f} USD" in line
+    assert f"{by['CNY']:+,.2f} CNY" in line
+    assert f"{by['USD']:+,.2f} USD" in line
+    assert "positive is a cost" in line
+    assert ("a cost" if base > 0 else "a gain") in line.split("(")[0]
+    per_lot = _line(result.out, "slippage per lot")
+    for iid, ticks in slip["ticks_per_lot"].items():
+        assert f"{iid} {ticks:+.2f} ticks over" in per_lot
+    assert "ticks per lot (" not in result.out
+
+
 def test_session_no_rate_for_cny_refuses_rb_says_no_rate(
     cli: Callable[..., CliResult], workdir: Path
 ) -> None:
@@ -130,6 +161,21 @@ def test_session_bad_dates_one_line(
 ) -> None:
     line = _one_line(cli(["session", "--profile", "examples/sim.yaml", *args]))
     assert expected in line
+
+
+def _line(out: str, label: str) -> str:
+    """The value of the summary table's row ``label``, its wrapped lines joined."""
+    rows = [line.split("│") for line in out.splitlines() if line.count("│") == 3]
+    for i, (_, name, value, _) in enumerate(rows):
+        if name.strip() != label:
+            continue
+        parts = [value.strip()]
+        for _, more_name, more, _ in rows[i + 1 :]:
+            if more_name.strip():
+                break
+            parts.append(more.strip())
+        return " ".join(parts)
+    raise AssertionError(f"no row {label!r} in:\n{out}")
 
 
 def _variant(workdir: Path, **changes: object) -> str:

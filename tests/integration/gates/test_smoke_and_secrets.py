@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -154,8 +155,11 @@ def test_smoke_submit_sends_at_dry_run_price(cli: Cli, wall_day: Path) -> None:
     price = json.loads(Path("runs/sim/records/state/smoke-dry-run.json").read_text())["limit_ticks"]
     sent = _submit(cli, "--offset-ticks", "2")  # ignored: the dry run's price goes
     assert sent.code == 0, sent.out + sent.err
-    assert f"order: buy 1 SP500/202406 limit {price} ticks" in sent.out
-    assert f"limit {price} ticks" in dry.out
+    # Issue 20: the operator reads the price in price units (SP500's tick is 0.25).
+    shown = f"{price * Decimal('0.25'):,.2f}"
+    assert f"order: buy 1 SP500/202406 limit {shown}," in sent.out
+    assert f"limit {shown} (passive)" in dry.out
+    assert f"{price} ticks" not in sent.out + dry.out
 
 
 def test_records_redact_secret_values_and_accounts(tmp_path: Path) -> None:

@@ -106,7 +106,7 @@ def _boundaries(mode: Mode) -> None:
     assert mode.check(reference - 40).allowed
     far = mode.check(reference - 41)
     assert far.check == Check.PRICE_DISTANCE
-    assert "at most 40 allowed (40 ticks)" in far.message
+    assert "at most 40 ticks allowed (the tick band)" in far.message
 
 
 def test_guards_boundaries_backtest(tmp_path: Path, bundled_sample: Path) -> None:

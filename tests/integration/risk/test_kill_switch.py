@@ -173,3 +173,19 @@ def test_kill_short_position_bought_back_through_the_ask(tmp_path: Path) -> None
     assert report.flat_confirmed
     order = _flatten_orders(rig)[0]
     assert (order.side, order.limit_ticks) == (Side.BUY, MID + 1 + 5)
+
+
+def test_kill_report_prices_in_price_units_ticks_only_through_the_touch(
+    tmp_path: Path,
+) -> None:
+    """Issue 20: the kill report an operator reads under stress shows prices (tick 0.25:
+    the ask 16001 ticks is 4,000.25), never tick counts; ticks only for how far through
+    the touch the limit goes."""
+    rig = make_sim_rig(tmp_path)
+    assert rig.send(make_order(Side.SELL, 3, limit=MID - 1, venue="sim"))
+    report = rig.kill()
+    assert report.flat_confirmed
+    (first, *_) = [s.detail for s in report.steps if s.name == "3 flatten"]
+    assert "limit 4,001.50 (5 ticks through the touch 4,000.25)" in first
+    assert str(MID + 6) not in first
+    assert "limit 4,001.50" in "\n".join(report.lines())

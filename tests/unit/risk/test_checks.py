@@ -97,7 +97,9 @@ def test_price_distance_ticks_boundary(sign: int) -> None:
     message = _denied(
         rig.check(make_order(limit=MID + sign * 51)), Check.PRICE_DISTANCE, Reason.RISK_LIMIT
     )
-    assert "51 ticks from the market" in message
+    assert "51 ticks from the market 4,000.00" in message
+    assert f"limit price {(MID + sign * 51) * Decimal('0.25'):,.2f} is" in message
+    assert "at most 50 ticks allowed (the tick band)" in message
 
 
 def test_price_distance_tighter_of_ticks_and_percent_applies_boundary() -> None:
@@ -106,13 +108,13 @@ def test_price_distance_tighter_of_ticks_and_percent_applies_boundary() -> None:
     message = _denied(
         rig.check(make_order(limit=MID + 11)), Check.PRICE_DISTANCE, Reason.RISK_LIMIT
     )
-    assert "at most 10 allowed (10 ticks)" in message
+    assert "at most 10 ticks allowed (the tick band)" in message
     rig = make_rig(price_tolerance_ticks=500, price_tolerance_percent=Decimal(1))
     assert rig.check(make_order(limit=MID + 160)).allowed
     message = _denied(
         rig.check(make_order(limit=MID + 161)), Check.PRICE_DISTANCE, Reason.RISK_LIMIT
     )
-    assert "1% of 16000 = 160 ticks" in message
+    assert "at most 160 ticks allowed (1% of the last price 4,000.00)" in message
 
 
 def test_price_distance_default_is_five_percent_of_last_boundary() -> None:
@@ -149,7 +151,10 @@ def test_price_band_boundary(side: Side, inside: int, outside: int) -> None:
     message = _denied(
         rig.check(make_order(side, limit=outside)), Check.PRICE_BAND, Reason.PRICE_OUTSIDE_BAND
     )
-    assert "[15200, 16800]" in message
+    # Prices in price units (tick 0.25): ticks 15200 and 16800, and the order's price.
+    assert "daily price band [3,800.00, 4,200.00]" in message
+    assert f"limit price {outside * Decimal('0.25'):,.2f} is outside" in message
+    assert "16800" not in message
 
 
 def test_price_band_published_band_wins() -> None:

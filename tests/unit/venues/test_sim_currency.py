@@ -1,7 +1,8 @@
 """Invariant (issue 15): the sim venue's account is in its own currency: a contract in
 another currency is valued (P&L, commission, margin) at the configured rate, and a
 contract whose currency has no rate is refused on arrival, never valued one for one;
-the engine's equity mark converts a venue's snapshot to the account's base currency."""
+the engine's equity mark converts a venue's snapshot to the account's base currency, or
+says why it cannot."""
 
 from __future__ import annotations
 
@@ -61,4 +62,6 @@ def test_engine_equity_mark_converts_venue_snapshot() -> None:
         QueryView(venue), FxTable.fixed("USD", {"CNY": Decimal("0.5")}), lambda: day
     )()
     assert converted == (Decimal(500), Decimal(0))
-    assert _venue_equity(QueryView(venue), FxTable.identity("USD"), lambda: day)() is None
+    unvalued = _venue_equity(QueryView(venue), FxTable.identity("USD"), lambda: day)()
+    assert isinstance(unvalued, str)
+    assert "the venue account is in CNY: no rate from CNY to USD" in unvalued
