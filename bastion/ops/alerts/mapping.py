@@ -292,6 +292,20 @@ def _system_alert(note: Note, ctx: _Ctx) -> list[Alert]:
     return [ctx.alert(note, AlertKind.ANOMALY, note.text, instrument=instrument)]
 
 
+def _lock(note: Note, ctx: _Ctx) -> list[Alert]:
+    instrument = note.data.get("instrument_id") or None
+    if note.data.get("locked") == "true":
+        return [ctx.alert(note, AlertKind.INSTRUMENT_LOCKED, note.text, instrument=instrument)]
+    source, by = note.data.get("source", "?"), note.data.get("by", "")
+    summary = f"{instrument} unlocked: its {source} lock cleared" + (f" ({by})" if by else "")
+    detail = f"the lock was: {note.data['why']}" if note.data.get("why") else ""
+    return [
+        ctx.alert(
+            note, AlertKind.INSTRUMENT_UNLOCKED, summary, instrument=instrument, detail=detail
+        )
+    ]
+
+
 def _anomaly(note: Note, ctx: _Ctx) -> list[Alert]:
     instrument = _instrument_of(note.data.get("contract_id"))
     detail = ", ".join(f"{k}={v}" for k, v in sorted(note.data.items()))
@@ -354,6 +368,7 @@ _HANDLERS: Final[dict[str, Handler]] = {
     "risk.guard": _guard,
     "reconcile": _reconcile,
     "alert": _system_alert,
+    "lock": _lock,
     "anomaly": _anomaly,
     "foreign_order": _anomaly,
     "late_fill": _anomaly,
@@ -405,6 +420,14 @@ MAPPING: Final[tuple[MappingRow, ...]] = (
         "alert", "breaker tripped: instrument locked", _K.INSTRUMENT_LOCKED, _W, "instrument_id"
     ),
     MappingRow("alert", "any other system alert", _K.ANOMALY, _W),
+    MappingRow(
+        "lock",
+        "an operator's procedure cleared a lock (bastion recover)",
+        _K.INSTRUMENT_UNLOCKED,
+        _I,
+        "instrument_id",
+    ),
+    MappingRow("lock", "locked is true", _K.INSTRUMENT_LOCKED, _W, "instrument_id"),
     MappingRow("anomaly", "a venue fact that does not fit", _K.ANOMALY, _W, "contract_id"),
     MappingRow("foreign_order", "an order Bastion did not place", _K.ANOMALY, _W, "contract_id"),
     MappingRow("foreign_fill", "a fill Bastion did not expect", _K.ANOMALY, _W),

@@ -1,9 +1,10 @@
 """Invariant: a running engine's alerts reach a person and its heartbeat is on disk, in
 every mode an operator runs an engine: the sim session (``bastion session`` on a sim
-profile), a session against the venue process, and the kill switch run by ``bastion
-kill``'s own engine. Nothing here feeds the alert chain by hand: the engine's journal
-notes go through the monitor the session attached (``bastion.ops.monitor``) to the
-profile's notifier and a webhook receiver on loopback."""
+profile), a session against the venue process, the kill switch run by ``bastion
+kill``'s own engine, and ``bastion recover``'s engine clearing a lock. Nothing here
+feeds the alert chain by hand: the engine's journal notes go through the monitor the
+session attached (``bastion.ops.monitor``) to the profile's notifier and a webhook
+receiver on loopback."""
 
 from __future__ import annotations
 
@@ -186,3 +187,47 @@ def test_a_record_journaled_just_before_a_crash_still_alerts_after_the_restart(
     assert any("journaled, then the process died" in r.title for r in got)
     assert monitor.failures == 0
     again.close()
+
+
+def test_bastion_recover_clearing_an_anomaly_lock_alerts_instrument_unlocked(
+    tmp_path: Path, venue: PaperVenueProcess, receiver: WebhookReceiver, in_tmp: Path
+) -> None:
+    """A lock only an operator clears (an anomaly's) goes with ``bastion recover``; the
+    unlock is journaled as a ``lock`` note and arrives as "instrument unlocked"."""
+    from bastion.domain.ids import InstrumentId
+    from bastion.domain.records import Note
+    from bastion.recon.locks import LockBook, LockSource
+    from bastion.store.sqlite import SqliteStore
+
+    raw = _paper(tmp_path, venue.port, receiver.url())
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    journal = tmp_path / "paper" / "journal.db"
+    journal.parent.mkdir(parents=True)
+    why = "a fill for an order Bastion did not place (drill)"
+    with SqliteStore(journal) as store:
+        LockBook(store).lock(InstrumentId("SP500"), LockSource.ANOMALY, why)
+        store.record([Note(timestamp=store.clock.now(), kind="alert", text=f"SP500 locked: {why}")])
+    done = run_cli(
+        [
+            "recover",
+            "--profile",
+            str(path),
+            "--instrument",
+            "SP500",
+            "--adopt",
+            "--reason",
+            "drill: the venue holds nothing, nothing to adopt",
+        ]
+    )
+    assert done.code == 0, done.out + done.err
+    assert "recovery: CLEAN, unlocked" in done.out
+    got = receiver.wait_for(lambda rs: "instrument_unlocked" in _kinds(rs))
+    unlocked = [r for r in got if r.line("kind") == "instrument_unlocked"]
+    assert len(unlocked) == 1
+    assert unlocked[0].line("instrument") == "SP500"
+    assert "anomaly lock cleared" in unlocked[0].title
+    assert "drill: the venue holds nothing" in unlocked[0].title
+    assert why in unlocked[0].message
+    with SqliteStore(journal) as store:
+        assert not LockBook(store).is_locked(InstrumentId("SP500"))
