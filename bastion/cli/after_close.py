@@ -31,7 +31,7 @@ from typing import Annotated, Any
 import typer
 
 from bastion.cli.exits import ExitCode
-from bastion.cli.gates import TimeoutOpt, run_gate
+from bastion.cli.gates import TimeoutOpt, journal_answer, run_gate
 from bastion.cli.probe import run_probe
 from bastion.cli.runs import JsonOpt, ProfileArg, RunContext, SecretArg, start_run
 from bastion.cli.shadow import parse_date, run_shadow_step
@@ -104,6 +104,7 @@ def after_close_command(
     }
     steps: list[dict[str, Any]] = []
     code = 0
+    why = ""
     for number, name in enumerate(STEPS, start=1):
         run.echo(f"-- step {number} of {len(STEPS)}: {name}")
         run.document = {}
@@ -129,6 +130,16 @@ def after_close_command(
     else:
         next_step = _next(steps[-1])
     run.echo(f"next step: {next_step}")
+    last = steps[-1]
+    journal_answer(
+        run,
+        "after-close",
+        passed=code == 0,
+        result="may go"
+        if code == 0
+        else f"stopped at step {len(steps)} ({last['step']}), exit status {code}",
+        reason=str(last.get("gate_result") or "") if code == 0 else f"{why}; next: {next_step}",
+    )
     record = run.record(
         "after-close",
         target_date=str(asked) if asked else None,

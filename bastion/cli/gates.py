@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from bastion.clock import Clock
     from bastion.config import Profile
 
-__all__ = ["gate_app", "run_gate"]
+__all__ = ["gate_app", "journal_answer", "run_gate"]
 
 gate_app = typer.Typer(help="Execution gates: the dry-run gate.", no_args_is_help=True)
 
@@ -51,6 +51,20 @@ def _probe_first(profile: Profile, clock: Clock, timeout: float) -> dict[str, in
     finally:
         venue.disconnect()
     return venue.counters.as_dict()
+
+
+def journal_answer(run: RunContext, gate: str, *, passed: bool, result: str, reason: str) -> None:
+    """Journal a gate's or the after-close routine's answer (a ``gate`` note) and, for a
+    NO, alert the profile's targets now with the reason: no engine runs to do it."""
+    import datetime as dt
+
+    from bastion.ops.alerts.direct import journal_and_alert
+    from bastion.ops.alerts.mapping import gate_note
+
+    note = gate_note(dt.datetime.now(dt.UTC), gate, passed=passed, result=result, reason=reason)
+    done = journal_and_alert(run.resolved.profile, note)
+    for line in done.lines:
+        run.echo(line)
 
 
 def run_gate(run: RunContext, plan: Path | None, *, probe: bool, timeout: float) -> int:
@@ -161,4 +175,13 @@ def dry_run(  # noqa: PLR0917 - typer maps parameters to options
     Exit status 0 when executable (or nothing to send), 3 when blocked.
     """
     run = start_run(profile, secret, json=json_out)
-    run.finish(run_gate(run, plan, probe=probe, timeout=timeout))
+    code = run_gate(run, plan, probe=probe, timeout=timeout)
+    result, _, reason = str(run.document.get("gate_result") or "").partition(": ")
+    journal_answer(
+        run,
+        "gate dry-run",
+        passed=code == 0,
+        result=result or "unknown",
+        reason=reason or str(run.document.get("next_step") or result),
+    )
+    run.finish(code)

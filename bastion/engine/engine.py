@@ -27,7 +27,8 @@ in this order:
 7. **trading**: the order stack works toward the targets;
 8. **the trading day**: at each instrument's end of trading day (by its exchange
    calendar), working orders are cancelled and families completed; at the account's
-   end of day its closing equity is kept for the next day's loss limit;
+   end of day its closing equity is kept for the next day's loss limit and journaled
+   (an ``account.equity`` note, as is the last equity mark when the engine closes);
 9. **the heartbeat**: time and iteration count, in memory and to the pass listeners
    (the heartbeat file and the alert feed, ``bastion.ops.monitor``).
 
@@ -62,6 +63,7 @@ from bastion.recon.reconciler import Reconciler
 from bastion.risk.engine import RiskEngine
 from bastion.risk.kill import KillReport, KillSwitch
 from bastion.risk.kill_request import closed_kill
+from bastion.risk.loss import equity_note
 from bastion.risk.states import Scope, TradingState
 from bastion.store.sqlite import SqliteStore
 from bastion.store.targets import TargetStore
@@ -143,6 +145,8 @@ class Engine:
     _reductions_pending: bool = False
     _killed_at: dt.datetime | None = None
     _skew_note: str | None = None
+    _last_mark: tuple[Decimal, Decimal | None] | None = None
+    _equity_noted: tuple[Decimal, Decimal | None] | None = None
     silence_limit: dt.timedelta | None = None
     """A venue silent this long is treated as disconnected (``None``: the adapter's own
     heartbeat decides)."""
@@ -410,6 +414,7 @@ class Engine:
             if alert is not None:
                 self._alert(alert)
             return
+        self._last_mark = mark
         equity, margin = mark
         check = self.risk.on_account(equity, margin)
         for breach in check.breaches:
@@ -445,6 +450,9 @@ class Engine:
         try:
             for listener in listeners:
                 listener()
+            if self._last_mark is not None:
+                day = self.risk.loss.trading_day(self.clock.now())
+                self._note_equity(self._last_mark, day, "when the engine stopped")
         finally:
             self._close_store()
 
@@ -498,8 +506,16 @@ class Engine:
             mark = self.equity_source()
             if isinstance(mark, tuple):
                 self.risk.loss.close_day(ended.account_day, mark[0], self.clock.now())
+                self._note_equity(mark, ended.account_day, "at the close of the trading day")
         for listener in self.day_listeners:
             listener(ended)
+
+    def _note_equity(self, mark: tuple[Decimal, Decimal | None], day: dt.date, why: str) -> None:
+        """Journal the account's equity (the daily all-clear's P&L), once per mark."""
+        if mark == self._equity_noted:
+            return
+        self._equity_noted = mark
+        self.oms.record(equity_note(self.clock.now(), mark[0], mark[1], day=day, why=why))
 
     # -- what the engine is doing --------------------------------------------------------------
     def state(self) -> EngineState:  # noqa: PLR0911 - one answer per state, in order

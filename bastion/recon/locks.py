@@ -15,6 +15,9 @@ API:
   instrument refuses orders (``Reason.RECONCILIATION_BREAK``) except on the recovery
   path, and a closing order is refused unless the broker holds the position it closes
   (R7.4: a close with no matching broker position is never sent).
+- ``lock_note(when, change, by)``: the journal note (kind ``lock``) for a lock an
+  operator's procedure changed; the alert mapping turns an unlock into "instrument
+  unlocked" (the reconciler's own changes are in its ``reconcile`` note).
 
 The risk engine (``bastion.risk``) keeps trading states per scope; these locks are a
 separate, narrower thing (one instrument, one cause) and are checked in front of it.
@@ -22,6 +25,7 @@ separate, narrower thing (one instrument, one cause) and are checked in front of
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,10 +33,13 @@ from typing import Protocol
 
 from bastion.domain.ids import ContractId, InstrumentId
 from bastion.domain.reasons import Reason
+from bastion.domain.records import Note
 from bastion.recon.breaks import ReconReport
 from bastion.risk.port import OrderPath, OrderRequest, RiskDecision, RiskGate
 
-__all__ = ["LockBook", "LockChange", "LockSource", "LockingGate", "StateStore"]
+__all__ = ["LockBook", "LockChange", "LockSource", "LockingGate", "StateStore", "lock_note"]
+
+LOCK_NOTE = "lock"
 
 _KEY = "recon.locks"
 
@@ -58,6 +65,24 @@ class LockChange:
     locked: bool
     source: str
     why: str
+
+
+def lock_note(when: dt.datetime, change: LockChange, by: str) -> Note:
+    """The journal note for ``change``, made by ``by`` (the operator's reason)."""
+    iid = change.instrument_id
+    verb = "locked" if change.locked else "unlocked"
+    return Note(
+        timestamp=when,
+        kind=LOCK_NOTE,
+        text=f"{iid} {verb} ({change.source} lock: {change.why}): {by}",
+        data={
+            "instrument_id": str(iid),
+            "locked": str(change.locked).lower(),
+            "source": change.source,
+            "why": change.why,
+            "by": by,
+        },
+    )
 
 
 class LockBook:

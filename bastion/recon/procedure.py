@@ -14,7 +14,8 @@ Steps, each recorded in the journal as a ``Note`` (kind ``recovery_procedure``):
    - **restore**: a correcting order (path RECONCILE, the one send path) trades the
      unattributed position away, so the venue holds again what the strategies hold;
 5. confirm with a new snapshot and a reconciliation; only a clean result unlocks,
-   including a lock an anomaly (an overfill, a foreign fill) set.
+   including a lock an anomaly (an overfill, a foreign fill) set; each such unlock is
+   also journaled as a ``lock`` note, which alerts "instrument unlocked".
 
 It is an operator's procedure, run by a driver outside the engine loop: ``drain``
 applies the venue's events through the engine (so fills reach every listener), and
@@ -39,7 +40,7 @@ from bastion.oms.manager import OrderManager
 from bastion.oms.sending import OrderSender
 from bastion.recon.balance import MANUAL_STRATEGY, balance_trade
 from bastion.recon.breaks import ReconReport
-from bastion.recon.locks import LockSource
+from bastion.recon.locks import LockSource, lock_note
 from bastion.recon.reconciler import Reconciler
 from bastion.risk.port import OrderPath, OrderRequest
 from bastion.venues.port import FillsPage, PositionRecord, VenueQueries
@@ -98,6 +99,8 @@ class RecoveryProcedure:
                     change = self.reconciler.locks.unlock(iid, source)
                     if change is not None:
                         self._step(result, f"5. {iid} unlocked ({source}: {change.why}): {note}")
+                        # The note the alert mapping turns into "instrument unlocked".
+                        self.oms.record(lock_note(self.reconciler.clock.now(), change, note))
         self._step(
             result,
             "5. confirmed clean: unlocked" if report.clean else f"5. still {len(left)} break(s)",

@@ -7,8 +7,10 @@ and on demand (``bastion reconcile``). Each run:
    incomplete, and an incomplete report never clears a lock;
 2. locks instruments with locking breaks, clears reconciliation locks whose breaks are
    gone (``LockBook.sync_from_report``);
-3. journals a ``Note`` (kind ``reconcile``) when the result or the locks changed, and
-   calls ``alert`` with one line per new break or lock change (R7.3, R9.5).
+3. journals a ``Note`` (kind ``reconcile``) on its first run (data ``first``: so the
+   journal always says what the latest reconciliation found, clean included, which the
+   daily all-clear reads) and whenever the result or the locks changed, and calls
+   ``alert`` with one line per new break or lock change (R7.3, R9.5).
 """
 
 from __future__ import annotations
@@ -111,8 +113,8 @@ class Reconciler:
         self.runs += 1
         old = set(previous.breaks) if previous is not None else set()
         new_breaks = [b for b in report.breaks if b not in old]
-        if changes or new_breaks or (previous is not None and previous.clean != report.clean):
-            self._record(report, changes)
+        if previous is None or changes or new_breaks or previous.clean != report.clean:
+            self._record(report, changes, first=previous is None)
         for brk in new_breaks:
             self.alert(f"reconciliation break: {brk.line()}")
         for change in changes:
@@ -148,7 +150,7 @@ class Reconciler:
             del ours[exec_id]
         return dict(ours), dict(self._broker_unmatched)
 
-    def _record(self, report: ReconReport, changes: list[LockChange]) -> None:
+    def _record(self, report: ReconReport, changes: list[LockChange], *, first: bool) -> None:
         self.oms.record(
             Note(
                 timestamp=self.clock.now(),
@@ -160,7 +162,8 @@ class Reconciler:
                     "locks": ", ".join(
                         f"{'+' if c.locked else '-'}{c.instrument_id}" for c in changes
                     ),
-                },
+                }
+                | ({"first": "true"} if first else {}),
             )
         )
 

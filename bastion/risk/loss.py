@@ -28,14 +28,38 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bastion.config import BreachAction, RiskConfig
+from bastion.domain.records import Note
 from bastion.risk.persist import KEY_LOSS, RiskStore, load_json, note, write_change
 
-__all__ = ["Breach", "LossStatus", "LossTracker", "utc_trading_day"]
+__all__ = ["EQUITY_NOTE", "Breach", "LossStatus", "LossTracker", "equity_note", "utc_trading_day"]
+
+EQUITY_NOTE = "account.equity"
 
 
 def utc_trading_day(when: dt.datetime) -> dt.date:
     """The default trading day: the UTC date. Pass the calendar's for night sessions."""
     return when.astimezone(dt.UTC).date()
+
+
+def equity_note(
+    when: dt.datetime,
+    equity: object,
+    margin_used: object = None,
+    *,
+    day: dt.date | None = None,
+    why: str = "",
+) -> Note:
+    """The account's equity from a venue snapshot, for the account's trading ``day``
+    (the engine journals one at the account's end of day and when it stops; the daily
+    all-clear's P&L reads it). Audit trail only: it alerts nothing."""
+    return note(
+        when,
+        EQUITY_NOTE,
+        f"account equity {equity}" + (f" {why}" if why else ""),
+        equity=equity,
+        margin_used=margin_used,
+        day=day.isoformat() if day is not None else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

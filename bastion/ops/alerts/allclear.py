@@ -7,11 +7,14 @@ builds it from the journal (the single source of truth), for the profile's local
 
 - positions: Bastion's contract positions now (the journal's book);
 - P&L: the equity at the close (``equity``, the kernel's latest account snapshot, else
-  the day's last ``account.equity`` note) less the day's starting equity (the day's
-  first ``risk.loss`` "starts at equity" note, else its first ``account.equity`` note);
-  "unknown" when either is missing, never a guess; plus the day's fills, lots and
-  commissions;
-- breaks: the last ``reconcile`` note of the day and the instrument locks in force;
+  the last ``account.equity`` note the engine journaled for trading day ``day``, at its
+  close or when it stopped, else the day's last one) less the day's starting equity (the
+  loss limits' "day ``day`` starts at equity" ``risk.loss`` note, else the day's first
+  ``account.equity`` note); "unknown" when either is missing, never a guess; plus the
+  day's fills, lots and commissions;
+- breaks: the last ``reconcile`` note up to the day's end (every engine journals its
+  first reconciliation, clean or not, and every change after it) and the instrument
+  locks in force;
 - trading state: every scope that is not ACTIVE;
 - alerts: what the day's journal implies (by kind), and, from the outbox, how many were
   delivered, are still being retried, failed or were held back by the rate limit.
@@ -31,9 +34,10 @@ from decimal import Decimal, InvalidOperation
 
 from bastion.config import Profile
 from bastion.domain.records import FillRecorded, Note
-from bastion.ops.alerts.mapping import EQUITY, alerts_for_record
+from bastion.ops.alerts.mapping import alerts_for_record
 from bastion.ops.alerts.model import Alert, AlertKind, Severity, make_alert
 from bastion.ops.alerts.outbox import Outbox, outbox_path
+from bastion.risk.loss import EQUITY_NOTE
 from bastion.store.sqlite import SqliteStore
 
 __all__ = ["daily_all_clear", "day_bounds"]
@@ -72,7 +76,9 @@ def daily_all_clear(  # noqa: C901, PLR0912, PLR0915 - one report, read top to b
     end_us = int((end - _EPOCH).total_seconds() * 1_000_000)
     fills = lots = 0
     commissions = Decimal(0)
+    day_key = day.isoformat()
     day_start: Decimal | None = None
+    day_close: Decimal | None = None
     first_equity: Decimal | None = None
     last_equity: Decimal | None = None
     last_recon: Note | None = None
@@ -84,6 +90,15 @@ def daily_all_clear(  # noqa: C901, PLR0912, PLR0915 - one report, read top to b
         record = entry.record
         if isinstance(record, Note) and record.kind == "reconcile":
             last_recon = record
+        if isinstance(record, Note) and record.data.get("day") == day_key:
+            value = _decimal(record.data.get("equity"))
+            if record.kind == "risk.loss" and day_start is None:
+                # The start itself (the previous close, or the first mark), not the mark
+                # that started the day: "day D starts at equity X; ...".
+                said = record.text.partition(f"day {day_key} starts at equity ")[2]
+                day_start = _decimal(said.partition(";")[0].strip() or None)
+            elif record.kind == EQUITY_NOTE and value is not None:
+                day_close = value
         if entry.ts_us < start_us:
             continue
         if isinstance(record, FillRecorded):
@@ -92,10 +107,7 @@ def daily_all_clear(  # noqa: C901, PLR0912, PLR0915 - one report, read top to b
             commissions += record.fill.commission
         elif isinstance(record, Note):
             value = _decimal(record.data.get("equity"))
-            if record.kind == "risk.loss" and value is not None and day_start is None:
-                if "starts at equity" in record.text:
-                    day_start = value
-            elif record.kind == EQUITY and value is not None:
+            if record.kind == EQUITY_NOTE and value is not None:
                 first_equity = value if first_equity is None else first_equity
                 last_equity = value
             for alert in alerts_for_record(
@@ -107,7 +119,7 @@ def daily_all_clear(  # noqa: C901, PLR0912, PLR0915 - one report, read top to b
                 implied[alert.kind.value] += 1
                 if alert.severity is Severity.CRITICAL:
                     critical.append(alert.summary)
-    close_equity = equity if equity is not None else last_equity
+    close_equity = equity if equity is not None else (day_close or last_equity)
     day_start = day_start if day_start is not None else first_equity
 
     held = {(i, c): q for (i, c), q in store.book.positions.contract.items() if q}

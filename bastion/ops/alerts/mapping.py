@@ -6,9 +6,10 @@ Every fact worth a person's attention is already a journal ``Note`` (the risk en
 same journal always gives the same alerts (and the same alert keys: a replay never
 alerts twice). ``MAPPING`` lists every rule; docs/alert-kinds.md is generated from it.
 
-Three facts had no journal note yet; this module defines their notes, for the kernel and
-the gates to journal (``gate_note``, ``clock_skew_note``, ``reconnect_note``), and the
-watchdog journals its own (``watchdog_note``).
+Some facts had no journal note; this module defines their notes (``gate_note``, which
+the gate and the after-close routine journal; ``clock_skew_note``, ``reconnect_note``),
+and the watchdog journals its own (``watchdog_note``). ``equity_note`` (the engine's
+``account.equity``) lives with the loss limits in ``bastion.risk.loss``.
 
 The one rule that needs time is the disconnect: a ``disconnect`` note alerts only when
 the venue stays down longer than ``alerts.disconnect_seconds``, so ``AlertFeed`` keeps
@@ -31,6 +32,7 @@ from bastion.domain.contracts import parse_contract_id
 from bastion.domain.ids import ContractId
 from bastion.domain.records import JournalRecord, Note
 from bastion.ops.alerts.model import Alert, AlertKind, Severity, make_alert
+from bastion.risk.loss import equity_note
 from bastion.risk.states import SEVERITY, TradingState
 
 __all__ = [
@@ -51,7 +53,6 @@ log = logging.getLogger(__name__)
 # -- notes this module defines -------------------------------------------------------------
 
 GATE = "gate"
-EQUITY = "account.equity"
 CLOCK_SKEW = "clock.skew"
 RECONNECT = "reconnect"
 HEARTBEAT_STOPPED = "watchdog.heartbeat_stopped"
@@ -82,17 +83,6 @@ def clock_skew_note(when: dt.datetime, skew_seconds: float, source: str) -> Note
         kind=CLOCK_SKEW,
         text=f"local clock is {skew_seconds:+.3f} s from {source}",
         data=_data(skew_seconds=f"{skew_seconds:.6f}", source=source),
-    )
-
-
-def equity_note(when: dt.datetime, equity: object, margin_used: object = None) -> Note:
-    """The account's equity from a venue snapshot (the kernel journals one at the close;
-    the daily all-clear's P&L reads it). Audit trail only: it alerts nothing."""
-    return Note(
-        timestamp=when,
-        kind=EQUITY,
-        text=f"account equity {equity}",
-        data=_data(equity=equity, margin_used=margin_used),
     )
 
 
@@ -280,7 +270,8 @@ def _reconcile(note: Note, ctx: _Ctx) -> list[Alert]:
                     detail="\n".join(breaks),
                 )
             )
-        elif note.text == "clean":
+        elif note.text == "clean" and note.data.get("first") != "true":
+            # Clean again after breaks; a first run that finds nothing alerts nobody.
             out.append(ctx.alert(note, AlertKind.RECONCILIATION_CLEAN, "reconciliation clean"))
     return out
 
@@ -290,6 +281,20 @@ def _system_alert(note: Note, ctx: _Ctx) -> list[Alert]:
     if instrument and "locked" in note.text:
         return [ctx.alert(note, AlertKind.INSTRUMENT_LOCKED, note.text, instrument=instrument)]
     return [ctx.alert(note, AlertKind.ANOMALY, note.text, instrument=instrument)]
+
+
+def _lock(note: Note, ctx: _Ctx) -> list[Alert]:
+    instrument = note.data.get("instrument_id") or None
+    if note.data.get("locked") == "true":
+        return [ctx.alert(note, AlertKind.INSTRUMENT_LOCKED, note.text, instrument=instrument)]
+    source, by = note.data.get("source", "?"), note.data.get("by", "")
+    summary = f"{instrument} unlocked: its {source} lock cleared" + (f" ({by})" if by else "")
+    detail = f"the lock was: {note.data['why']}" if note.data.get("why") else ""
+    return [
+        ctx.alert(
+            note, AlertKind.INSTRUMENT_UNLOCKED, summary, instrument=instrument, detail=detail
+        )
+    ]
 
 
 def _anomaly(note: Note, ctx: _Ctx) -> list[Alert]:
@@ -354,6 +359,7 @@ _HANDLERS: Final[dict[str, Handler]] = {
     "risk.guard": _guard,
     "reconcile": _reconcile,
     "alert": _system_alert,
+    "lock": _lock,
     "anomaly": _anomaly,
     "foreign_order": _anomaly,
     "late_fill": _anomaly,
@@ -401,10 +407,19 @@ MAPPING: Final[tuple[MappingRow, ...]] = (
     MappingRow("reconcile", "a lock cleared (-X)", _K.INSTRUMENT_UNLOCKED, _I, "X"),
     MappingRow("reconcile", "breaks, no lock change", _K.RECONCILIATION_BREAK, _W),
     MappingRow("reconcile", "clean again, no lock change", _K.RECONCILIATION_CLEAN, _I),
+    MappingRow("reconcile", "a process's first run, clean", None, None),
     MappingRow(
         "alert", "breaker tripped: instrument locked", _K.INSTRUMENT_LOCKED, _W, "instrument_id"
     ),
     MappingRow("alert", "any other system alert", _K.ANOMALY, _W),
+    MappingRow(
+        "lock",
+        "an operator's procedure cleared a lock (bastion recover)",
+        _K.INSTRUMENT_UNLOCKED,
+        _I,
+        "instrument_id",
+    ),
+    MappingRow("lock", "locked is true", _K.INSTRUMENT_LOCKED, _W, "instrument_id"),
     MappingRow("anomaly", "a venue fact that does not fit", _K.ANOMALY, _W, "contract_id"),
     MappingRow("foreign_order", "an order Bastion did not place", _K.ANOMALY, _W, "contract_id"),
     MappingRow("foreign_fill", "a fill Bastion did not expect", _K.ANOMALY, _W),

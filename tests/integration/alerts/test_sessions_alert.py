@@ -1,9 +1,10 @@
 """Invariant: a running engine's alerts reach a person and its heartbeat is on disk, in
 every mode an operator runs an engine: the sim session (``bastion session`` on a sim
-profile), a session against the venue process, and the kill switch run by ``bastion
-kill``'s own engine. Nothing here feeds the alert chain by hand: the engine's journal
-notes go through the monitor the session attached (``bastion.ops.monitor``) to the
-profile's notifier and a webhook receiver on loopback."""
+profile), a session against the venue process, the kill switch run by ``bastion
+kill``'s own engine, and ``bastion recover``'s engine clearing a lock. Nothing here
+feeds the alert chain by hand: the engine's journal notes go through the monitor the
+session attached (``bastion.ops.monitor``) to the profile's notifier and a webhook
+receiver on loopback."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import datetime as dt
 import json
 import shutil
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -186,3 +188,105 @@ def test_a_record_journaled_just_before_a_crash_still_alerts_after_the_restart(
     assert any("journaled, then the process died" in r.title for r in got)
     assert monitor.failures == 0
     again.close()
+
+
+def test_bastion_recover_clearing_an_anomaly_lock_alerts_instrument_unlocked(
+    tmp_path: Path, venue: PaperVenueProcess, receiver: WebhookReceiver, in_tmp: Path
+) -> None:
+    """A lock only an operator clears (an anomaly's) goes with ``bastion recover``; the
+    unlock is journaled as a ``lock`` note and arrives as "instrument unlocked"."""
+    from bastion.domain.ids import InstrumentId
+    from bastion.domain.records import Note
+    from bastion.recon.locks import LockBook, LockSource
+    from bastion.store.sqlite import SqliteStore
+
+    raw = _paper(tmp_path, venue.port, receiver.url())
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    journal = tmp_path / "paper" / "journal.db"
+    journal.parent.mkdir(parents=True)
+    why = "a fill for an order Bastion did not place (drill)"
+    with SqliteStore(journal) as store:
+        LockBook(store).lock(InstrumentId("SP500"), LockSource.ANOMALY, why)
+        store.record([Note(timestamp=store.clock.now(), kind="alert", text=f"SP500 locked: {why}")])
+    done = run_cli(
+        [
+            "recover",
+            "--profile",
+            str(path),
+            "--instrument",
+            "SP500",
+            "--adopt",
+            "--reason",
+            "drill: the venue holds nothing, nothing to adopt",
+        ]
+    )
+    assert done.code == 0, done.out + done.err
+    assert "recovery: CLEAN, unlocked" in done.out
+    got = receiver.wait_for(lambda rs: "instrument_unlocked" in _kinds(rs))
+    unlocked = [r for r in got if r.line("kind") == "instrument_unlocked"]
+    assert len(unlocked) == 1
+    assert unlocked[0].line("instrument") == "SP500"
+    assert "anomaly lock cleared" in unlocked[0].title
+    assert "drill: the venue holds nothing" in unlocked[0].title
+    assert why in unlocked[0].message
+    with SqliteStore(journal) as store:
+        assert not LockBook(store).is_locked(InstrumentId("SP500"))
+
+
+def test_sim_session_clean_day_all_clear_says_all_clear_with_pnl_and_a_break_day_does_not(
+    in_tmp: Path, receiver: WebhookReceiver
+) -> None:
+    """The engine journals its first reconciliation (clean) and the account's equity at
+    each trading day's close, so ``bastion alert all-clear`` after a clean sim day says
+    "all clear" with a P&L (the close less the day's start); a day whose last
+    reconciliation found a break (its note written here, after the session, in the
+    reconciler's form) is a warning that names the break."""
+    import re
+
+    from bastion.clock import SimClock
+    from bastion.domain.records import Note
+    from bastion.store.sqlite import SqliteStore
+
+    shutil.copytree(REPO / "examples", in_tmp / "examples")
+    raw = yaml.safe_load((in_tmp / "examples" / "sim.yaml").read_text())
+    raw["alerts"] = _alerts(receiver.url())
+    (in_tmp / "sim.yaml").write_text(yaml.safe_dump(raw))
+    done = run_cli(["session", "--profile", "sim.yaml", "--end", "2024-02-05"])
+    assert done.code == 0, done.out + done.err
+
+    sent = run_cli(["alert", "all-clear", "--profile", "sim.yaml", "--day", "2024-02-02"])
+    assert sent.code == 0, sent.out + sent.err
+    got = receiver.wait_for(lambda rs: "daily_all_clear" in _kinds(rs))
+    clear = next(r for r in got if r.line("kind") == "daily_all_clear")
+    assert clear.line("severity") == "info"
+    assert "daily all-clear 2024-02-02" in clear.title
+    assert "breaks none" in clear.title
+    pnl = clear.line("P&L") or ""
+    found = re.fullmatch(r"([+-][\d,]+\.\d\d) USD \(equity ([\d.]+) from ([\d.]+)\)", pnl)
+    assert found, pnl
+    change, close, start = (Decimal(g.replace(",", "")) for g in found.groups())
+    assert change == close - start
+    assert change != 0  # the day traded: a real P&L, not a placeholder
+
+    journal = in_tmp / "runs" / "sim" / "journal.db"
+    when = dt.datetime(2024, 2, 6, 15, 0, tzinfo=dt.UTC)
+    with SqliteStore(journal, clock=SimClock(when)) as store:  # the next simulated day
+        store.record(
+            [
+                Note(
+                    timestamp=when,
+                    kind="reconcile",
+                    text="1 break(s)",
+                    data={"breaks": "fills_vs_broker SP500 x", "unknown": "", "locks": ""},
+                )
+            ]
+        )
+    broken = run_cli(["alert", "all-clear", "--profile", "sim.yaml", "--day", "2024-02-06"])
+    assert broken.code == 0, broken.out + broken.err
+    got = receiver.wait_for(
+        lambda rs: any("2024-02-06" in r.title for r in rs if r.line("kind") == "daily_all_clear")
+    )
+    summary = next(r for r in got if "2024-02-06" in r.title and "daily" in r.title)
+    assert summary.line("severity") == "warning"
+    assert "NOT all clear: breaks 1 break(s)" in summary.title

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bastion.clock import utc
+from bastion.domain.ids import InstrumentId
 from bastion.domain.records import FamilyCompleted, Note
 from bastion.ops.alerts import (
     MAPPING,
@@ -26,6 +27,7 @@ from bastion.ops.alerts import (
     watchdog_note,
 )
 from bastion.ops.alerts.model import SUMMARY_LIMIT, render
+from bastion.recon.locks import LockChange, lock_note
 from bastion.store.sqlite import SqliteStore, StoreMode
 
 T0 = utc(2026, 3, 2, 14, 30)
@@ -33,6 +35,11 @@ T0 = utc(2026, 3, 2, 14, 30)
 
 def _note(kind: str, text: str, **data: str) -> Note:
     return Note(timestamp=T0, kind=kind, text=text, data=data)
+
+
+def _lock(*, locked: bool, source: str) -> Note:
+    change = LockChange(InstrumentId("ES"), locked=locked, source=source, why="overfill")
+    return lock_note(T0, change, "bastion recover: adopted")
 
 
 CASES = [
@@ -150,6 +157,18 @@ CASES = [
     ),
     (
         _note("alert", "breaker tripped, ES locked: 5 rejects", instrument_id="ES"),
+        AlertKind.INSTRUMENT_LOCKED,
+        Severity.WARNING,
+        "ES",
+    ),
+    (
+        _lock(locked=False, source="anomaly"),
+        AlertKind.INSTRUMENT_UNLOCKED,
+        Severity.INFO,
+        "ES",
+    ),
+    (
+        _lock(locked=True, source="operator"),
         AlertKind.INSTRUMENT_LOCKED,
         Severity.WARNING,
         "ES",
