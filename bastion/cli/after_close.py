@@ -51,6 +51,7 @@ def _code_of(exc: BastionError) -> int:
 
 
 def _data_update(run: RunContext) -> int:
+    from bastion.marketdata.fx import rates_path
     from bastion.marketdata.specs import SpecRegistry
     from bastion.marketdata.update import update_from_drop
 
@@ -60,7 +61,11 @@ def _data_update(run: RunContext) -> int:
         run.document = {"skipped": "no data.drop_dir"}
         return 0
     result = update_from_drop(
-        p.data.drop_dir, Path(p.data.dir), SpecRegistry.bundled(), now=dt.datetime.now(dt.UTC)
+        p.data.drop_dir,
+        Path(p.data.dir),
+        SpecRegistry.bundled(),
+        now=dt.datetime.now(dt.UTC),
+        rates=(rates_path(p), p.currency),
     )
     for line in result.lines():
         run.echo(line)

@@ -276,6 +276,7 @@ def update(profile: ProfileOpt = None, json_out: JsonOpt = False) -> None:
     of every contract that changed are rebuilt.
     """
     from bastion.gates.profiles import resolve_profile
+    from bastion.marketdata.fx import rates_path
     from bastion.marketdata.update import update_from_drop
 
     loaded = resolve_profile(profile).profile
@@ -289,6 +290,7 @@ def update(profile: ProfileOpt = None, json_out: JsonOpt = False) -> None:
         Path(loaded.data.dir),
         SpecRegistry.bundled(),
         now=dt.datetime.now(dt.UTC),
+        rates=(rates_path(loaded), loaded.currency),
     )
     if json_out:
         emit_json({"kind": "data-update", **result.as_json(), "exit_code": 0})

@@ -12,6 +12,11 @@ A vendor download or a recorder writes minute-bar files (CSV or Parquet, the col
    daily closes, so a drop moves the data date the gate sees);
 3. moves the imported files to ``<drop_dir>/imported/<UTC time>/`` so they are never
    imported twice (a refused file stays where it was, for the operator to fix).
+
+Exchange rates arrive the same way: a ``fx*.csv`` file (``currency,rate,date[,source]``,
+what ``bastion data fx import`` reads) at the top of the folder is merged into the
+profile's dated rates file first, every row checked before anything is written, so the
+rates the next session converts with are as fresh as the bars.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from bastion.errors import EnvironmentFault
 from bastion.files import ensure_folder, problem_of
 from bastion.marketdata.bars import BarStore, UpdateResult
 from bastion.marketdata.calendars import calendar_for
+from bastion.marketdata.fx import import_rates
 from bastion.marketdata.importers.files import ImportOptions, import_bar_files
 from bastion.marketdata.revisions import RevisionRule
 from bastion.marketdata.sample import daily_bars
@@ -49,6 +55,8 @@ class DropUpdate:
     daily: list[UpdateResult] = field(default_factory=list)
     last_days: dict[str, str] = field(default_factory=dict)
     """Per contract that changed: the last trading day with a daily bar."""
+    rates: list[str] = field(default_factory=list)
+    """One line per exchange rate taken from a ``fx*.csv`` file."""
 
     def lines(self) -> list[str]:
         if not self.files:
@@ -56,6 +64,7 @@ class DropUpdate:
         out = [f"data update: {len(self.files)} file(s) from {self.drop_dir}"]
         out += [f"  {u.line()}" for u in [*self.minute, *self.daily]]
         out += [f"  {cid}: daily bars to {day}" for cid, day in sorted(self.last_days.items())]
+        out += [f"  rate {line}" for line in self.rates]
         if self.moved_to is not None:
             out.append(f"  imported files moved to {self.moved_to}")
         return out
@@ -67,11 +76,17 @@ class DropUpdate:
             "moved_to": str(self.moved_to) if self.moved_to else None,
             "updates": [u.line() for u in [*self.minute, *self.daily]],
             "last_days": dict(self.last_days),
+            "rates": list(self.rates),
         }
 
 
+def is_rates_file(path: Path) -> bool:
+    """A rates file in the drop folder: ``fx*.csv``."""
+    return path.name.lower().startswith("fx") and path.suffix.lower() == ".csv"
+
+
 def drop_files(drop_dir: Path) -> list[Path]:
-    """The bar files waiting in ``drop_dir`` (top level only), in name order."""
+    """The bar and rates files waiting in ``drop_dir`` (top level only), in name order."""
     try:
         return sorted(p for p in drop_dir.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
     except FileNotFoundError:
@@ -112,17 +127,32 @@ def _rebuild_daily(
 
 
 def update_from_drop(
-    drop_dir: Path, data_dir: Path, registry: SpecRegistry, *, now: dt.datetime
+    drop_dir: Path,
+    data_dir: Path,
+    registry: SpecRegistry,
+    *,
+    now: dt.datetime,
+    rates: tuple[Path, str] | None = None,
 ) -> DropUpdate:
-    """Import the files waiting in ``drop_dir`` into ``data_dir``; see the module."""
+    """Import the files waiting in ``drop_dir`` into ``data_dir``; see the module.
+    ``rates``: the profile's rates file and base currency, for ``fx*.csv`` files (without
+    it they are left in the folder)."""
     update = DropUpdate(drop_dir=drop_dir)
-    files = drop_files(drop_dir)
-    if not files:
+    waiting = drop_files(drop_dir)
+    rate_files = [p for p in waiting if is_rates_file(p)] if rates is not None else []
+    files = [p for p in waiting if not is_rates_file(p)]
+    for path in rate_files:
+        update.rates.extend(import_rates(path, rates[0], rates[1]) if rates else [])
+    if not files and not rate_files:
         return update
     store = BarStore(data_dir)
     before = {cid: _last_minute(store, cid) for cid, size in store.contracts() if size == "1m"}
-    results = import_bar_files(files, store, registry, ImportOptions(bar_size="1m", now=now))
-    update.files = files
+    results = (
+        import_bar_files(files, store, registry, ImportOptions(bar_size="1m", now=now))
+        if files
+        else []
+    )
+    update.files = [*rate_files, *files]
     changed = sorted({u.contract for r in results for u in r.updates if u.changed})
     update.minute = [u for r in results for u in r.updates]
     for cid in changed:
@@ -131,7 +161,7 @@ def update_from_drop(
         if last is not None:
             update.last_days[str(cid)] = last
     target = ensure_folder(drop_dir / "imported" / now.strftime("%Y%m%dT%H%M%S%fZ"), "drop folder")
-    for path in files:
+    for path in update.files:
         try:
             shutil.move(path, target / path.name)
         except OSError as exc:

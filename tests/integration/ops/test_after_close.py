@@ -137,3 +137,19 @@ def test_after_close_json_is_one_document_with_steps(cli: Cli, desk: Path) -> No
         "dry-run gate",
     ]
     assert document["details"]["steps"][-1]["gate_result"] == "executable"
+
+
+def test_after_close_takes_dated_rates_from_the_drop_folder(cli: Cli, desk: Path) -> None:
+    """The data update also brings exchange rates: a ``fx*.csv`` dropped beside the bar
+    files is merged into the profile's dated rates file (and moved away), so a profile
+    without fixed rates converts with a rate as fresh as its bars."""
+    (desk / "drop" / "fx-2024-04-30.csv").write_text(
+        "currency,rate,date,source\nCNY,0.1381,2024-04-30,drop\n"
+    )
+    result = cli(["after-close", "--date", "2024-04-29"])
+    assert "rate CNY" in result.out, result.out
+    rates = yaml.safe_load((desk / "bastion-data" / "fx" / "rates.yaml").read_text())
+    assert "CNY" in json.dumps(rates, default=str)
+    assert "0.1381" in json.dumps(rates, default=str)
+    assert not (desk / "drop" / "fx-2024-04-30.csv").exists()
+    assert list((desk / "drop" / "imported").glob("*/fx-2024-04-30.csv"))
