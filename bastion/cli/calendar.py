@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from bastion.cli.data import DataDirOpt, ProfileOpt, data_dir_of
+from bastion.cli.runs import JsonOpt, emit_json
 
 __all__ = ["calendar_app"]
 
@@ -48,22 +49,41 @@ def import_calendar(
 
 
 @calendar_app.command("show")
-def show(data_dir: DataDirOpt = None, profile: ProfileOpt = None) -> None:
+def show(
+    data_dir: DataDirOpt = None, profile: ProfileOpt = None, json_out: JsonOpt = False
+) -> None:
     """What the China futures calendar covers, and where each imported year came from."""
     from bastion.marketdata.calendars import china_days
 
     data_dir_of(data_dir, profile)
     days = china_days()
-    typer.echo(
+    header = (
         f"China futures calendar: {days.covered_from} to {days.covered_until}"
         f" (bundled file version {days.version})"
     )
-    for year in days.imported:
-        typer.echo(
-            f"  {year.year}: imported {year.imported_at} from {year.file}; source: {year.source}"
-        )
+    lines = [header]
+    lines.extend(
+        f"  {year.year}: imported {year.imported_at} from {year.file}; source: {year.source}"
+        for year in days.imported
+    )
     nxt = days.covered_until.year + 1
-    typer.echo(
+    lines.append(
         f"next: when {nxt}'s holidays are published, 'bastion data calendar import FILE'"
         " (docs/marketdata.md)"
     )
+    if json_out:
+        emit_json(
+            {
+                "kind": "calendar-show",
+                "covered_from": str(days.covered_from),
+                "covered_until": str(days.covered_until),
+                "imported": [
+                    {"year": y.year, "file": str(y.file), "source": y.source} for y in days.imported
+                ],
+                "lines": lines,
+                "exit_code": 0,
+            }
+        )
+        return
+    for line in lines:
+        typer.echo(line)

@@ -403,6 +403,7 @@ def show(
     data_dir: DataDirOpt = None,
     profile: ProfileOpt = None,
     specs: SpecsOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Print an instrument's spec and what is stored for it."""
     from bastion.marketdata.bars import BarStore
@@ -413,24 +414,48 @@ def show(
     spec = _registry(specs)[instrument]
     c = spec.contract
     sessions = ", ".join(f"{w.start:%H:%M}-{w.end:%H:%M}" for w in c.sessions)
-    typer.echo(f"{instrument}: {spec.name} ({c.exchange}, {c.currency})")
+    lines = [f"{instrument}: {spec.name} ({c.exchange}, {c.currency})"]
     money = f"margin {c.margin_rate}, band {c.price_band}"
-    typer.echo(f"  tick {c.tick_size}, multiplier {c.multiplier}, {money}")
-    typer.echo(
+    lines.append(f"  tick {c.tick_size}, multiplier {c.multiplier}, {money}")
+    lines.append(
         f"  sessions {sessions} {c.timezone}; calendar {spec.calendar}; months {spec.months}"
     )
-    typer.echo(f"  last trade: {c.last_trade_rule or '-'} [{c.expiry_rule or '-'}]")
+    lines.append(f"  last trade: {c.last_trade_rule or '-'} [{c.expiry_rule or '-'}]")
     notice = f", first notice [{c.first_notice_rule}]" if c.first_notice_rule else ""
-    typer.echo(f"  delivery: {c.delivery or 'not stated'}{notice}")
-    typer.echo(f"  symbol e.g. {venue_symbol(spec, '202512')} for {instrument}/202512")
+    lines.append(f"  delivery: {c.delivery or 'not stated'}{notice}")
+    lines.append(f"  symbol e.g. {venue_symbol(spec, '202512')} for {instrument}/202512")
     bars = BarStore(root)
+    stored = []
     for cid, bar_size in bars.contracts(instrument):
         frame = bars.read(cid, bar_size)
-        span = f"from {frame['ts'].min()!s} to {frame['ts'].max()!s}"
-        typer.echo(f"  bars {cid} {bar_size}: {frame.height} {span}{_days_of(cid, spec)}")
+        first, last = frame["ts"].min(), frame["ts"].max()
+        span = f"from {first!s} to {last!s}"
+        lines.append(f"  bars {cid} {bar_size}: {frame.height} {span}{_days_of(cid, spec)}")
+        stored.append(
+            {"contract": str(cid), "bar_size": bar_size, "rows": frame.height,
+             "from": str(first), "to": str(last)}
+        )  # fmt: skip
     series = SeriesStore(root)
     present = [k for k in SERIES_KINDS if series.has(instrument, k)]
-    typer.echo(f"  series: {', '.join(present) if present else 'none'}")
+    lines.append(f"  series: {', '.join(present) if present else 'none'}")
+    if json_out:
+        emit_json(
+            {
+                "kind": "data-show",
+                "instrument": instrument,
+                "exchange": c.exchange,
+                "currency": c.currency,
+                "tick_size": str(c.tick_size),
+                "multiplier": str(c.multiplier),
+                "bars": stored,
+                "series": present,
+                "lines": lines,
+                "exit_code": 0,
+            }
+        )
+        return
+    for line in lines:
+        typer.echo(line)
 
 
 def _days_of(cid: str, spec: MarketSpec) -> str:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from bastion.cli.data import DataDirOpt, ProfileOpt, data_dir_of
+from bastion.cli.runs import JsonOpt, emit_json
 from bastion.errors import UserError
 
 __all__ = ["fx_app"]
@@ -47,7 +48,7 @@ def import_fx(
 
 
 @fx_app.command("show")
-def show(profile: ProfileOpt = None) -> None:
+def show(profile: ProfileOpt = None, json_out: JsonOpt = False) -> None:
     """The rates a profile converts with today, and which are missing or stale."""
     from bastion.config import load_profile
     from bastion.marketdata.fx import profile_fx
@@ -59,7 +60,8 @@ def show(profile: ProfileOpt = None) -> None:
     table = profile_fx(loaded)
     today = dt.datetime.now(dt.UTC).date()
     registry = SpecRegistry.bundled()
-    typer.echo(f"base currency {table.base}; rates from {table.where}")
+    lines = [f"base currency {table.base}; rates from {table.where}"]
+    rates: dict[str, dict[str, str | None]] = {}
     currencies = sorted({registry[i].contract.currency for i in loaded.instruments})
     for currency in currencies:
         if currency == table.base:
@@ -68,6 +70,16 @@ def show(profile: ProfileOpt = None) -> None:
         rate = table.rates.get(currency)
         dated = "" if rate is None or rate.as_of is None else f" dated {rate.as_of}"
         if problem is None and rate is not None:
-            typer.echo(f"  {currency}: {rate.rate} {table.base} per {currency}{dated}")
+            lines.append(f"  {currency}: {rate.rate} {table.base} per {currency}{dated}")
+            as_of = None if rate.as_of is None else str(rate.as_of)
+            rates[currency] = {"rate": str(rate.rate), "as_of": as_of, "problem": None}
         else:
-            typer.echo(f"  {currency}: NO RATE: {problem}")
+            lines.append(f"  {currency}: NO RATE: {problem}")
+            rates[currency] = {"rate": None, "as_of": None, "problem": problem}
+    if json_out:
+        emit_json(
+            {"kind": "fx-show", "base": table.base, "rates": rates, "lines": lines, "exit_code": 0}
+        )
+        return
+    for line in lines:
+        typer.echo(line)

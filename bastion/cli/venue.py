@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from bastion.cli.runs import JsonOpt, emit_json
 from bastion.errors import UserError
 
 __all__ = ["venue_app"]
@@ -131,6 +132,7 @@ def serve(  # noqa: PLR0917 - typer maps parameters to options
 def digest(
     state: Annotated[Path, typer.Option("--state", help="The venue's state file (SQLite).")],
     seed: Annotated[int, typer.Option("--seed", help="Seed the venue was served with.")] = 7,
+    json_out: JsonOpt = False,
 ) -> None:
     """Replay a paper venue's state file and print the digest of the state it rebuilds
     (the same as ``serve`` printed when it stopped, if nothing was lost)."""
@@ -139,4 +141,7 @@ def digest(
     if not state.is_file():
         raise UserError(f"--state {state}: no such file")
     inputs, value = replayed_digest(state, seed)
+    if json_out:
+        emit_json({"kind": "venue-digest", "digest": value, "inputs": inputs, "exit_code": 0})
+        return
     sys.stdout.write(f"state digest {value} ({inputs} inputs replayed)\n")

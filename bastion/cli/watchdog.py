@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bastion.cli.exits import ExitCode
-from bastion.cli.runs import ProfileArg, SecretArg, start_run
+from bastion.cli.runs import JsonOpt, ProfileArg, SecretArg, start_run
 
 if TYPE_CHECKING:
     from bastion.cli.runs import RunContext
@@ -58,12 +58,13 @@ def watchdog_command(
         float | None, typer.Option("--max-seconds", min=0.0, help="Stop after this long.")
     ] = None,
     secret: SecretArg = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Watch the engine's heartbeat; alert (and cancel, if the profile asks) when it stops."""
     from bastion.engine.lock import EngineLock
     from bastion.ops.watchdog import Watchdog
 
-    run = start_run(profile, secret)
+    run = start_run(profile, secret, json=json_out)
     p = run.resolved.profile
     journal = p.store.path
     settings = p.alerts.watchdog
@@ -87,8 +88,18 @@ def watchdog_command(
         if once:
             done = watchdog.check()
             run.echo(_pass_line(done))
+            run.document = {
+                "kind": "watchdog",
+                "profile": p.name,
+                "verdict": str(done.assessment.verdict),
+                "reason": done.assessment.reason,
+                "alerted": list(done.alerted),
+                "cancel_confirmed": None if done.cancel is None else done.cancel.confirmed,
+            }
             if done.assessment.stopped_beating:
-                raise typer.Exit(int(ExitCode.VERDICT_NO))
+                run.finish(int(ExitCode.VERDICT_NO))
+            else:
+                run.finish()
             return
         stop = threading.Event()
 
@@ -111,6 +122,8 @@ def watchdog_command(
         finally:
             signal.signal(signal.SIGTERM, previous)
         run.echo("watchdog: stopped")
+        run.document = {"kind": "watchdog", "profile": p.name, "last_verdict": "".join(last)}
+        run.finish()
     finally:
         notifier.close(FLUSH_SECONDS)
         own.release()
@@ -129,12 +142,13 @@ def send_test_command(
         str, typer.Option("--message", help="Text of the test alert.")
     ] = "test alert: if you read this, alerts reach you",
     secret: SecretArg = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Send a test alert to every target now and print what each answered."""
     from bastion.errors import UserError
     from bastion.ops.alerts.model import AlertKind, make_alert
 
-    run = start_run(profile, secret)
+    run = start_run(profile, secret, json=json_out)
     p = run.resolved.profile
     if not p.alerts.targets:
         raise UserError(
@@ -165,8 +179,13 @@ def send_test_command(
     finally:
         notifier.close(1.0)
     run.echo(f"alert test: {len(status) - failed} of {len(status)} targets delivered")
-    if failed:
-        raise typer.Exit(1)
+    run.document = {
+        "kind": "alert-test",
+        "profile": p.name,
+        "targets": {name: state for name, (state, _) in sorted(status.items())},
+        "delivered": len(status) - failed,
+    }
+    run.finish(1 if failed else 0)
 
 
 @alert_app.command("all-clear")
@@ -177,6 +196,7 @@ def all_clear_command(
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print it; send nothing.")] = False,
     secret: SecretArg = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Build the daily all-clear from the journal; print it and send it."""
     import zoneinfo
@@ -186,7 +206,7 @@ def all_clear_command(
     from bastion.ops.alerts.model import render
     from bastion.store.sqlite import SqliteStore, StoreMode
 
-    run = start_run(profile, secret)
+    run = start_run(profile, secret, json=json_out)
     p = run.resolved.profile
     if day is None:
         the_day = dt.datetime.now(zoneinfo.ZoneInfo(p.alerts.timezone)).date()
@@ -202,7 +222,17 @@ def all_clear_command(
     title, body = render(alert)
     run.echo(title)
     run.echo(body)
+    run.document = {
+        "kind": "all-clear",
+        "profile": p.name,
+        "day": the_day.isoformat(),
+        "severity": str(alert.severity),
+        "title": title,
+        "body": body,
+        "sent": not dry_run,
+    }
     if dry_run:
+        run.finish()
         return
     notifier = _notifier(run)
     try:
@@ -213,3 +243,5 @@ def all_clear_command(
         notifier.close(1.0)
     for name, (state, error) in sorted(status.items()):
         run.echo(f"  {name}: {state}" + (f" ({error})" if error else ""))
+    run.document["targets"] = {name: state for name, (state, _) in sorted(status.items())}
+    run.finish()

@@ -69,6 +69,13 @@ REPORTING = {
     "report pnl",
     "report risk",
     "store check",
+    "watchdog",
+    "alert test",
+    "alert all-clear",
+    "data show",
+    "data calendar show",
+    "data fx show",
+    "venue digest",
 }
 """Commands whose output is a report, a verdict or a record: each takes --json."""
 
@@ -140,11 +147,15 @@ def test_profile_defaults_to_official(cli: Cli, examples: Path) -> None:
         ["risk", "limits"],
         ["config", "validate"],
         ["data", "check", "--now", "2024-04-30T21:00Z"],
+        ["data", "show", "SP500"],
+        ["data", "calendar", "show"],
+        ["data", "fx", "show", "-p", "examples/sim.yaml"],
+        ["alert", "all-clear", "--day", "2024-02-02", "--dry-run"],
         ["journal"],
     ],
 )
 def test_json_output_is_json(cli: Cli, examples: Path, args: list[str]) -> None:
-    if args == ["journal"]:
+    if args[0] in {"journal", "alert"}:
         assert cli(["session", "--end", "2024-02-02"]).code == 0
     result = cli([*args, "--json"])
     assert result.code in {0, 3}, result.err
