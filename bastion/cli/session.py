@@ -222,6 +222,15 @@ def _venue_next_step(r: VenueSessionResult) -> str:
     return "done for today: 'bastion report daily'"
 
 
+def _money_rows(run: RunContext) -> list[tuple[str, str]]:
+    """P&L per currency and equity from the journal's fills (marked at the latest stored
+    close, else at the last fill): the same figures as 'bastion report pnl'."""
+    from bastion.reports.pnl_report import pnl_summary_lines, profile_pnl
+
+    summary, _, _ = profile_pnl(run.resolved, dt.datetime.now(dt.UTC))
+    return pnl_summary_lines(summary)
+
+
 def _refused(run: RunContext, why: str) -> int:
     """The session did not start: the plan is not the one the gate approved."""
     run.echo(f"session refused: {why}")
@@ -265,6 +274,8 @@ def _venue_session(run: RunContext, seconds: float, plan: Path | None, *, stay: 
     )
     table.add_row("reconciliation", "clean" if r.reconcile_clean else "NOT CLEAN")
     table.add_row("disconnects / restarts", f"{r.disconnects} / {r.restarts}")
+    for name, value in _money_rows(run):
+        table.add_row(name, value)
     table.add_row("journal", str(r.journal))
     run.show(table)
     for headline in r.kill_reports:

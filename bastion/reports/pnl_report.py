@@ -31,7 +31,14 @@ from bastion.reports.report import Report
 from bastion.reports.sources import journal_records, profile_specs
 from bastion.reports.tables import facts_table
 
-__all__ = ["equity_rows", "journal_pnl", "pnl_chart", "pnl_report", "profile_pnl"]
+__all__ = [
+    "equity_rows",
+    "journal_pnl",
+    "pnl_chart",
+    "pnl_report",
+    "pnl_summary_lines",
+    "profile_pnl",
+]
 
 
 def journal_pnl(
@@ -132,6 +139,26 @@ def equity_rows(resolved: ResolvedProfile, summary: PnlSummary) -> list[tuple[st
         (f"equity in {summary.base} (capital + net P&L)", summary.equity.text()),
         ("broker equity (last probe)", broker_text),
     ]
+
+
+def pnl_summary_lines(summary: PnlSummary) -> list[tuple[str, str]]:
+    """What a session or a watch says of money: per currency realised, unrealised,
+    commissions and net; the net and the equity in the base currency (or the missing
+    rate)."""
+    rows = [
+        (
+            f"P&L {c.currency}",
+            f"realised {format_money(c.realised, c.currency, signed=True)}, unrealised"
+            f" {format_money(c.unrealised, c.currency, signed=True)}"
+            + (f" ({', '.join(c.unmarked)} unmarked)" if c.unmarked else "")
+            + f", commissions {format_money(c.commissions, c.currency)},"
+            f" net {format_money(c.net, c.currency, signed=True)}",
+        )
+        for c in summary.currencies
+    ]
+    rows.append((f"P&L net in {summary.base}", summary.total("net").text()))
+    rows.append((f"equity in {summary.base}", f"{summary.equity.text()} (capital + net P&L)"))
+    return rows
 
 
 def pnl_report(resolved: ResolvedProfile, now: dt.datetime) -> Report:

@@ -157,6 +157,11 @@ def test_operator_day_document_runs_word_for_word(tmp_path: Path, venue: PaperVe
         "reconciliation         │ clean",
     ):
         assert line in session, session
+    assert "P&L USD                │ realised +0.00 USD, unrealised" in session
+    assert "equity in USD          │ " in session
+    watch = _one(steps, "bastion session --watch")
+    assert "P&L USD: realised +0.00 USD, unrealised" in watch
+    assert "equity in USD: " in watch
     assert _one(steps, "bastion session --watch").count("reconciliation=clean send=0 cancel=0") == 2
     assert "reconciliation: CLEAN" in _one(steps, "bastion reconcile")
     fills = _one(steps, "bastion journal --kind fill")
