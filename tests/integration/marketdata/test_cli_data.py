@@ -179,9 +179,7 @@ def test_data_import_pysystemtrade_adjusted_compare_lists_pre_2016_rolls(
     assert listed
     # pysystemtrade took its 2018-03-12 roll gap from the -5.75 artifact; every other
     # listed roll is before 2016.
-    assert [line.split()[0] for line in listed if line.split()[0] >= "2016-01-01"] == [
-        "2018-03-12"
-    ]
+    assert [line.split()[0] for line in listed if line.split()[0] >= "2016-01-01"] == ["2018-03-12"]
     ours, theirs = pl.read_csv(csv), pl.read_csv(reference)
     recent = (ours["DATETIME"] >= "2018-03-12 16:41:02") & ours["ADJ"].is_not_null()
     assert (ours["ADJ"].filter(recent) - theirs["ADJ"].filter(recent)).abs().max() <= 1e-6
