@@ -141,19 +141,38 @@ def import_bars(  # noqa: PLR0917 - typer maps parameters to options
 
 
 @data_app.command("import-pysystemtrade")
-def import_pysystemtrade_cmd(
+def import_pysystemtrade_cmd(  # noqa: PLR0917 - typer maps parameters to options
     folder: Annotated[Path, typer.Argument(help="pysystemtrade data/futures folder.")],
+    revise_days: Annotated[
+        int,
+        typer.Option(
+            "--revise-days",
+            help="Stored multiple prices of the latest N days may be revised (0 to 366).",
+            callback=bounded("--revise-days", 0, MAX_REVISE_DAYS, unit="days"),
+        ),
+    ] = 1,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Also replace older stored prices that differ.")
+    ] = False,
     data_dir: DataDirOpt = None,
     profile: ProfileOpt = None,
+    specs: SpecsOpt = None,
 ) -> None:
-    """Import multiple/adjusted prices, roll calendars and config; build Panama series."""
+    """Import multiple/adjusted prices, roll calendars and config; build Panama series.
+
+    Checked as ``data import`` checks bars (dates, finite and positive prices unless the
+    spec allows negative ones, per-instrument bounds); multiple prices are merged with
+    the stored ones, and older history is replaced only with --replace.
+    """
     from bastion.marketdata.adjust import panama
     from bastion.marketdata.importers.pysystemtrade import import_pysystemtrade
+    from bastion.marketdata.revisions import RevisionRule
     from bastion.marketdata.rolls import rolls_from_multiple
     from bastion.marketdata.series import SeriesStore
 
     store = SeriesStore(_data_dir(data_dir, profile))
-    summary = import_pysystemtrade(folder, store)
+    rule = RevisionRule(days=revise_days, replace_history=replace)
+    summary = import_pysystemtrade(folder, store, _registry(specs), rule)
     for name in summary.instruments:
         multiple = store.read(name, "multiple")
         result = panama(multiple)
@@ -168,6 +187,7 @@ def import_pysystemtrade_cmd(
         for roll in result.unresolved:
             when = f"{roll.roll_ts:%Y-%m-%d}"
             typer.echo(f"  unresolved roll {roll.old}->{roll.new} at {when}: blank before it")
+        typer.echo(f"  {summary.merges[name].line('multiple prices')}")
     if summary.configs:
         typer.echo(f"config: {', '.join(summary.configs)}")
 

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from bastion.backtest.session import SessionResult, run_session
 from bastion.cli.exits import ExitCode
+from bastion.cli.numbers import MAX_CYCLES, MAX_INTERVAL_SECONDS, MAX_RUN_SECONDS, bounded
 from bastion.cli.runs import JsonOpt, ProfileArg, RunContext, start_run
 from bastion.config import Environment, Profile
 from bastion.engine.engine import EngineState
@@ -331,10 +332,26 @@ def session_command(  # noqa: PLR0917 - typer maps parameters to options
         bool,
         typer.Option("--watch", help="Connect read-only, monitor and reconcile; send nothing."),
     ] = False,
-    cycles: Annotated[int, typer.Option(help="With --watch: rounds (0: until Ctrl-C).")] = 0,
-    interval: Annotated[float, typer.Option(help="With --watch: seconds between rounds.")] = 10.0,
+    cycles: Annotated[
+        int,
+        typer.Option(
+            help="With --watch: rounds (0: until Ctrl-C).",
+            callback=bounded("--cycles", 0, MAX_CYCLES),
+        ),
+    ] = 0,
+    interval: Annotated[
+        float,
+        typer.Option(
+            help="With --watch: seconds between rounds (0 to 86400).",
+            callback=bounded("--interval", 0, MAX_INTERVAL_SECONDS, unit="s"),
+        ),
+    ] = 10.0,
     seconds: Annotated[
-        float, typer.Option(min=1.0, help="Venue profiles: stop after this many seconds.")
+        float,
+        typer.Option(
+            help="Venue profiles: stop after this many seconds (1 to 604800).",
+            callback=bounded("--seconds", 1, MAX_RUN_SECONDS, unit="s"),
+        ),
     ] = 300.0,
     stay: Annotated[
         bool,

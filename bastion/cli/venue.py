@@ -9,6 +9,14 @@ from typing import Annotated
 
 import typer
 
+from bastion.cli.numbers import (
+    MAX_HEARTBEAT_SECONDS,
+    MAX_RUN_SECONDS,
+    MAX_TICK_SECONDS,
+    MAX_TIMEOUT_SECONDS,
+    MIN_HEARTBEAT_SECONDS,
+    bounded,
+)
 from bastion.cli.runs import JsonOpt, emit_json
 from bastion.errors import UserError
 
@@ -29,8 +37,22 @@ def serve(  # noqa: PLR0917 - typer maps parameters to options
         ),
     ] = 9878,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the prices and the sim.")] = 7,
-    tick_seconds: Annotated[float, typer.Option("--tick-seconds", help="Price feed step.")] = 0.1,
-    heartbeat: Annotated[float, typer.Option("--heartbeat", help="FIX HeartBtInt, s.")] = 5.0,
+    tick_seconds: Annotated[
+        float,
+        typer.Option(
+            "--tick-seconds",
+            help="Price feed step, s (above 0, at most 3600).",
+            callback=bounded("--tick-seconds", 0, MAX_TICK_SECONDS, low_open=True, unit="s"),
+        ),
+    ] = 0.1,
+    heartbeat: Annotated[
+        float,
+        typer.Option(
+            "--heartbeat",
+            help="FIX HeartBtInt, s (1 to 300).",
+            callback=bounded("--heartbeat", MIN_HEARTBEAT_SECONDS, MAX_HEARTBEAT_SECONDS, unit="s"),
+        ),
+    ] = 5.0,
     comp_id: Annotated[str, typer.Option("--comp-id", help="The venue's CompID.")] = "PAPER",
     allow: Annotated[
         list[str] | None,
@@ -52,13 +74,23 @@ def serve(  # noqa: PLR0917 - typer maps parameters to options
         int, typer.Option("--max-connections", help="Open connections at most.")
     ] = 64,
     logon_timeout: Annotated[
-        float, typer.Option("--logon-timeout", help="Seconds a connection has to log on.")
+        float,
+        typer.Option(
+            "--logon-timeout",
+            help="Seconds a connection has to log on (above 0, at most 3600).",
+            callback=bounded("--logon-timeout", 0, MAX_TIMEOUT_SECONDS, low_open=True, unit="s"),
+        ),
     ] = 10.0,
     max_message_bytes: Annotated[
         int, typer.Option("--max-message-bytes", help="Largest FIX message body, bytes.")
     ] = 65536,
     max_seconds: Annotated[
-        float | None, typer.Option("--max-seconds", help="Stop after this long (tests).")
+        float | None,
+        typer.Option(
+            "--max-seconds",
+            help="Stop after this long, s (tests; at most a week).",
+            callback=bounded("--max-seconds", 0, MAX_RUN_SECONDS, low_open=True, unit="s"),
+        ),
     ] = None,
     control: Annotated[
         bool,
@@ -76,15 +108,11 @@ def serve(  # noqa: PLR0917 - typer maps parameters to options
 
     if not 0 <= port <= 65535:
         raise UserError(f"--port must be 0..65535, got {port}")
-    if tick_seconds <= 0 or heartbeat <= 0:
-        raise UserError("--tick-seconds and --heartbeat must be positive")
     from bastion.errors import EnvironmentFault
     from bastion.files import ensure_folder, path_problem
 
     if not 1 <= max_connections <= 100_000:
         raise UserError(f"--max-connections must be 1..100000, got {max_connections}")
-    if not 0 < logon_timeout <= 3600:
-        raise UserError(f"--logon-timeout must be in (0, 3600] seconds, got {logon_timeout}")
     if not 512 <= max_message_bytes <= 16 * 1024 * 1024:
         raise UserError(f"--max-message-bytes must be 512..16777216, got {max_message_bytes}")
     clients = clients_from_environment(allow or ["BASTION"], user_env, password_env)

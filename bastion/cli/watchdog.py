@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bastion.cli.exits import ExitCode
+from bastion.cli.numbers import MAX_RUN_SECONDS, bounded
 from bastion.cli.runs import JsonOpt, ProfileArg, SecretArg, start_run
 
 if TYPE_CHECKING:
@@ -55,7 +56,12 @@ def watchdog_command(
         bool, typer.Option("--once", help="Look once and exit (3 if silent or dead).")
     ] = False,
     max_seconds: Annotated[
-        float | None, typer.Option("--max-seconds", min=0.0, help="Stop after this long.")
+        float | None,
+        typer.Option(
+            "--max-seconds",
+            help="Stop after this long, s (at most a week).",
+            callback=bounded("--max-seconds", 0, MAX_RUN_SECONDS, unit="s"),
+        ),
     ] = None,
     secret: SecretArg = None,
     json_out: JsonOpt = False,

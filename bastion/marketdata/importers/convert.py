@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -34,9 +35,17 @@ from bastion.domain.ids import ContractId
 from bastion.errors import DataError
 from bastion.marketdata.bars import PRICE_COLUMNS
 from bastion.marketdata.importers.chunks import Chunk
-from bastion.marketdata.specs import MarketSpec, SpecRegistry, parse_venue_symbol
+from bastion.marketdata.specs import MAX_PRICE_TICKS, MarketSpec, SpecRegistry, parse_venue_symbol
 
-__all__ = ["EARLIEST", "FUTURE_SLACK", "LINE", "Converter"]
+__all__ = [
+    "EARLIEST",
+    "FUTURE_SLACK",
+    "LINE",
+    "Converter",
+    "PriceRule",
+    "check_dates",
+    "check_prices",
+]
 
 REQUIRED = ("timestamp", "open", "high", "low", "close")
 OPTIONAL = ("volume", "open_interest", "contract")
@@ -51,6 +60,59 @@ Where = Callable[[int], str]
 
 def _first_bad(mask: pl.Series) -> int | None:
     return int(mask.arg_max() or 0) if mask.any() else None
+
+
+def check_dates(utc: pl.Series, shown: pl.Series, now: dt.datetime, where: Where) -> None:
+    """Refuse a timestamp no exchange could have: before ``EARLIEST`` or more than
+    ``FUTURE_SLACK`` after ``now`` (nulls are not checked here); ``shown[i]`` is how row
+    ``i`` was written."""
+    latest = now + FUTURE_SLACK
+    bad = _first_bad(((utc < EARLIEST) | (utc > latest)).fill_null(value=False))
+    if bad is not None:
+        raise DataError(
+            f"{where(bad)}: timestamp {shown[bad]!s} is outside the dates a bar can have"
+            f" (from {EARLIEST:%Y-%m-%d} to {FUTURE_SLACK.days} days after now,"
+            f" {latest:%Y-%m-%d})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRule:
+    """What a price of one instrument may be: its sign and its largest size."""
+
+    instrument: str
+    negative: bool = False
+    """Whether prices at or below zero are real (the spec's ``negative_prices``)."""
+    limit: Decimal = Decimal(MAX_PRICE_TICKS)
+    """The largest size of a price (the spec's ``price_limit``)."""
+
+    @classmethod
+    def of(cls, spec: MarketSpec) -> PriceRule:
+        return cls(str(spec.instrument_id), spec.negative_prices, spec.price_limit)
+
+
+def check_prices(values: pl.Series, text: pl.Series, rule: PriceRule, where: Where) -> None:
+    """Refuse a price that is not finite, not positive (unless ``rule.negative``) or
+    larger in size than ``rule.limit``; nulls (blanks) are left to the caller. ``text``
+    is how each value was written, ``where(i)`` names row ``i``'s file and line."""
+    name = str(text.name)
+    bad = _first_bad((values.is_nan() | values.is_infinite()).fill_null(value=False))
+    if bad is not None:
+        raise DataError(f"{where(bad)}: {name} {text[bad]!r} is not a number")
+    if not rule.negative:
+        bad = _first_bad((values <= 0).fill_null(value=False))
+        if bad is not None:
+            raise DataError(
+                f"{where(bad)}: {name} {text[bad]} is not a positive price;"
+                f" {rule.instrument} prices are above zero (its spec does not allow"
+                " negative prices)"
+            )
+    bad = _first_bad((values.abs() > float(rule.limit)).fill_null(value=False))
+    if bad is not None:
+        raise DataError(
+            f"{where(bad)}: {name} {text[bad]} is beyond the largest price accepted for"
+            f" {rule.instrument} ({rule.limit:f}; max_price in a spec file changes it)"
+        )
 
 
 @dataclass
@@ -130,14 +192,7 @@ class Converter:
                     f"{where(0)}: timestamps in {self.timezone}: {exc}".splitlines()[0]
                 ) from None
         utc = parsed.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
-        latest = self.now + FUTURE_SLACK
-        bad = _first_bad((utc < EARLIEST) | (utc > latest))
-        if bad is not None:
-            raise DataError(
-                f"{where(bad)}: timestamp {col[bad]!s} is outside the dates a bar can have"
-                f" (from {EARLIEST:%Y-%m-%d} to {FUTURE_SLACK.days} days after now,"
-                f" {latest:%Y-%m-%d})"
-            )
+        check_dates(utc, col, self.now, where)
         return utc
 
     def _contracts(self, raw: pl.DataFrame, ts: pl.Series, where: Where) -> pl.Series:
@@ -227,24 +282,10 @@ def _price_ticks(
     name = str(col.name)
     text = col.cast(pl.Utf8).str.strip_chars()
     values = text.cast(pl.Float64, strict=False)
-    bad = _first_bad(values.is_null() | values.is_nan() | values.is_infinite())
+    bad = _first_bad(values.is_null())
     if bad is not None:
         raise DataError(f"{where(rows[bad])}: {name} {text[bad]!r} is not a number")
-    if not spec.negative_prices:
-        bad = _first_bad(values <= 0)
-        if bad is not None:
-            raise DataError(
-                f"{where(rows[bad])}: {name} {text[bad]} is not a positive price;"
-                f" {spec.instrument_id} prices are above zero (its spec does not allow"
-                " negative prices)"
-            )
-    limit = float(spec.price_limit)
-    bad = _first_bad(values.abs() > limit)
-    if bad is not None:
-        raise DataError(
-            f"{where(rows[bad])}: {name} {text[bad]} is beyond the largest price accepted for"
-            f" {spec.instrument_id} ({spec.price_limit:f}; max_price in a spec file changes it)"
-        )
+    check_prices(values, text, PriceRule.of(spec), lambda i: where(rows[i]))
     tick = float(spec.tick_size)
     ticks = values / tick
     rounded = ticks.round(0)

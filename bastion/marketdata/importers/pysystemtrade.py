@@ -15,17 +15,31 @@ pysystemtrade's timestamps are naive; Bastion reads them as UTC. Multiple prices
 repeat a timestamp (real data does) but must not go backwards. Contracts are
 ``YYYYMM`` (``YYYYMMDD`` with day ``00`` in roll calendars). Every file is validated
 before anything is written; errors name the file and line.
+
+The same guards as ``bastion data import`` (issue 16; ``convert.check_dates`` and
+``convert.check_prices``): timestamps between 1800 and a week after the import; prices
+finite, positive unless the instrument's spec allows negative prices (``negative_prices``)
+and no larger than its ``max_price`` (an instrument without a spec: positive and at most
+a billion); adjusted prices (a Panama series may go below zero) finite and within the same
+size. Multiple prices are merged into the stored ones (``series_merge``): revisions of the
+latest stored days are listed, older history is replaced only with ``replace_history``.
+The reference series (adjusted prices, roll calendar) are kept as the folder has them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from bastion.errors import DataError
+from bastion.marketdata.importers.convert import PriceRule, check_dates, check_prices
+from bastion.marketdata.importers.series_merge import SeriesMerge, merge_series
+from bastion.marketdata.revisions import RevisionRule
 from bastion.marketdata.series import SeriesStore
+from bastion.marketdata.specs import SpecRegistry
 
 __all__ = [
     "ImportSummary",
@@ -49,6 +63,8 @@ class ImportSummary:
     instruments: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     configs: list[str] = field(default_factory=list)
+    merges: dict[str, SeriesMerge] = field(default_factory=dict)
+    """How each instrument's multiple prices merged with the stored ones."""
 
 
 def _read_strings(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
@@ -68,7 +84,9 @@ def _line(i: int) -> int:
     return i + 2
 
 
-def _timestamps(df: pl.DataFrame, column: str, path: Path, *, allow_repeats: bool) -> pl.Series:
+def _timestamps(
+    df: pl.DataFrame, column: str, path: Path, *, allow_repeats: bool, now: dt.datetime | None
+) -> pl.Series:
     text = df[column].str.strip_chars()
     ts = text.str.to_datetime(time_unit="us", strict=False)
     bad = ts.is_null() | ~text.str.contains(_TS_RE).fill_null(value=False)
@@ -84,10 +102,14 @@ def _timestamps(df: pl.DataFrame, column: str, path: Path, *, allow_repeats: boo
             f"{path}:{_line(i)}: {kind} timestamp {text[i]} after {text[i - 1]}; "
             f"expected {'non-decreasing' if allow_repeats else 'strictly increasing'} times"
         )
-    return ts.dt.replace_time_zone("UTC")
+    utc = ts.dt.replace_time_zone("UTC")
+    check_dates(utc, text, now or dt.datetime.now(dt.UTC), lambda i: f"{path}:{_line(i)}")
+    return utc
 
 
-def _floats(df: pl.DataFrame, column: str, path: Path, *, required: bool) -> pl.Series:
+def _floats(
+    df: pl.DataFrame, column: str, path: Path, *, required: bool, rule: PriceRule
+) -> pl.Series:
     text = df[column].str.strip_chars()
     values = text.cast(pl.Float64, strict=False)
     given = text.is_not_null() & (text != "")
@@ -97,6 +119,7 @@ def _floats(df: pl.DataFrame, column: str, path: Path, *, required: bool) -> pl.
     if bad.any():
         i = int(bad.arg_max() or 0)
         raise DataError(f"{path}:{_line(i)}: {column} {text[i]!r} is not a number")
+    check_prices(values, text.rename(column), rule, lambda i: f"{path}:{_line(i)}")
     return values
 
 
@@ -113,34 +136,42 @@ def _contracts(df: pl.DataFrame, column: str, path: Path, *, digits: int) -> pl.
     return text.str.slice(0, 6)
 
 
-def read_multiple_prices(path: Path) -> pl.DataFrame:
-    """Multiple prices as ``ts`` (UTC), contracts (``YYYYMM``) and Float64 prices."""
+def read_multiple_prices(
+    path: Path, rule: PriceRule | None = None, now: dt.datetime | None = None
+) -> pl.DataFrame:
+    """Multiple prices as ``ts`` (UTC), contracts (``YYYYMM``) and Float64 prices,
+    checked against ``rule`` (default: positive, at most a billion) and ``now``."""
     df = _read_strings(path, MULTIPLE_COLUMNS)
+    rule = rule or PriceRule(path.stem)
     return pl.DataFrame({
-        "ts": _timestamps(df, "DATETIME", path, allow_repeats=True),
+        "ts": _timestamps(df, "DATETIME", path, allow_repeats=True, now=now),
         "price_contract": _contracts(df, "PRICE_CONTRACT", path, digits=6),
         "forward_contract": _contracts(df, "FORWARD_CONTRACT", path, digits=6),
         "carry_contract": _contracts(df, "CARRY_CONTRACT", path, digits=6),
-        "price": _floats(df, "PRICE", path, required=False),
-        "forward": _floats(df, "FORWARD", path, required=False),
-        "carry": _floats(df, "CARRY", path, required=False),
+        "price": _floats(df, "PRICE", path, required=False, rule=rule),
+        "forward": _floats(df, "FORWARD", path, required=False, rule=rule),
+        "carry": _floats(df, "CARRY", path, required=False, rule=rule),
     })  # fmt: skip
 
 
-def read_adjusted_prices(path: Path) -> pl.DataFrame:
-    """An adjusted series as ``ts`` (UTC) and ``adj`` (Float64, null where blank)."""
+def read_adjusted_prices(
+    path: Path, rule: PriceRule | None = None, now: dt.datetime | None = None
+) -> pl.DataFrame:
+    """An adjusted series as ``ts`` (UTC) and ``adj`` (Float64, null where blank); any
+    sign, within ``rule``'s size."""
     df = _read_strings(path, ("DATETIME", "ADJ"))
+    signed = PriceRule(path.stem, negative=True, limit=(rule or PriceRule(path.stem)).limit)
     return pl.DataFrame({
-        "ts": _timestamps(df, "DATETIME", path, allow_repeats=True),
-        "adj": _floats(df, "ADJ", path, required=False),
+        "ts": _timestamps(df, "DATETIME", path, allow_repeats=True, now=now),
+        "adj": _floats(df, "ADJ", path, required=False, rule=signed),
     })  # fmt: skip
 
 
-def read_roll_calendar(path: Path) -> pl.DataFrame:
+def read_roll_calendar(path: Path, now: dt.datetime | None = None) -> pl.DataFrame:
     """A roll calendar as ``ts`` (UTC), ``current``/``next``/``carry`` (``YYYYMM``)."""
     df = _read_strings(path, ("DATE_TIME", "current_contract", "next_contract", "carry_contract"))
     return pl.DataFrame({
-        "ts": _timestamps(df, "DATE_TIME", path, allow_repeats=False),
+        "ts": _timestamps(df, "DATE_TIME", path, allow_repeats=False, now=now),
         "current": _contracts(df, "current_contract", path, digits=8),
         "next": _contracts(df, "next_contract", path, digits=8),
         "carry": _contracts(df, "carry_contract", path, digits=8),
@@ -175,22 +206,39 @@ def _check_roll_config(config: dict[str, dict[str, str]], path: Path) -> None:
                 ) from None
 
 
-def import_pysystemtrade(folder: Path, store: SeriesStore) -> ImportSummary:
-    """Validate every file of the folder, then write them all into ``store``."""
+def _price_rule(registry: SpecRegistry, name: str) -> PriceRule:
+    spec = registry.get(name)
+    return PriceRule.of(spec) if spec is not None else PriceRule(name)
+
+
+def import_pysystemtrade(
+    folder: Path,
+    store: SeriesStore,
+    registry: SpecRegistry | None = None,
+    rule: RevisionRule | None = None,
+    now: dt.datetime | None = None,
+) -> ImportSummary:
+    """Validate every file of the folder and merge each instrument's multiple prices
+    with the stored ones (``rule``: which stored rows may be revised), then write them
+    all into ``store``; a refusal writes nothing."""
     folder = Path(folder)
+    registry = registry if registry is not None else SpecRegistry.bundled()
+    rule = rule or RevisionRule()
+    now = now or dt.datetime.now(dt.UTC)
     multiple_dir = folder / "multiple_prices_csv"
     if not multiple_dir.is_dir():
         raise DataError(f"{folder}: not a pysystemtrade data folder (no multiple_prices_csv/)")
     staged: dict[str, dict[str, pl.DataFrame]] = {}
     for path in sorted(multiple_dir.glob("*.csv")):
         name = path.stem
-        parts = {"multiple": read_multiple_prices(path)}
+        prices = _price_rule(registry, name)
+        parts = {"multiple": read_multiple_prices(path, prices, now)}
         adjusted = folder / "adjusted_prices_csv" / path.name
         if adjusted.exists():
-            parts["adjusted_reference"] = read_adjusted_prices(adjusted)
+            parts["adjusted_reference"] = read_adjusted_prices(adjusted, prices, now)
         rolls = folder / "roll_calendars_csv" / path.name
         if rolls.exists():
-            parts["roll_calendar_reference"] = read_roll_calendar(rolls)
+            parts["roll_calendar_reference"] = read_roll_calendar(rolls, now)
         staged[name] = parts
     if not staged:
         raise DataError(f"{multiple_dir}: no <INSTRUMENT>.csv files")
@@ -205,10 +253,15 @@ def import_pysystemtrade(folder: Path, store: SeriesStore) -> ImportSummary:
 
     summary = ImportSummary()
     for name, parts in staged.items():
+        stored = store.read(name, "multiple") if store.has(name, "multiple") else None
+        path = multiple_dir / f"{name}.csv"
+        summary.merges[name] = merge_series(parts["multiple"], stored, rule, path, name)
+        summary.rows[name] = parts["multiple"].height
+    for name, parts in staged.items():
+        parts["multiple"] = summary.merges[name].frame
         for kind, frame in parts.items():
             store.write(name, kind, frame)
         summary.instruments.append(name)
-        summary.rows[name] = parts["multiple"].height
     for kind, config in configs.items():
         store.write_config(kind, config)
         summary.configs.append(kind)

@@ -11,17 +11,26 @@
 
 Everything for one incoming message is written in one transaction, before any byte of
 the answer is sent (``transaction``).
+
+An existing file is checked before anything is written to it (issue 16): a folder, a
+zero-byte file (SQLite always writes a header, so an empty file is a state that was lost,
+not a new venue: remove it to start one), a file that is not an SQLite database, one that
+fails SQLite's ``quick_check``, and an SQLite database without the venue's tables are
+each refused in one line (``EnvironmentFault``: exit status 1) and left as they were. An
+SQLite file with no tables at all (a creation that was interrupted) is opened as new.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from bastion.domain.fills import Fill
+from bastion.errors import EnvironmentFault
 
 __all__ = ["PaperState", "SessionStore"]
 
@@ -41,11 +50,67 @@ CREATE TABLE IF NOT EXISTS received (client_order_id TEXT PRIMARY KEY, client TE
 """
 
 
+_CORE_TABLES = frozenset({"inputs", "sessions"})
+"""Tables every paper venue state has had; the others are added when missing."""
+
+
+def _refused(path: Path, problem: str) -> EnvironmentFault:
+    return EnvironmentFault(
+        f"venue state {path}: {problem}; nothing was changed (a new venue needs a new"
+        " --state file; docs/fix.md, 'The state file')"
+    )
+
+
+def _check_existing(path: Path) -> bool:
+    """Whether ``path`` exists (and is a regular, non-empty file); refuses anything else."""
+    try:
+        info = Path(path).stat()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise _refused(path, f"cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise _refused(path, "is not a regular file, expected the venue's state file")
+    if info.st_size == 0:
+        raise _refused(
+            path,
+            "is a zero-byte file, not a venue state (SQLite always writes a header);"
+            " if this venue never ran, remove the file",
+        )
+    return True
+
+
+def _check_database(db: sqlite3.Connection, path: Path) -> None:
+    try:
+        found = [str(row) for (row,) in db.execute("PRAGMA quick_check(5)")]
+        tables = {
+            str(n) for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise _refused(path, "is not a paper venue state (not an SQLite database)") from None
+        raise _refused(path, f"is damaged (SQLite quick_check: {exc})") from None
+    if found != ["ok"]:
+        raise _refused(path, f"is damaged (SQLite quick_check: {'; '.join(found)})")
+    if tables and not tables >= _CORE_TABLES:
+        listed = ", ".join(sorted(tables)[:6])
+        raise _refused(
+            path, f"is not a paper venue state (an SQLite database with tables {listed})"
+        )
+
+
 class PaperState:
     def __init__(self, path: Path) -> None:
         self.path = path
+        existing = _check_existing(path)
         # One thread uses the connection at a time (the server loop, after construction).
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        if existing:
+            try:
+                _check_database(self.db, path)
+            except EnvironmentFault:
+                self.db.close()
+                raise
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)

@@ -12,8 +12,10 @@ RLIMIT_FSIZE, with SIGXFSZ ignored so a write past it fails with EFBIG.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
+import random
 import resource
 import shutil
 import signal
@@ -158,6 +160,65 @@ def test_venue_serve_state_is_a_folder_one_line(cli: Cli, in_tmp: Path) -> None:
     result = cli(["venue", "serve", "--state", str(in_tmp), "--port", "0"])
     assert result.code == 1
     assert one_line(result.err) == f"bastion: error: --state {in_tmp}: is a folder, expected a file"
+
+
+def _damaged_state(path: Path) -> None:
+    """A real venue state of several pages with random bytes written over its middle."""
+    from bastion.venues.paper.state import PaperState
+
+    state = PaperState(path)
+    with state.transaction():
+        for i in range(400):
+            state.db.execute(
+                "INSERT INTO inputs (at_us, client, kind, payload) VALUES (?, ?, ?, ?)",
+                (i, "BASTION", "order", "x" * 200),
+            )
+    state.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    state.close()
+    data = bytearray(path.read_bytes())
+    assert len(data) > 16384
+    data[8192:16384] = random.Random(7).randbytes(8192)
+    path.write_bytes(bytes(data))
+
+
+def _journal(path: Path) -> None:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript("CREATE TABLE schema_version (v INTEGER); CREATE TABLE journal (x);")
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("zero_bytes", "is a zero-byte file, not a venue state"),
+        ("random", "is not a paper venue state (not an SQLite database)"),
+        ("damaged", "is damaged (SQLite quick_check"),
+        ("journal", "is not a paper venue state (an SQLite database with tables journal"),
+    ],
+)
+@pytest.mark.parametrize("command", ["serve", "digest"])
+def test_venue_state_damaged_or_foreign_refused_one_line_file_untouched(
+    cli: Cli, in_tmp: Path, kind: str, expected: str, command: str
+) -> None:
+    state = in_tmp / "venue.db"
+    if kind == "zero_bytes":
+        state.write_bytes(b"")
+    elif kind == "random":
+        state.write_bytes(random.Random(8).randbytes(8192))
+    elif kind == "damaged":
+        _damaged_state(state)
+    else:
+        _journal(state)
+    before = state.read_bytes()
+    args = ["--port", "0", "--max-seconds", "1"] if command == "serve" else []
+    result = cli(["venue", command, "--state", str(state), *args])
+    assert result.code == 1
+    line = one_line(result.err)
+    assert f"venue state {state}: {expected}" in line
+    assert "nothing was changed" in line
+    assert state.read_bytes() == before
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["venue.db"]
 
 
 def test_report_out_read_only_one_line_nothing_left(

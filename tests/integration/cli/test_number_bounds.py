@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bastion.cli import app
+from bastion.cli.polish import build_command
 from tests.conftest import REPO, CliResult
 
 EXAMPLE = (REPO / "examples" / "sim.yaml").read_text()
@@ -76,3 +78,81 @@ def test_timeout_not_finite_or_out_of_bounds_refused(
 def test_data_roll_early_out_of_bounds_refused(cli: Callable[..., CliResult], value: str) -> None:
     line = _one_line(cli(["data", "roll-calendar", "SP500", f"--roll-early={value}"]))
     assert f"--roll-early {value}: expected a finite number >= 0 and <= 60 business days" in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["session", "-p", "examples/sim.yaml", "--watch", "--interval", "nan"], "--interval nan: expected a finite number >= 0 and <= 86400 s"),  # noqa: E501
+        (["session", "-p", "examples/sim.yaml", "--watch", "--interval", "inf"], "--interval inf: expected a finite number"),  # noqa: E501
+        (["session", "-p", "examples/sim.yaml", "--seconds", "inf"], "--seconds inf: expected a finite number >= 1 and <= 604800 s"),  # noqa: E501
+        (["venue", "serve", "--state", "v.db", "--tick-seconds", "nan"], "--tick-seconds nan: expected a finite number > 0 and <= 3600 s"),  # noqa: E501
+        (["venue", "serve", "--state", "v.db", "--tick-seconds", "inf"], "--tick-seconds inf: expected a finite number"),  # noqa: E501
+        (["venue", "serve", "--state", "v.db", "--max-seconds", "nan"], "--max-seconds nan: expected a finite number > 0 and <= 604800 s"),  # noqa: E501
+        (["venue", "serve", "--state", "v.db", "--heartbeat", "nan"], "--heartbeat nan: expected a finite number >= 1 and <= 300 s"),  # noqa: E501
+        (["venue", "serve", "--state", "v.db", "--heartbeat", "0.5"], "--heartbeat 0.5: expected a finite number >= 1"),  # noqa: E501
+    ],
+)  # fmt: skip
+def test_session_and_venue_numbers_out_of_bounds_refused_before_running(
+    cli: Callable[..., CliResult], in_tmp: Path, argv: list[str], expected: str
+) -> None:
+    argv = [str(REPO / a) if a.startswith("examples/") else a for a in argv]
+    assert expected in _one_line(cli(argv))
+    assert not (in_tmp / "v.db").exists()
+
+
+NEGATIVE_ALLOWED = {
+    ("venue serve", "--seed"): "any integer seeds the prices",
+    ("venue digest", "--seed"): "any integer seeds the prices",
+    ("smoke-order", "--offset-ticks"): "an order may be placed through the touch",
+}
+
+
+def _numeric_options() -> list[tuple[str, str, str]]:
+    """Every (command, option, int|float) of the CLI, from the CLI itself."""
+    found = []
+
+    def walk(group: object, prefix: tuple[str, ...]) -> None:
+        for name, command in group.commands.items():  # type: ignore[attr-defined]
+            path = (*prefix, name)
+            if hasattr(command, "commands"):
+                walk(command, path)
+                continue
+            for param in command.params:
+                kind = param.bare_type()
+                if kind in {"int", "float"} and param.param_type_name == "option":
+                    found.append((" ".join(path), param.opts[0], kind))
+
+    walk(build_command(app), ())
+    return found
+
+
+NUMERIC_OPTIONS = _numeric_options()
+
+
+def test_numeric_options_found_in_the_cli() -> None:
+    found = {(command, option) for command, option, _ in NUMERIC_OPTIONS}
+    assert {("venue serve", "--tick-seconds"), ("session", "--interval")} <= found
+    assert len(found) >= 20
+
+
+CASES = [
+    (command, option, kind, value)
+    for command, option, kind in NUMERIC_OPTIONS
+    for value in ("nan", "inf", "-inf", "-1")
+    if value != "-1" or (command, option) not in NEGATIVE_ALLOWED
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "kind", "value"), CASES, ids=[f"{c} {o}={v}" for c, o, _, v in CASES]
+)
+def test_every_numeric_option_not_finite_or_negative_refused_no_traceback(  # noqa: PLR0917
+    cli: Callable[..., CliResult], in_tmp: Path, command: str, option: str, kind: str, value: str
+) -> None:
+    result = cli([*command.split(), f"{option}={value}"])
+    assert result.code == 2, result
+    assert "Traceback" not in result.err
+    if kind == "float":  # an int option's nan is click's own usage error (a boxed panel)
+        assert option in _one_line(result)
+    assert not any(in_tmp.iterdir()), "a refused command wrote nothing"

@@ -14,6 +14,7 @@ from bastion.cli import main
 from bastion.domain.ids import ContractId
 from bastion.marketdata.checks import is_usable
 from bastion.marketdata.sample import write_sample
+from bastion.testing.pysystemtrade import guarded_copy
 
 SHARED = (
     Path(os.environ["BASTION_SHARED_DATA"]) / "pysystemtrade"
@@ -153,7 +154,9 @@ def test_data_import_pysystemtrade_adjusted_compare_lists_pre_2016_rolls(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = str(tmp_path / "d")
-    code, out, _ = run(capsys, "data", "import-pysystemtrade", str(SHARED), "--data-dir", root)
+    copy = tmp_path / "futures"
+    guarded_copy(SHARED, copy)  # SP500's roll artifact (-5.75) blank: see the next test
+    code, out, _ = run(capsys, "data", "import-pysystemtrade", str(copy), "--data-dir", root)
     assert code == 0
     assert "GOLD: 18311 rows, 177 rolls, 1 roll(s) with undeterminable gap" in out
     csv = tmp_path / "sp500.csv"
@@ -174,12 +177,29 @@ def test_data_import_pysystemtrade_adjusted_compare_lists_pre_2016_rolls(
     assert "roll(s) with a different gap" in out
     listed = [line for line in out.splitlines() if "ours" in line]
     assert listed
-    assert all(line.split()[0] < "2016-01-01" for line in listed)
+    # pysystemtrade took its 2018-03-12 roll gap from the -5.75 artifact; every other
+    # listed roll is before 2016.
+    assert [line.split()[0] for line in listed if line.split()[0] >= "2016-01-01"] == ["2018-03-12"]
     ours, theirs = pl.read_csv(csv), pl.read_csv(reference)
-    recent = (ours["DATETIME"] >= "2016-01-01") & ours["ADJ"].is_not_null()
+    recent = (ours["DATETIME"] >= "2018-03-12 16:41:02") & ours["ADJ"].is_not_null()
     assert (ours["ADJ"].filter(recent) - theirs["ADJ"].filter(recent)).abs().max() <= 1e-6
     window = ("--start", "2024-01-01", "--end", "2024-12-31")
     code, out, _ = run(
         capsys, "data", "roll-calendar", "SP500", "--source", "config", *window, "--data-dir", root
     )
     assert "2024-03-08  202403 -> 202406" in out
+
+
+@pytest.mark.skipif(
+    not (SHARED / "multiple_prices_csv").is_dir(), reason=f"no shared data at {SHARED}"
+)
+def test_data_import_pysystemtrade_published_roll_artifact_refused_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "d"
+    argv = ("data", "import-pysystemtrade", str(SHARED), "--data-dir", str(root))
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert "Traceback" not in err
+    assert "SP500.csv:8088: PRICE -5.75 is not a positive price" in err
+    assert not (root / "series").exists()

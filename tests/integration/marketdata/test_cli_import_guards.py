@@ -253,3 +253,72 @@ def test_data_check_one_series_in_future_fails_only_itself(
     assert "error   future: 1 bar(s) start after 2024-04-30 21:00 UTC" in result.out
     assert "9 series checked, 1 unusable for executable orders" in result.out
     assert result.out.count(" usable\n") == 8
+
+
+PSYS_HEADER = "DATETIME,PRICE_CONTRACT,FORWARD_CONTRACT,CARRY_CONTRACT,PRICE,FORWARD,CARRY\n"
+
+
+def _psys(tmp_path: Path, tag: str, rows: list[str]) -> Path:
+    root = tmp_path / tag
+    (root / "multiple_prices_csv").mkdir(parents=True)
+    text = PSYS_HEADER + "".join(f"{row}\n" for row in rows)
+    (root / "multiple_prices_csv" / "CORN.csv").write_text(text, encoding="utf-8")
+    return root
+
+
+def _corn_history(days: int) -> list[str]:
+    start = dt.date(2020, 1, 2)
+    return [
+        f"{start + dt.timedelta(days=i)} 00:00:00,202003,202005,202005,{380 + i * 0.25},,"
+        for i in range(days)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        (["2020-02-20 00:00:00,202003,202005,202005,-5,,"], "CORN.csv:2: PRICE -5 is not a positive price"),  # noqa: E501
+        (["2020-02-20 00:00:00,202003,202005,202005,390,,inf"], "CORN.csv:2: CARRY 'inf' is not a number"),  # noqa: E501
+        (["9999-09-28 00:00:00,202003,202005,202005,390,,"], "CORN.csv:2: timestamp 9999-09-28 00:00:00 is outside the dates"),  # noqa: E501
+        (["2020-01-05 00:00:00,202003,202005,202005,999,,"], "CORN.csv:2: CORN at 2020-01-05 00:00 UTC differs from the stored multiple prices"),  # noqa: E501
+    ],
+)  # fmt: skip
+def test_data_import_pysystemtrade_bad_rows_one_line_exit_2_history_kept(
+    tmp_path: Path, rows: list[str], expected: str
+) -> None:
+    data = tmp_path / "data"
+    first = run_cli(
+        ["data", "import-pysystemtrade", str(_psys(tmp_path, "a", _corn_history(49))),
+         "--data-dir", str(data)]
+    )  # fmt: skip
+    assert first.code == 0, first.err
+    assert "CORN: 49 rows" in first.out
+    before = _files(data)
+    result = run_cli(
+        ["data", "import-pysystemtrade", str(_psys(tmp_path, "b", rows)), "--data-dir", str(data)]
+    )
+    assert result.code == 2
+    assert expected in _one_line(result.err)
+    assert _files(data) == before
+
+
+def test_data_import_pysystemtrade_revision_listed_replace_accepted(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    history = str(_psys(tmp_path, "a", _corn_history(49)))
+    assert run_cli(["data", "import-pysystemtrade", history, "--data-dir", str(data)]).code == 0
+    latest = _psys(tmp_path, "b", ["2020-02-19 00:00:00,202003,202005,202005,392.25,,"])
+    result = run_cli(["data", "import-pysystemtrade", str(latest), "--data-dir", str(data)])
+    assert result.code == 0, result.err
+    assert "multiple prices: 0 added, 1 revised, 0 unchanged (revised: 2020-02-19 00:00 UTC)" in (
+        result.out
+    )
+    older = _psys(tmp_path, "c", ["2020-01-05 00:00:00,202003,202005,202005,999,,"])
+    argv = ["data", "import-pysystemtrade", str(older), "--data-dir", str(data)]
+    assert run_cli(argv).code == 2
+    forced = run_cli([*argv, "--replace"])
+    assert forced.code == 0, forced.err
+    assert "1 revised" in forced.out
+    stored = pl.read_parquet(data / "series" / "CORN" / "multiple.parquet")
+    assert stored.height == 49
+    assert 999.0 in stored["price"].to_list()
+    assert run_cli([*argv, "--revise-days", "nan"]).code == 2
