@@ -155,3 +155,46 @@ def test_risk_resume_refused_while_a_kill_is_pending(cli: Cli, paper_day: Path) 
     assert resumed.code == 2
     assert "a kill is pending" in resumed.err
     assert "HALTED" in cli(["risk", "status", "--profile", "profiles/paper.yaml"]).out
+
+
+def _iterations(journal: Path) -> int:
+    from bastion.ops.heartbeat import heartbeat_path, read_heartbeat
+
+    beat, _ = read_heartbeat(heartbeat_path(journal))
+    return 0 if beat is None else beat.iteration
+
+
+def test_halt_and_resume_from_another_process_reach_the_running_session(
+    cli: Cli, paper_day: Path
+) -> None:
+    """Issue 12, item 2: with the account halted from this process, the running session
+    (its own process) sends nothing while it keeps looping; `bastion risk resume` from
+    this process reaches it, and it then trades the approved plan to the end."""
+    assert cli(["probe"], env=SECRET).code == 0
+    assert cli(["shadow", "--date", "2024-04-30"], env=SECRET).code == 0
+    assert "gate: executable" in cli(["gate", "dry-run"], env=SECRET).out
+    halted = cli(["risk", "halt", "-p", "profiles/paper.yaml", "--scope", "account",
+                  "--reason", "hold until checked"])  # fmt: skip
+    assert halted.code == 0, halted.err
+    journal = paper_day / "runs" / "paper" / "journal.db"
+    env = {**os.environ, **SECRET}
+    session = subprocess.Popen(
+        [sys.executable, "-c", "from bastion.cli import main; main()", "session",
+         "--profile", "profiles/paper.yaml", "--stay", "--seconds", "40"],
+        cwd=paper_day, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        # Wall time only bounds the waits; the oracle is what the journal holds.
+        assert _wait(lambda: _iterations(journal) > 20, 30), "the session never looped"
+        assert _position(journal) == 0  # halted: it loops, and sends nothing
+        resumed = cli(["risk", "resume", "-p", "profiles/paper.yaml", "--scope", "account",
+                       "--reason", "checked"])  # fmt: skip
+        assert resumed.code == 0, resumed.err
+        assert _wait(lambda: _position(journal) == 2, 30), "the resume never reached it"
+        out, err = session.communicate(timeout=90)
+    finally:
+        if session.poll() is None:
+            session.kill()
+            session.communicate(timeout=30)
+    assert session.returncode == 0, out + err
+    assert "targets met            │ yes" in out
