@@ -11,27 +11,17 @@ for the dry-run gate's report.
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 
 from bastion.clock import Clock
-from bastion.domain.ids import ClientOrderId, ContractId
-from bastion.domain.market import MarketView
+from bastion.domain.ids import ClientOrderId
 from bastion.domain.orders import BrokerOrder
 from bastion.domain.reasons import Reason
 from bastion.domain.venue_events import CancelRejected, Rejected, VenueEvent
 from bastion.venues.login import LoginStep, ReportsLoginSteps
 from bastion.venues.port import (
-    AccountSnapshot,
-    FillCursor,
-    FillsPage,
-    OpenOrderRecord,
-    OrderApiCounters,
     OrderCallResult,
-    OrderStatusRecord,
-    PositionRecord,
-    RateLimits,
-    Snapshot,
+    QueryView,
     VenuePort,
 )
 
@@ -44,13 +34,15 @@ class VenueMode(StrEnum):
     DRY_RUN = "dry_run"
 
 
-class ReadOnlyVenue:
-    """A venue whose order calls are refused before they reach it."""
+class ReadOnlyVenue(QueryView):
+    """A venue whose order calls are refused before they reach it; every query passes
+    through (``QueryView``)."""
 
     __slots__ = ("_clock", "_inner", "_refusals", "refused_calls")
     _label = "read-only"
 
     def __init__(self, inner: VenuePort, clock: Clock) -> None:
+        super().__init__(inner)
         self._inner = inner
         self._clock = clock
         self._refusals: list[VenueEvent] = []
@@ -65,67 +57,11 @@ class ReadOnlyVenue:
     def name(self) -> str:
         return f"{self._inner.name} ({self._label})"
 
-    @property
-    def counters(self) -> OrderApiCounters:
-        return self._inner.counters
-
-    @property
-    def rate_limits(self) -> RateLimits:
-        return self._inner.rate_limits
-
-    @property
-    def is_connected(self) -> bool:
-        return self._inner.is_connected
-
-    @property
-    def connection_epoch(self) -> int:
-        return self._inner.connection_epoch
-
-    @property
-    def last_disconnect_reason(self) -> str:
-        return self._inner.last_disconnect_reason
-
-    @property
-    def last_heard(self) -> dt.datetime | None:
-        return self._inner.last_heard
-
-    @property
-    def clock_skew(self) -> dt.timedelta | None:
-        return self._inner.clock_skew
-
-    @property
-    def market(self) -> MarketView:
-        return self._inner.market
-
-    def connect(self) -> bool:
-        return self._inner.connect()
-
-    def disconnect(self) -> None:
-        self._inner.disconnect()
-
-    def remember(self, order: BrokerOrder) -> None:
-        self._inner.remember(order)
-
     def login_steps(self) -> tuple[LoginStep, ...]:
         """The wrapped venue's login steps, when it reports them (none otherwise)."""
         if isinstance(self._inner, ReportsLoginSteps):
             return self._inner.login_steps()
         return ()
-
-    def account(self) -> Snapshot[AccountSnapshot]:
-        return self._inner.account()
-
-    def positions(self) -> Snapshot[dict[ContractId, PositionRecord]]:
-        return self._inner.positions()
-
-    def open_orders(self) -> Snapshot[tuple[OpenOrderRecord, ...]]:
-        return self._inner.open_orders()
-
-    def fills_since(self, cursor: FillCursor | None) -> Snapshot[FillsPage]:
-        return self._inner.fills_since(cursor)
-
-    def order_status(self, client_order_id: ClientOrderId) -> Snapshot[OrderStatusRecord]:
-        return self._inner.order_status(client_order_id)
 
     def submit(self, order: BrokerOrder) -> OrderCallResult:
         self._note_intent(order)

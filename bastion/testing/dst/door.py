@@ -9,23 +9,15 @@ venue does.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
-from bastion.domain.ids import ClientOrderId, ContractId
-from bastion.domain.market import MarketView
+from bastion.domain.ids import ClientOrderId
 from bastion.domain.orders import BrokerOrder
-from bastion.domain.venue_events import VenueEvent
 from bastion.venues.port import (
-    AccountSnapshot,
     FillCursor,
     FillsPage,
-    OpenOrderRecord,
-    OrderApiCounters,
     OrderCallResult,
-    OrderStatusRecord,
-    PositionRecord,
-    RateLimits,
+    QueryView,
     Snapshot,
 )
 from bastion.venues.sim import SimVenue
@@ -33,7 +25,11 @@ from bastion.venues.sim import SimVenue
 __all__ = ["AuditedVenue"]
 
 
-class AuditedVenue:
+class AuditedVenue(QueryView):
+    """Every query passes through (``QueryView``); order calls are audited first."""
+
+    __slots__ = ("_before_cancel", "_before_submit", "_on_fills_page", "venue")
+
     def __init__(
         self,
         venue: SimVenue,
@@ -41,76 +37,17 @@ class AuditedVenue:
         on_fills_page: Callable[[int], None],
         before_cancel: Callable[[ClientOrderId], None],
     ) -> None:
+        super().__init__(venue)
         self.venue = venue
         self._before_submit = before_submit
         self._on_fills_page = on_fills_page
         self._before_cancel = before_cancel
-
-    @property
-    def name(self) -> str:
-        return self.venue.name
-
-    @property
-    def counters(self) -> OrderApiCounters:
-        return self.venue.counters
-
-    @property
-    def rate_limits(self) -> RateLimits:
-        return self.venue.rate_limits
-
-    @property
-    def is_connected(self) -> bool:
-        return self.venue.is_connected
-
-    @property
-    def connection_epoch(self) -> int:
-        return self.venue.connection_epoch
-
-    @property
-    def last_disconnect_reason(self) -> str:
-        return self.venue.last_disconnect_reason
-
-    @property
-    def last_heard(self) -> dt.datetime | None:
-        return self.venue.last_heard
-
-    @property
-    def clock_skew(self) -> dt.timedelta | None:
-        return self.venue.clock_skew
-
-    @property
-    def market(self) -> MarketView:
-        return self.venue.market
-
-    def connect(self) -> bool:
-        return self.venue.connect()
-
-    def disconnect(self) -> None:
-        self.venue.disconnect()
-
-    def remember(self, order: BrokerOrder) -> None:
-        self.venue.remember(order)
-
-    def account(self) -> Snapshot[AccountSnapshot]:
-        return self.venue.account()
-
-    def positions(self) -> Snapshot[dict[ContractId, PositionRecord]]:
-        return self.venue.positions()
-
-    def open_orders(self) -> Snapshot[tuple[OpenOrderRecord, ...]]:
-        return self.venue.open_orders()
 
     def fills_since(self, cursor: FillCursor | None) -> Snapshot[FillsPage]:
         page = self.venue.fills_since(cursor)
         if page.value is not None:
             self._on_fills_page(int(page.value.next_cursor))
         return page
-
-    def order_status(self, client_order_id: ClientOrderId) -> Snapshot[OrderStatusRecord]:
-        return self.venue.order_status(client_order_id)
-
-    def poll_events(self) -> list[VenueEvent]:
-        return self.venue.poll_events()
 
     def submit(self, order: BrokerOrder) -> OrderCallResult:
         self._before_submit(order)
