@@ -18,6 +18,7 @@ What CTP sends is applied here, on the caller's thread (``link.pump``):
 
 from __future__ import annotations
 
+import abc
 import collections
 import datetime as dt
 import functools
@@ -91,7 +92,7 @@ def _previous_trading_day(trading_day: str) -> dt.date | None:
     return None
 
 
-class CtpReports(CtpLink):
+class CtpReports(CtpLink, abc.ABC):
     """Adapter state and what CTP reports; ``CtpVenue`` adds the order calls."""
 
     def __init__(
@@ -469,13 +470,13 @@ class CtpReports(CtpLink):
                 }
             )
 
+    @abc.abstractmethod
     def _learn(self, fact: dict[str, Any]) -> None:
         """Learn one fact of the order map (``CtpRecovery``)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _send_order(self, order: BrokerOrder) -> OrderCallResult:
         """Send a new order (the replacement of a modify): ``CtpVenue``."""
-        raise NotImplementedError
 
     def _reload_map(self) -> bool:
         """Read facts other sessions wrote since the last read; whether there were any."""

@@ -25,6 +25,7 @@ raise the epoch again, and after 1101 market data is requested again.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import concurrent.futures
 import contextlib
@@ -85,7 +86,7 @@ def account_problem(accounts: Sequence[str], wanted: str, *, paper: bool) -> str
     return None
 
 
-class IbConnection:
+class IbConnection(abc.ABC):
     """The connection half of ``IbVenue``: its state is read from any thread, changed
     only on the IB thread."""
 
@@ -388,7 +389,6 @@ class IbConnection:
         was = self._socket_up
         self._set(socket_up=False)
         self._ib = None
-        self._on_socket_down()
         if was:
             self.disconnects += 1
             self.last_disconnect_reason = (
@@ -400,11 +400,9 @@ class IbConnection:
         if self._dropped is not None:
             self._dropped.set()
 
+    @abc.abstractmethod
     def _listener(self) -> Listener:
-        raise NotImplementedError
-
-    def _on_socket_down(self) -> None:
-        """What the venue does when the socket drops (on the IB thread)."""
+        """The object ib_async's events go to (``IbVenue``)."""
 
     # -- connection-level IB messages (IB thread) -----------------------------------------
     def connection_error(self, req_id: int, code: int, text: str) -> bool:
