@@ -357,15 +357,7 @@ class IbVenue(IbSnapshots):
         ib = self._ib
         qualified = entry.order and self.contracts.qualified(entry.order.contract_id)
         if ib is None or not self.is_connected or not qualified or entry.ib_order is None:
-            entry.terminal = True
-            self._events.push(
-                Rejected(
-                    client_order_id=entry.coid,
-                    reason=Reason.CONNECTION,
-                    message=self._down_message(),
-                    timestamp=now_utc(),
-                )
-            )
+            self._reject_down(entry)
             return
         order_id = ib.client.getReqId()
         entry.ib_order.orderId = order_id
@@ -374,17 +366,21 @@ class IbVenue(IbSnapshots):
         try:
             ib.client.placeOrder(order_id, qualified.ib_contract(), entry.ib_order)
         except ConnectionError:
-            entry.terminal = True
-            self._events.push(
-                Rejected(
-                    client_order_id=entry.coid,
-                    reason=Reason.CONNECTION,
-                    message=self._down_message(),
-                    timestamp=now_utc(),
-                )
-            )
+            self._reject_down(entry)
             return
         entry.placed = True  # a cancel asked for meanwhile is next on this thread
+
+    def _reject_down(self, entry: _Entry) -> None:
+        """The order could not go: the connection is down (a reject, never a silence)."""
+        entry.terminal = True
+        self._events.push(
+            Rejected(
+                client_order_id=entry.coid,
+                reason=Reason.CONNECTION,
+                message=self._down_message(),
+                timestamp=now_utc(),
+            )
+        )
 
     def _send_cancel(self, entry: _Entry) -> None:
         ib = self._ib
