@@ -185,3 +185,69 @@ def test_venue_session_spread_breaker_alerts_market_paused_then_resumed(
     resumed = next(r for r in got if r.line("kind") == "market_resumed")
     assert resumed.line("instrument") == "SP500"
     assert "cleared; new orders resume" in resumed.title
+
+
+def _trade_by_hand(profile: Profile) -> None:
+    """A person buys one lot at the venue from their own FIX session, behind the
+    engine's back (the paper venue keeps one account for every session)."""
+    from bastion.clock import WallClock
+    from bastion.testing.venue_stubs import make_order
+
+    hand = fix_venue_for(profile, dict(DEFAULT_CONTRACTS), "smoke")
+    try:
+        assert hand.connect()
+        order = make_order(contract_id=SP_H, client_order_id="BY-HAND-1", created=WallClock().now())
+        assert hand.submit(order).taken
+    finally:
+        hand.disconnect()
+
+
+def test_venue_session_a_trade_behind_its_back_locks_alerts_and_the_all_clear_says_not_clear(
+    tmp_path: Path, venue: PaperVenueProcess, receiver: WebhookReceiver, in_tmp: Path
+) -> None:
+    """A real break, caused at the venue: the running session receives a fill for an
+    order it did not place, locks SP500 and alerts; ``bastion recover --adopt`` clears
+    the lock and alerts "instrument unlocked"; the day's all-clear still says NOT all
+    clear, naming the fill Bastion did not place."""
+    profile, path = _profile(tmp_path, venue.port, receiver.url())
+    session = _session(profile)
+    engine = session.engine
+    traded: list[bool] = []
+
+    def targets() -> list[Target]:
+        if engine.ready and not traded:
+            _trade_by_hand(profile)
+            traded.append(True)
+        return []
+
+    session.run(
+        targets,
+        seconds=60,
+        until_met=False,
+        until=lambda: "instrument_locked" in _kinds(receiver.received),
+    )
+    assert traded, "the session never became ready"
+    got = receiver.wait_for(lambda rs: "instrument_locked" in _kinds(rs))
+    locked = next(r for r in got if r.line("kind") == "instrument_locked")
+    assert locked.line("instrument") == "SP500"
+
+    recovered = run_cli(
+        ["recover", "--profile", str(path), "--instrument", "SP500", "--adopt",
+         "--reason", "bought by hand at the venue; adopted"]
+    )  # fmt: skip
+    assert recovered.code == 0, recovered.out + recovered.err
+    got = receiver.wait_for(lambda rs: any("anomaly lock cleared" in r.title for r in rs))
+    unlocked = next(r for r in got if "anomaly lock cleared" in r.title)
+    assert unlocked.line("kind") == "instrument_unlocked"
+    assert unlocked.line("instrument") == "SP500"
+
+    day = dt.datetime.now(dt.UTC).date().isoformat()
+    summary = run_cli(["alert", "all-clear", "--profile", str(path), "--day", day])
+    assert summary.code == 0, summary.out + summary.err
+    got = receiver.wait_for(lambda rs: "daily_all_clear" in _kinds(rs))
+    clear = next(r for r in got if r.line("kind") == "daily_all_clear")
+    assert clear.line("severity") == "warning"
+    # Adopted and unlocked, the day still had a fill Bastion did not place: not clear.
+    assert "NOT all clear: 1 fill Bastion did not place" in clear.title
+    assert "fills: 0 (0 lots, commissions 0); 1 not placed by Bastion" in clear.message
+    assert "locked instruments: none" in clear.message
