@@ -457,6 +457,11 @@ class WatchdogConfig(_Strict):
     cancel_timeout_seconds: float = Field(
         default=15.0, gt=0, description="how long the watchdog waits for the venue to confirm"
     )
+    trading_hours: bool = Field(
+        default=True,
+        description="alert when no engine ever started while an instrument's exchange is open"
+        " (its calendar's session) for timeout_seconds",
+    )
 
 
 class AlertsConfig(_Strict):

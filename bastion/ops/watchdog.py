@@ -6,6 +6,11 @@ A small separate process that reads the engine's heartbeat and lock beside the j
 
 - ``never_ran`` / ``stopped``: no engine, or it stopped on purpose (``state: stopped``):
   nothing to say;
+- ``not_started``: no heartbeat at all, while one of the profile's instruments has been
+  in session (its exchange calendar, ``bastion.marketdata.calendars``) for
+  ``timeout_seconds``: the engine should be running and never started. It alerts once
+  per session window (``alerts.watchdog.trading_hours``, on by default); outside
+  trading hours, or before the timeout has passed since the open, it says nothing;
 - ``running``: a fresh heartbeat (younger than ``timeout_seconds``);
 - ``dead``: the heartbeat still says running but the engine's lock is free (the kernel
   drops an ``flock`` when its process dies, SIGKILL included), or, with no lock file,
@@ -86,6 +91,7 @@ MAX_CANCEL_TRIES = 3
 
 class Verdict(StrEnum):
     NEVER_RAN = "never_ran"
+    NOT_STARTED = "not_started"
     STOPPED = "stopped"
     RUNNING = "running"
     SILENT = "silent"
@@ -98,15 +104,21 @@ class Assessment:
     reason: str
     heartbeat: Heartbeat | None = None
     age: dt.timedelta | None = None
+    opened: dt.datetime | None = None
+    """``not_started``: when the session window the engine missed opened."""
 
     @property
     def stopped_beating(self) -> bool:
-        return self.verdict in {Verdict.SILENT, Verdict.DEAD}
+        return self.verdict in {Verdict.SILENT, Verdict.DEAD, Verdict.NOT_STARTED}
 
     @property
     def incident(self) -> str:
         """Which engine run this is about."""
-        return self.heartbeat.incident_key if self.heartbeat is not None else "no-heartbeat"
+        if self.heartbeat is not None:
+            return self.heartbeat.incident_key
+        if self.opened is not None:
+            return f"not-started-{self.opened.isoformat()}"
+        return "no-heartbeat"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -182,6 +194,43 @@ def _since(lock: LockProbe) -> dt.datetime | None:
         return dt.datetime.fromisoformat(str(raw)) if raw else None
     except ValueError:
         return None
+
+
+def expected_running(
+    instruments: tuple[str, ...] | list[str], now: dt.datetime, timeout: dt.timedelta
+) -> tuple[dt.datetime | None, str]:
+    """When the session window that makes an engine due opened (an instrument's exchange
+    has been open at least ``timeout`` at ``now``), or ``None``; and why, in words.
+
+    An instrument the bundled specs do not list, or a ``now`` outside its calendar's
+    coverage, cannot say; that is reported in the reason, never guessed."""
+    from bastion.marketdata.calendars import CalendarCoverageError, calendar_for
+    from bastion.marketdata.specs import SpecRegistry
+
+    registry = SpecRegistry.bundled()
+    unknown: list[str] = []
+    opening: list[str] = []
+    for instrument in instruments:
+        spec = registry.get(instrument)
+        if spec is None:
+            unknown.append(f"{instrument} (no exchange calendar)")
+            continue
+        calendar = calendar_for(spec)
+        try:
+            windows = calendar.windows(calendar.trading_day_of(now))
+        except CalendarCoverageError as exc:
+            unknown.append(f"{instrument} ({exc})")
+            continue
+        for start, end in windows:
+            if start <= now < end:
+                if now - start >= timeout:
+                    return start, (
+                        f"{instrument} has been in session since {start:%Y-%m-%d %H:%M} UTC"
+                        f" ({calendar.name})"
+                    )
+                opening.append(f"{instrument} opened at {start:%H:%M} UTC")
+    parts = [*opening, *(f"schedule unknown for {u}" for u in unknown)]
+    return None, "; ".join(parts) if parts else "outside trading hours"
 
 
 # -- cancelling working orders --------------------------------------------------------------
@@ -386,12 +435,42 @@ class Watchdog:
             dt.timedelta(seconds=self.settings.timeout_seconds),
         )
 
+    def _scheduled(self, seen: Assessment) -> Assessment:
+        """``never_ran`` becomes ``not_started`` while the profile's trading hours say an
+        engine should be running."""
+        if seen.verdict is not Verdict.NEVER_RAN or not self.settings.trading_hours:
+            return seen
+        opened, why = expected_running(
+            self.profile.instruments,
+            self.clock.now(),
+            dt.timedelta(seconds=self.settings.timeout_seconds),
+        )
+        if opened is None:
+            return Assessment(Verdict.NEVER_RAN, f"{seen.reason}; {why}")
+        return Assessment(
+            Verdict.NOT_STARTED,
+            f"no engine ever started and none is running, but {why}: {seen.reason}",
+            opened=opened,
+        )
+
     def check(self) -> WatchdogPass:
         """One pass: assess, alert once per incident, cancel where asked, all-clear."""
-        seen = self.assess()
+        seen = self._scheduled(self.assess())
         done = WatchdogPass(seen)
         state = _State.load(self.state_file)
-        if seen.stopped_beating:
+        if seen.verdict is Verdict.NOT_STARTED:
+            if state.incident != seen.incident:
+                note = watchdog_note(
+                    self.clock.now(),
+                    HEARTBEAT_STOPPED,
+                    f"engine not running in trading hours: {seen.reason}; start the session",
+                    verdict=seen.verdict.value,
+                    session_opened=seen.opened.isoformat() if seen.opened else "",
+                )
+                self._alert(note, None, done)  # no engine: nothing to journal into yet
+                state.incident, state.verdict = seen.incident, seen.verdict
+                state.cancel, state.cancel_tries = "", 0
+        elif seen.stopped_beating:
             self._stopped(seen, state, done)
         elif (
             seen.verdict is Verdict.RUNNING

@@ -4,7 +4,8 @@ It writes, and lists what it wrote:
 
 - ``profiles/paper.yaml``: the **official** profile, paper trading against the paper
   venue process (``bastion venue serve``) on 127.0.0.1:9878, its drop folder for new
-  bars at ``drop/``;
+  bars at ``drop/``, the watchdog's settings and a commented alerts section (targets
+  to fill in);
 - ``profiles/paper-compare.yaml``: a **comparison** profile (the same strategy line with
   another capital): its runs are labelled COMPARISON and never drive an executable route;
 - ``profiles/sim.yaml``: a simulated session in process, no broker;
@@ -61,6 +62,21 @@ risk:
   expiry_guard_days: 0
 records_dir: runs/paper/records
 pool: pools
+alerts:                     # alerts that reach a person (docs/alerts.md)
+  # Where they go: apprise URLs. One that carries a token or password comes from the
+  # environment (url_env); a plain webhook without credentials may be written here.
+  # targets:
+  #   - {{name: phone, url_env: BASTION_ALERT_URL}}   # e.g. tgram://BOT_TOKEN/CHAT_ID
+  #   - {{name: desk, url: 'json://127.0.0.1:8000/alerts'}}
+  # Check them with: bastion alert test
+  min_severity: warning     # info also sends resumes, reconnects and market pauses
+  # daily_all_clear: '22:30'          # the watchdog sends the day's all-clear then
+  # timezone: America/New_York        # the all-clear's time zone and day
+  watchdog:                 # bastion watchdog (a service, or --once from a timer)
+    timeout_seconds: 60     # no engine heartbeat this long: alert (critical)
+    poll_seconds: 5
+    cancel_working_orders: true   # a dead engine's working orders are canceled
+    trading_hours: true     # no engine at all while the exchange is open: alert
 """
 
 _COMPARE = """\
@@ -115,6 +131,10 @@ risk:
   stale_data_seconds: 300   # minute bars: a contract's last tick can be a bar old
 records_dir: runs/sim/records
 pool: pools
+# alerts:                   # a sim session alerts too (docs/alerts.md)
+#   targets:
+#     - {name: desk, url: 'json://127.0.0.1:8000/alerts'}
+#   min_severity: info
 """
 
 

@@ -70,7 +70,9 @@ def _parse(raw: bytes, content_type: str) -> dict[str, Any]:
 
 
 class WebhookReceiver:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
+        """``port``: 0 lets the OS pick one (the usual); a given port serves a target
+        that was down before (a delivery the outbox kept for a retry)."""
         self._lock = threading.Condition()
         self._received: list[Received] = []
         self._failures = 0
@@ -100,7 +102,7 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(

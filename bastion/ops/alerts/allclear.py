@@ -11,7 +11,8 @@ builds it from the journal (the single source of truth), for the profile's local
   close or when it stopped, else the day's last one) less the day's starting equity (the
   loss limits' "day ``day`` starts at equity" ``risk.loss`` note, else the day's first
   ``account.equity`` note); "unknown" when either is missing, never a guess; plus the
-  day's fills, lots and commissions;
+  day's fills, lots and commissions, and the fills Bastion did not place (a trade by
+  hand, another client: the venue's truth, held by ``UNATTRIBUTED``);
 - breaks: the last ``reconcile`` note up to the day's end (every engine journals its
   first reconciliation, clean or not, and every change after it) and the instrument
   locks in force;
@@ -19,9 +20,10 @@ builds it from the journal (the single source of truth), for the profile's local
 - alerts: what the day's journal implies (by kind), and, from the outbox, how many were
   delivered, are still being retried, failed or were held back by the rate limit.
 
-It is an all-clear (INFO) only when the last reconciliation was clean, nothing is
-locked, every scope is ACTIVE and no critical alert fired that day; otherwise it is a
-WARNING whose summary names what is not clear.
+It is an all-clear (INFO) only when the last reconciliation was clean, no fill that day
+was one Bastion did not place (even once adopted and unlocked: it was a break that
+day), nothing is locked, every scope is ACTIVE and no critical alert fired that day;
+otherwise it is a WARNING whose summary names what is not clear.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from collections import Counter
 from decimal import Decimal, InvalidOperation
 
 from bastion.config import Profile
-from bastion.domain.records import FillRecorded, Note
+from bastion.domain.records import FillRecorded, ForeignFillRecorded, Note
 from bastion.ops.alerts.mapping import alerts_for_record
 from bastion.ops.alerts.model import Alert, AlertKind, Severity, make_alert
 from bastion.ops.alerts.outbox import Outbox, outbox_path
@@ -74,7 +76,7 @@ def daily_all_clear(  # noqa: C901, PLR0912, PLR0915 - one report, read top to b
     start, end = day_bounds(day, profile.alerts.timezone)
     start_us = int((start - _EPOCH).total_seconds() * 1_000_000)
     end_us = int((end - _EPOCH).total_seconds() * 1_000_000)
-    fills = lots = 0
+    fills = lots = foreign = 0
     commissions = Decimal(0)
     day_key = day.isoformat()
     day_start: Decimal | None = None
@@ -105,6 +107,8 @@ def daily_all_clear(  # noqa: C901, PLR0912, PLR0915 - one report, read top to b
             fills += 1
             lots += record.fill.quantity
             commissions += record.fill.commission
+        elif isinstance(record, ForeignFillRecorded):
+            foreign += 1
         elif isinstance(record, Note):
             value = _decimal(record.data.get("equity"))
             if record.kind == EQUITY_NOTE and value is not None:
@@ -166,6 +170,8 @@ def daily_all_clear(  # noqa: C901, PLR0912, PLR0915 - one report, read top to b
     problems = []
     if not breaks_clear:
         problems.append(f"breaks {breaks}")
+    if foreign:
+        problems.append(f"{foreign} fill{'s' if foreign > 1 else ''} Bastion did not place")
     if locked:
         problems.append(f"locked {', '.join(locked)}")
     if tight:
@@ -178,7 +184,8 @@ def daily_all_clear(  # noqa: C901, PLR0912, PLR0915 - one report, read top to b
         f"positions: {positions}",
         f"P&L: {pnl}"
         + (f" (equity {close_equity} from {day_start})" if day_start and close_equity else ""),
-        f"fills: {fills} ({lots} lots, commissions {commissions})",
+        f"fills: {fills} ({lots} lots, commissions {commissions})"
+        + (f"; {foreign} not placed by Bastion" if foreign else ""),
         f"breaks: {breaks}",
         f"locked instruments: {', '.join(locked) or 'none'}",
         f"trading state: {', '.join(tight) or 'all ACTIVE'}",

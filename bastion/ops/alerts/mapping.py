@@ -428,7 +428,12 @@ MAPPING: Final[tuple[MappingRow, ...]] = (
     MappingRow("reconnect / recovery", "after a disconnect that alerted", _K.RECONNECTED, _I),
     MappingRow("gate", "passed is false (a gate or after-close routine said NO)", _K.GATE_NO, _W),
     MappingRow("clock.skew", "skew at least alerts.clock_skew_seconds", _K.CLOCK_SKEW, _W),
-    MappingRow(HEARTBEAT_STOPPED, "the watchdog found the engine silent", _K.HEARTBEAT_STOPPED, _C),
+    MappingRow(
+        HEARTBEAT_STOPPED,
+        "the watchdog found the engine silent, dead, or not started in trading hours",
+        _K.HEARTBEAT_STOPPED,
+        _C,
+    ),
     MappingRow(HEARTBEAT_RESUMED, "a new engine beats again", _K.HEARTBEAT_RESUMED, _I),
     MappingRow(
         WATCHDOG_CANCEL_RESULT,

@@ -94,3 +94,42 @@ def test_init_folder_runs_official_and_comparison_shadow(cli: Cli, in_tmp: Path)
     compare = cli(["shadow", "-p", "paper-compare", "--date", "2024-04-30"])
     assert compare.code == 0, compare.err
     assert "COMPARISON run" in compare.out
+
+
+def test_init_paper_profile_has_watchdog_settings_and_commented_alert_targets_that_validate(
+    cli: Cli, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The official profile carries the watchdog's settings, and its commented alert
+    targets, once uncommented, are a valid profile (the operator fills them in)."""
+    from bastion.config import load_profile
+
+    assert cli(["init", "desk"]).code == 0
+    monkeypatch.chdir(in_tmp / "desk")
+    written = Path("profiles/paper.yaml").read_text()
+    profile = load_profile(Path("profiles/paper.yaml"))
+    watchdog = profile.alerts.watchdog
+    assert (watchdog.timeout_seconds, watchdog.cancel_working_orders) == (60, True)
+    assert watchdog.trading_hours
+    assert profile.alerts.targets == ()  # nothing is sent until the operator says where
+    commented = ("# targets:", "#   - ", "# daily_all_clear:", "# timezone:")
+    lines = [
+        line.replace("# ", "", 1) if line.lstrip().startswith(commented) else line
+        for line in written.splitlines()
+    ]
+    Path("profiles/paper.yaml").write_text("\n".join(lines) + "\n")
+    result = cli(["config", "validate", "-p", "paper", "--json"])
+    assert result.code == 0, result.err
+    filled = load_profile(Path("profiles/paper.yaml"))
+    assert [t.name for t in filled.alerts.targets] == ["phone", "desk"]
+    assert filled.alerts.targets[0].url_env == "BASTION_ALERT_URL"
+    assert filled.alerts.daily_all_clear is not None
+    sim = Path("profiles/sim.yaml").read_text()
+    head, sep, block = sim.partition("# alerts:")
+    assert sep, "the sim profile has no commented alerts section"
+    uncommented = "alerts:" + "\n".join(
+        " " + ln[1:] if ln.startswith("#") else ln for ln in block.splitlines()
+    )
+    Path("profiles/sim.yaml").write_text(head + uncommented + "\n")
+    result = cli(["config", "validate", "-p", "sim", "--json"])
+    assert result.code == 0, result.err
+    assert [t.name for t in load_profile(Path("profiles/sim.yaml")).alerts.targets] == ["desk"]
