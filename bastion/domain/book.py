@@ -39,6 +39,7 @@ from bastion.domain.order_state import OrderState
 from bastion.domain.orders import BrokerOrder, ContractOrder, CostRecord, InstrumentOrder
 from bastion.domain.positions import PositionBook, split_largest_remainder
 from bastion.domain.records import (
+    AlgoStateRecorded,
     Allocation,
     BrokerOrderCreated,
     BrokerOrderSubmitted,
@@ -112,8 +113,8 @@ class Book:
             self._complete(record.order_id)
         elif isinstance(record, ForeignFillRecorded):
             self._foreign_fill(record)
-        elif isinstance(record, OrderStopped):
-            self._stop(record)
+        elif isinstance(record, OrderStopped | AlgoStateRecorded):
+            self._stack_fact(record)
         elif isinstance(record, Note):
             pass
         else:  # pragma: no cover - exhaustiveness guard
@@ -199,6 +200,13 @@ class Book:
 
     def _transition(self, r: OrderTransition) -> None:
         order = self._require_broker(r.client_order_id)
+        if r.state is OrderState.LOST:
+            # The first query that finds nothing makes it LOST; a second one, after the
+            # grace, confirms it gone (its intent may then be sent again).
+            if order.state is OrderState.LOST:
+                order.lost_confirmed = True
+            else:
+                order.lost_at, order.lost_confirmed = r.timestamp, False
         order.state = r.state
         if r.venue_order_id is not None and order.venue_order_id != r.venue_order_id:
             order.venue_order_id = r.venue_order_id
@@ -276,7 +284,14 @@ class Book:
         if rest:
             self.positions.apply_strategy_fill(UNATTRIBUTED, instrument, rest * sign)
 
-    def _stop(self, r: OrderStopped) -> None:
+    def _stack_fact(self, r: OrderStopped | AlgoStateRecorded) -> None:
+        """What the stack decided about an order: stopped, or its algo's memory."""
+        if isinstance(r, AlgoStateRecorded):
+            contract = self.contract_order(r.order_id)
+            if contract is None:
+                raise InvariantError(f"algo state for unknown contract order {r.order_id}")
+            contract.algo_memory = r.memory
+            return
         order = self.instrument_order(r.order_id) or self.contract_order(r.order_id)
         if order is None:
             raise InvariantError(f"cannot stop unknown order {r.order_id}")

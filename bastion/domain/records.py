@@ -13,6 +13,7 @@ import datetime as dt
 
 import msgspec
 
+from bastion.domain.algo_memory import AlgoMemory
 from bastion.domain.enums import OffsetFlag, OrderType, Side, TimeInForce
 from bastion.domain.fills import Fill
 from bastion.domain.ids import (
@@ -26,6 +27,7 @@ from bastion.domain.ids import (
 from bastion.domain.order_state import OrderEvent, OrderState
 
 __all__ = [
+    "AlgoStateRecorded",
     "Allocation",
     "BrokerOrderCreated",
     "BrokerOrderSubmitted",
@@ -134,6 +136,16 @@ class OrderStopped(_Record, frozen=True, kw_only=True, tag="order.stopped"):
     reason: str
 
 
+class AlgoStateRecorded(_Record, frozen=True, kw_only=True, tag="algo.state"):
+    """A contract order's algo changed what it remembers (when its patience started,
+    its last clip): journaled before the algo acts on it, so a restart continues the
+    algo's schedule. The contract order's algo (``ContractOrderCreated.algo``) owns it."""
+
+    order_id: OrderId
+    algo: str
+    memory: AlgoMemory
+
+
 class Allocation(_Record, frozen=True, kw_only=True, tag="allocation"):
     """A share of a netted fill given to one strategy's instrument order (R4.1)."""
 
@@ -167,6 +179,7 @@ JournalRecord = (
     | FillRecorded
     | ForeignFillRecorded
     | OrderStopped
+    | AlgoStateRecorded
     | Allocation
     | FamilyCompleted
     | Note

@@ -146,6 +146,23 @@ class OrderManager:
         self._transition(order, OrderEvent.LOST, when, reason=why)
         return order
 
+    def confirm_lost(self, client_order_id: ClientOrderId, when: dt.datetime, why: str) -> None:
+        """A LOST order that the venue, asked again, still has no record of: journaled as
+        a second LOST (the book marks it confirmed gone; only then may its intent be
+        sent again)."""
+        order = self._require(client_order_id)
+        if order.state is not OrderState.LOST or order.lost_confirmed:
+            return
+        self.record(
+            OrderTransition(
+                timestamp=when,
+                client_order_id=client_order_id,
+                event=OrderEvent.LOST,
+                state=OrderState.LOST,
+                reason=why,
+            )
+        )
+
     # -- reading venue reports ----------------------------------------------------------
     def find(
         self, client_order_id: ClientOrderId | None, venue_order_id: VenueOrderId | None = None
