@@ -121,9 +121,7 @@ def test_dst_lost_order_that_fills_later_is_adopted_and_never_resent() -> None:
         assert len(buys) == 1  # never re-sent
         coid = buys[0].client_order_id
         states = [
-            r.state
-            for r in records
-            if isinstance(r, OrderTransition) and r.client_order_id == coid
+            r.state for r in records if isinstance(r, OrderTransition) and r.client_order_id == coid
         ]
         assert OrderState.LOST in states
         assert states[-1] is OrderState.FILLED  # adopted: its fill filled the intent
