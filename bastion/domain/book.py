@@ -52,6 +52,7 @@ from bastion.domain.records import (
     Note,
     OrderStopped,
     OrderTransition,
+    TradeCorrected,
 )
 from bastion.errors import InvariantError
 
@@ -68,6 +69,9 @@ class Book:
     """Completed families and terminal broker orders, by id."""
     positions: PositionBook = field(default_factory=PositionBook)
     exec_ids: set[ExecId] = field(default_factory=set)
+    executions: dict[ExecId, tuple[ContractId, int, int]] = field(default_factory=dict)
+    """Each execution's contract, side (+1/-1) and the lots it moved the contract table
+    by (after any correction): what a bust or a correction reverses."""
     by_venue_id: dict[VenueOrderId, ClientOrderId] = field(default_factory=dict)
 
     # -- lookups ---------------------------------------------------------------------
@@ -111,8 +115,8 @@ class Book:
             self._allocate(record)
         elif isinstance(record, FamilyCompleted):
             self._complete(record.order_id)
-        elif isinstance(record, ForeignFillRecorded):
-            self._foreign_fill(record)
+        elif isinstance(record, ForeignFillRecorded | TradeCorrected):
+            self._venue_fact(record)
         elif isinstance(record, OrderStopped | AlgoStateRecorded):
             self._stack_fact(record)
         elif isinstance(record, Note):
@@ -237,6 +241,7 @@ class Book:
             self._unattributed(fill.contract_id, fill.exec_id, fill.signed_quantity)
             return
         self.exec_ids.add(fill.exec_id)
+        self.executions[fill.exec_id] = (fill.contract_id, fill.side.sign, fill.quantity)
         fits = max(0, min(fill.quantity, order.quantity - order.filled))
         order.filled += fits
         order.filled_value_ticks += fits * fill.price_ticks
@@ -259,14 +264,32 @@ class Book:
 
     def _unattributed(self, contract_id: ContractId, exec_id: ExecId, signed: int) -> None:
         self.exec_ids.add(exec_id)
+        self.executions[exec_id] = (contract_id, 1 if signed > 0 else -1, abs(signed))
         self.positions.apply_contract_fill(contract_id, signed)
         instrument, _ = parse_contract_id(contract_id)
         self.positions.apply_strategy_fill(UNATTRIBUTED, instrument, signed)
 
-    def _foreign_fill(self, r: ForeignFillRecorded) -> None:
-        if r.fill.exec_id in self.exec_ids:
-            raise InvariantError(f"execution {r.fill.exec_id} applied twice")
-        self._unattributed(r.fill.contract_id, r.fill.exec_id, r.fill.signed_quantity)
+    def _venue_fact(self, r: ForeignFillRecorded | TradeCorrected) -> None:
+        """A fill for no order of Bastion's, or a bust or correction of an execution:
+        the contract table and ``UNATTRIBUTED`` move together."""
+        if isinstance(r, ForeignFillRecorded):
+            if r.fill.exec_id in self.exec_ids:
+                raise InvariantError(f"execution {r.fill.exec_id} applied twice")
+            self._unattributed(r.fill.contract_id, r.fill.exec_id, r.fill.signed_quantity)
+            return
+        if r.exec_id in self.exec_ids:
+            raise InvariantError(f"correction {r.exec_id} applied twice")
+        self.exec_ids.add(r.exec_id)
+        known = self.executions.get(r.exec_ref_id)
+        if known is None:
+            return  # nothing of it was ever applied: nothing to reverse
+        contract_id, sign, lots = known
+        self.executions[r.exec_ref_id] = (contract_id, sign, r.quantity)
+        moved = (r.quantity - lots) * sign
+        if moved:
+            instrument, _ = parse_contract_id(contract_id)
+            self.positions.apply_contract_fill(contract_id, moved)
+            self.positions.apply_strategy_fill(UNATTRIBUTED, instrument, moved)
 
     def _to_holders(self, instrument: InstrumentId, signed: int) -> None:
         """A flatten's fill reduces the strategies holding the instrument, in proportion
