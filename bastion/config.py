@@ -177,6 +177,13 @@ class VenueConfig(_Strict):
         description="a venue that sends nothing for this long is treated as disconnected"
         " (unset: the adapter's own heartbeat decides)",
     )
+    lost_grace_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=86_400,
+        description="an order marked LOST counts as still working this long; then the venue"
+        " is asked again, and only a second 'no record' lets its intent be sent again",
+    )
     contracts: tuple[str, ...] = Field(
         default=(),
         description="contracts traded at this venue (INSTRUMENT/YYYYMM); FIX and IB need them",

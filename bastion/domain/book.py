@@ -39,6 +39,7 @@ from bastion.domain.order_state import OrderState
 from bastion.domain.orders import BrokerOrder, ContractOrder, CostRecord, InstrumentOrder
 from bastion.domain.positions import PositionBook, split_largest_remainder
 from bastion.domain.records import (
+    AlgoStateRecorded,
     Allocation,
     BrokerOrderCreated,
     BrokerOrderSubmitted,
@@ -51,6 +52,7 @@ from bastion.domain.records import (
     Note,
     OrderStopped,
     OrderTransition,
+    TradeCorrected,
 )
 from bastion.errors import InvariantError
 
@@ -67,6 +69,9 @@ class Book:
     """Completed families and terminal broker orders, by id."""
     positions: PositionBook = field(default_factory=PositionBook)
     exec_ids: set[ExecId] = field(default_factory=set)
+    executions: dict[ExecId, tuple[ContractId, int, int]] = field(default_factory=dict)
+    """Each execution's contract, side (+1/-1) and the lots it moved the contract table
+    by (after any correction): what a bust or a correction reverses."""
     by_venue_id: dict[VenueOrderId, ClientOrderId] = field(default_factory=dict)
 
     # -- lookups ---------------------------------------------------------------------
@@ -110,10 +115,10 @@ class Book:
             self._allocate(record)
         elif isinstance(record, FamilyCompleted):
             self._complete(record.order_id)
-        elif isinstance(record, ForeignFillRecorded):
-            self._foreign_fill(record)
-        elif isinstance(record, OrderStopped):
-            self._stop(record)
+        elif isinstance(record, ForeignFillRecorded | TradeCorrected):
+            self._venue_fact(record)
+        elif isinstance(record, OrderStopped | AlgoStateRecorded):
+            self._stack_fact(record)
         elif isinstance(record, Note):
             pass
         else:  # pragma: no cover - exhaustiveness guard
@@ -199,6 +204,13 @@ class Book:
 
     def _transition(self, r: OrderTransition) -> None:
         order = self._require_broker(r.client_order_id)
+        if r.state is OrderState.LOST:
+            # The first query that finds nothing makes it LOST; a second one, after the
+            # grace, confirms it gone (its intent may then be sent again).
+            if order.state is OrderState.LOST:
+                order.lost_confirmed = True
+            else:
+                order.lost_at, order.lost_confirmed = r.timestamp, False
         order.state = r.state
         if r.venue_order_id is not None and order.venue_order_id != r.venue_order_id:
             order.venue_order_id = r.venue_order_id
@@ -229,6 +241,7 @@ class Book:
             self._unattributed(fill.contract_id, fill.exec_id, fill.signed_quantity)
             return
         self.exec_ids.add(fill.exec_id)
+        self.executions[fill.exec_id] = (fill.contract_id, fill.side.sign, fill.quantity)
         fits = max(0, min(fill.quantity, order.quantity - order.filled))
         order.filled += fits
         order.filled_value_ticks += fits * fill.price_ticks
@@ -251,14 +264,32 @@ class Book:
 
     def _unattributed(self, contract_id: ContractId, exec_id: ExecId, signed: int) -> None:
         self.exec_ids.add(exec_id)
+        self.executions[exec_id] = (contract_id, 1 if signed > 0 else -1, abs(signed))
         self.positions.apply_contract_fill(contract_id, signed)
         instrument, _ = parse_contract_id(contract_id)
         self.positions.apply_strategy_fill(UNATTRIBUTED, instrument, signed)
 
-    def _foreign_fill(self, r: ForeignFillRecorded) -> None:
-        if r.fill.exec_id in self.exec_ids:
-            raise InvariantError(f"execution {r.fill.exec_id} applied twice")
-        self._unattributed(r.fill.contract_id, r.fill.exec_id, r.fill.signed_quantity)
+    def _venue_fact(self, r: ForeignFillRecorded | TradeCorrected) -> None:
+        """A fill for no order of Bastion's, or a bust or correction of an execution:
+        the contract table and ``UNATTRIBUTED`` move together."""
+        if isinstance(r, ForeignFillRecorded):
+            if r.fill.exec_id in self.exec_ids:
+                raise InvariantError(f"execution {r.fill.exec_id} applied twice")
+            self._unattributed(r.fill.contract_id, r.fill.exec_id, r.fill.signed_quantity)
+            return
+        if r.exec_id in self.exec_ids:
+            raise InvariantError(f"correction {r.exec_id} applied twice")
+        self.exec_ids.add(r.exec_id)
+        known = self.executions.get(r.exec_ref_id)
+        if known is None:
+            return  # nothing of it was ever applied: nothing to reverse
+        contract_id, sign, lots = known
+        self.executions[r.exec_ref_id] = (contract_id, sign, r.quantity)
+        moved = (r.quantity - lots) * sign
+        if moved:
+            instrument, _ = parse_contract_id(contract_id)
+            self.positions.apply_contract_fill(contract_id, moved)
+            self.positions.apply_strategy_fill(UNATTRIBUTED, instrument, moved)
 
     def _to_holders(self, instrument: InstrumentId, signed: int) -> None:
         """A flatten's fill reduces the strategies holding the instrument, in proportion
@@ -276,7 +307,14 @@ class Book:
         if rest:
             self.positions.apply_strategy_fill(UNATTRIBUTED, instrument, rest * sign)
 
-    def _stop(self, r: OrderStopped) -> None:
+    def _stack_fact(self, r: OrderStopped | AlgoStateRecorded) -> None:
+        """What the stack decided about an order: stopped, or its algo's memory."""
+        if isinstance(r, AlgoStateRecorded):
+            contract = self.contract_order(r.order_id)
+            if contract is None:
+                raise InvariantError(f"algo state for unknown contract order {r.order_id}")
+            contract.algo_memory = r.memory
+            return
         order = self.instrument_order(r.order_id) or self.contract_order(r.order_id)
         if order is None:
             raise InvariantError(f"cannot stop unknown order {r.order_id}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from bastion.domain.algo_memory import AlgoMemory
 from bastion.domain.enums import OffsetFlag, OrderType, Side, TimeInForce
 from bastion.domain.ids import (
     ClientOrderId,
@@ -112,6 +113,8 @@ class ContractOrder:
     completed: bool = False
     stopped: str | None = None
     """Why its algo may send no more children (journaled: survives restarts)."""
+    algo_memory: AlgoMemory = field(default_factory=AlgoMemory)
+    """What its algo remembers (journaled: a restart continues the algo's schedule)."""
 
     @property
     def remaining(self) -> int:
@@ -146,6 +149,11 @@ class BrokerOrder:
     exec_ids: set[ExecId] = field(default_factory=set)
     reject_reason: str | None = None
     costs: CostRecord = field(default_factory=CostRecord)
+    lost_at: dt.datetime | None = None
+    """When a query first found no record of it (it went LOST)."""
+    lost_confirmed: bool = False
+    """LOST, and the venue asked again after the grace still had no record of it: only
+    then may its intent be sent again (until then it counts as still working)."""
 
     def __post_init__(self) -> None:
         if self.quantity <= 0:

@@ -13,11 +13,13 @@ import datetime as dt
 
 import msgspec
 
+from bastion.domain.algo_memory import AlgoMemory
 from bastion.domain.enums import OffsetFlag, OrderType, Side, TimeInForce
 from bastion.domain.fills import Fill
 from bastion.domain.ids import (
     ClientOrderId,
     ContractId,
+    ExecId,
     InstrumentId,
     OrderId,
     StrategyId,
@@ -26,6 +28,7 @@ from bastion.domain.ids import (
 from bastion.domain.order_state import OrderEvent, OrderState
 
 __all__ = [
+    "AlgoStateRecorded",
     "Allocation",
     "BrokerOrderCreated",
     "BrokerOrderSubmitted",
@@ -38,6 +41,7 @@ __all__ = [
     "Note",
     "OrderStopped",
     "OrderTransition",
+    "TradeCorrected",
     "record_type",
 ]
 
@@ -126,12 +130,38 @@ class ForeignFillRecorded(_Record, frozen=True, kw_only=True, tag="fill.foreign"
     why: str = ""
 
 
+class TradeCorrected(_Record, frozen=True, kw_only=True, tag="fill.corrected"):
+    """A venue busted or corrected an execution, journaled as it came. The fold moves
+    the contract position by the difference from what that execution had moved (the
+    broker is the truth for what is held) and ``UNATTRIBUTED`` by the same, so the
+    strategy table still sums to the contract table; the orders' fills stand as they
+    were. A correction of an execution the journal does not hold moves nothing."""
+
+    exec_id: ExecId
+    exec_ref_id: ExecId
+    bust: bool
+    quantity: int
+    price_ticks: int | None = None
+    client_order_id: ClientOrderId | None = None
+    venue_order_id: VenueOrderId | None = None
+
+
 class OrderStopped(_Record, frozen=True, kw_only=True, tag="order.stopped"):
     """The stack places nothing more for an instrument or contract order (its target
     moved, a reject, end of day). Journaled so a restart never revives it."""
 
     order_id: OrderId
     reason: str
+
+
+class AlgoStateRecorded(_Record, frozen=True, kw_only=True, tag="algo.state"):
+    """A contract order's algo changed what it remembers (when its patience started,
+    its last clip): journaled before the algo acts on it, so a restart continues the
+    algo's schedule. The contract order's algo (``ContractOrderCreated.algo``) owns it."""
+
+    order_id: OrderId
+    algo: str
+    memory: AlgoMemory
 
 
 class Allocation(_Record, frozen=True, kw_only=True, tag="allocation"):
@@ -166,7 +196,9 @@ JournalRecord = (
     | OrderTransition
     | FillRecorded
     | ForeignFillRecorded
+    | TradeCorrected
     | OrderStopped
+    | AlgoStateRecorded
     | Allocation
     | FamilyCompleted
     | Note

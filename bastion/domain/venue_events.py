@@ -24,6 +24,7 @@ __all__ = [
     "Expired",
     "FillReport",
     "Rejected",
+    "TradeCorrection",
     "VenueAnomaly",
     "VenueEvent",
 ]
@@ -81,6 +82,23 @@ class CancelRejected(msgspec.Struct, frozen=True, kw_only=True, tag="cancel_reje
     timestamp: dt.datetime
 
 
+class TradeCorrection(msgspec.Struct, frozen=True, kw_only=True, tag="trade_correction"):
+    """The venue busted (``bust``: it never happened) or corrected an execution it had
+    reported: ``exec_ref_id`` names that execution, ``quantity`` is what it now says was
+    traded (0 for a bust) and ``price_ticks`` at what price (``None``: unchanged or not
+    said). ``exec_id`` is the correction's own execution id (a repeat is the same
+    correction). FIX ExecType H (trade cancel) and G (trade correct)."""
+
+    exec_id: ExecId
+    exec_ref_id: ExecId
+    bust: bool
+    quantity: int
+    timestamp: dt.datetime
+    price_ticks: int | None = None
+    client_order_id: ClientOrderId | None = None
+    venue_order_id: VenueOrderId | None = None
+
+
 class VenueAnomaly(msgspec.Struct, frozen=True, kw_only=True, tag="venue_anomaly"):
     """A venue message Bastion cannot place: an execution type it does not know, a
     report it cannot read, a business reject of one of its messages. A surprise, never
@@ -96,5 +114,12 @@ class VenueAnomaly(msgspec.Struct, frozen=True, kw_only=True, tag="venue_anomaly
 
 
 VenueEvent = (
-    Acknowledged | Rejected | FillReport | Canceled | Expired | CancelRejected | VenueAnomaly
+    Acknowledged
+    | Rejected
+    | FillReport
+    | Canceled
+    | Expired
+    | CancelRejected
+    | TradeCorrection
+    | VenueAnomaly
 )

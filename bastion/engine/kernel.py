@@ -67,6 +67,9 @@ class EngineConfig:
     reconnect_every: dt.timedelta = dt.timedelta(seconds=1)
     external_check_every: int = 1
     default_algo: str = "market"
+    lost_grace: dt.timedelta = dt.timedelta(seconds=30)
+    """An order marked LOST counts as working this long, then the venue is asked again
+    (``StackHandler.lost_grace``; the profile's ``venue.lost_grace_seconds``)."""
     algos: Mapping[InstrumentId, AlgoChoice] = field(default_factory=dict)
     """Each instrument's execution algo and its parameters (the profile's ``execution``)."""
     position_limits: Mapping[InstrumentId, int] = field(default_factory=dict)
@@ -119,6 +122,7 @@ def config_from_profile(
         else dt.timedelta(seconds=profile.venue.silence_seconds),
         fx=profile_fx(profile),
         algos=algo_choices(profile, specs),
+        lost_grace=dt.timedelta(seconds=profile.venue.lost_grace_seconds),
     )
     for name, value in overrides.items():
         setattr(config, name, value)
@@ -227,6 +231,7 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
         position_limits=dict(config.position_limits),
         default_algo=config.default_algo,
         algos=dict(config.algos),
+        lost_grace=config.lost_grace,
         retries=RetryTracker(state=store),
     )
     engine = Engine(

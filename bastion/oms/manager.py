@@ -48,6 +48,7 @@ from bastion.domain.records import (
     JournalRecord,
     Note,
     OrderTransition,
+    TradeCorrected,
 )
 from bastion.domain.venue_events import (
     Acknowledged,
@@ -56,6 +57,7 @@ from bastion.domain.venue_events import (
     Expired,
     FillReport,
     Rejected,
+    TradeCorrection,
     VenueAnomaly,
     VenueEvent,
 )
@@ -82,7 +84,8 @@ class Surprise:
     instrument_id: InstrumentId
     contract_id: ContractId
     kind: str
-    """``overfill``, ``mismatch``, ``outside_table`` or ``foreign_fill``."""
+    """``overfill``, ``mismatch``, ``outside_table``, ``foreign_fill``, ``trade_bust`` or
+    ``trade_correction``."""
     message: str
 
 
@@ -146,6 +149,23 @@ class OrderManager:
         self._transition(order, OrderEvent.LOST, when, reason=why)
         return order
 
+    def confirm_lost(self, client_order_id: ClientOrderId, when: dt.datetime, why: str) -> None:
+        """A LOST order that the venue, asked again, still has no record of: journaled as
+        a second LOST (the book marks it confirmed gone; only then may its intent be
+        sent again)."""
+        order = self._require(client_order_id)
+        if order.state is not OrderState.LOST or order.lost_confirmed:
+            return
+        self.record(
+            OrderTransition(
+                timestamp=when,
+                client_order_id=client_order_id,
+                event=OrderEvent.LOST,
+                state=OrderState.LOST,
+                reason=why,
+            )
+        )
+
     # -- reading venue reports ----------------------------------------------------------
     def find(
         self, client_order_id: ClientOrderId | None, venue_order_id: VenueOrderId | None = None
@@ -157,8 +177,8 @@ class OrderManager:
         return order
 
     def apply(self, event: VenueEvent) -> Applied:  # noqa: PLR0911 - one return per report kind
-        if isinstance(event, VenueAnomaly):
-            return self._venue_anomaly(event)
+        if isinstance(event, VenueAnomaly | TradeCorrection):
+            return self._no_order_event(event)
         venue_id = getattr(event, "venue_order_id", None)
         if isinstance(event, FillReport):
             venue_id = event.fill.venue_order_id
@@ -423,6 +443,61 @@ class OrderManager:
         self.record(Note(timestamp=event.timestamp, kind="anomaly", text=text, data=data))
         if order is None and self.on_unplaced is not None:
             self.on_unplaced(text)  # no order to place it on: reconcile against the venue now
+        return Applied(ApplyOutcome.ANOMALY, order, text)
+
+    def _no_order_event(self, event: VenueAnomaly | TradeCorrection) -> Applied:
+        """A venue fact about no order's state: an anomaly, a bust or a correction."""
+        if isinstance(event, VenueAnomaly):
+            return self._venue_anomaly(event)
+        return self._trade_correction(event)
+
+    def _trade_correction(self, event: TradeCorrection) -> Applied:
+        """A bust or correction: journaled as it came, applied to the contract table and
+        ``UNATTRIBUTED`` by the fold, marked an anomaly; the instrument locks (first, as
+        for a surprising fill) and the engine alerts. A correction of an execution the
+        journal does not hold moves nothing and makes the engine reconcile now."""
+        if event.exec_id in self.book.exec_ids:
+            return Applied(
+                ApplyOutcome.DUPLICATE_FILL, None, f"duplicate correction {event.exec_id}"
+            )
+        known = self.book.executions.get(event.exec_ref_id)
+        order = self.find(event.client_order_id, event.venue_order_id)
+        what = "busted" if event.bust else f"corrected to {event.quantity} lot(s)"
+        if event.price_ticks is not None and not event.bust:
+            what += f" at {event.price_ticks} ticks"
+        kind = "trade_bust" if event.bust else "trade_correction"
+        data = {"kind": kind, "exec_id": event.exec_id, "exec_ref_id": event.exec_ref_id}
+        if order is not None:
+            data["client_order_id"] = order.client_order_id
+        if known is None:
+            text = (
+                f"the venue {what} execution {event.exec_ref_id}, which Bastion never"
+                " applied: nothing moved; reconciling against the venue"
+            )
+        else:
+            contract_id, sign, lots = known
+            moved = (event.quantity - lots) * sign
+            data["contract_id"] = contract_id
+            text = (
+                f"the venue {what} execution {event.exec_ref_id} ({lots} lot(s) of"
+                f" {contract_id}): the position moves by {moved:+d}, held as unattributed"
+            )
+            self._tell(contract_id, kind, text)  # the lock first, as for a surprising fill
+        self.record(
+            TradeCorrected(
+                timestamp=event.timestamp,
+                exec_id=event.exec_id,
+                exec_ref_id=event.exec_ref_id,
+                bust=event.bust,
+                quantity=event.quantity,
+                price_ticks=event.price_ticks,
+                client_order_id=event.client_order_id,
+                venue_order_id=event.venue_order_id,
+            ),
+            Note(timestamp=event.timestamp, kind="anomaly", text=text, data=data),
+        )
+        if known is None and self.on_unplaced is not None:
+            self.on_unplaced(text)
         return Applied(ApplyOutcome.ANOMALY, order, text)
 
     def _anomaly(self, order: BrokerOrder, when: dt.datetime, text: str) -> Applied:

@@ -10,7 +10,8 @@ before anything may be sent:
    execution id, so a fill journaled before the crash changes nothing); an order the
    venue is working is acknowledged; an order the venue finished gets its final event;
    an order the venue has no record of is marked LOST (it was written ahead but never
-   reached the venue, or the venue lost it);
+   reached the venue, or the venue lost it); the stack counts it as working until the
+   venue, asked again after a grace, still has no record (``StackHandler.check_lost``);
 4. it flags what another client placed: open orders and fills for client order ids
    the journal never wrote (``foreign_orders``, ``foreign_fills``), journaled as notes;
 5. it resubmits nothing itself. The stack resends only what targets still want, and
@@ -21,7 +22,8 @@ changed, and the caller must not trade until a later attempt completes.
 
 Client order ids are deterministic per intent (``{contract_order}.{n}``, derived from
 the journal), so an order the venue already has is found by its id and is never sent a
-second time: a LOST order's intent is re-sent under the next id only by the stack.
+second time: a LOST order's intent is re-sent under the next id only by the stack, and
+only once the LOST is confirmed.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from bastion.venues.port import (
     VenueQueries,
 )
 
-__all__ = ["RecoveryResult", "recover"]
+__all__ = ["RecoveryResult", "recover", "status_event"]
 
 
 @dataclass(slots=True)
@@ -147,7 +149,7 @@ def _settle(
         result.complete = False
         result.problems.append(f"status of {coid} unknown: {snap.reason}")
         return
-    event = _event_for(coid, snap.value, snap.value.timestamp or now)
+    event = status_event(coid, snap.value, snap.value.timestamp or now)
     if snap.value.status is VenueOrderStatus.NOT_FOUND:
         oms.mark_lost(coid, now, "restart recovery: the venue has no record of it")
         result.lost.append(coid)
@@ -160,9 +162,11 @@ def _settle(
         )
 
 
-def _event_for(
+def status_event(
     coid: ClientOrderId, record: OrderStatusRecord, when: dt.datetime
 ) -> VenueEvent | None:
+    """The event a status query's answer stands for (``None``: FILLED or NOT_FOUND; the
+    fills settle a filled order)."""
     status = record.status
     if status is VenueOrderStatus.WORKING and record.venue_order_id is not None:
         return Acknowledged(

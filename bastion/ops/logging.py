@@ -25,6 +25,7 @@ from typing import Any, Protocol, TextIO
 import structlog
 
 from bastion.domain.records import (
+    AlgoStateRecorded,
     Allocation,
     BrokerOrderCreated,
     BrokerOrderSubmitted,
@@ -123,7 +124,7 @@ class CorrelationIndex:
 
 def _family_order(record: JournalRecord) -> str | None:
     """The order a completion, stop or allocation belongs to, if it names one."""
-    if isinstance(record, FamilyCompleted | OrderStopped):
+    if isinstance(record, FamilyCompleted | OrderStopped | AlgoStateRecorded):
         return str(record.order_id)
     if isinstance(record, Allocation) and record.instrument_order_id is not None:
         return str(record.instrument_order_id)

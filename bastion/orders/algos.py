@@ -13,7 +13,10 @@ at a time (the stack holds the lock); algos never talk to venues themselves.
 
 A profile chooses the algo per instrument (``execution``; ``AlgoChoice``); the stack
 names it on each contract order (``ContractOrder.algo``), so a restart builds the same
-algo again.
+algo again. What an algo remembers about an order (``AlgoMemory``: patience start,
+anchor, aggressive; last clip and clip count) is read with ``memory`` and given back
+with ``restore``: the stack journals it before acting on a change, and restores it on a
+restart, so the algo continues its schedule instead of starting afresh.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import msgspec
+
+from bastion.domain.algo_memory import AlgoMemory
 from bastion.domain.enums import OrderType, Side
 from bastion.domain.market import MarketQuote
 from bastion.domain.orders import BrokerOrder, ContractOrder
@@ -69,6 +75,17 @@ class Algo(Protocol):
         session_end: dt.datetime | None,
     ) -> AlgoAction: ...
 
+    def memory(self, order_id: str) -> AlgoMemory:
+        """What the algo remembers about ``order_id`` (empty when nothing)."""
+        ...
+
+    def restore(self, order_id: str, memory: AlgoMemory) -> None:
+        """Continue ``order_id`` from a memory journaled before a restart."""
+        ...
+
+
+_EMPTY = AlgoMemory()
+
 
 def _unsent(order: ContractOrder, working: BrokerOrder | None) -> int:
     return order.remaining - (working.remaining if working is not None else 0)
@@ -89,6 +106,12 @@ class MarketAlgo:
             return WAIT
         return AlgoAction(submit=ChildSpec(order.remaining, OrderType.MARKET))
 
+    def memory(self, order_id: str) -> AlgoMemory:
+        return _EMPTY
+
+    def restore(self, order_id: str, memory: AlgoMemory) -> None:
+        return None
+
 
 @dataclass(slots=True)
 class BestExecutionAlgo:
@@ -96,9 +119,13 @@ class BestExecutionAlgo:
     adverse_ticks: int = 2
     close_window: dt.timedelta = dt.timedelta(minutes=10)
     name: str = "best"
-    _started: dict[str, dt.datetime] = field(default_factory=dict)
-    _anchor: dict[str, int] = field(default_factory=dict)
-    _aggressive: set[str] = field(default_factory=set)
+    _memory: dict[str, AlgoMemory] = field(default_factory=dict)
+
+    def memory(self, order_id: str) -> AlgoMemory:
+        return self._memory.get(order_id, _EMPTY)
+
+    def restore(self, order_id: str, memory: AlgoMemory) -> None:
+        self._memory[order_id] = memory
 
     def decide(
         self,
@@ -118,19 +145,24 @@ class BestExecutionAlgo:
         )
         if own is None:
             return AlgoAction(note="no quote: waiting") if working is None else WAIT
-        self._started.setdefault(oid, now)
-        self._anchor.setdefault(oid, own)
-        adverse = (own - self._anchor[oid]) * order.side.sign >= self.adverse_ticks
-        late = now - self._started[oid] >= self.patience
+        mem = self.memory(oid)
+        started = mem.started if mem.started is not None else now
+        anchor = mem.anchor_ticks if mem.anchor_ticks is not None else own
+        adverse = (own - anchor) * order.side.sign >= self.adverse_ticks
+        late = now - started >= self.patience
         closing = session_end is not None and session_end - now <= self.close_window
-        if oid not in self._aggressive and (adverse or late or closing):
-            self._aggressive.add(oid)
+        turning = not mem.aggressive and (adverse or late or closing)
+        mem = msgspec.structs.replace(
+            mem, started=started, anchor_ticks=anchor, aggressive=mem.aggressive or turning
+        )
+        self._memory[oid] = mem
+        if turning:
             why = "adverse move" if adverse else ("patience ran out" if late else "session end")
             if working is not None:
                 return AlgoAction(cancel=True, note=f"turning aggressive: {why}")
         if working is not None:
             return WAIT
-        if oid in self._aggressive:
+        if mem.aggressive:
             return AlgoAction(
                 submit=ChildSpec(order.remaining, OrderType.MARKET), note="aggressive"
             )
@@ -143,7 +175,13 @@ class TwapAlgo:
     clip_lots: int = 5
     liquidity_fraction: float = 0.2
     name: str = "twap"
-    _last: dict[str, dt.datetime] = field(default_factory=dict)
+    _memory: dict[str, AlgoMemory] = field(default_factory=dict)
+
+    def memory(self, order_id: str) -> AlgoMemory:
+        return self._memory.get(order_id, _EMPTY)
+
+    def restore(self, order_id: str, memory: AlgoMemory) -> None:
+        self._memory[order_id] = memory
 
     def decide(
         self,
@@ -155,7 +193,8 @@ class TwapAlgo:
     ) -> AlgoAction:
         if working is not None or _unsent(order, working) <= 0:
             return WAIT
-        last = self._last.get(order.order_id)
+        mem = self.memory(order.order_id)
+        last = mem.last_clip
         if last is not None and now - last < self.interval:
             return WAIT
         visible = 0
@@ -164,7 +203,9 @@ class TwapAlgo:
         clip = min(order.remaining, self.clip_lots)
         if visible > 0:
             clip = min(clip, max(1, int(visible * self.liquidity_fraction)))
-        self._last[order.order_id] = now
+        self._memory[order.order_id] = msgspec.structs.replace(
+            mem, last_clip=now, clips=mem.clips + 1
+        )
         return AlgoAction(submit=ChildSpec(clip, OrderType.MARKET), note=f"clip {clip}")
 
 

@@ -21,7 +21,17 @@ Durable intent (nothing decided only in memory decides whether to send):
   order's unfilled quantity, or, once it is stopped, only its broker orders still in
   flight. A new target's order is the residual over filled plus working, and a
   reversal sends nothing on the other side until the cancels are confirmed;
-- retry counts and backoff times are persisted in the store's state when they change.
+- an order marked LOST (a query found no record of it) still counts as working: its
+  intent is not sent again until ``lost_grace`` has passed on the engine's clock and
+  the venue, asked again, still has no record of it (a second, journaled LOST). If the
+  venue has it after all, its answer is applied and the order is adopted; a fill that
+  comes later fills it, never a second order;
+- retry counts and backoff times are persisted in the store's state when they change;
+- each contract order's algo (named on the order) journals what it remembers
+  (``AlgoStateRecorded``: best execution's patience start, anchor and turn to
+  aggressive; TWAP's last clip and count) before it acts on a change, and a restarted
+  engine gives that memory back to the algo, so its schedule continues: no early clip,
+  no patience started again.
 """
 
 from __future__ import annotations
@@ -43,11 +53,12 @@ from bastion.domain.ids import (
     StrategyId,
 )
 from bastion.domain.market import MarketView
-from bastion.domain.order_state import IN_FLIGHT
+from bastion.domain.order_state import IN_FLIGHT, OrderState
 from bastion.domain.orders import BrokerOrder, ContractOrder, InstrumentOrder
 from bastion.domain.positions import split_largest_remainder
 from bastion.domain.reasons import Reason
 from bastion.domain.records import (
+    AlgoStateRecorded,
     Allocation,
     BrokerOrderCreated,
     ContractOrderCreated,
@@ -61,6 +72,7 @@ from bastion.domain.targets import Target
 from bastion.domain.venue_events import FillReport
 from bastion.errors import UserError
 from bastion.oms import ApplyOutcome, OrderManager
+from bastion.oms.recovery import status_event
 from bastion.oms.retry import RetryTracker, Verdict
 from bastion.oms.sending import OrderSender, SendOutcome
 from bastion.orders.algos import Algo, AlgoChoice, ChildSpec, make_algo
@@ -74,7 +86,7 @@ from bastion.orders.limits import TradeLimits
 from bastion.orders.rolls import ContractSchedule, RollStatus
 from bastion.recon.balance import MANUAL_STRATEGY, balance_trade
 from bastion.risk.port import OrderPath, OrderRequest
-from bastion.venues.port import VenueQueries
+from bastion.venues.port import VenueOrderStatus, VenueQueries
 
 __all__ = ["StackHandler"]
 
@@ -116,7 +128,10 @@ class StackHandler:
     """The store's restore generation (``bastion store restore`` raises it)."""
     cancel_resend: dt.timedelta = dt.timedelta(seconds=5)
     """How long a cancel the stack sent is waited for before it is sent again."""
+    lost_grace: dt.timedelta = dt.timedelta(seconds=30)
+    """How long an order marked LOST counts as working before the venue is asked again."""
     _algos: dict[OrderId, _AlgoState] = field(default_factory=dict)
+    _lost_asked: dict[ClientOrderId, dt.datetime] = field(default_factory=dict)
     _cancels_sent: dict[ClientOrderId, dt.datetime] = field(default_factory=dict)
     _counter: int = 0
 
@@ -144,9 +159,49 @@ class StackHandler:
         book = self.oms.book
         return [o for coid in co.children if (o := book.broker_orders.get(coid)) is not None]
 
+    def _unconfirmed_lost(self, co: ContractOrder) -> list[BrokerOrder]:
+        """Its orders marked LOST and not yet confirmed gone: they may still fill."""
+        history = self.oms.book.history
+        return [
+            o
+            for coid in co.children
+            if isinstance(o := history.get(coid), BrokerOrder)
+            and o.state is OrderState.LOST
+            and not o.lost_confirmed
+        ]
+
     def _in_flight(self, co: ContractOrder) -> int:
-        """Lots of a contract order still at the venue (could still fill)."""
-        return sum(o.remaining for o in self._live_children(co))
+        """Lots of a contract order still at the venue (could still fill), an order
+        marked LOST but not confirmed gone included."""
+        return sum(o.remaining for o in self._live_children(co)) + sum(
+            o.remaining for o in self._unconfirmed_lost(co)
+        )
+
+    def check_lost(self) -> None:
+        """Ask the venue again about each order LOST for ``lost_grace`` (once per grace):
+        still no record confirms it gone (journaled), so its intent may be sent again;
+        a record means it was never lost: its answer is applied and the order adopted."""
+        now = self.clock.now()
+        for co in list(self.oms.book.contract_orders.values()):
+            for order in self._unconfirmed_lost(co):
+                coid = order.client_order_id
+                since = max(order.lost_at or now, self._lost_asked.get(coid, now - self.lost_grace))
+                if now - since < self.lost_grace:
+                    continue
+                self._lost_asked[coid] = now
+                snap = self.venue.order_status(coid)
+                if snap.value is None:
+                    self.problems.append(f"{coid} (LOST): status unknown: {snap.reason}")
+                elif snap.value.status is VenueOrderStatus.NOT_FOUND:
+                    grace = self.lost_grace.total_seconds()
+                    self.oms.confirm_lost(
+                        coid, now, f"asked again {grace:g} s later: still no record at the venue"
+                    )
+                elif (
+                    event := status_event(coid, snap.value, snap.value.timestamp or now)
+                ) is not None:
+                    self.oms.apply(event)  # the venue has it after all: adopted
+                    self.problems.append(f"{coid} was marked LOST; the venue has it: adopted")
 
     def _io_working(self, io: InstrumentOrder) -> int:
         """What an instrument order could still add to its strategy's position: all of
@@ -344,6 +399,10 @@ class StackHandler:
         working = self.oms.book.broker_orders
         for coid in [coid for coid in self._cancels_sent if coid not in working]:
             del self._cancels_sent[coid]
+        for coid in [coid for coid in self._lost_asked if coid not in working]:
+            order = self.oms.book.broker_order(coid)
+            if order is None or order.state is not OrderState.LOST or order.lost_confirmed:
+                del self._lost_asked[coid]
 
     def _children(self, io: InstrumentOrder) -> list[ContractOrder]:
         book = self.oms.book
@@ -436,9 +495,7 @@ class StackHandler:
             if state is None:
                 # The algo lock (R4.4): one algo instance per contract order, held here;
                 # a backoff in force before a restart still holds.
-                state = self._algos[co.order_id] = _AlgoState(
-                    self._make_algo(co), self.retries.not_before(self._intent(co))
-                )
+                state = self._algos[co.order_id] = self._algo_state(co)
             if state.not_before is not None and now < state.not_before:
                 continue
             if co.spread_leg is not None:
@@ -448,10 +505,26 @@ class StackHandler:
             action = state.algo.decide(
                 co, working, self.market.quote(co.contract_id), now, self.session_end
             )
+            memory = state.algo.memory(co.order_id)
+            if memory != co.algo_memory:
+                # Journaled before the algo's action: a crash after it delays the algo
+                # (a clip waits its interval), it never makes it act early.
+                self.oms.record(
+                    AlgoStateRecorded(
+                        timestamp=now, order_id=co.order_id, algo=co.algo, memory=memory
+                    )
+                )
             if action.cancel and working is not None:
                 self.cancel_broker(working.client_order_id)
             if action.submit is not None:
                 self._send(co, co.contract_id, co.side, action.submit)
+
+    def _algo_state(self, co: ContractOrder) -> _AlgoState:
+        """The contract order's algo, continuing from its journaled memory; a backoff
+        in force before a restart still holds."""
+        algo = self._make_algo(co)
+        algo.restore(co.order_id, co.algo_memory)
+        return _AlgoState(algo, self.retries.not_before(self._intent(co)))
 
     def _run_spread(self, co: ContractOrder, state: _AlgoState) -> None:
         """A calendar spread is worked as a pair of marketable legs sent together."""
@@ -562,10 +635,16 @@ class StackHandler:
     def _other_side_working(self, contract: ContractId, side: Side) -> bool:
         """Whether an order on the other side of ``contract`` could still fill, whatever
         its parents' quantities say (an order whose cancel was refused may still fill
-        beyond them, and a margin reduction is nobody's target)."""
+        beyond them, a margin reduction is nobody's target, and an order marked LOST
+        may turn up)."""
+        book = self.oms.book
         return any(
             o.contract_id == contract and o.side is not side and o.state in IN_FLIGHT
-            for o in self.oms.book.broker_orders.values()
+            for o in book.broker_orders.values()
+        ) or any(
+            o.contract_id == contract and o.side is not side
+            for co in book.contract_orders.values()
+            for o in self._unconfirmed_lost(co)
         )
 
     def cancel_broker(self, client_order_id: ClientOrderId) -> None:
@@ -623,7 +702,7 @@ class StackHandler:
         if co is None or co.stopped is not None:
             return
         state = self._algos.get(co.order_id) or self._algos.setdefault(
-            co.order_id, _AlgoState(self._make_algo(co))
+            co.order_id, self._algo_state(co)
         )
         reason_text = (order.reject_reason or "").split(":", 1)[0]
         try:
@@ -666,11 +745,14 @@ class StackHandler:
         """Nothing of it in flight, and either filled or stopped."""
         if any(coid in self.oms.book.broker_orders for coid in co.children):
             return False
+        if self._unconfirmed_lost(co):
+            return False  # it may still fill: the family waits for the venue's word
         return co.remaining == 0 or co.stopped is not None
 
     def step(self, targets: Iterable[Target] = ()) -> None:
         """One full pass: events, generation, placement, rolls, algos, completion."""
         self.drain()
+        self.check_lost()
         self.generate(targets)
         self.spawn_contract_orders()
         self.roll()

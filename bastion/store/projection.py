@@ -9,6 +9,7 @@ import msgspec
 from bastion.domain.book import Book
 from bastion.domain.orders import BrokerOrder, ContractOrder, InstrumentOrder
 from bastion.domain.records import (
+    AlgoStateRecorded,
     Allocation,
     BrokerOrderCreated,
     BrokerOrderSubmitted,
@@ -100,7 +101,9 @@ def affected_orders(
 ) -> Iterator[InstrumentOrder | ContractOrder | BrokerOrder]:
     """The orders whose rows may have changed after ``records`` were applied to ``book``."""
     for record in records:
-        if isinstance(record, InstrumentOrderCreated | FamilyCompleted | OrderStopped):
+        if isinstance(
+            record, InstrumentOrderCreated | FamilyCompleted | OrderStopped | AlgoStateRecorded
+        ):
             yield from _family(book, record.order_id)
         elif isinstance(record, ContractOrderCreated):
             yield from _family(book, record.order_id)

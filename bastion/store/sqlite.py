@@ -40,6 +40,7 @@ from bastion.domain.records import (
     FillRecorded,
     ForeignFillRecorded,
     JournalRecord,
+    TradeCorrected,
     record_type,
 )
 from bastion.errors import JournalError, JournalWriteFailed
@@ -353,7 +354,8 @@ class SqliteStore:
         """
         if not self._dirty_positions:
             self._dirty_positions = any(
-                isinstance(r, FillRecorded | ForeignFillRecorded | Allocation) for r in records
+                isinstance(r, FillRecorded | ForeignFillRecorded | TradeCorrected | Allocation)
+                for r in records
             )
         if self.mode is StoreMode.LIVE:
             self._mark_dirty(records)

@@ -5,13 +5,16 @@
 - **the journal**, through its own connection to the shared store, after every durable
   commit (``SqliteStore.on_commit``): it folds each new record into its own ``Book``
   (the journal fold, independent of any engine's memory), and checks each fact the
-  moment it is committed: an execution id never journaled twice; "flat confirmed" only
+  moment it is committed: an execution id never journaled twice; an algo's journaled
+  memory only moves forward (a restart never starts its patience again nor moves its
+  last clip back); "flat confirmed" only
   while the venue is flat; after each complete restart recovery, every venue fill
   before the recovery's fill cursor is in the journal;
 - **the door to the venue** (``AuditedVenue.submit``): an order reaches the venue only
   after its write-ahead record is committed and the risk engine allowed it
   (``AuditGate`` and the kill switch's reduced checks record every decision); it never
   makes its instrument order or contract order able to execute beyond its quantity;
+  a best-execution order that turned aggressive never sends a passive child again;
   it never takes the instrument's worst case beyond the position limit; a strategy's
   order never goes beyond its target counting what is already working, nor to the
   other side while anything of the instrument is still working at the venue;
@@ -38,13 +41,15 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from bastion.domain.algo_memory import AlgoMemory
 from bastion.domain.book import Book
 from bastion.domain.contracts import parse_contract_id
-from bastion.domain.enums import Side
+from bastion.domain.enums import OrderType, Side
 from bastion.domain.ids import ClientOrderId, ContractId, ExecId, InstrumentId, OrderId, StrategyId
 from bastion.domain.order_state import IN_FLIGHT
 from bastion.domain.orders import BrokerOrder
 from bastion.domain.records import (
+    AlgoStateRecorded,
     BrokerOrderCreated,
     FillRecorded,
     ForeignFillRecorded,
@@ -150,6 +155,8 @@ class Auditor:
                 raise self._fail("journal", f"sequence gap: {self.last_seq} then {seq}")
             record = _decoder.decode(payload)
             self.last_seq = seq
+            if isinstance(record, AlgoStateRecorded):
+                self._check_algo_memory(record)
             self._check_record(record)
             try:
                 self.fold.apply(record)
@@ -198,6 +205,32 @@ class Auditor:
                         f"a complete recovery left venue fills out of the journal: {missing[:5]}",
                     )
 
+    def _check_algo_memory(self, record: AlgoStateRecorded) -> None:
+        """What an algo remembers only moves forward, across restarts too."""
+        self._count("algo memory")
+        order = self.fold.contract_order(record.order_id)
+        was = order.algo_memory if order is not None else AlgoMemory()
+        new = record.memory
+        back = [
+            what
+            for what, moved in (
+                ("patience start", was.started is not None and new.started != was.started),
+                ("anchor", was.anchor_ticks is not None and new.anchor_ticks != was.anchor_ticks),
+                ("aggressive", was.aggressive and not new.aggressive),
+                ("clip count", new.clips < was.clips),
+                (
+                    "last clip",
+                    was.last_clip is not None
+                    and (new.last_clip is None or new.last_clip < was.last_clip),
+                ),
+            )
+            if moved
+        ]
+        if back:
+            raise self._fail(
+                "algo memory", f"{record.order_id}: {', '.join(back)} went back ({was} -> {new})"
+            )
+
     def venue_positions(self) -> dict[ContractId, int]:
         """The venue's truth, read without moving its clock."""
         return {cid: book.net for cid, book in self.venue.account_book.books.items() if book.net}
@@ -232,6 +265,14 @@ class Auditor:
         if order.attribute_to_holders:
             self._check_kill_order(order)
             return
+        parent = self.fold.contract_order(order.parent_id) if order.parent_id else None
+        if (
+            parent is not None
+            and parent.algo == "best"
+            and parent.algo_memory.aggressive
+            and order.order_type is OrderType.LIMIT
+        ):
+            raise self._fail("algo memory", f"{order.client_order_id}: passive after aggressive")
         self._check_quantities(book, order)
         self._check_limit(book, order)
         self._check_target(book, order)

@@ -50,6 +50,7 @@ CRASH_RECORDS = (
     "contract_order.created",
     "family.completed",
     "note",
+    "algo.state",  # an algo's memory journaled, its action not taken
 )
 """Journal record types a crash can be aimed at (``FaultKind.CRASH_AT``)."""
 

@@ -17,7 +17,7 @@ import datetime as dt
 import itertools
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Protocol
 
@@ -455,6 +455,27 @@ class FakeBroker:
             self._to_owners(order, m.exec_details(-1, execution), m.commission_report(execution))
         if not late:
             self._to_owners(order, m.order_status(order))
+
+    def correct_execution(self, exec_id: str, shares: int) -> FakeExecution:
+        """Correct an execution as IB does: a new execId that differs from it only after
+        the final period, saying what it now was (``shares``). The account behind the
+        fake moves by the difference, at the execution's price."""
+        old = next(e for e in self.executions if e.exec_id == exec_id)
+        base, _, suffix = exec_id.rpartition(".")
+        change = shares - old.shares
+        if change:
+            sign = (1 if old.side == "BOT" else -1) * (1 if change > 0 else -1)
+            contract = old.order.contract
+            ticks = contract.spec.to_ticks(old.price)
+            self.sim.account_book.book(contract.contract_id).apply_fill(
+                sign, abs(change), ticks, None
+            )
+        new = replace(
+            old, exec_id=f"{base}.{int(suffix) + 1:02d}", shares=shares, time=self.clock.now()
+        )
+        self.executions.append(new)
+        self._to_owners(old.order, m.exec_details(-1, new), m.commission_report(new))
+        return new
 
     def release_late_fill_reports(self) -> None:
         """Send the execution reports ``late_fill_reports_next`` held back."""

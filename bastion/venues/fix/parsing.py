@@ -31,6 +31,7 @@ from bastion.domain.venue_events import (
     Expired,
     FillReport,
     Rejected,
+    TradeCorrection,
     VenueAnomaly,
     VenueEvent,
 )
@@ -344,6 +345,8 @@ def _event(msg: Message, contracts: ContractBook) -> VenueEvent | None:  # noqa:
         return Expired(
             client_order_id=coid, timestamp=when, venue_order_id=venue_id, filled=_cum_qty(msg)
         )
+    if exec_type in {"G", "H"}:
+        return _correction_event(msg, contracts, coid, venue_id, when)
     if exec_type in INFORMATIONAL_EXEC_TYPES:
         return None
     return venue_anomaly(
@@ -391,6 +394,44 @@ def _fill_event(
             venue_order_id=venue_id,
             commission=_number(12, text(msg, 12) or "0"),
         )
+    )
+
+
+def _correction_event(
+    msg: Message,
+    contracts: ContractBook,
+    coid: ClientOrderId,
+    venue_id: VenueOrderId | None,
+    when: dt.datetime,
+) -> TradeCorrection | VenueAnomaly:
+    """ExecType H (trade cancel: a bust) or G (trade correct): ExecRefID (19) names the
+    execution; a correction's LastQty (32) and LastPx (31) say what it now was."""
+    bust = text(msg, 150) == "H"
+    exec_id, ref = text(msg, 17), text(msg, 19)
+    if not exec_id or not ref:
+        what = "trade cancel" if bust else "trade correct"
+        return venue_anomaly(
+            msg, "unreadable_report", f"{what} without ExecID (17) or ExecRefID (19)"
+        )
+    quantity, price = 0, None
+    if not bust:
+        qty = text(msg, 32)
+        number = _number(32, qty) if qty else None
+        if number is None or number != number.to_integral_value() or number < 0:
+            why = f"trade correct without a whole LastQty (32): {qty!r}"
+            return venue_anomaly(msg, "unreadable_report", why)
+        quantity = int(number)
+        cid, px = contracts.contract(text(msg, 55), text(msg, 200)), text(msg, 31)
+        price = contracts.ticks(cid, px) if cid is not None and px else None
+    return TradeCorrection(
+        exec_id=ExecId(exec_id),
+        exec_ref_id=ExecId(ref),
+        bust=bust,
+        quantity=quantity,
+        price_ticks=price,
+        timestamp=when,
+        client_order_id=coid or None,
+        venue_order_id=venue_id,
     )
 
 

@@ -34,7 +34,7 @@ from ib_async import Contract, Execution, Order, OrderState
 
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.enums import OrderType, Side, TimeInForce
-from bastion.domain.ids import ClientOrderId, ContractId
+from bastion.domain.ids import ClientOrderId, ContractId, ExecId
 from bastion.domain.orders import BrokerOrder, validate_order_shape
 from bastion.domain.reasons import Reason
 from bastion.domain.venue_events import (
@@ -43,6 +43,8 @@ from bastion.domain.venue_events import (
     CancelRejected,
     Expired,
     Rejected,
+    TradeCorrection,
+    VenueAnomaly,
     VenueEvent,
 )
 from bastion.errors import UserError
@@ -112,6 +114,8 @@ class IbVenue(IbSnapshots):
         self._by_ids: dict[tuple[int, int], ClientOrderId] = {}
         self._by_perm: dict[int, ClientOrderId] = {}
         self._seen_exec: set[str] = set()
+        self._exec_bases: dict[str, str] = {}
+        """An execId without its correction suffix -> the first execId reported with it."""
         self._commissions = {}
         self._summary_rows = {}
         self.duplicate_executions = 0
@@ -542,7 +546,21 @@ class IbVenue(IbSnapshots):
                 log.info("IB %s: execution %s reported again: dropped", self.name, exec_id)
                 return
             self._seen_exec.add(exec_id)
+            base = exec_id.rpartition(".")[0] or exec_id
+            first = self._exec_bases.setdefault(base, exec_id)
         fill = fill_from_execution(execution, contract, self.contracts, Decimal(0))
+        if fill is None and first != exec_id:
+            self.unreadable_reports += 1
+            self._events.push(  # the engine reconciles against the venue's positions now
+                VenueAnomaly(
+                    kind="unreadable_report",
+                    message=f"IB execution {exec_id} corrects {first} but cannot be read"
+                    f" ({execution.shares} shares)",
+                    timestamp=now_utc(),
+                    exec_id=ExecId(exec_id),
+                )
+            )
+            return
         if fill is None:
             self.unreadable_reports += 1
             log.error(
@@ -552,6 +570,27 @@ class IbVenue(IbSnapshots):
             )  # fmt: skip
             return
         self._learn(fill.client_order_id, execution.clientId, execution.orderId, execution.permId)
+        if first != exec_id:
+            # IB: an execId differing from an earlier one only after its final period is a
+            # correction of it. Taken as what that execution now is (never a second fill);
+            # the instrument locks, and the position reconciliation shows the truth.
+            log.warning(
+                "IB %s: execution %s corrects %s (%s %s %s): the instrument will be locked",
+                self.name, exec_id, first, fill.side, fill.quantity, fill.contract_id,
+            )  # fmt: skip
+            self._events.push(
+                TradeCorrection(
+                    exec_id=fill.exec_id,
+                    exec_ref_id=ExecId(first),
+                    bust=False,
+                    quantity=fill.quantity,
+                    price_ticks=fill.price_ticks,
+                    timestamp=fill.timestamp,
+                    client_order_id=fill.client_order_id,
+                    venue_order_id=fill.venue_order_id,
+                )
+            )
+            return
         if fill.client_order_id.startswith(FOREIGN_PREFIX):
             log.warning(
                 "IB %s: a fill for an order Bastion did not place (%s %s %s): the instrument"

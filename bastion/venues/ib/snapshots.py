@@ -17,6 +17,7 @@ time (ib_async keys several requests by name).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -73,6 +74,8 @@ def commission_value(raw: float) -> Decimal:
 
 class IbSnapshots(IbConnection):
     _commissions: dict[str, Decimal]
+    _exec_bases: dict[str, str]
+    """An execId without its correction suffix -> the first execId seen with it."""
     _summary_rows: dict[int, dict[str, tuple[str, str]]]
     _query_lock: asyncio.Lock | None = None
 
@@ -157,7 +160,7 @@ class IbSnapshots(IbConnection):
         unique: dict[str, IbFill] = {}
         for fill in result:  # IB (and ib_async) can return an execution twice
             unique.setdefault(fill.execution.execId, fill)
-        return list(unique.values())
+        return _fold_corrections(list(unique.values()), self._exec_bases)
 
     def _fill(self, raw: IbFill) -> Fill | None:
         commission = self._commissions.get(raw.execution.execId)
@@ -268,3 +271,22 @@ class IbSnapshots(IbConnection):
         rows = self._summary_rows.get(req_id)
         if rows is not None and account == self.config.account:
             rows[tag] = (value, currency)
+
+
+def _fold_corrections(fills: list[IbFill], bases: dict[str, str]) -> list[IbFill]:
+    """IB's executions with each correction folded into the execution it corrects: an
+    execId differing from an earlier one only after its final period says what that
+    execution now was. Reported once, under the first execId (Bastion's journal knows
+    that one), with the last correction's shares and price, so recovery and
+    reconciliation never count a correction as a second fill."""
+    out: dict[str, IbFill] = {}
+    for fill in sorted(fills, key=lambda f: f.execution.execId):
+        exec_id = fill.execution.execId
+        first = bases.setdefault(exec_id.rpartition(".")[0] or exec_id, exec_id)
+        out[first] = fill if first == exec_id else _as(fill, first)  # a later one wins
+    return list(out.values())
+
+
+def _as(fill: IbFill, exec_id: str) -> IbFill:
+    execution = dataclasses.replace(fill.execution, execId=exec_id)
+    return fill._replace(execution=execution)

@@ -27,6 +27,7 @@ from bastion.domain.venue_events import (
     Expired,
     FillReport,
     Rejected,
+    TradeCorrection,
     VenueEvent,
 )
 from bastion.venues.port import OrderStatusRecord, VenueOrderStatus
@@ -273,6 +274,36 @@ class MatchingEngine:
         )
         self.fills.append(fill)
         self.report(FillReport(fill=fill), self.config.fill_latency)
+
+    def correct_trade(self, exec_id: ExecId, quantity: int = 0) -> TradeCorrection:
+        """Bust (``quantity`` 0) or correct one of the venue's fills to ``quantity`` lots,
+        as an exchange does after the fact: the books move back by the difference (at
+        the fill's price), and a ``TradeCorrection`` naming the fill is reported now. A
+        control for tests (FIX ExecType H and G)."""
+        fill = next((f for f in self.fills if f.exec_id == exec_id), None)
+        if fill is None:
+            raise ValueError(f"no fill {exec_id} at this venue")
+        if quantity < 0:
+            raise ValueError(f"a corrected quantity is never negative, got {quantity}")
+        change = quantity - fill.quantity
+        if change:
+            sign = fill.side.sign if change > 0 else -fill.side.sign
+            self.account_book.book(fill.contract_id).apply_fill(
+                sign, abs(change), fill.price_ticks, None
+            )
+        self._next_exec_id += 1
+        event = TradeCorrection(
+            exec_id=ExecId(f"{self.config.name}-E{self._next_exec_id}"),
+            exec_ref_id=exec_id,
+            bust=quantity == 0,
+            quantity=quantity,
+            price_ticks=fill.price_ticks,
+            timestamp=self._now,
+            client_order_id=fill.client_order_id,
+            venue_order_id=fill.venue_order_id,
+        )
+        self.report(event)
+        return event
 
     def _release(self, order: SimOrder, lots: int) -> None:
         """Working quantities shrink by ``lots`` (filled, or withdrawn)."""

@@ -28,6 +28,7 @@ from bastion.domain.venue_events import (
     Canceled,
     FillReport,
     Rejected,
+    TradeCorrection,
 )
 from bastion.errors import UserError
 from bastion.oms.manager import ApplyOutcome, Surprise
@@ -464,3 +465,34 @@ def test_market_data_only_live_is_fresh(tmp_path: Path, mode: str, expect: str) 
         assert quote.last_tick_at is not None
         age = w.clock.now() - quote.last_tick_at
         assert (age >= DELAYED_AGE) is (expect == "stale")
+
+
+def test_fault_execution_correction_applied_once_as_what_it_now_is(tmp_path: Path) -> None:
+    """IB corrects an execution with an execId that differs only after its final period:
+    taken as what that execution now was (never a second fill), journaled as a
+    correction, moved to unattributed, and a surprise that locks the instrument; the
+    positions then agree with IB's."""
+    with ib_world(tmp_path) as w:
+        surprises: list[Surprise] = []
+        w.oms.on_surprise = surprises.append
+        w.driver.send(make_order(Side.BUY, 2, contract_id=CONTRACT))
+        w.driver.pump()
+        (fill,) = _events_of(w, FillReport)
+        corrected = w.tws.broker.correct_execution(fill.fill.exec_id, 1)
+        w.driver.pump()
+        (event,) = _events_of(w, TradeCorrection)
+        assert (event.exec_id, event.exec_ref_id) == (corrected.exec_id, fill.fill.exec_id)
+        assert len(_events_of(w, FillReport)) == 1  # never a second fill
+        positions = w.oms.book.positions
+        assert positions.contract_position(CONTRACT) == 1
+        assert positions.strategy_position(StrategyId("ema"), ES) == 2
+        assert positions.strategy_position(UNATTRIBUTED, ES) == -1
+        assert [s.kind for s in surprises] == ["trade_correction"]
+        # IB's executions answer folds the correction into the execution it corrects:
+        # recovery finds nothing new, and reconciliation no fill or position break.
+        page = w.venue.fills_since(None).value
+        assert page is not None
+        assert [(f.exec_id, f.quantity) for f in page.fills] == [(fill.fill.exec_id, 1)]
+        assert recover(w.oms, w.venue, w.clock, None).fills_applied == 0
+        report, _ = w.rec.run(w.venue)
+        assert not report.breaks

@@ -68,7 +68,8 @@ def _apply(venue: FixVenue, msg_type: str, pairs: Pairs) -> list[VenueEvent]:
     ("override", "kind"),
     [
         ({"t150": "Z"}, "unknown_exec_type"),
-        ({"t150": "H"}, "unknown_exec_type"),  # a trade bust
+        ({"t150": "H"}, "unreadable_report"),  # a trade bust naming no ExecRefID (19)
+        ({"t150": "G", "t19": "E0", "t32": "abc"}, "unreadable_report"),
         ({"t150": None}, "unknown_exec_type"),
         ({"t32": "abc"}, "unreadable_report"),
         ({"t32": "Infinity"}, "unreadable_report"),
