@@ -620,17 +620,25 @@ class StackHandler:
 
     def _reducible(self, contract: ContractId, side: Side) -> int:
         """Lots an order on ``side`` may still take off ``contract``'s position, after
-        every order on the same side in flight."""
+        every order on the same side in flight, those marked LOST and not yet confirmed
+        gone included (they may still fill)."""
         book = self.oms.book
         held = book.positions.contract_position(contract)
         if held * side.sign >= 0:
             return 0
+        in_flight = [o for o in book.broker_orders.values() if o.state in IN_FLIGHT]
         working = sum(
             o.remaining
-            for o in book.broker_orders.values()
-            if o.contract_id == contract and o.side is side and o.state in IN_FLIGHT
+            for o in (*in_flight, *self._all_unconfirmed_lost())
+            if o.contract_id == contract and o.side is side
         )
         return abs(held) - working
+
+    def _all_unconfirmed_lost(self) -> list[BrokerOrder]:
+        """Every order marked LOST and not yet confirmed gone: it may still fill."""
+        return [
+            o for co in self.oms.book.contract_orders.values() for o in self._unconfirmed_lost(co)
+        ]
 
     def _other_side_working(self, contract: ContractId, side: Side) -> bool:
         """Whether an order on the other side of ``contract`` could still fill, whatever
@@ -642,9 +650,7 @@ class StackHandler:
             o.contract_id == contract and o.side is not side and o.state in IN_FLIGHT
             for o in book.broker_orders.values()
         ) or any(
-            o.contract_id == contract and o.side is not side
-            for co in book.contract_orders.values()
-            for o in self._unconfirmed_lost(co)
+            o.contract_id == contract and o.side is not side for o in self._all_unconfirmed_lost()
         )
 
     def cancel_broker(self, client_order_id: ClientOrderId) -> None:
