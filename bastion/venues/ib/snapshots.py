@@ -74,7 +74,6 @@ def commission_value(raw: float) -> Decimal:
 class IbSnapshots(IbConnection):
     _commissions: dict[str, Decimal]
     _summary_rows: dict[int, dict[str, tuple[str, str]]]
-    _query_lock: asyncio.Lock | None = None
 
     # -- the query frame ------------------------------------------------------------------
     def _query(self, what: str, make: Callable[[IB], Awaitable[T]]) -> T | str:
