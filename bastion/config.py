@@ -170,6 +170,12 @@ class VenueConfig(_Strict):
         description="the venue's clock may differ from this machine's by this much; beyond,"
         " new orders halt until it is back within",
     )
+    compare_clock: bool | None = Field(
+        default=None,
+        description="CTP: compare the exchange times the counter reports with this machine's"
+        " clock (skew halts); unset: yes, except on SimNow, whose 7x24 front replays old"
+        " exchange times",
+    )
     silence_seconds: float | None = Field(
         default=None,
         gt=0,
