@@ -482,7 +482,10 @@ class AlertsConfig(_Strict):
         default=60.0, ge=0, description="a venue disconnect longer than this alerts"
     )
     clock_skew_seconds: float = Field(
-        default=2.0, gt=0, description="local clock this far from the venue's: alert"
+        default=2.0,
+        gt=0,
+        description="the venue's clock this far from ours warns, below the venue's halt"
+        " limit (a skew past venue.max_clock_skew_seconds always alerts)",
     )
     daily_all_clear: dt.time | None = Field(
         default=None, description="local time of the daily all-clear (after the close), HH:MM"
