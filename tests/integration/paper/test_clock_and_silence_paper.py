@@ -9,6 +9,8 @@ arrived); wall time only bounds the waits:
   orders from the first pass (nothing is sent), the session says why, a critical
   ``clock_skew`` alert arrives; when the venue's clock is back, trading resumes by
   itself and ``clock_skew_cleared`` arrives;
+- a skew from ``alerts.clock_skew_seconds`` up to the limit warns once (warning) and
+  trading goes on;
 - a venue that goes silent (no heartbeat, no answer) past ``venue.silence_seconds`` is
   treated as disconnected; a ``disconnected`` alert arrives once it has lasted
   ``alerts.disconnect_seconds``; when the venue speaks again the engine reconnects,
@@ -148,6 +150,66 @@ def test_a_skewed_venue_clock_halts_new_orders_until_it_is_back(
     skew = next(r for r in got if r.line("kind") == "clock_skew")
     assert skew.line("severity") == "critical"
     assert "new orders halted" in skew.title
+
+
+def test_a_skew_below_the_halt_limit_warns_and_trading_goes_on(
+    tmp_path: Path, venue: PaperVenueProcess, operator: FixVenue, receiver: WebhookReceiver
+) -> None:
+    """The warning band (``alerts.clock_skew_seconds`` 2 s up to the 5 s limit) alerts
+    once and trades; past the limit it halts (critical); back in step it clears."""
+    profile = _profile(tmp_path, venue.port, receiver.url())
+    assert profile.alerts.clock_skew_seconds == 2
+    assert operator.control("clock", offset=3.5)
+    session = _session(profile)
+    engine = session.engine
+    now = dt.datetime.now(dt.UTC)
+    one, two = (targets_for("paper_test", {"SP500": n}, now) for n in (1, 2))
+    steps: list[str] = []
+    sent_at_halt: list[int] = []
+
+    def held() -> int:
+        return engine.oms.book.positions.contract_position(SP_H)  # type: ignore[arg-type]
+
+    def targets() -> list[Target]:
+        kinds = _kinds(receiver.received)
+        if not steps and held() == 1 and "clock_skew" in kinds:
+            steps.append("past the limit")
+            assert engine.state() is EngineState.TRADING  # the warning halted nothing
+            assert operator.control("clock", offset=12)
+        elif steps[-1:] == ["past the limit"] and engine.state() is EngineState.CLOCK_SKEW:
+            steps.append("halted")
+            sent_at_halt.append(engine.gateway.counters.send_order_calls)
+        elif steps[-1:] == ["halted"] and len(_skew_alerts(receiver)) == 2:
+            steps.append("fixed")
+            assert engine.gateway.counters.send_order_calls == sent_at_halt[0]
+            assert operator.control("clock", offset=0)
+        return two if "halted" in steps else one
+
+    def traded() -> bool:
+        return len(steps) == 3 and held() == 2 and engine.state() is EngineState.TRADING
+
+    result = session.run(targets, seconds=60, until_met=False, until=traded)
+    assert steps == ["past the limit", "halted", "fixed"], (
+        steps,
+        [(r.line("kind"), r.line("severity"), r.status) for r in receiver.received],
+        [n.text for n in _notes(profile.store.path, "clock.skew")],
+    )
+    assert result.positions.get(SP_H) == 2, result
+    notes = _notes(profile.store.path, "clock.skew")
+    assert [(n.data["before"], n.data["level"]) for n in notes] == [
+        ("ok", "warn"),
+        ("warn", "halt"),
+        ("halt", "ok"),
+    ], [n.text for n in notes]
+    assert "trading goes on" in notes[0].text
+    got = receiver.wait_for(lambda rs: "clock_skew_cleared" in _kinds(rs))
+    assert [r.line("severity") for r in _skew_alerts(receiver)] == ["warning", "critical"]
+    cleared = next(r for r in got if r.line("kind") == "clock_skew_cleared")
+    assert "new orders resume" in cleared.title
+
+
+def _skew_alerts(receiver: WebhookReceiver) -> list[Received]:
+    return [r for r in receiver.received if r.line("kind") == "clock_skew"]
 
 
 def test_a_silent_venue_is_disconnected_then_reconnected_recovered_and_alerted(
