@@ -170,6 +170,12 @@ class VenueConfig(_Strict):
         description="the venue's clock may differ from this machine's by this much; beyond,"
         " new orders halt until it is back within",
     )
+    compare_clock: bool | None = Field(
+        default=None,
+        description="CTP: compare the exchange times the counter reports with this machine's"
+        " clock (skew halts); unset: yes, except on SimNow, whose 7x24 front replays old"
+        " exchange times",
+    )
     silence_seconds: float | None = Field(
         default=None,
         gt=0,
@@ -488,7 +494,10 @@ class AlertsConfig(_Strict):
         default=60.0, ge=0, description="a venue disconnect longer than this alerts"
     )
     clock_skew_seconds: float = Field(
-        default=2.0, gt=0, description="local clock this far from the venue's: alert"
+        default=2.0,
+        gt=0,
+        description="the venue's clock this far from ours warns, below the venue's halt"
+        " limit (a skew past venue.max_clock_skew_seconds always alerts)",
     )
     daily_all_clear: dt.time | None = Field(
         default=None, description="local time of the daily all-clear (after the close), HH:MM"

@@ -96,7 +96,8 @@ def serve(  # noqa: PLR0917 - typer maps parameters to options
         bool,
         typer.Option(
             "--control",
-            help="Accept control messages (set a quote, halt, end of day): rehearsals and tests.",
+            help="Accept control messages (set a quote, halt, end of day, a clock offset,"
+            " silence): rehearsals and tests.",
         ),
     ] = False,
 ) -> None:

@@ -14,6 +14,40 @@ _NOT_FROM_NOTES = {
 }
 
 
+_CLOCK_SKEW = (
+    "## Clock skew: the warning band and the halt",
+    "",
+    (
+        "The engine measures the venue's clock against this machine's (FIX SendingTime, IB's"
+        " current time, CTP's exchange times) and journals a `clock.skew` note each time the"
+        " skew changes level:"
+    ),
+    "",
+    (
+        "- **halt**: beyond `venue.max_clock_skew_seconds` new orders halt. This always alerts,"
+        " as `clock_skew` at critical, whatever `alerts.clock_skew_seconds` says: a halt is"
+        " never silent."
+    ),
+    (
+        "- **warn**: from `alerts.clock_skew_seconds` up to the halt limit trading goes on and"
+        " `clock_skew` alerts once, at warning, so the clock can be fixed before it halts"
+        " anything. The level is held until the skew falls below half the mark, so a skew"
+        " that hovers at the mark does not alert again and again. When"
+        " `alerts.clock_skew_seconds` is at or above the halt limit there is no warning band:"
+        " only halts alert."
+    ),
+    (
+        "- **ok**, or back to warn from a halt: `clock_skew_cleared` (info) says new orders"
+        " resume or the skew is back below the mark."
+    ),
+    "",
+    (
+        "A `clock.skew` note with no level (an outside check's `clock_skew_note`) alerts when"
+        " its skew is at least `alerts.clock_skew_seconds`."
+    ),
+)
+
+
 def render() -> str:
     lines = [
         "# Alert kinds and the journal notes that raise them",
@@ -36,6 +70,7 @@ def render() -> str:
         f" {row.severity or '-'} | {row.instrument} |"
         for row in MAPPING
     )
+    lines += ["", *_CLOCK_SKEW]
     lines += [
         "",
         "## Not from journal notes",

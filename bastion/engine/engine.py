@@ -151,6 +151,10 @@ class Engine:
     """A venue silent this long is treated as disconnected (``None``: the adapter's own
     heartbeat decides)."""
     max_skew: dt.timedelta = dt.timedelta(seconds=5)
+    warn_skew: dt.timedelta | None = None
+    """A skew from this much (below ``max_skew``) is journaled as a warning, once until
+    it falls back below half of it; trading goes on (``None``: no warning band)."""
+    _skew_level: str = "ok"
 
     def __post_init__(self) -> None:
         self.stack.on_fill = self._on_fill
@@ -273,7 +277,8 @@ class Engine:
     def _venue_duty(self) -> None:
         """A venue silent for longer than allowed is treated as disconnected (the next
         pass reconnects, recovers and reconciles); a venue clock too far from ours
-        halts new orders until it is back within the limit (journaled both ways)."""
+        halts new orders until it is back within the limit; each change of level (ok,
+        warn, halt) is journaled as a ``clock.skew`` note."""
         now = self.clock.now()
         heard = self.venue.last_heard
         silence = self.silence_limit
@@ -286,24 +291,57 @@ class Engine:
         if skew is None:
             return
         seconds = skew.total_seconds()
-        too_far = abs(seconds) > self.max_skew.total_seconds()
-        if too_far and self._skew_note is None:
-            self._skew_note = (
+        level = self._skew_level_for(abs(seconds))
+        if level == self._skew_level:
+            return
+        before, self._skew_level = self._skew_level, level
+        limit = self.max_skew.total_seconds()
+        self._skew_note = None
+        if level == "halt":
+            self._skew_note = text = (
                 f"the venue's clock is {seconds:+.3f} s from this machine's (limit"
-                f" {self.max_skew.total_seconds():g} s): new orders halted until it is back"
+                f" {limit:g} s): new orders halted until it is back"
             )
-            self._clock_note(now, seconds, self._skew_note)
-        elif not too_far and self._skew_note is not None:
-            self._skew_note = None
-            self._clock_note(now, seconds, f"the venue's clock is back within {seconds:+.3f} s")
+        elif before == "halt":
+            text = (
+                f"the venue's clock is back within the limit ({seconds:+.3f} s): new orders resume"
+            )
+        elif level == "warn":
+            text = (
+                f"the venue's clock is {seconds:+.3f} s from this machine's: trading goes on,"
+                f" new orders halt beyond {limit:g} s"
+            )
+        else:
+            text = f"the venue's clock is back within {seconds:+.3f} s"
+        self._clock_note(now, seconds, text, level, before)
 
-    def _clock_note(self, now: dt.datetime, seconds: float, text: str) -> None:
+    def _skew_level_for(self, seconds: float) -> str:
+        """``halt`` beyond the limit; ``warn`` from ``warn_skew`` (held down to half of
+        it, so a skew at the mark does not flap); ``ok`` otherwise."""
+        if seconds > self.max_skew.total_seconds():
+            return "halt"
+        warn = self.warn_skew
+        if warn is not None:
+            mark = warn.total_seconds()
+            if seconds >= mark or (self._skew_level != "ok" and seconds >= mark / 2):
+                return "warn"
+        return "ok"
+
+    def _clock_note(
+        self, now: dt.datetime, seconds: float, text: str, level: str, before: str
+    ) -> None:
         self.oms.record(
             Note(
                 timestamp=now,
                 kind="clock.skew",
                 text=text,
-                data={"skew_seconds": f"{seconds:.6f}", "source": self.venue.name},
+                data={
+                    "skew_seconds": f"{seconds:.6f}",
+                    "source": self.venue.name,
+                    "level": level,
+                    "before": before,
+                    "limit_seconds": f"{self.max_skew.total_seconds():g}",
+                },
             )
         )
 

@@ -85,6 +85,8 @@ class EngineConfig:
     """Equity marks; defaults to the venue's account snapshots."""
     heartbeat_sink: Callable[[Heartbeat], None] | None = None
     max_clock_skew: dt.timedelta = dt.timedelta(seconds=5)
+    warn_clock_skew: dt.timedelta | None = None
+    """A skew from this much (below ``max_clock_skew``) is journaled as a warning."""
     silence_limit: dt.timedelta | None = None
     fx: FxTable | None = None
     """Rates to the account's base currency; defaults to none (every contract in the
@@ -117,6 +119,7 @@ def config_from_profile(
         account_instrument=InstrumentId(profile.instruments[0]),
         profile_name=profile.name,
         max_clock_skew=dt.timedelta(seconds=profile.venue.max_clock_skew_seconds),
+        warn_clock_skew=_warn_skew(profile),
         silence_limit=None
         if profile.venue.silence_seconds is None
         else dt.timedelta(seconds=profile.venue.silence_seconds),
@@ -127,6 +130,13 @@ def config_from_profile(
     for name, value in overrides.items():
         setattr(config, name, value)
     return config
+
+
+def _warn_skew(profile: Profile) -> dt.timedelta | None:
+    """The warning mark: ``alerts.clock_skew_seconds`` when it is below the venue's
+    halt limit; at or above it there is no warning band (a halt always alerts)."""
+    mark = profile.alerts.clock_skew_seconds
+    return dt.timedelta(seconds=mark) if mark < profile.venue.max_clock_skew_seconds else None
 
 
 def algo_choices(
@@ -256,6 +266,7 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
         lock=lock,
         silence_limit=config.silence_limit,
         max_skew=config.max_clock_skew,
+        warn_skew=config.warn_clock_skew,
     )
     if lock is not None and lock.taken_over is not None:
         dead = lock.taken_over

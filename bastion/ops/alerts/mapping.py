@@ -312,6 +312,17 @@ def _gate(note: Note, ctx: _Ctx) -> list[Alert]:
 
 
 def _skew(note: Note, ctx: _Ctx) -> list[Alert]:
+    """The engine's notes carry the level they enter (``halt``: new orders halted,
+    critical, whatever ``alerts.clock_skew_seconds`` says; ``warn``: past the warning
+    mark, trading goes on; ``ok``) and the level before; a note without a level (an
+    outside check's ``clock_skew_note``) alerts from ``alerts.clock_skew_seconds``."""
+    level = note.data.get("level")
+    if level == "halt":
+        return [ctx.alert(note, AlertKind.CLOCK_SKEW, note.text, severity=Severity.CRITICAL)]
+    if level == "warn" and note.data.get("before") == "ok":
+        return [ctx.alert(note, AlertKind.CLOCK_SKEW, note.text)]
+    if level in {"warn", "ok"}:
+        return [ctx.alert(note, AlertKind.CLOCK_SKEW_CLEARED, note.text)]
     try:
         skew = abs(float(note.data.get("skew_seconds", "nan")))
     except ValueError:
@@ -427,7 +438,30 @@ MAPPING: Final[tuple[MappingRow, ...]] = (
     MappingRow("disconnect", "still down after alerts.disconnect_seconds", _K.DISCONNECTED, _W),
     MappingRow("reconnect / recovery", "after a disconnect that alerted", _K.RECONNECTED, _I),
     MappingRow("gate", "passed is false (a gate or after-close routine said NO)", _K.GATE_NO, _W),
-    MappingRow("clock.skew", "skew at least alerts.clock_skew_seconds", _K.CLOCK_SKEW, _W),
+    MappingRow(
+        "clock.skew",
+        "level halt: new orders halted (whatever alerts.clock_skew_seconds says)",
+        _K.CLOCK_SKEW,
+        _C,
+    ),
+    MappingRow(
+        "clock.skew",
+        "level warn from ok: at least alerts.clock_skew_seconds, below the halt limit",
+        _K.CLOCK_SKEW,
+        _W,
+    ),
+    MappingRow(
+        "clock.skew",
+        "level ok, or warn after a halt: back within the limit or the mark",
+        _K.CLOCK_SKEW_CLEARED,
+        _I,
+    ),
+    MappingRow(
+        "clock.skew",
+        "no level (an outside check): skew at least alerts.clock_skew_seconds",
+        _K.CLOCK_SKEW,
+        _W,
+    ),
     MappingRow(
         HEARTBEAT_STOPPED,
         "the watchdog found the engine silent, dead, or not started in trading hours",

@@ -75,6 +75,7 @@ class AlertKind(StrEnum):
     RECONNECTED = "reconnected"
     GATE_NO = "gate_no"
     CLOCK_SKEW = "clock_skew"
+    CLOCK_SKEW_CLEARED = "clock_skew_cleared"
     HEARTBEAT_STOPPED = "heartbeat_stopped"
     HEARTBEAT_RESUMED = "heartbeat_resumed"
     WATCHDOG_CANCEL = "watchdog_cancel"
@@ -103,6 +104,7 @@ KIND_SEVERITY: Final[dict[AlertKind, Severity]] = {
     AlertKind.RECONNECTED: Severity.INFO,
     AlertKind.GATE_NO: Severity.WARNING,
     AlertKind.CLOCK_SKEW: Severity.WARNING,
+    AlertKind.CLOCK_SKEW_CLEARED: Severity.INFO,
     AlertKind.HEARTBEAT_STOPPED: Severity.CRITICAL,
     AlertKind.HEARTBEAT_RESUMED: Severity.INFO,
     AlertKind.WATCHDOG_CANCEL: Severity.WARNING,

@@ -256,7 +256,7 @@ class FakeCounterCore:
         session.front_id, session.session_id = self.front_id, next(self._sessions)
         session.logged_in = True
         refs = [int(o.fields["OrderRef"]) for o in self.orders.values() if o.session is session]
-        exchange_now = (self.clock.now() + self.clock_offset).astimezone(CHINA)
+        exchange_now = self.exchange_now().astimezone(CHINA)
         fields = {
             "BrokerID": self.broker_id,
             "UserID": self.user_id,
@@ -428,8 +428,12 @@ class FakeCounterCore:
             if session.logged_in:
                 session.deliver(call)
 
+    def exchange_now(self) -> dt.datetime:
+        """The fake exchange's clock: the test's, off by ``clock_offset``."""
+        return self.clock.now() + self.clock_offset
+
     def _now_fields(self) -> tuple[str, str]:
-        local = self.clock.now().astimezone(CHINA)
+        local = self.exchange_now().astimezone(CHINA)
         return local.strftime("%Y%m%d"), local.strftime("%H:%M:%S")
 
     def _order_fields(self, order: FakeOrder) -> dict[str, object]:

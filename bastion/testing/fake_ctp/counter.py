@@ -82,7 +82,7 @@ class FakeCtpCounter(FakeCounterOrders):
         def price(ticks: int | None) -> float:
             return DBL_MAX if ticks is None else float(spec.from_ticks(ticks))
 
-        local = self.clock.now().astimezone(CHINA)
+        local = self.exchange_now().astimezone(CHINA)
         fields = {
             "InstrumentID": inst.instrument_id,
             "ExchangeID": inst.exchange_id,

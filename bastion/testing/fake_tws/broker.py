@@ -102,6 +102,8 @@ class FakeFaults:
     """The next executions' reports (execDetails, commission, the orderStatus they move)
     are held back until ``release_late_fill_reports``: IB's streams race, so a cancel's
     orderStatus can count fills whose execDetails have not arrived."""
+    clock_offset: dt.timedelta = dt.timedelta(0)
+    """Added to the current time TWS answers (reqCurrentTime): a server clock that is off."""
     market_data: str = "live"
     """``live``; ``delayed`` (10167, then delayed ticks of type 66/67/68, data type 3);
     ``frozen`` (data type 2); ``none`` (error 354, no ticks)."""

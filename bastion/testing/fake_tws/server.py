@@ -293,7 +293,8 @@ class FakeTws:
 
     def _current_time(self, conn: _Conn, fields: list[str]) -> None:
         if not self._silent("current_time"):
-            conn.send([Out.CURRENT_TIME, 1, int(self.broker.now().timestamp())])
+            now = self.broker.now() + self.faults.clock_offset
+            conn.send([Out.CURRENT_TIME, 1, int(now.timestamp())])
 
     def _managed_accounts(self, conn: _Conn, fields: list[str]) -> None:
         conn.send([Out.MANAGED_ACCTS, 1, ",".join(self.broker.accounts)])

@@ -47,3 +47,7 @@ class CtpConfig:
     """Queries per second when the front does not say (``GetFrontInfo``)."""
     check_contracts: bool = True
     """Query each contract at login and refuse a spec that differs from CTP's."""
+    compare_clock: bool = True
+    """Compare the exchange times CTP reports with this machine's clock (``clock_skew``).
+    Off for a front whose times are not today's (SimNow's 7x24 front replays old days):
+    the times are then only logged, and the engine never halts on them."""

@@ -113,9 +113,16 @@ class CtpLink:
         self._connected_at: float | None = None
         self.connection_epoch = 0
         self.last_heard: dt.datetime | None = None
-        """When the front last sent anything (UTC)."""
+        """When the front last sent anything, on the engine's clock (``clock``)."""
         self.clock_skew: dt.timedelta | None = None
-        """The exchange's clock (SHFETime at login) minus ours."""
+        """The exchange's clock minus ours (``clock``): from SHFETime at login, then from
+        each fresh market-data tick (``note_exchange_time``); ``None`` while unknown or
+        when ``config.compare_clock`` is off."""
+        self._tick_stamps: dict[str, tuple[str, int]] = {}
+        """Each contract's last tick time (UpdateTime, UpdateMillisec) since the market
+        login: a tick whose time moved is fresh (``CtpVenue._tick_time``)."""
+        self.exchange_seen: str = ""
+        """The last exchange time read (``HH:MM:SS``), for the probe and the logs."""
         self.last_disconnect_reason = ""
         self.front_id = 0
         self.session_id = 0
@@ -158,7 +165,7 @@ class CtpLink:
             self.inbox.wait(left)
 
     def _dispatch(self, record: object) -> None:
-        self.last_heard = dt.datetime.now(dt.UTC)
+        self.last_heard = self.clock.now()
         if isinstance(record, p.QueryReply):
             self._replies.setdefault(record.request_id, []).append(record)
             if record.is_last:
@@ -170,7 +177,7 @@ class CtpLink:
                 # once, and must meet this session's ids and the trading day's order map.
                 self.front_id, self.session_id = record.front_id, record.session_id
                 self.trading_day = record.trading_day
-                self.clock_skew = exchange_skew(record.shfe_time, self.last_heard)
+                self.note_exchange_time(record.shfe_time, 0)
                 self.begin_session()
         elif isinstance(record, p.Authenticated | p.SettlementConfirmed):
             self._answers[record.request_id] = record
@@ -187,6 +194,17 @@ class CtpLink:
             log.error("CTP callback %s could not be read: %s", record.callback, record.error)
         else:
             self.apply(record)
+
+    def note_exchange_time(self, exchange_time: str, millis: int) -> None:
+        """The exchange's clock as CTP reported it just now (``HH:MM:SS`` in Shanghai,
+        and milliseconds), against ours. A time that cannot be read leaves the skew as it
+        was; with ``compare_clock`` off it is only kept for the logs."""
+        self.exchange_seen = exchange_time
+        if not self.config.compare_clock:
+            return
+        skew = exchange_skew(exchange_time, self.clock.now())
+        if skew is not None:
+            self.clock_skew = skew + dt.timedelta(milliseconds=millis)
 
     def apply(self, record: object) -> None:
         """Orders, trades, quotes and statuses: the subclass applies them."""
@@ -383,6 +401,7 @@ class CtpLink:
             self._step("market_login", ok=False, detail=detail)
             return
         self.md_up = True
+        self._tick_stamps.clear()  # the first tick of each contract is a snapshot again
         symbols = self.market_symbols()
         code = self._md.subscribe(symbols) if self._md is not None else -1
         self._step(

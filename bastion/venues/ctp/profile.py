@@ -78,6 +78,11 @@ def ctp_config_for(profile: Profile, role: str, *, timeout: float) -> CtpConfig:
         name=f"ctp-{venue.ctp_environment.replace('_', '-')}",
         connect_timeout=timeout,
         query_timeout=timeout,
+        compare_clock=(
+            venue.compare_clock
+            if venue.compare_clock is not None
+            else venue.ctp_environment != "simnow"
+        ),
         flow_dir=folder / "ctp-flow" / role.lower(),
         order_map_path=folder / "ctp-orders.jsonl",
     )

@@ -146,8 +146,19 @@ class CtpReports(CtpLink, abc.ABC):
             contract = self.contracts.by_symbol(record.instrument_id)
             if contract is not None:
                 self._market.on_quote(contract, record, self._now())
+                self._tick_time(record)
         elif isinstance(record, p.StatusReport):
             self._market.on_status(record)
+
+    def _tick_time(self, quote: p.DepthQuote) -> None:
+        """A tick whose exchange time moved since the contract's last one was made just
+        now: the exchange's clock. The first tick of a contract after subscribing (the
+        last snapshot, maybe hours old) and a repeat of the same time are not."""
+        stamp = (quote.update_time, quote.update_millisec)
+        before = self._tick_stamps.get(quote.instrument_id)
+        self._tick_stamps[quote.instrument_id] = stamp
+        if before is not None and stamp != before:
+            self.note_exchange_time(quote.update_time, quote.update_millisec)
 
     def _halt(self, why: str) -> None:
         if not self.halt_reason:

@@ -119,7 +119,7 @@ class FixVenue:
         self.last_heard: dt.datetime | None = None
         """When the venue last sent any bytes (UTC)."""
         self.clock_skew: dt.timedelta | None = None
-        """The venue's SendingTime minus our clock, from its latest report or quote."""
+        """The venue's SendingTime minus our clock, from its latest message."""
         self.anomalies = 0
         self.unreadable_quotes = 0
         self._sent_order_ids: dict[int, str] = {}
@@ -203,6 +203,7 @@ class FixVenue:
                 initiator=True,
             )
             session.on_heartbeat = self._on_heartbeat
+            session.on_message = self._note_clock
             session.on_reject = self._on_session_reject
             session.on_bad_app = self._on_bad_app
             if self.config.username is not None:
@@ -363,15 +364,15 @@ class FixVenue:
             self._anomaly(venue_anomaly(msg, "unreadable_message", f"not readable: {exc!r}"))
 
     def _note_clock(self, msg: Message) -> None:
-        """The venue's clock against ours, from the message's SendingTime (52)."""
+        """The venue's clock against ours, from the SendingTime (52) of every message
+        it sends in sequence (its Logon and Heartbeats too: the check runs while idle)."""
         sent = text(msg, 52)
         if sent and text(msg, 43) != "Y":  # a resent message carries old times
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, FieldError):
                 self.clock_skew = parse_fix_time(sent) - _now()
 
     def _dispatch(self, msg: Message) -> None:
         msg_type = text(msg, 35)
-        self._note_clock(msg)
         if msg_type == "8" and text(msg, 150) == "I":
             key = text(msg, 790) or text(msg, 584) or ""
             self._collect(

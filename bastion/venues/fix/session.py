@@ -200,6 +200,12 @@ class FixSession:
         self.messages = messages
         self.initiator = initiator
         self.on_app: AppHandler = on_app if on_app is not None else (lambda _m: None)
+        self.sending_offset = dt.timedelta(0)
+        """Added to the SendingTime (52) of what this side sends: a clock that is off
+        (the paper venue's ``clock`` control); timers keep the real time."""
+        self.on_message: Callable[[Message], None] = lambda _m: None
+        """Called with every in-sequence message the peer sends, admin messages too
+        (the adapter reads the peer's SendingTime from each)."""
         self.on_heartbeat: Callable[[str], None] = lambda _id: None
         self.on_reject: Callable[[Message], None] = lambda _m: None
         """Called with each session Reject (35=3) the peer sends us."""
@@ -241,11 +247,12 @@ class FixSession:
     ) -> int:
         seq = self.next_out
         self.next_out += 1
-        sent = fix_time(now)
+        stamp = now + self.sending_offset
+        sent = fix_time(stamp)
         if store and self.messages is not None and msg_type not in ADMIN:
             self.messages.store(seq, msg_type, [(t, str(v)) for t, v in fields], sent)
         self.seqs.save(self.next_out, self.next_in)
-        raw = encode(msg_type, fields, seq=seq, sender=self.sender, target=self.target, now=now)
+        raw = encode(msg_type, fields, seq=seq, sender=self.sender, target=self.target, now=stamp)
         self.outbox.append(raw)
         self._last_sent = now
         return seq
@@ -421,6 +428,7 @@ class FixSession:
 
     def _dispatch(self, msg: Message, msg_type: str, seq: int, now: dt.datetime) -> None:
         check_text(msg)
+        self.on_message(msg)
         if msg_type == "A":
             self._on_logon(msg, now)
         elif msg_type == "0":
@@ -571,7 +579,7 @@ class FixSession:
                         seq=seq,
                         sender=self.sender,
                         target=self.target,
-                        now=now,
+                        now=now + self.sending_offset,
                         poss_dup=True,
                         orig_sending_time=sent,
                     )
@@ -588,7 +596,7 @@ class FixSession:
                     seq=seq,
                     sender=self.sender,
                     target=self.target,
-                    now=now,
+                    now=now + self.sending_offset,
                     poss_dup=True,
                 )
             )

@@ -246,9 +246,16 @@ class IbConnection(abc.ABC):
             if not self._dropped.is_set() and ib is not None:
                 await self._check_time(ib)
 
+    _query_lock: asyncio.Lock | None = None
+    """One request at a time (IB thread): ib_async keys a current-time request by its
+    kind, so two at once (this check and a round trip) would leave one unanswered."""
+
     async def _check_time(self, ib: IB) -> None:
+        if self._query_lock is None:
+            self._query_lock = asyncio.Lock()
         try:
-            server = await asyncio.wait_for(ib.reqCurrentTimeAsync(), self.config.query_timeout)
+            async with self._query_lock:
+                server = await asyncio.wait_for(ib.reqCurrentTimeAsync(), self.config.query_timeout)
         except (TimeoutError, ConnectionError):  # unanswered: last_heard stays old
             return
         now = dt.datetime.now(dt.UTC)

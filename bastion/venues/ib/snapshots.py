@@ -77,7 +77,6 @@ class IbSnapshots(IbConnection):
     _exec_bases: dict[str, str]
     """An execId without its correction suffix -> the first execId seen with it."""
     _summary_rows: dict[int, dict[str, tuple[str, str]]]
-    _query_lock: asyncio.Lock | None = None
 
     # -- the query frame ------------------------------------------------------------------
     def _query(self, what: str, make: Callable[[IB], Awaitable[T]]) -> T | str:

@@ -22,6 +22,13 @@ that does not read (output is written as the socket takes it, so a large resend 
 a slow reader whole, and a reader that stops is dropped, not waited for). An exception
 while handling one client's input (a bug) drops only that client, rolls its state
 transaction back and reloads its session numbers from the state file.
+
+The wire controls (``bastion.venues.paper.controls``): every session's SendingTime is
+shifted by the venue's ``clock_offset``; while the venue is silenced, every connection
+but the asking client's is parked: nothing is read from it or written to it (no
+heartbeat, no answer, no market data; application messages wait in its session for
+resend), new connections are accepted but not read, and no timer closes them. When the
+silence ends (``silence on=0``, or the asking client goes away) they are served again.
 """
 
 from __future__ import annotations
@@ -150,6 +157,8 @@ class PaperServer:
         """Logged-on connections by client CompID."""
         self.open: set[_Conn] = set()
         """Every open connection, logged on or not."""
+        self.parked: set[_Conn] = set()
+        """Connections the venue is silent to (the ``silence`` control)."""
         self.max_connections = connection_cap(config.max_connections)
         self.refused_connections = 0
         self.refused_logons = 0
@@ -185,7 +194,31 @@ class PaperServer:
                     self._write(key.data)
                 if events & selectors.EVENT_READ and key.data in self.open:
                     self._read(key.data)  # (not dropped earlier in this round)
+            self._wire_controls()
             self._timers()
+
+    def _wire_controls(self) -> None:
+        """Apply the venue's clock offset to every session; park the connections the
+        venue is silent to, and serve them again when the silence ends."""
+        for session in self.sessions.values():
+            session.sending_offset = self.venue.clock_offset
+        keeper = self.venue.silenced_except
+        if keeper is not None and keeper not in self.conns:
+            log.warning("paper venue: %s went away: the silence ends", keeper)
+            self.venue.silenced_except = keeper = None
+        for conn in list(self.open):
+            quiet = keeper is not None and conn.client != keeper
+            if quiet and conn not in self.parked:
+                with contextlib.suppress(KeyError, ValueError):
+                    self.selector.unregister(conn.sock)
+                self.parked.add(conn)
+            elif not quiet and conn in self.parked:
+                self.parked.discard(conn)
+                conn.opened = time.monotonic()  # its logon time runs from now
+                conn.writing = bool(conn.out)
+                events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.writing else 0)
+                self.selector.register(conn.sock, events, conn)
+                self._flush(conn)
 
     def _accept(self) -> None:
         try:
@@ -365,6 +398,7 @@ class PaperServer:
 
     def _drop(self, conn: _Conn, why: str) -> None:
         self.open.discard(conn)
+        self.parked.discard(conn)
         if conn.client is not None and self.conns.get(conn.client) is conn:
             del self.conns[conn.client]
             if conn.session is not None:
@@ -401,11 +435,15 @@ class PaperServer:
                     self.sessions[item.client] = session
                 else:
                     continue
-            if not item.store and not session.active:
+            if not item.store and (not session.active or self._silent_to(item.client)):
                 continue  # market data and query answers only go to a live session
             session.send_app(item.msg_type, item.fields, now, store=item.store)
             if not session.active:
                 session.outbox.clear()  # kept for resend; delivered on the next logon
+
+    def _silent_to(self, client: str) -> bool:
+        conn = self.conns.get(client)
+        return conn is not None and conn in self.parked
 
     def _flush_all(self) -> None:
         """Write what the sessions have queued: only ever after the state committed."""
@@ -414,7 +452,7 @@ class PaperServer:
 
     def _flush(self, conn: _Conn) -> None:
         session = conn.session
-        if session is None or not session.outbox:
+        if session is None or not session.outbox or conn in self.parked:
             return
         conn.out += session.take_outbox()
         self._write(conn)
@@ -450,10 +488,11 @@ class PaperServer:
                 self._send(self.venue.tick(now))
             self._flush_all()
         late = time.monotonic() - self.config.logon_timeout
-        for conn in [c for c in self.open if c.session is None and c.opened < late]:
+        waiting = [c for c in self.open if c.session is None and c not in self.parked]
+        for conn in [c for c in waiting if c.opened < late]:
             self._drop(conn, f"no Logon within {self.config.logon_timeout:g} s")
         for conn in list(self.conns.values()):
-            if conn.session is not None:
+            if conn.session is not None and conn not in self.parked:
                 conn.session.tick(now)
                 self._flush(conn)
                 if conn.session.state is SessionState.CLOSED:

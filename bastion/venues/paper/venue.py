@@ -8,7 +8,9 @@ quotes go to the clients that asked for market data.
 
 Control messages (type ``U1``, tag 20100 names the operation) drive the market for the
 conformance suite and tests; the server accepts them only when started with
-``control=True``.
+``control=True``. The wire controls (``clock``, ``silence``; see ``controls``) are not
+venue inputs: they set ``clock_offset`` and ``silenced_except`` for the server, are never
+logged, and a restarted venue starts without them.
 
 Every message is checked in full before anything is logged or changed: a bad field
 (including one too long: ids the venue echoes are at most 64 characters, other values
@@ -62,7 +64,7 @@ from bastion.venues.fix.wire import (
     fix_time,
     text,
 )
-from bastion.venues.paper.controls import control_payload
+from bastion.venues.paper.controls import TRANSPORT_KINDS, control_payload
 from bastion.venues.paper.digest import venue_digest
 from bastion.venues.paper.feed import RandomWalk
 from bastion.venues.paper.state import PaperState
@@ -146,6 +148,11 @@ class PaperVenue:
         self.cancel_ids: dict[ClientOrderId, str] = {}
         self.subscribers: set[str] = set()
         self.down_until: dict[str, dt.datetime] = {}
+        self.clock_offset = dt.timedelta(0)
+        """Added to the SendingTime of everything the venue sends (a skewed clock)."""
+        self.silenced_except: str | None = None
+        """While set, the venue is silent to every client but this one (the one that
+        asked for the silence, so it can end it)."""
         self._fills_seen = 0
         self._client = ""
 
@@ -638,6 +645,13 @@ class PaperVenue:
             out += [o for o in self._quote_out(cid) if o.client == client]
         return out
 
+    def _transport(self, client: str, op: str, payload: dict[str, str]) -> None:
+        if op == "clock":
+            self.clock_offset = dt.timedelta(seconds=float(payload["offset"]))
+        else:
+            self.silenced_except = client if payload["on"] == "1" else None
+        log.warning("paper venue: control %s %s from %s", op, payload, client)
+
     def _on_control(self, client: str, msg: Message, wall: dt.datetime) -> list[Outgoing]:
         op = text(msg, 20100) or ""
         if not self.control:
@@ -646,7 +660,11 @@ class PaperVenue:
             raise FieldError(20100, 5, "advance needs a venue on a manual clock")
         params = [v for t, v in body_fields(msg) if t == 20102]
         payload = control_payload(op, params, sorted(self.contracts.specs))
-        out = self._input(client, op, payload, wall)
+        if op in TRANSPORT_KINDS:
+            self._transport(client, op, payload)
+            out: list[Outgoing] = []
+        else:
+            out = self._input(client, op, payload, wall)
         return [
             *out,
             Outgoing(
