@@ -9,7 +9,8 @@ clock, the venue and the durability mode (``EngineConfig``). ``RiskEngine(...)``
 ``OrderManager(...)`` are built here and in unit tests, nowhere else.
 
 The venue given is the only object with order calls; it goes into the send path
-(``OrderGateway``), and every other part receives it wrapped as a ``QueryView``.
+(``OrderGateway``), and every other part receives it wrapped as a ``QueryView`` (a
+``SilentVenueView`` when the profile sets a silence limit: a silent venue is not asked).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from bastion.engine.days import DayCalendar, TradingDays, calendars_for, expiry_
 from bastion.engine.engine import Engine, EquitySource, Heartbeat
 from bastion.engine.lock import EngineLock
 from bastion.engine.send import OrderGateway
+from bastion.engine.silence import SilentVenueView
 from bastion.oms.manager import OrderManager
 from bastion.oms.retry import RetryTracker
 from bastion.orders.algos import AlgoChoice
@@ -194,7 +196,11 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
         if lock is not None:
             lock.release()
         raise
-    view = QueryView(venue)
+    view = (
+        QueryView(venue)
+        if config.silence_limit is None
+        else SilentVenueView(venue, clock, config.silence_limit)
+    )
     market = config.market if config.market is not None else view.market
     oms = OrderManager(store)
     locks = LockBook(store)

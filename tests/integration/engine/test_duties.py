@@ -48,6 +48,7 @@ from bastion.store import SqliteStore, StoreMode
 from bastion.strategy.examples import Hold
 from bastion.testing.stack import ES, ES_H, ES_SPEC, minute_bars
 from bastion.testing.venue_stubs import make_order, quote
+from bastion.venues.port import Snapshot
 from bastion.venues.sim import SimVenue, SimVenueConfig
 from tests.conftest import REPO
 
@@ -423,3 +424,51 @@ def test_an_exchanges_day_end_expires_and_rolls_only_its_own_contracts(tmp_path:
     working = {o.client_order_id for o in sim.open_orders().value or ()}
     assert working == {f"DAY-{SP_H}"}
     runner.close()
+
+
+def test_silent_venue_costs_a_pass_one_query_timeout_not_one_per_query(tmp_path: Path) -> None:
+    """A query to a silent venue waits out its timeout (here 5 s of the simulated clock).
+    Once the silence limit has passed, the engine's other queries answer "unknown" at
+    once, so the silence is noticed within one timeout of the limit, however many
+    queries a pass makes (a reconciliation alone makes several)."""
+    clock = SimClock(MONDAY)
+    sim = SimVenue({SP_H: SP_SPEC}, clock, SimVenueConfig(initial_cash=Decimal(10**9)))
+    sim.connect()
+    sim.on_quote(quote(20000, 20001, at=MONDAY, contract_id=SP_H))
+    timeout = dt.timedelta(seconds=5)
+    asked: list[str] = []
+
+    def waiting(name: str):  # type: ignore[no-untyped-def]
+        answer = getattr(sim, name)
+
+        def query(*args):  # type: ignore[no-untyped-def]
+            if sim.faults.silent_until is not None and clock.now() < sim.faults.silent_until:
+                asked.append(name)
+                clock.advance(timeout)  # no answer: the query's own timeout runs out
+                return Snapshot.unknown(f"{name}: no answer within 5 s")
+            return answer(*args)
+
+        return query
+
+    for name in ("account", "positions", "open_orders", "fills_since", "order_status"):
+        setattr(sim, name, waiting(name))
+    config = EngineConfig(
+        risk=BACKTEST_RISK,
+        specs={SP500: SP_SPEC},
+        schedule=FixedSchedule(contracts={SP500: SP_H}),
+        store_path=tmp_path / "sim" / "journal.db",
+        durability=StoreMode.LIVE,
+        risk_level=("base", "test"),
+        silence_limit=dt.timedelta(seconds=30),
+        account_every=dt.timedelta(0),
+        reconcile_every=dt.timedelta(0),
+    )
+    engine = build_engine(config, sim, clock)
+    _passes(engine, clock, 3, targets=[])
+    sim.faults.silence(600)
+    _passes(engine, clock, 10, step=1.0)
+    silent = _notes(engine.store, "venue.silent")
+    assert silent, f"never noticed; queries waited on: {asked}"
+    seconds = int(silent[0].text.split("for ")[1].split(" s")[0])
+    assert 30 < seconds <= 30 + 5 + 1, silent[0].text
+    engine.close()
