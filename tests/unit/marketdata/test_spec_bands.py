@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -132,3 +133,39 @@ def test_pysystemtrade_multiple_prices_inside_bands() -> None:
             read_multiple_prices(path, rule, now=NOW)
         checked.append(path.stem)
     assert len(checked) >= 6
+
+
+_USER_SPEC = """version: 1
+defaults: {currency: USD, timezone: America/Chicago, calendar: CMES, symbol_style: month_code}
+exchanges:
+  CME:
+    TEST: {root: TT, tick_size: "0.25", multiplier: "50", %s}
+"""
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ('min_price: "0"', "min_price 0 must be above 0 (prices at or below zero need"),
+        ('min_price: "-5", negative_prices: false', "min_price -5 must be above 0"),
+        ('min_price: "500", max_price: "500"', "min_price 500 must be below max_price 500"),
+        (
+            'min_price: "-1e12", negative_prices: true',
+            "min_price -1E+12 is beyond 1,000,000,000 ticks",
+        ),
+    ],
+)
+def test_spec_file_band_that_cannot_be_refused_naming_key(
+    tmp_path: Path, fields: str, message: str
+) -> None:
+    path = tmp_path / "specs.yaml"
+    path.write_text(_USER_SPEC % fields)
+    with pytest.raises(DataError, match=re.escape(f"CME.TEST: {message}")):
+        SpecRegistry.load([path])
+
+
+def test_spec_file_negative_band_allowed_with_negative_prices(tmp_path: Path) -> None:
+    path = tmp_path / "specs.yaml"
+    path.write_text(_USER_SPEC % 'min_price: "-50", max_price: "500", negative_prices: true')
+    spec = SpecRegistry.load([path])["TEST"]
+    assert (spec.min_price, spec.max_price) == (Decimal(-50), Decimal(500))
