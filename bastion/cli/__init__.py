@@ -20,6 +20,7 @@ import sys
 from typing import Annotated
 
 import typer
+from typer._click import exceptions as click  # typer carries its own click
 
 from bastion import __version__
 from bastion.cli.after_close import after_close_command
@@ -114,13 +115,25 @@ def os_problem(exc: OSError) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: runs the app; user errors are one line and exit status 2,
-    environment faults (files, disks, journals) one line and exit status 1."""
+    """Entry point: runs the app; user errors are one line and exit status 2 (the
+    argument parser's own included: a value of the wrong type, an unknown or missing
+    option), environment faults (files, disks, journals) one line and exit status 1."""
     from bastion.ops.records import set_command_args
 
-    set_command_args(sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
+    set_command_args(args)
     try:
-        build_command(app).main(args=argv, prog_name="bastion", standalone_mode=True)
+        # Not standalone: click's errors come here (one line below), not as its usage panel.
+        code = build_command(app).main(args=args, prog_name="bastion", standalone_mode=False)
+    except click.NoArgsIsHelpError as exc:  # a group given no command: its help
+        typer.echo(exc.ctx.get_help() if exc.ctx is not None else str(exc))
+        raise SystemExit(2) from None
+    except click.UsageError as exc:  # bad arguments: options, values, commands
+        fail(usage_line(exc, args))
+    except click.ClickException as exc:
+        fail(exc.format_message().replace("\n", " "), exc.exit_code)
+    except typer.Abort:
+        fail("aborted", 1)
     except UserError as exc:
         fail(str(exc).replace("\n", " "))
     except EnvironmentFault as exc:
@@ -129,3 +142,38 @@ def main(argv: list[str] | None = None) -> None:
         fail(os_problem(exc).replace("\n", " "), 1)
     except sqlite3.OperationalError as exc:  # a database the disk refused (full, read-only)
         fail(f"database: {exc}", 1)
+    # A command's typer.Exit(code) comes back as its code; a command returns None.
+    raise SystemExit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
+
+
+def _given(args: list[str], opts: list[str]) -> str | None:
+    """The value given on the command line for an option named by ``opts`` (the last)."""
+    found = None
+    for i, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        if name in opts:
+            if eq:
+                found = value
+            elif i + 1 < len(args):
+                found = args[i + 1]
+    return found
+
+
+def usage_line(exc: click.UsageError, args: list[str]) -> str:
+    """Click's usage error as one line: the command, the option or argument, the value
+    given and what was expected, and where to read more."""
+    ctx = exc.ctx
+    path = ctx.command_path if ctx is not None else "bastion"
+    command = path.removeprefix("bastion").strip()
+    message = " ".join(exc.format_message().split())
+    param = exc.param if isinstance(exc, click.BadParameter) else None
+    if param is not None and not isinstance(exc, click.MissingParameter):
+        name = param.opts[0] if param.opts else (param.human_readable_name or "")
+        value = _given(args, [*param.opts, *param.secondary_opts])
+        detail = " ".join(exc.message.split())
+        if detail[:1].isupper():
+            detail = detail[0].lower() + detail[1:]
+        shown = f" {value!r}" if value is not None else ""
+        return f"{command} {name}{shown}: {detail} (see '{path} --help')".lstrip()
+    where = f"{command}: " if command else ""
+    return f"{where}{message} (see '{path} --help')"

@@ -22,7 +22,11 @@ _CONVENTIONS = (
 )
 _ERRORS = (
     "Errors (1 and 2) are one line on stderr: `bastion: error: ...`, naming the path, the"
-    " option or the field and what was expected. A verdict of NO (3) is the command's"
+    " option or the field and what was expected; that includes the argument parser's own"
+    " errors (a value of the wrong type, an unknown or missing option), for example"
+    " `bastion: error: session --cycles 'nan': input should be a valid integer, unable"
+    " to parse string as an integer (see 'bastion session --help')`. A verdict of NO (3)"
+    " is the command's"
     " normal output, with the reason and the next step. A traceback is a bug."
 )
 

@@ -60,6 +60,7 @@ from bastion.orders.stack import StackHandler
 from bastion.recon.breaks import ReconReport
 from bastion.recon.locks import LockBook, LockSource
 from bastion.recon.reconciler import Reconciler
+from bastion.recon.restored import pending_restore
 from bastion.risk.engine import RiskEngine
 from bastion.risk.kill import KillReport, KillSwitch
 from bastion.risk.kill_request import closed_kill
@@ -347,7 +348,15 @@ class Engine:
 
     def _recover(self) -> bool:
         cursor = self.store.get_state(CURSOR_KEY)
-        result = recover(self.oms, self.venue, self.clock, FillCursor(cursor) if cursor else None)
+        targets = [*self._recorded.values(), *self.targets.all()]
+        restored = pending_restore(self.store, self.oms, targets)
+        result = recover(
+            self.oms,
+            self.venue,
+            self.clock,
+            FillCursor(cursor) if cursor else None,
+            claim=None if restored is None else restored.claim,
+        )
         self.last_recovery = result
         self.recoveries.append(result.summary())
         if result.complete and result.cursor is not None:
@@ -364,6 +373,14 @@ class Engine:
             )
             if self.locks.lock(instrument, LockSource.ANOMALY, why) is not None:
                 self._alert(f"{instrument} locked: {why}", instrument)
+        if restored is not None:  # the first recovery after a restore (recon/restored.py)
+            for iid, text in restored.alerts():
+                self._alert(text, iid)
+            for iid, why in restored.locks():
+                if self.locks.lock(iid, LockSource.ANOMALY, why) is not None:
+                    self._alert(f"{iid} locked: {why}", iid)
+            if result.complete:
+                restored.done(self.store, self.clock.now())
         return result.complete
 
     def _note_disconnect(self) -> None:

@@ -58,7 +58,7 @@ SYMBOL_STYLES = ("month_code", "yymm_lower", "yymm_upper", "ymm_upper")
 _PRODUCT_KEYS = {
     "root", "name", "tick_size", "multiplier", "margin_rate", "price_band", "currency",
     "timezone", "calendar", "symbol_style", "sessions", "months", "expiry_rule",
-    "last_trade_rule", "negative_prices", "max_price", "max_volume", "delivery",
+    "last_trade_rule", "negative_prices", "min_price", "max_price", "max_volume", "delivery",
     "first_notice_rule",
 }  # fmt: skip
 MAX_PRICE_TICKS = 10**9
@@ -86,6 +86,9 @@ class MarketSpec:
     """Whether the market can trade at or below zero (WTI crude did on 2020-04-20)."""
     max_price: Decimal | None = None
     """Largest size of a price a bar may have; ``None``: ``MAX_PRICE_TICKS`` ticks."""
+    min_price: Decimal | None = None
+    """Lowest price a bar may have (below zero only with ``negative_prices``); ``None``:
+    any price above zero (any size, with ``negative_prices``)."""
     max_volume: int = MAX_VOLUME
     """Largest volume (and open interest) of one bar, in lots."""
 
@@ -313,6 +316,7 @@ def _make_spec(
             f"{where}: max_price {max_price} must be above 0 and at most {MAX_PRICE_TICKS:,}"
             f" ticks ({contract.tick_size * MAX_PRICE_TICKS:f})"
         )
+    min_price = _min_price(raw, where, contract.tick_size, negative=negative, top=max_price)
     max_volume = raw.get("max_volume", MAX_VOLUME)
     if (
         isinstance(max_volume, bool)
@@ -331,7 +335,28 @@ def _make_spec(
         negative_prices=negative,
         max_price=max_price,
         max_volume=max_volume,
+        min_price=min_price,
     )
+
+
+def _min_price(
+    raw: dict[str, Any], where: str, tick: Decimal, *, negative: bool, top: Decimal | None
+) -> Decimal | None:
+    """The spec's ``min_price``: above zero unless ``negative_prices``, below
+    ``max_price``, and within ``MAX_PRICE_TICKS`` ticks of zero."""
+    if "min_price" not in raw:
+        return None
+    low = _decimal(raw["min_price"], where, "min_price")
+    if low <= 0 and not negative:
+        raise DataError(
+            f"{where}: min_price {low} must be above 0 (prices at or below zero need"
+            " negative_prices: true)"
+        )
+    if abs(low) > tick * MAX_PRICE_TICKS:
+        raise DataError(f"{where}: min_price {low} is beyond {MAX_PRICE_TICKS:,} ticks")
+    if top is not None and low >= top:
+        raise DataError(f"{where}: min_price {low} must be below max_price {top}")
+    return low
 
 
 def _decimal(value: object, where: str, key: str) -> Decimal:

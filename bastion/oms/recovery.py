@@ -14,6 +14,9 @@ before anything may be sent:
    venue, asked again after a grace, still has no record (``StackHandler.check_lost``);
 4. it flags what another client placed: open orders and fills for client order ids
    the journal never wrote (``foreign_orders``, ``foreign_fills``), journaled as notes;
+   After a restore from a backup, ``claim`` (``bastion.recon.restored``) is offered
+   each fill the journal does not know first: what it takes (fills under Bastion's own
+   ids, sent after the backup) is not a surprise (``claimed``);
 5. it resubmits nothing itself. The stack resends only what targets still want, and
    only after reconciliation is clean (the caller's job; see ``docs/recovery.md``).
 
@@ -29,6 +32,7 @@ only once the LOST is confirmed.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bastion.clock import Clock
@@ -70,6 +74,8 @@ class RecoveryResult:
     """In-flight orders whose state the venue settled (acknowledged or finished)."""
     lost: list[ClientOrderId] = field(default_factory=list)
     foreign_orders: list[OpenOrderRecord] = field(default_factory=list)
+    claimed: list[Fill] = field(default_factory=list)
+    """Fills the journal did not know that ``claim`` took in (after a restore)."""
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -78,14 +84,20 @@ class RecoveryResult:
             f" {self.fills_applied}, duplicates {self.fills_duplicate}, adopted"
             f" {len(self.adopted)}, lost {len(self.lost)}, foreign orders"
             f" {len(self.foreign_orders)}, foreign fills {len(self.foreign_fills)}"
+            + (f", taken in after a restore {len(self.claimed)}" if self.claimed else "")
         )
 
 
 def recover(
-    oms: OrderManager, venue: VenueQueries, clock: Clock, cursor: FillCursor | None
+    oms: OrderManager,
+    venue: VenueQueries,
+    clock: Clock,
+    cursor: FillCursor | None,
+    *,
+    claim: Callable[[Fill], bool] | None = None,
 ) -> RecoveryResult:
     result = RecoveryResult(cursor=cursor)
-    _apply_fills(oms, venue, cursor, result)
+    _apply_fills(oms, venue, cursor, result, claim)
     if not result.complete:
         return result
     opened = venue.open_orders()
@@ -105,7 +117,11 @@ def recover(
 
 
 def _apply_fills(
-    oms: OrderManager, venue: VenueQueries, cursor: FillCursor | None, result: RecoveryResult
+    oms: OrderManager,
+    venue: VenueQueries,
+    cursor: FillCursor | None,
+    result: RecoveryResult,
+    claim: Callable[[Fill], bool] | None,
 ) -> None:
     page = venue.fills_since(cursor)
     if page.value is None:
@@ -113,6 +129,10 @@ def _apply_fills(
         result.problems.append(f"fills unknown: {page.reason}")
         return
     for fill in page.value.fills:
+        unknown = oms.find(fill.client_order_id, fill.venue_order_id) is None
+        if claim is not None and unknown and claim(fill):
+            result.claimed.append(fill)
+            continue
         applied = oms.apply(FillReport(fill=fill))
         if applied.outcome is ApplyOutcome.DUPLICATE_FILL:
             result.fills_duplicate += 1

@@ -12,17 +12,32 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bastion.domain.book import Book
 from bastion.domain.contracts import parse_contract_id
 from bastion.domain.enums import OrderType, Side
 from bastion.domain.fills import Fill
-from bastion.domain.ids import ClientOrderId, ContractId, ExecId, StrategyId
+from bastion.domain.ids import (
+    UNATTRIBUTED,
+    ClientOrderId,
+    ContractId,
+    ExecId,
+    InstrumentId,
+    StrategyId,
+)
 from bastion.domain.order_state import OrderEvent, OrderState
-from bastion.domain.records import BrokerOrderCreated, FillRecorded, Note, OrderTransition
+from bastion.domain.records import (
+    Allocation,
+    BrokerOrderCreated,
+    FillRecorded,
+    JournalRecord,
+    Note,
+    OrderTransition,
+)
 from bastion.errors import UserError
 from bastion.oms.manager import OrderManager
 from bastion.recon.views import BALANCE_VENUE
 
-__all__ = ["MANUAL_STRATEGY", "balance_trade"]
+__all__ = ["MANUAL_STRATEGY", "balance_trade", "transfer_records"]
 
 MANUAL_STRATEGY = StrategyId("manual")
 """The strategy that owns trades made by hand when the operator names no other."""
@@ -96,3 +111,59 @@ def balance_trade(
         ),
     )
     return coid
+
+
+def transfer_records(
+    book: Book,
+    instrument_id: InstrumentId,
+    held: int,
+    strategy_id: StrategyId,
+    *,
+    note: str,
+    now: dt.datetime,
+) -> list[JournalRecord]:
+    """The records that give ``held`` signed lots of ``instrument_id`` from the reserved
+    ``UNATTRIBUTED`` strategy to ``strategy_id`` (to be written in one step). What the
+    strategy still had working on that side (an intent the lost orders carried out,
+    after a restore) is filled by it first, so the intent is never sent again."""
+    records: list[JournalRecord] = [
+        Allocation(
+            timestamp=now,
+            strategy_id=UNATTRIBUTED,
+            instrument_id=instrument_id,
+            signed_quantity=-held,
+            note=f"adopted by {strategy_id}: {note}",
+        )
+    ]
+    left = abs(held)
+    for order in list(book.instrument_orders.values()):
+        if (
+            left
+            and order.strategy_id == strategy_id
+            and order.instrument_id == instrument_id
+            and order.side.sign * held > 0
+            and order.remaining > 0
+        ):
+            take = min(left, order.remaining)
+            left -= take
+            records.append(
+                Allocation(
+                    timestamp=now,
+                    strategy_id=strategy_id,
+                    instrument_id=instrument_id,
+                    signed_quantity=take * order.side.sign,
+                    instrument_order_id=order.order_id,
+                    note=f"adopted from {UNATTRIBUTED}, filling {order.order_id}: {note}",
+                )
+            )
+    if left:
+        records.append(
+            Allocation(
+                timestamp=now,
+                strategy_id=strategy_id,
+                instrument_id=instrument_id,
+                signed_quantity=left * (1 if held > 0 else -1),
+                note=f"adopted from {UNATTRIBUTED}: {note}",
+            )
+        )
+    return records

@@ -34,11 +34,11 @@ from bastion.domain.contracts import parse_contract_id
 from bastion.domain.enums import OrderType, Side
 from bastion.domain.ids import UNATTRIBUTED, ClientOrderId, ContractId, InstrumentId, StrategyId
 from bastion.domain.order_state import CANCELLABLE
-from bastion.domain.records import Allocation, BrokerOrderCreated, JournalRecord, Note
+from bastion.domain.records import BrokerOrderCreated, Note
 from bastion.domain.venue_events import FillReport
 from bastion.oms.manager import OrderManager
 from bastion.oms.sending import OrderSender
-from bastion.recon.balance import MANUAL_STRATEGY, balance_trade
+from bastion.recon.balance import MANUAL_STRATEGY, balance_trade, transfer_records
 from bastion.recon.breaks import ReconReport
 from bastion.recon.locks import LockSource, lock_note
 from bastion.recon.reconciler import Reconciler
@@ -209,53 +209,13 @@ class RecoveryProcedure:
         }
 
     def _transfer(self, instruments: set[InstrumentId], note: str, result: ProcedureResult) -> None:
-        """Adopt: the unattributed position becomes ``strategy_id``'s, journaled. What the
-        strategy still had working on that side (an intent the lost orders carried out,
-        after a restore) is filled by it first, so the intent is never sent again."""
+        """Adopt: the unattributed position becomes ``strategy_id``'s, journaled (see
+        ``transfer_records``)."""
         now = self.reconciler.clock.now()
-        book = self.oms.book
         for iid, held in self._unattributed(instruments).items():
-            records: list[JournalRecord] = [
-                Allocation(
-                    timestamp=now,
-                    strategy_id=UNATTRIBUTED,
-                    instrument_id=iid,
-                    signed_quantity=-held,
-                    note=f"adopted by {self.strategy_id}: {note}",
-                )
-            ]
-            left = abs(held)
-            for order in list(book.instrument_orders.values()):
-                if (
-                    left
-                    and order.strategy_id == self.strategy_id
-                    and order.instrument_id == iid
-                    and order.side.sign * held > 0
-                    and order.remaining > 0
-                ):
-                    take = min(left, order.remaining)
-                    left -= take
-                    records.append(
-                        Allocation(
-                            timestamp=now,
-                            strategy_id=self.strategy_id,
-                            instrument_id=iid,
-                            signed_quantity=take * order.side.sign,
-                            instrument_order_id=order.order_id,
-                            note=f"adopted from {UNATTRIBUTED}, filling {order.order_id}: {note}",
-                        )
-                    )
-            if left:
-                records.append(
-                    Allocation(
-                        timestamp=now,
-                        strategy_id=self.strategy_id,
-                        instrument_id=iid,
-                        signed_quantity=left * (1 if held > 0 else -1),
-                        note=f"adopted from {UNATTRIBUTED}: {note}",
-                    )
-                )
-            self.oms.record(*records)
+            self.oms.record(
+                *transfer_records(self.oms.book, iid, held, self.strategy_id, note=note, now=now)
+            )
             self._step(result, f"4. {iid}: {held:+d} adopted by strategy {self.strategy_id}")
 
     def _restore(

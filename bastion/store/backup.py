@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -174,15 +175,33 @@ GENERATION_KEY = "store.generation"
 restore carry it, so they never repeat an id the venue saw after the backup was taken."""
 
 
-def _next_generation(path: Path, now: dt.datetime) -> None:
+RESTORE_KEY = "store.restored"
+"""That the journal was restored: JSON with ``backup`` (its path), ``restored_at``,
+``generation`` and, once the first recovery after it settled it, ``recovered_at``
+(``bastion.recon.restored``)."""
+
+
+def _next_generation(path: Path, backup: Path, now: dt.datetime) -> None:
+    """Raise the generation and record the restore, in one transaction."""
     db = sqlite3.connect(path, isolation_level=None)
     try:
+        db.execute("BEGIN IMMEDIATE")
         row = db.execute("SELECT value FROM kv_state WHERE key = ?", (GENERATION_KEY,)).fetchone()
         generation = int(row[0]) + 1 if row is not None else 1
-        db.execute(
+        restored = {
+            "backup": str(backup.resolve()),
+            "restored_at": now.astimezone(dt.UTC).isoformat(),
+            "generation": generation,
+        }
+        stamp = int(now.timestamp() * 1_000_000)
+        db.executemany(
             "INSERT OR REPLACE INTO kv_state (key, value, updated_us) VALUES (?, ?, ?)",
-            (GENERATION_KEY, str(generation), int(now.timestamp() * 1_000_000)),
+            [
+                (GENERATION_KEY, str(generation), stamp),
+                (RESTORE_KEY, json.dumps(restored), stamp),
+            ],
         )
+        db.execute("COMMIT")
     finally:
         db.close()
 
@@ -225,7 +244,7 @@ def restore_journal(
             _copy(src, tmp, journal_mode="DELETE")
         finally:
             src.close()
-        _next_generation(tmp, now)
+        _next_generation(tmp, backup, now)
         health = check_journal(tmp)
     except (sqlite3.Error, OSError) as exc:
         _remove(tmp)

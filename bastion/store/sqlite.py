@@ -122,7 +122,7 @@ class SqliteStore:
             raise unusable(self.path, f"cannot be opened ({exc})", runbook=False) from exc
         try:
             if existing:
-                check_connection(self._db, self.path)
+                check_connection(self._db, self.path, thorough=True)
             self._db.execute("PRAGMA journal_mode=WAL")
             sync = "FULL" if mode is StoreMode.LIVE else "OFF"
             self._db.execute(f"PRAGMA synchronous={sync}")

@@ -10,8 +10,10 @@ Each row is refused, naming its file and line, unless:
 * its contract resolves to an instrument in the specs;
 * each price is a finite number, positive unless the instrument's spec allows negative
   prices (``negative_prices``: WTI and Brent crude traded below zero in April 2020), no
-  larger in size than the spec's ``max_price`` (default a billion ticks), and on the
-  tick (within 1e-6 of a whole number of ticks);
+  lower than the spec's ``min_price`` and no larger in size than its ``max_price`` (the
+  bundled specs give every instrument a wide band around its price history; without
+  one, above zero and at most a billion ticks), and on the tick (within 1e-6 of a whole
+  number of ticks);
 * volume (and open interest, which may be blank) is a whole number from 0 to the spec's
   ``max_volume`` (default 1e9 lots per bar);
 * high and low contain open and close.
@@ -85,16 +87,19 @@ class PriceRule:
     """Whether prices at or below zero are real (the spec's ``negative_prices``)."""
     limit: Decimal = Decimal(MAX_PRICE_TICKS)
     """The largest size of a price (the spec's ``price_limit``)."""
+    low: Decimal | None = None
+    """The lowest price (the spec's ``min_price``); ``None``: only the sign rule."""
 
     @classmethod
     def of(cls, spec: MarketSpec) -> PriceRule:
-        return cls(str(spec.instrument_id), spec.negative_prices, spec.price_limit)
+        return cls(str(spec.instrument_id), spec.negative_prices, spec.price_limit, spec.min_price)
 
 
 def check_prices(values: pl.Series, text: pl.Series, rule: PriceRule, where: Where) -> None:
-    """Refuse a price that is not finite, not positive (unless ``rule.negative``) or
-    larger in size than ``rule.limit``; nulls (blanks) are left to the caller. ``text``
-    is how each value was written, ``where(i)`` names row ``i``'s file and line."""
+    """Refuse a price that is not finite, not positive (unless ``rule.negative``), below
+    ``rule.low`` or larger in size than ``rule.limit``; nulls (blanks) are left to the
+    caller. ``text`` is how each value was written, ``where(i)`` names row ``i``'s file
+    and line."""
     name = str(text.name)
     bad = _first_bad((values.is_nan() | values.is_infinite()).fill_null(value=False))
     if bad is not None:
@@ -106,6 +111,13 @@ def check_prices(values: pl.Series, text: pl.Series, rule: PriceRule, where: Whe
                 f"{where(bad)}: {name} {text[bad]} is not a positive price;"
                 f" {rule.instrument} prices are above zero (its spec does not allow"
                 " negative prices)"
+            )
+    if rule.low is not None:
+        bad = _first_bad((values < float(rule.low)).fill_null(value=False))
+        if bad is not None:
+            raise DataError(
+                f"{where(bad)}: {name} {text[bad]} is below the lowest price accepted for"
+                f" {rule.instrument} ({rule.low:f}; min_price in a spec file changes it)"
             )
     bad = _first_bad((values.abs() > float(rule.limit)).fill_null(value=False))
     if bad is not None:

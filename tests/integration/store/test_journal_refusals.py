@@ -1,8 +1,9 @@
 """Invariant: a journal is checked when it is opened, by every command that reads one.
 
 A zero-byte file, a directory, a file that is not a Bastion journal, a truncated file,
-an overwritten header, 8 KB of random bytes in the middle, an undecodable row and a
-sequence gap are each refused with one line (exit status 1, no traceback) that points
+an overwritten header, 8 KB of random bytes in the middle, an index that no longer
+matches its table (SQLite's full integrity_check, not only quick_check), an undecodable
+row and a sequence gap are each refused with one line (exit status 1, no traceback) that points
 to the runbook and names `bastion store restore` and `bastion store backup`. Nothing
 is changed by the refusal, and no report exits 0 on a damaged journal.
 """
@@ -70,6 +71,21 @@ def _bad_row(path: Path) -> None:
     db.close()
 
 
+def _index_mismatch(path: Path) -> None:
+    """The journal's index no longer matches its table: SQLite's quick_check passes it,
+    integrity_check does not."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA writable_schema=ON")
+    db.execute(
+        "UPDATE sqlite_master SET sql = 'CREATE INDEX journal_type ON journal (ts_us)'"
+        " WHERE name = 'journal_type'"
+    )
+    db.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+    db.close()
+
+
 def _gap(path: Path) -> None:
     db = sqlite3.connect(path)
     db.execute("PRAGMA foreign_keys=OFF")
@@ -86,7 +102,11 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "text_file": (_text_file, "is not a Bastion journal (not an SQLite database"),
     "truncated": (_truncated, "is damaged"),
     "header": (_header, "is not a Bastion journal (not an SQLite database"),
-    "random_middle": (_random_middle, "is damaged (SQLite quick_check"),
+    "random_middle": (_random_middle, "is damaged (SQLite integrity_check"),
+    "index_mismatch": (
+        _index_mismatch,
+        "is damaged (SQLite integrity_check: row 1 missing from index journal_type",
+    ),
     "bad_row": (_bad_row, "journal entry 7 (fill) cannot be read"),
     "gap": (_gap, "journal sequence gap: expected 9, found 10"),
 }
@@ -139,7 +159,9 @@ def test_store_open_damaged_journal_refused_one_line(
         ["store", "backup"],
     ],
 )
-@pytest.mark.parametrize("kind", ["zero_bytes", "random_middle", "bad_row", "header"])
+@pytest.mark.parametrize(
+    "kind", ["zero_bytes", "random_middle", "index_mismatch", "bad_row", "header"]
+)
 def test_command_reading_damaged_journal_exit_1_one_line(
     pristine: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], kind: str
 ) -> None:
