@@ -31,6 +31,7 @@ from bastion.domain.ids import ClientOrderId, ContractId, InstrumentId, Strategy
 from bastion.domain.records import BrokerOrderCreated
 from bastion.domain.requests import OrderPath, OrderRequest
 from bastion.engine.engine import Engine, Heartbeat
+from bastion.errors import UserError
 from bastion.marketdata.bars import BarStore
 from tests.conftest import REPO
 
@@ -179,6 +180,29 @@ def test_friday_night_belongs_to_monday_in_orders_loss_days_and_returns(
     assert any(when > _bj(MONDAY, 9) for when in working), "expired before Monday opened"
     assert max(working) < _bj(MONDAY, 15)
     assert min(gone) >= _bj(MONDAY, 15)
+
+
+def test_session_days_are_trading_days_friday_night_in_monday(in_tmp: Path) -> None:
+    """``--start``/``--end`` name the account's trading days: Monday alone holds
+    Friday's night session and not Monday's own (which is Tuesday's)."""
+    friday_night = _minutes(_bj(FRIDAY, 21), _bj(FRIDAY, 23))
+    # (Monday's bars stop a minute before its close: data ending exactly at a close
+    # still gets a point for the next day, see finish_session.)
+    monday = [*_minutes(_bj(MONDAY, 9), _bj(MONDAY, 10, 15)),
+              *_minutes(_bj(MONDAY, 13, 30), _bj(MONDAY, 14, 58))]  # fmt: skip
+    tuesday_night = _minutes(_bj(MONDAY, 21), _bj(MONDAY, 22))
+    prices = [(ts, 3500 + i) for i, ts in enumerate([*friday_night, *monday, *tuesday_night])]
+    _write_bars(in_tmp / "bastion-data", prices)
+    profile = load_profile(_profile(in_tmp))
+    result = run_session(profile, kind="backtest", start=MONDAY, end=MONDAY)
+    assert result.bars == len(friday_night) + len(monday), result.bars
+    assert result.days == [MONDAY], result.days
+    # A weekend holds no trading day, so no bars (Friday night is Monday's).
+    with pytest.raises(UserError, match="no bars between 2024-03-09 and 2024-03-10"):
+        run_session(profile, kind="backtest", start=dt.date(2024, 3, 9), end=dt.date(2024, 3, 10))
+    # From Saturday on: Monday, with Friday night.
+    weekend_start = run_session(profile, kind="backtest", start=dt.date(2024, 3, 9), end=MONDAY)
+    assert weekend_start.bars == result.bars
 
 
 def test_no_night_session_before_the_spring_festival(in_tmp: Path) -> None:
