@@ -254,6 +254,14 @@ class RiskConfig(_Strict):
     instrument_position_lots: dict[str, Lots] = Field(
         default_factory=dict, description="per-instrument overrides of max_position_lots"
     )
+    max_traded_lots_per_day: Lots | None = Field(
+        default=None,
+        description="lots traded per instrument per account trading day, buys and sells"
+        " together; a broker order is cut to fit; unset: no limit",
+    )
+    instrument_traded_lots_per_day: dict[str, Lots] = Field(
+        default_factory=dict, description="per-instrument overrides of max_traded_lots_per_day"
+    )
     max_notional: Money = Field(default=Decimal(5000000), description="per order")
     price_tolerance_percent: Decimal = Field(
         default=Decimal(5),
@@ -585,6 +593,7 @@ def _money_problem(p: Profile) -> str | None:
         ("execution.instruments", p.execution.instruments),
         ("risk.instrument_tolerance_ticks", p.risk.instrument_tolerance_ticks),
         ("risk.instrument_spread_ticks", p.risk.instrument_spread_ticks),
+        ("risk.instrument_traded_lots_per_day", p.risk.instrument_traded_lots_per_day),
     ):
         unknown = sorted(set(where) - set(p.instruments))
         if unknown:

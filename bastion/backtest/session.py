@@ -36,7 +36,7 @@ from bastion.domain.ids import ContractId, InstrumentId
 from bastion.domain.orders import BrokerOrder
 from bastion.engine.engine import Engine
 from bastion.engine.kernel import algo_choices
-from bastion.errors import UserError
+from bastion.errors import DataError, UserError
 from bastion.marketdata.adjust import contract_shifts, panama
 from bastion.marketdata.bars import BarStore
 from bastion.marketdata.calendars import (
@@ -217,6 +217,27 @@ class PreparedSession:
     generated: list[str] = field(default_factory=list)
 
 
+def _trading_span(
+    account: MarketSpec, start: dt.date | None, end: dt.date | None
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The bars of the account's trading days ``start`` to ``end`` (either open): from
+    the close of the trading day before ``start`` to the close of the last trading day
+    on or before ``end``, so a China night session goes with the trading day it belongs
+    to (Friday night with Monday) and CME's evening with the next day, never a UTC
+    date's."""
+    calendar = calendar_for(account)
+
+    def after_close_before(day: dt.date) -> dt.datetime:
+        try:
+            return calendar.close(calendar.previous_trading_day(day))
+        except DataError:  # outside the calendar's years: UTC midnight (nothing trades
+            return dt.datetime.combine(day, dt.time(), dt.UTC)  # there: orders are refused)
+
+    begin = None if start is None else after_close_before(start)
+    finish = None if end is None else after_close_before(end + dt.timedelta(days=1))
+    return begin, finish
+
+
 def _session_bars(
     profile: Profile,
     bar_store: BarStore,
@@ -224,14 +245,7 @@ def _session_bars(
     start: dt.date | None,
     end: dt.date | None,
 ) -> list[InstrumentBar]:
-    first_day = start or profile.start or dt.date(1970, 1, 1)
-    begin = dt.datetime.combine(first_day, dt.time(), dt.UTC)
-    last_day = end or profile.end
-    finish = (
-        dt.datetime.combine(last_day, dt.time(), dt.UTC) + dt.timedelta(days=1)
-        if last_day is not None
-        else None
-    )
+    begin, finish = _trading_span(market_specs[0], start or profile.start, end or profile.end)
     bars: list[InstrumentBar] = []
     for spec in market_specs:
         bars.extend(load_bars(bar_store, spec, begin, finish))

@@ -29,7 +29,12 @@ from bastion.ops.paper import VenueSessionResult
 
 __all__ = ["backtest_command", "session_command"]
 
-DateOpt = Annotated[str | None, typer.Option(help="YYYY-MM-DD (inclusive).")]
+DateOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Account trading day YYYY-MM-DD, inclusive (a China night is the next day's)."
+    ),
+]
 
 
 def _date(value: str | None, name: str) -> dt.date | None:

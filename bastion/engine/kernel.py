@@ -75,7 +75,6 @@ class EngineConfig:
     algos: Mapping[InstrumentId, AlgoChoice] = field(default_factory=dict)
     """Each instrument's execution algo and its parameters (the profile's ``execution``)."""
     position_limits: Mapping[InstrumentId, int] = field(default_factory=dict)
-    trade_limits: TradeLimits = field(default_factory=TradeLimits)
     risk_level: tuple[str, str] | None = None
     """(level, source) to set at start: a sim's built-in plan, or a signal plan's."""
     calendars: Mapping[InstrumentId, DayCalendar] | None = None
@@ -243,7 +242,7 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
         market=market,
         clock=clock,
         specs=config.specs,
-        limits=config.trade_limits,
+        limits=TradeLimits.from_risk(lambda: risk.limits, days.account_day),
         position_limits=dict(config.position_limits),
         default_algo=config.default_algo,
         algos=dict(config.algos),

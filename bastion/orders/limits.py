@@ -1,31 +1,73 @@
-"""Trade limits per period (R4.3): checked when broker orders are made; the order is cut."""
+"""Trade limits per period (R4.3): checked when broker orders are made; the order is cut.
+
+The period is the account's trading day (``bastion.engine.days``: the first
+instrument's exchange calendar; a China night session counts toward the next trading
+day, Friday night toward Monday), never the UTC date. The limits are the profile's
+``risk.max_traded_lots_per_day`` and ``risk.instrument_traded_lots_per_day``, read at
+each order, so ``bastion risk limits --set`` reaches a running engine.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bastion.config import RiskConfig
 from bastion.domain.ids import InstrumentId
 
 __all__ = ["TradeLimits"]
 
 
+def _no_limit(_instrument: InstrumentId) -> int | None:
+    return None
+
+
+def _utc_date(when: dt.datetime) -> dt.date:
+    return when.astimezone(dt.UTC).date()
+
+
 @dataclass(slots=True)
 class TradeLimits:
-    """At most ``per_day`` lots traded per instrument per UTC day (``None``: no limit)."""
+    """At most ``limit_of(instrument)`` lots traded per instrument per trading day
+    (``day_of``; ``None``: no limit). Lots count on both sides, as sent."""
 
-    per_day: dict[InstrumentId, int] = field(default_factory=dict)
-    default_per_day: int | None = None
-    _used: dict[tuple[InstrumentId, dt.date], int] = field(default_factory=dict)
+    limit_of: Callable[[InstrumentId], int | None] = _no_limit
+    day_of: Callable[[dt.datetime], dt.date] = _utc_date
+    """The kernel passes the account's trading day; the default is for unit tests."""
+    _day: dt.date | None = None
+    _used: dict[InstrumentId, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_risk(
+        cls, limits: Callable[[], RiskConfig], day_of: Callable[[dt.datetime], dt.date]
+    ) -> TradeLimits:
+        """The effective risk limits' trade limits (the profile's, with run-time
+        overrides), per ``day_of``."""
+
+        def limit_of(instrument: InstrumentId) -> int | None:
+            current = limits()
+            return current.instrument_traded_lots_per_day.get(
+                str(instrument), current.max_traded_lots_per_day
+            )
+
+        return cls(limit_of=limit_of, day_of=day_of)
+
+    def _today(self, now: dt.datetime) -> None:
+        day = self.day_of(now)
+        if day != self._day:
+            self._day = day
+            self._used.clear()
 
     def allowed(self, instrument_id: InstrumentId, wanted: int, now: dt.datetime) -> int:
         """How much of ``wanted`` lots may go now."""
-        limit = self.per_day.get(instrument_id, self.default_per_day)
+        limit = self.limit_of(instrument_id)
         if limit is None:
             return wanted
-        used = self._used.get((instrument_id, now.date()), 0)
+        self._today(now)
+        used = self._used.get(instrument_id, 0)
         return max(0, min(wanted, limit - used))
 
     def use(self, instrument_id: InstrumentId, lots: int, now: dt.datetime) -> None:
-        key = (instrument_id, now.date())
-        self._used[key] = self._used.get(key, 0) + lots
+        self._today(now)
+        self._used[instrument_id] = self._used.get(instrument_id, 0) + lots

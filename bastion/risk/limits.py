@@ -26,6 +26,7 @@ PER_INSTRUMENT: tuple[str, ...] = (
     _PER_INSTRUMENT,
     "instrument_tolerance_ticks",
     "instrument_spread_ticks",
+    "instrument_traded_lots_per_day",
 )
 """Limits set per instrument, as ``NAME.INSTRUMENT``."""
 SETTABLE: tuple[str, ...] = tuple(n for n in RiskConfig.model_fields if n not in PER_INSTRUMENT)
@@ -37,6 +38,7 @@ _LOWER_IS_TIGHTER = frozenset(
         "max_order_lots",
         "max_position_lots",
         "max_strategy_position_lots",
+        "max_traded_lots_per_day",
         *PER_INSTRUMENT,
         "max_notional",
         "price_tolerance_ticks",

@@ -5,7 +5,11 @@ kill`` from a second process (this one) is applied by that session: the venue is
 before the session ends, the session reports HALTED (never "targets met" or "done"),
 ``bastion risk resume`` is refused while the kill is pending and accepted after it, and
 a reconciliation is then clean with no lock (the kill's fills belong to the strategy
-that held the position, and the interrupted plan's targets are flat)."""
+that held the position, and the interrupted plan's targets are flat). The same holds
+for ``bastion flatten --immediate`` from a second process (the account stays HALTED, as
+``risk status`` shows, and the strategy table equals the contract table); ``risk halt``,
+``risk resume`` and ``risk limits --set`` from a second process reach the running
+session too."""
 
 from __future__ import annotations
 
@@ -198,3 +202,89 @@ def test_halt_and_resume_from_another_process_reach_the_running_session(
             session.communicate(timeout=30)
     assert session.returncode == 0, out + err
     assert "targets met            │ yes" in out
+
+
+def _start_session(root: Path, seconds: int) -> subprocess.Popen[str]:
+    env = {**os.environ, **SECRET}
+    return subprocess.Popen(
+        [sys.executable, "-c", "from bastion.cli import main; main()", "session",
+         "--profile", "profiles/paper.yaml", "--stay", "--seconds", str(seconds)],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def test_immediate_flatten_from_another_process_flattens_the_running_session(
+    cli: Cli, paper_day: Path
+) -> None:
+    """``bastion flatten --immediate`` goes through the same request as the kill: the
+    running session applies it, the venue ends flat, the account is HALTED and ``risk
+    status`` says so, and the strategy table equals the contract table (no break)."""
+    assert cli(["probe"], env=SECRET).code == 0
+    assert cli(["shadow", "--date", "2024-04-30"], env=SECRET).code == 0
+    assert "gate: executable" in cli(["gate", "dry-run"], env=SECRET).out
+    journal = paper_day / "runs" / "paper" / "journal.db"
+    session = _start_session(paper_day, 30)
+    try:
+        assert _wait(lambda: _position(journal) == 2, 20), "the session never reached +2"
+        flat = cli(["flatten", "--immediate", "--profile", "profiles/paper.yaml",
+                    "--reason", "flatten drill"], env=SECRET)  # fmt: skip
+        if flat.code != 0:
+            session.kill()
+            out, err = session.communicate(timeout=30)
+            pytest.fail(f"flatten: {flat.out}{flat.err}\nsession: {out}\n{err}")
+        assert "kill switch run by the running engine" in flat.out, flat.out
+        assert "KILL SWITCH: flat confirmed" in flat.out
+        out, err = session.communicate(timeout=60)
+    finally:
+        if session.poll() is None:
+            session.kill()
+            session.communicate(timeout=30)
+    assert session.returncode == 3, out + err  # HALTED after the flatten
+    assert "HALTED" in out
+    assert "targets met            │ yes" not in out
+    with SqliteStore(journal) as store:
+        positions = store.book.positions
+        assert all(q == 0 for q in positions.contract.values()), positions.contract
+        assert all(q == 0 for q in positions.strategy.values()), positions.strategy
+    status = cli(["risk", "status", "--profile", "profiles/paper.yaml"])
+    assert "account                  HALTED" in status.out, status.out
+    probe = cli(["probe"], env=SECRET)
+    assert "position snapshot: confirmed_flat" in probe.out, probe.out
+    clean = cli(["reconcile", "--profile", "profiles/paper.yaml"], env=SECRET)
+    assert "reconciliation: CLEAN" in clean.out, clean.out + clean.err
+    assert "locked instruments: none" in clean.out
+
+
+def test_risk_limits_set_from_another_process_reach_the_running_session(
+    cli: Cli, paper_day: Path
+) -> None:
+    """``bastion risk limits --set`` from this process is applied by the session running
+    in its own process: with the daily trade limit lowered to 1 lot while it waits
+    halted, it trades 1 lot of the plan's +2 after the resume, and no more."""
+    assert cli(["probe"], env=SECRET).code == 0
+    assert cli(["shadow", "--date", "2024-04-30"], env=SECRET).code == 0
+    assert "gate: executable" in cli(["gate", "dry-run"], env=SECRET).out
+    halted = cli(["risk", "halt", "-p", "profiles/paper.yaml", "--scope", "account",
+                  "--reason", "hold until the limit is set"])  # fmt: skip
+    assert halted.code == 0, halted.err
+    journal = paper_day / "runs" / "paper" / "journal.db"
+    session = _start_session(paper_day, 30)
+    try:
+        assert _wait(lambda: _iterations(journal) > 20, 30), "the session never looped"
+        lowered = cli(["risk", "limits", "-p", "profiles/paper.yaml", "--set",
+                       "max_traded_lots_per_day=1", "--reason", "one lot today"])  # fmt: skip
+        assert lowered.code == 0, lowered.err
+        assert "max_traded_lots_per_day: None -> 1 (journaled)" in lowered.out
+        resumed = cli(["risk", "resume", "-p", "profiles/paper.yaml", "--scope", "account",
+                       "--reason", "limit set"])  # fmt: skip
+        assert resumed.code == 0, resumed.err
+        assert _wait(lambda: _position(journal) == 1, 30), "the resume never reached it"
+        out, err = session.communicate(timeout=90)
+    finally:
+        if session.poll() is None:
+            session.kill()
+            session.communicate(timeout=30)
+    assert _position(journal) == 1, out  # the limit held to the session's end
+    assert "targets met            │ NO" in out
+    assert "positions (venue)      │ SP500/202406 +1" in out
+    assert session.returncode == 3, out + err

@@ -14,6 +14,15 @@ the test starts it as ``bastion.testing.paper_process.PaperVenueProcess`` first,
 port the operating system picks, and hands that port to every command through
 ``BASTION_PAPER_PORT`` (which ``bastion init`` and ``bastion venue serve`` read), so the
 document's words need no change and two test runs never share a port.
+
+A line ending in ``&`` is a command the operator leaves running (another terminal, or
+the background) while the next lines run: the test starts it, and before the next line
+waits until its engine loop runs (a fresh heartbeat of the official profile's journal,
+what the watchdog reads; wall time only bounds that wait). ``wait $!`` waits for it to
+end, with the exit status its comment gives; its output is that command's step. The
+kill switch drill runs this way: ``bastion kill`` from a second process while a session
+runs leaves the venue flat before the session ends, the session reports HALTED, and
+after ``bastion risk resume`` a reconciliation is clean with no lock (issue 12).
 """
 
 from __future__ import annotations
@@ -24,12 +33,14 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from bastion.ops.heartbeat import RUNNING, heartbeat_path, read_heartbeat
 from bastion.testing.paper_process import PaperVenueProcess
 from tests.conftest import REPO
 
@@ -71,6 +82,61 @@ def venue(tmp_path: Path) -> Iterator[PaperVenueProcess]:
         process.stop()
 
 
+@dataclass
+class Background:
+    """A command left running (a line ending in ``&``), its output in files."""
+
+    line: str
+    proc: subprocess.Popen[str]
+    out: Path
+    err: Path
+
+    def wait(self, expected: int) -> Step:
+        code = self.proc.wait(timeout=600)
+        step = Step(self.line, code, self.out.read_text(), self.err.read_text())
+        assert step.code == expected, (
+            f"{self.line}: exit {step.code}, expected {expected}\n{step.out}{step.err}"
+        )
+        assert step.err == "", f"{self.line}: stderr after a normal exit:\n{step.err}"
+        return step
+
+
+def _engine_running(cwd: Path, before: str | None, proc: subprocess.Popen[str]) -> None:
+    """Wait until a new engine run of the official profile loops (its heartbeat)."""
+    path = heartbeat_path(cwd / "runs" / "paper" / "journal.db")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the background command ended before its engine ran"
+        beat, _ = read_heartbeat(path)
+        fresh = beat is not None and beat.incident_key != before
+        if fresh and beat is not None and beat.state == RUNNING and beat.iteration > 0:
+            return
+        time.sleep(0.2)
+    pytest.fail("the background command's engine never ran")
+
+
+def _start(line: str, cwd: Path, env: dict[str, str], n: int) -> Background:
+    beat, _ = read_heartbeat(heartbeat_path(cwd / "runs" / "paper" / "journal.db"))
+    out, err = cwd.parent / f"background-{n}.out", cwd.parent / f"background-{n}.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        proc = subprocess.Popen(
+            ["bash", "-c", line],  # noqa: S607 - bash from PATH, as the reader's shell
+            cwd=cwd,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+        )
+    job = Background(line, proc, out, err)
+    try:
+        _engine_running(cwd, None if beat is None else beat.incident_key, proc)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return job
+
+
 def run_day(root: Path, venue: PaperVenueProcess) -> list[Step]:
     env = {
         **os.environ,
@@ -81,11 +147,35 @@ def run_day(root: Path, venue: PaperVenueProcess) -> list[Step]:
     env.pop("BASTION_PROFILES_DIR", None)
     cwd = root
     steps = []
+    jobs: list[Background] = []
+    try:
+        _run_lines(cwd, env, steps, jobs, venue)
+    finally:
+        for job in jobs:
+            if job.proc.poll() is None:
+                job.proc.kill()
+                job.proc.wait()
+    return steps
+
+
+def _run_lines(
+    cwd: Path,
+    env: dict[str, str],
+    steps: list[Step],
+    jobs: list[Background],
+    venue: PaperVenueProcess,
+) -> None:
     for marker, raw in doc_lines():
         line, expected = _expected_status(raw)
         if marker == "operator-day:venue":
             assert line == VENUE_LINE, f"the venue block changed: {line!r}"
             assert venue.proc.poll() is None, "the paper venue is not running"
+            continue
+        if line.endswith("&"):
+            jobs.append(_start(line.removesuffix("&").strip(), cwd, env, len(jobs)))
+            continue
+        if line == "wait $!":
+            steps.append(jobs[-1].wait(expected))
             continue
         words = shlex.split(line)
         if words[0] == "cd":
@@ -110,7 +200,6 @@ def run_day(root: Path, venue: PaperVenueProcess) -> list[Step]:
         )
         assert step.err == "", f"{line}: stderr after a normal exit:\n{step.err}"
         steps.append(step)
-    return steps
 
 
 def _one(steps: list[Step], start: str, nth: int = 0) -> str:
@@ -182,6 +271,23 @@ def test_operator_day_document_runs_word_for_word(tmp_path: Path, venue: PaperVe
     final = _one(steps, "bastion report daily", 1)
     assert "MAY TONIGHT'S ORDERS GO? YES: tonight's orders may go (nothing to trade)" in final
     assert "positions SP500/202406 +2" in final
+
+    # The kill switch drill: the running session applied the kill from another process.
+    killed = _one(steps, "bastion kill")
+    assert "run by the running engine" in killed, killed
+    assert "KILL SWITCH: flat confirmed" in killed
+    drilled = _one(steps, "bastion session --stay")
+    assert "HALTED" in drilled, drilled
+    assert "KILL SWITCH: flat confirmed" in drilled
+    assert "targets met            │ yes" not in drilled
+    assert "done for today" not in drilled
+    status = _one(steps, "bastion risk status")
+    assert "account                  HALTED" in status, status
+    assert "kill switch drill" in status
+    after = _one(steps, "bastion reconcile", 1)
+    assert "reconciliation: CLEAN" in after, after
+    assert "locked instruments: none" in after
+    assert "position snapshot: confirmed_flat" in _one(steps, "bastion probe"), "venue not flat"
 
     records = desk / "runs" / "paper" / "records"
     kinds = sorted(json.loads(p.read_text())["kind"] for p in records.glob("20*/*.json"))
