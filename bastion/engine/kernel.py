@@ -27,6 +27,7 @@ from bastion.domain.contracts import ContractSpec
 from bastion.domain.fx import FxTable
 from bastion.domain.ids import ContractId, InstrumentId
 from bastion.domain.market import MarketView
+from bastion.domain.orders import BrokerOrder
 from bastion.domain.records import Note
 from bastion.engine.days import DayCalendar, TradingDays, calendars_for, expiry_calendar_for
 from bastion.engine.engine import Engine, EquitySource, Heartbeat
@@ -182,6 +183,13 @@ def _positions_of(venue: QueryView) -> Callable[[], Mapping[ContractId, int] | N
     return read
 
 
+def _broker_orders(oms: OrderManager) -> list[BrokerOrder]:
+    """Every broker order the journal knows, working or ended."""
+    book = oms.book
+    ended = (o for o in book.history.values() if isinstance(o, BrokerOrder))
+    return [*book.broker_orders.values(), *ended]
+
+
 def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine:
     """The engine for one mode: see the module docstring."""
     lock: EngineLock | None = None
@@ -242,7 +250,9 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
         market=market,
         clock=clock,
         specs=config.specs,
-        limits=TradeLimits.from_risk(lambda: risk.limits, days.account_day),
+        limits=TradeLimits.from_risk(
+            lambda: risk.limits, days.account_day, lambda: _broker_orders(oms)
+        ),
         position_limits=dict(config.position_limits),
         default_algo=config.default_algo,
         algos=dict(config.algos),
