@@ -211,19 +211,23 @@ def _reconcile(resolved: ResolvedProfile) -> Report:
 
 
 def _risk(resolved: ResolvedProfile) -> Report:
+    from bastion.reports.risk_tables import limits_table
     from bastion.risk.level import load_risk_level
     from bastion.risk.limits import LimitBook
 
     rows: list[tuple[str, str]] = []
     path = Path(resolved.profile.store.path)
     limits = resolved.profile.risk
+    overrides: list[str] = []
     if path.exists():
         from bastion.store import SqliteStore
 
         store = SqliteStore(path)
         try:
             level, source = load_risk_level(store)
-            limits = LimitBook(resolved.profile.risk, store).reload()
+            book = LimitBook(resolved.profile.risk, store)
+            limits = book.reload()
+            overrides = sorted(book.overrides)
         finally:
             store.close()
         rows.append(("risk level in the store", f"{level.value} ({source or 'never set'})"))
@@ -232,12 +236,11 @@ def _risk(resolved: ResolvedProfile) -> Report:
     facts = read_store(resolved, None)
     rows.append(("account state", facts.account_state.value))
     rows.append(("kill request pending", "YES" if facts.kill_pending else "no"))
-    limit_rows = [
-        (name, str(value)) for name, value in limits.model_dump().items() if value not in (None, {})
-    ]
     tables = [
         facts_table("Risk state", rows),
-        grid("Limits", ("limit", "value"), limit_rows),
+        limits_table(
+            limits, resolved.profile.currency, profile=resolved.profile.risk, overrides=overrides
+        ),
     ]
     return Report("risk", f"Bastion risk report: {resolved.profile.name}", tables)
 
