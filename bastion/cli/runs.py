@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console, RenderableType
@@ -30,6 +31,9 @@ from bastion.ops.records import (
     write_record,
 )
 from bastion.secrets import Redactor, mask_account
+
+if TYPE_CHECKING:
+    from bastion.reports.tables import TableData
 
 __all__ = [
     "JsonOpt",
@@ -122,6 +126,13 @@ class RunContext:
         buffer = io.StringIO()
         Console(file=buffer, width=110, force_terminal=False, color_system=None).print(renderable)
         self.echo(buffer.getvalue().rstrip("\n"))
+
+    def tables(self, tables: Iterable[TableData]) -> None:
+        """Print ``tables`` the way every command does (``bastion.reports.tables``): at
+        their natural width, so no figure is cut or wrapped, whatever the output is."""
+        from bastion.reports.tables import text_of
+
+        self.echo(text_of(tables).rstrip("\n"))
 
     def record(self, kind: str, **fields: Any) -> RunRecord:
         profile = self.resolved.profile

@@ -26,6 +26,7 @@ from bastion.gates.profiles import ResolvedProfile
 from bastion.gates.state import load_state
 from bastion.reports.html import Callout
 from bastion.reports.ledger import fill_facts
+from bastion.reports.recon_tables import breaks_table, locks_table
 from bastion.reports.report import Report, markdown_of
 from bastion.reports.sources import journal_records, profile_specs
 from bastion.reports.tables import TableData, facts_table, grid
@@ -169,37 +170,11 @@ def _reconcile(resolved: ResolvedProfile) -> Report:
             "reconciliation: " + ("CLEAN" if recon.clean else "BREAKS"),
             "good" if recon.clean else "bad",
         )
-        breaks = [
-            (
-                str(b.kind),
-                str(b.instrument_id),
-                b.key,
-                f"{b.ours:+d}",
-                f"{b.theirs:+d}",
-                "yes" if b.locks else "no",
-                b.detail,
-            )
-            for b in recon.breaks
-        ]
-        tables.append(
-            grid(
-                "Breaks",
-                ("kind", "instrument", "what", "Bastion", "other", "locks", "detail"),
-                breaks,
-                numeric=(False, False, False, True, True, False, False),
-            )
-        )
+        tables.append(breaks_table(recon.breaks))
     elif facts.recon_note:
         rows.append(("reconciliation", facts.recon_note))
-    locks = [
-        (iid, source, why)
-        for iid, held in sorted(facts.locks.items())
-        for source, why in sorted(held.items())
-    ]
     tables.insert(0, facts_table("Reconciliation", rows))
-    tables.append(
-        grid("Locked instruments", ("instrument", "source", "why"), locks, numeric=(False,) * 3)
-    )
+    tables.append(locks_table(facts.locks))
     clean = facts.recon is not None and facts.recon.clean
     return Report(
         "reconcile",
