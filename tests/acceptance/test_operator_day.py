@@ -32,6 +32,7 @@ import pytest
 
 from bastion.testing.paper_process import PaperVenueProcess
 from tests.conftest import REPO
+from tests.tables import rows_of
 
 DOC = REPO / "docs" / "operator-day.md"
 BLOCK = re.compile(r"<!-- (operator-day(?::venue)?) -->\n```bash\n(.*?)```", re.DOTALL)
@@ -131,7 +132,7 @@ def test_operator_day_document_runs_word_for_word(tmp_path: Path, venue: PaperVe
         assert step in first
     assert "position snapshot: confirmed_flat" in first
     assert "contract snapshot: 1 contract(s): SP500/202406" in first
-    assert "SP500    SP500/202406   +0 -> +2 (open)" in first
+    assert rows_of(first, "Signals")[0][:5] == ["SP500", "SP500/202406", "+0", "+2", "open"]
     assert "gate: executable" in first
     assert "buy 2 SP500/202406 (broker +0 -> target +2, opens)" in first
     assert "MAY TONIGHT'S ORDERS GO? YES: tonight's orders may go (1 order(s))" in first

@@ -28,6 +28,7 @@ from bastion.testing.fake_ctp import (
 )
 from tests.conftest import REPO, CliResult
 from tests.ctp_binding import require_ctp_binding
+from tests.tables import rows_of
 
 require_ctp_binding()  # before any test imports the binding (it may abort)
 
@@ -121,7 +122,7 @@ def test_operator_day_ctp_fake_counter_full_day(cli: Cli, ctp_day: FakeCtpCounte
         assert line in probe, probe
     assert probe.count(" s ago") >= 5  # every login step has its age
     shadow = _run(cli, ["shadow", "--date", "2024-04-30"])
-    assert "rb/202410      +0 -> +4 (open)" in shadow
+    assert [r[1:5] for r in rows_of(shadow, "Signals")] == [["rb/202410", "+0", "+4", "open"]]
     gate = _run(cli, ["gate", "dry-run"])
     assert "gate: executable" in gate
     assert "buy 4 rb/202410" in gate
