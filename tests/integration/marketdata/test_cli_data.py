@@ -15,6 +15,7 @@ from bastion.domain.ids import ContractId
 from bastion.marketdata.checks import is_usable
 from bastion.marketdata.sample import write_sample
 from bastion.testing.pysystemtrade import guarded_copy
+from tests.tables import rows_of
 
 SHARED = (
     Path(os.environ["BASTION_SHARED_DATA"]) / "pysystemtrade"
@@ -50,6 +51,9 @@ def test_data_sample_command_writes_both_instruments(
     assert (tmp_path / "bars" / "rb" / "202410" / "1m.parquet").exists()
 
 
+STALE_RB = "last bar is on 2024-04-30; the latest completed trading day is 2024-05-08"
+
+
 def test_data_check_sample_after_close_all_usable(
     sample_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -76,7 +80,8 @@ def test_data_check_next_week_stale_unusable_exit_3(
     )
     assert code == 3  # stale input: a verdict of NO
     assert "UNUSABLE" in out
-    assert "stale: last bar is on 2024-04-30; the latest completed trading day is 2024-05-08" in out
+    stale = [r[2:] for r in rows_of(out, "Issues") if r[3] == "stale"]
+    assert ["error", "stale", STALE_RB] in stale
     assert not is_usable(sample_dir, ContractId("rb/202410"), "1m")
 
 
