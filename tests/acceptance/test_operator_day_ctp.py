@@ -114,7 +114,7 @@ def test_operator_day_ctp_fake_counter_full_day(cli: Cli, ctp_day: FakeCtpCounte
         "settlement_confirmation: ok",
         "contracts: ok",
         "rb2410 SHFE tick 1 x10 (match the specs)",
-        "account snapshot: equity 1000000.0 CNY",
+        "account snapshot: equity 1,000,000.00 CNY",
         "position snapshot: confirmed_flat (none)",
         "contract snapshot: 1 contract(s): rb/202410",
         "order API calls: send 0, cancel 0",
