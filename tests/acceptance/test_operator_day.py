@@ -32,7 +32,7 @@ import pytest
 
 from bastion.testing.paper_process import PaperVenueProcess
 from tests.conftest import REPO
-from tests.tables import rows_of
+from tests.tables import facts_of, rows_of
 
 DOC = REPO / "docs" / "operator-day.md"
 BLOCK = re.compile(r"<!-- (operator-day(?::venue)?) -->\n```bash\n(.*?)```", re.DOTALL)
@@ -150,16 +150,14 @@ def test_operator_day_document_runs_word_for_word(tmp_path: Path, venue: PaperVe
     session = _one(steps, "bastion session --seconds")
     assert "plan-2024-04-30.json (shadow, target date 2024-04-30" in session
     assert "the plan the gate approved" in session
-    for line in (
-        "targets met            │ yes",
-        "order API calls        │ send 1, cancel 0",
-        "positions (Bastion)    │ SP500/202406 +2",
-        "positions (venue)      │ SP500/202406 +2",
-        "reconciliation         │ clean",
-    ):
-        assert line in session, session
-    assert "P&L USD                │ realised +0.00 USD, unrealised" in session
-    assert "equity in USD          │ " in session
+    summary = facts_of(session, "Bastion session against the venue: what happened")
+    assert summary["targets met"] == "yes", session
+    assert summary["order API calls"] == "send 1, cancel 0"
+    assert summary["positions (Bastion)"] == "SP500/202406 +2"
+    assert summary["positions (venue)"] == "SP500/202406 +2"
+    assert summary["reconciliation"] == "clean"
+    assert summary["P&L USD"].startswith("realised +0.00 USD, unrealised")
+    assert summary["equity in USD"].endswith(" USD"), summary
     watch = _one(steps, "bastion session --watch")
     assert "P&L USD: realised +0.00 USD, unrealised" in watch
     assert "equity in USD: " in watch

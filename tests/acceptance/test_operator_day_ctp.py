@@ -28,7 +28,7 @@ from bastion.testing.fake_ctp import (
 )
 from tests.conftest import REPO, CliResult
 from tests.ctp_binding import require_ctp_binding
-from tests.tables import rows_of
+from tests.tables import facts_of, rows_of
 
 require_ctp_binding()  # before any test imports the binding (it may abort)
 
@@ -156,14 +156,12 @@ def test_operator_day_ctp_fake_counter_full_day(cli: Cli, ctp_day: FakeCtpCounte
     assert counter.requests["insert_order"] == 1
     assert counter.requests["order_action"] == 1
     session = _run(cli, ["session", "--profile", "profiles/ctp.yaml", "--seconds", "20"])
-    for line in (
-        "targets met            │ yes",
-        "order API calls        │ send 1, cancel 0",
-        "positions (Bastion)    │ rb/202410 +4",
-        "positions (venue)      │ rb/202410 +4",
-        "reconciliation         │ clean",
-    ):
-        assert line in session, session
+    summary = facts_of(session, "Bastion session against the venue: what happened")
+    assert summary["targets met"] == "yes", session
+    assert summary["order API calls"] == "send 1, cancel 0"
+    assert summary["positions (Bastion)"] == "rb/202410 +4"
+    assert summary["positions (venue)"] == "rb/202410 +4"
+    assert summary["reconciliation"] == "clean"
     assert counter.books[CONTRACT]["long_today"] == 4
     reconcile = _run(cli, ["reconcile", "--profile", "profiles/ctp.yaml"])
     assert "venue fake://day: connected" in reconcile
