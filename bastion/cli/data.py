@@ -23,7 +23,7 @@ from bastion.cli.progress import import_progress
 from bastion.cli.runs import JsonOpt, ProfileArg, emit_json
 from bastion.errors import DataError, UserError
 from bastion.marketdata.specs import MarketSpec, SpecRegistry
-from bastion.reports.tables import TableData, grid, text_of
+from bastion.reports.tables import TableData, grid, stdout_text, text_of
 
 if TYPE_CHECKING:
     from bastion.marketdata.checks import CheckReport
@@ -286,7 +286,7 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
             report = CheckReport(cid, bar_size, 0, None, None)
             report.add("unreadable", "error", str(exc))
         reports.append(report)
-    say(text_of(_check_tables(reports)).rstrip("\n"))
+    say((text_of if json_out else stdout_text)(_check_tables(reports)).rstrip("\n"))
     record_reports(root, reports, when)
     bad = sum(r.failed for r in reports)
     unchecked = sum(r.unchecked for r in reports)

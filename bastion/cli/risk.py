@@ -21,7 +21,7 @@ from bastion.clock import WallClock
 from bastion.config import Profile
 from bastion.errors import UserError
 from bastion.gates.profiles import resolve_profile
-from bastion.reports.tables import TableData, facts_table, grid, text_of
+from bastion.reports.tables import TableData, facts_table, grid, stdout_text
 from bastion.risk.board import StateBoard
 from bastion.risk.kill_request import pending_kill
 from bastion.risk.level import RiskLevel, load_risk_level
@@ -174,7 +174,7 @@ def limits(
             )
             return
         typer.echo(f"Risk limits of profile {loaded.name}")
-        typer.echo(text_of([_limits_table(loaded, book)]).rstrip("\n"))
+        typer.echo(stdout_text([_limits_table(loaded, book)]).rstrip("\n"))
 
 
 @risk_app.command("status")
@@ -215,7 +215,9 @@ def status(profile: ProfileOpt = None, json_out: JsonOpt = False) -> None:
             }
         )
         return
-    typer.echo(text_of(_status_tables(loaded, board, book, level, source, kill, loss)))
+    typer.echo(
+        stdout_text(_status_tables(loaded, board, book, level, source, kill, loss)).rstrip("\n")
+    )
 
 
 def _status_tables(  # noqa: PLR0917 - the figures the status prints

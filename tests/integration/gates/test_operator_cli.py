@@ -60,6 +60,9 @@ def test_day_sim_profile_probe_shadow_gate_report_executable(cli: Cli, day: Path
     assert rb == ["rb", "rb/202410", "+0", "+4", "open", "+0.95", "3,958"]
     gate = _ok(cli(["gate", "dry-run"]))
     assert "gate: executable" in gate
+    checks = {row[0]: row[1] for row in rows_of(gate, "Checks")}
+    assert set(checks) >= {"route", "broker_snapshot", "risk_level", "reconciliation"}
+    assert set(checks.values()) == {"yes"}
     assert "buy 2 SP500/202406 (broker +0 -> target +2, opens)" in gate
     assert "order API calls: send 0, cancel 0" in gate
     report = _ok(cli(["report", "daily"]))
