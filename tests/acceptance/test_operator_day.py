@@ -159,8 +159,9 @@ def test_operator_day_document_runs_word_for_word(tmp_path: Path, venue: PaperVe
     assert summary["P&L USD"].startswith("realised +0.00 USD, unrealised")
     assert summary["equity in USD"].endswith(" USD"), summary
     watch = _one(steps, "bastion session --watch")
-    assert "P&L USD: realised +0.00 USD, unrealised" in watch
-    assert "equity in USD: " in watch
+    money = facts_of(watch, "P&L and equity")
+    assert money["P&L USD"].startswith("realised +0.00 USD, unrealised")
+    assert money["equity in USD"].endswith(" USD"), money
     assert _one(steps, "bastion session --watch").count("reconciliation=clean send=0 cancel=0") == 2
     assert "reconciliation: CLEAN" in _one(steps, "bastion reconcile")
     fills = _one(steps, "bastion journal --kind fill")
