@@ -399,9 +399,13 @@ def roll_calendar(  # noqa: PLR0917 - typer maps parameters to options
         )
     else:
         raise UserError(f"--source {source!r}, expected stored, data or config")
-    typer.echo(f"{instrument} roll calendar ({source}): {calendar.height} roll(s)")
-    for ts, current, nxt in calendar.select("ts", "current", "next").iter_rows():
-        typer.echo(f"{ts:%Y-%m-%d}  {current} -> {nxt}")
+    rolls = [
+        (f"{ts:%Y-%m-%d}", str(current), str(nxt))
+        for ts, current, nxt in calendar.select("ts", "current", "next").iter_rows()
+    ]
+    title = f"{instrument} roll calendar ({source}): {calendar.height} roll(s)"
+    table = grid(title, ("roll date", "from", "to"), rolls, numeric=(False,) * 3)
+    typer.echo(stdout_text([table]).rstrip("\n"))
 
 
 @data_app.command("adjusted")
