@@ -63,6 +63,10 @@ def _expected_status(line: str) -> tuple[str, int]:
     return command.strip(), int(match.group(1)) if match else 0
 
 
+EQUITY = r"\d{1,3}(,\d{3})*\.\d\d USD \(capital \+ net P&L\)"
+"""Equity as money: separators, two decimals, the currency."""
+
+
 @pytest.fixture
 def venue(tmp_path: Path) -> Iterator[PaperVenueProcess]:
     process = PaperVenueProcess(tmp_path / "venue" / "venue.db", max_seconds=900)
@@ -157,11 +161,11 @@ def test_operator_day_document_runs_word_for_word(tmp_path: Path, venue: PaperVe
     assert summary["positions (venue)"] == "SP500/202406 +2"
     assert summary["reconciliation"] == "clean"
     assert summary["P&L USD"].startswith("realised +0.00 USD, unrealised")
-    assert summary["equity in USD"].endswith(" USD"), summary
+    assert re.fullmatch(EQUITY, summary["equity in USD"]), summary
     watch = _one(steps, "bastion session --watch")
     money = facts_of(watch, "P&L and equity")
     assert money["P&L USD"].startswith("realised +0.00 USD, unrealised")
-    assert money["equity in USD"].endswith(" USD"), money
+    assert re.fullmatch(EQUITY, money["equity in USD"]), money
     assert _one(steps, "bastion session --watch").count("reconciliation=clean send=0 cancel=0") == 2
     assert "reconciliation: CLEAN" in _one(steps, "bastion reconcile")
     fills = _one(steps, "bastion journal --kind fill")
