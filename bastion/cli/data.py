@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import polars as pl
 import typer
@@ -23,6 +23,10 @@ from bastion.cli.progress import import_progress
 from bastion.cli.runs import JsonOpt, ProfileArg, emit_json
 from bastion.errors import DataError, UserError
 from bastion.marketdata.specs import MarketSpec, SpecRegistry
+from bastion.reports.tables import TableData, grid, stdout_text, text_of
+
+if TYPE_CHECKING:
+    from bastion.marketdata.checks import CheckReport
 
 __all__ = ["DataDirOpt", "ProfileOpt", "data_app", "data_dir_of"]
 
@@ -192,6 +196,40 @@ def import_pysystemtrade_cmd(  # noqa: PLR0917 - typer maps parameters to option
         typer.echo(f"config: {', '.join(summary.configs)}")
 
 
+def _check_tables(reports: list[CheckReport]) -> list[TableData]:
+    """One row per series, then one per issue (the series named in each)."""
+    series = [
+        (
+            str(r.contract),
+            r.bar_size,
+            f"{r.bars:,}",
+            f"{r.first:%Y-%m-%d %H:%M}" if r.first else "-",
+            f"{r.last:%Y-%m-%d %H:%M}" if r.last else "empty",
+            r.verdict,
+        )
+        for r in reports
+    ]
+    issues = [
+        (str(r.contract), r.bar_size, i.severity, i.check, i.detail)
+        for r in reports
+        for i in r.issues
+    ]
+    return [
+        grid(
+            "Series",
+            ("contract", "bar", "bars", "first (UTC)", "last (UTC)", "verdict"),
+            series,
+            numeric=(False, False, True, False, False, False),
+        ),
+        grid(
+            "Issues",
+            ("contract", "bar", "severity", "check", "detail"),
+            issues,
+            numeric=(False,) * 5,
+        ),
+    ]
+
+
 @data_app.command("check")
 def check(  # noqa: PLR0917 - typer maps parameters to options
     instrument: Annotated[str | None, typer.Option(help="Only this instrument.")] = None,
@@ -220,7 +258,13 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
         )
     reports = []
     lines: list[str] = []
-    say = lines.append if json_out else typer.echo
+
+    def say(text: str) -> None:
+        if json_out:
+            lines.extend(text.splitlines())
+        else:
+            typer.echo(text)
+
     say(f"data check as of {when:%Y-%m-%d %H:%M} UTC, {root}")
     for cid, bar_size in stored:
         try:  # each series is judged on its own: one's problem never fails the others
@@ -242,15 +286,7 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
             report = CheckReport(cid, bar_size, 0, None, None)
             report.add("unreadable", "error", str(exc))
         reports.append(report)
-        verdict = report.verdict
-        span = (
-            f"{report.first:%Y-%m-%d %H:%M} .. {report.last:%Y-%m-%d %H:%M}"
-            if report.last
-            else "empty"
-        )
-        say(f"{cid:<16} {bar_size:<3} {report.bars:>7} bars  {span}  {verdict}")
-        for issue in report.issues:
-            say(f"    {issue.severity:<7} {issue.check}: {issue.detail}")
+    say((text_of if json_out else stdout_text)(_check_tables(reports)).rstrip("\n"))
     record_reports(root, reports, when)
     bad = sum(r.failed for r in reports)
     unchecked = sum(r.unchecked for r in reports)
@@ -363,9 +399,13 @@ def roll_calendar(  # noqa: PLR0917 - typer maps parameters to options
         )
     else:
         raise UserError(f"--source {source!r}, expected stored, data or config")
-    typer.echo(f"{instrument} roll calendar ({source}): {calendar.height} roll(s)")
-    for ts, current, nxt in calendar.select("ts", "current", "next").iter_rows():
-        typer.echo(f"{ts:%Y-%m-%d}  {current} -> {nxt}")
+    rolls = [
+        (f"{ts:%Y-%m-%d}", str(current), str(nxt))
+        for ts, current, nxt in calendar.select("ts", "current", "next").iter_rows()
+    ]
+    title = f"{instrument} roll calendar ({source}): {calendar.height} roll(s)"
+    table = grid(title, ("roll date", "from", "to"), rolls, numeric=(False,) * 3)
+    typer.echo(stdout_text([table]).rstrip("\n"))
 
 
 @data_app.command("adjusted")

@@ -201,11 +201,11 @@ def watch_command(  # noqa: PLR0917 - the options of session --watch
         f"order API calls: send {counts['send_order_calls']}, cancel {counts['cancel_order_calls']}"
     )
     from bastion.reports.pnl_report import pnl_summary_lines, profile_pnl
+    from bastion.reports.tables import facts_table
 
     if p.store.path.exists():
         summary, _, _ = profile_pnl(run.resolved, clock.now())
-        for name, value in pnl_summary_lines(summary):
-            run.echo(f"{name}: {value}")
+        run.tables([facts_table("P&L and equity", pnl_summary_lines(summary))])
     clean = bool(lines) and lines[-1].reconciliation == "clean"
     next_step = "nothing to do" if clean else "reconciliation not clean: see 'bastion reconcile'"
     run.echo(f"next step: {next_step}")

@@ -69,8 +69,6 @@ def journal_answer(run: RunContext, gate: str, *, passed: bool, result: str, rea
 
 def run_gate(run: RunContext, plan: Path | None, *, probe: bool, timeout: float) -> int:
     """Judge ``plan`` (default: the newest); print, record; the exit code of the table."""
-    from rich.table import Table
-
     from bastion.clock import WallClock
     from bastion.gates.approval import GATE_STATE
     from bastion.gates.broker import broker_state_path, load_broker_state
@@ -78,6 +76,7 @@ def run_gate(run: RunContext, plan: Path | None, *, probe: bool, timeout: float)
     from bastion.gates.dryrun import gather_inputs
     from bastion.gates.shadow import plans_dir
     from bastion.gates.state import save_state
+    from bastion.reports.tables import grid
     from bastion.strategy.plan import load_plan, newest_plan, plan_digest
 
     resolved = run.resolved
@@ -101,13 +100,8 @@ def run_gate(run: RunContext, plan: Path | None, *, probe: bool, timeout: float)
             f"plan judged: {plan_path} ({signal_plan.kind}, target date"
             f" {signal_plan.target_date}, sha256 {digest and digest[:12]})"
         )
-    table = Table(show_header=True, title="checks")
-    table.add_column("check")
-    table.add_column("ok")
-    table.add_column("detail")
-    for c in result.checks:
-        table.add_row(c.name, "yes" if c.ok else "NO", c.detail)
-    run.show(table)
+    checks = [(c.name, "yes" if c.ok else "NO", c.detail) for c in result.checks]
+    run.tables([grid("Checks", ("check", "ok", "detail"), checks, numeric=(False,) * 3)])
     if result.orders:
         run.echo("orders the plan would send (dry run, nothing sent):")
         for o in result.orders:

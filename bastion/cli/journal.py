@@ -76,12 +76,10 @@ def journal_command(  # noqa: PLR0917 - typer maps parameters to options
     """Show the journal's records, filtered by time, order, correlation id and kind."""
     from collections import deque
 
-    from rich.console import Console
-    from rich.table import Table
-
     from bastion.gates.profiles import resolve_profile
     from bastion.ops.journal_view import JournalFilter, journal_rows
     from bastion.ops.records import redactor_for
+    from bastion.reports.tables import grid, stdout_text
     from bastion.store import SqliteStore
 
     if journal is not None and profile is not None:
@@ -113,18 +111,19 @@ def journal_command(  # noqa: PLR0917 - typer maps parameters to options
     if not rows:
         typer.echo(f"journal {path}: no records match")
         return
-    table = Table(title=f"journal {path}: {len(rows)} record(s)", show_lines=False)
-    for name in ("seq", "time (UTC)", "kind", "correlation id", "what"):
-        table.add_column(name, overflow="fold")
-    for row in rows:
-        table.add_row(
-            str(row.seq),
-            f"{row.at:%Y-%m-%d %H:%M:%S}",
-            row.kind,
-            row.correlation_id or "-",
-            row.summary(),
-        )
-    console = Console(width=160, color_system=None, force_terminal=False, record=True)
-    with console.capture() as capture:
-        console.print(table)
-    typer.echo(redact(capture.get()).rstrip("\n"))
+    table = grid(
+        f"journal {path}: {len(rows)} record(s)",
+        ("seq", "time (UTC)", "kind", "correlation id", "what"),
+        [
+            (
+                str(row.seq),
+                f"{row.at:%Y-%m-%d %H:%M:%S}",
+                row.kind,
+                row.correlation_id or "-",
+                row.summary(),
+            )
+            for row in rows
+        ],
+        numeric=(True, False, False, False, False),
+    )
+    typer.echo(redact(stdout_text([table])).rstrip("\n"))

@@ -19,6 +19,7 @@ import typer
 from bastion.cli.exits import ExitCode
 from bastion.cli.numbers import MAX_TIMEOUT_SECONDS, bounded
 from bastion.cli.runs import JsonOpt, ProfileArg, RunContext, SecretArg, start_run
+from bastion.reports.money import money_text
 
 __all__ = ["probe_command", "run_probe"]
 
@@ -93,9 +94,11 @@ def run_probe(run: RunContext, timeout: float) -> int:
         )
     if state.account is not None:
         a = state.account
+        cur = a["currency"]
         run.echo(
-            f"account snapshot: equity {a['equity']} {a['currency']},"
-            f" margin used {a['margin_used']}, available {a['margin_available']}"
+            f"account snapshot: equity {money_text(a['equity'], cur)},"
+            f" margin used {money_text(a['margin_used'], cur)},"
+            f" available {money_text(a['margin_available'], cur)}"
             f" (at {state.account_at}, age {_age(now, state.account_at)})"
         )
     else:

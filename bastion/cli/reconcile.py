@@ -10,7 +10,8 @@ answered; 1 the venue could not be reached (its view is unknown, never flat).
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,7 +20,31 @@ from bastion.cli.numbers import MAX_TIMEOUT_SECONDS, bounded
 from bastion.cli.runs import JsonOpt, ProfileArg, start_run
 from bastion.errors import UserError
 
+if TYPE_CHECKING:
+    from bastion.domain.ids import InstrumentId
+    from bastion.recon import ReconReport
+    from bastion.reports.tables import TableData
+
 __all__ = ["reconcile_command"]
+
+
+def _tables(
+    report: ReconReport, locks: Mapping[InstrumentId, Mapping[str, str]]
+) -> list[TableData]:
+    """The readable diff: the unknown views, every break in its row, the locks."""
+    from bastion.reports.recon_tables import breaks_table, locks_table
+    from bastion.reports.tables import facts_table
+
+    unknown = ", ".join(report.unknown) or "none"
+    if report.unknown:
+        unknown += " (nothing built on them is called clean)"
+    return [
+        facts_table(
+            "Reconciliation", [("unknown views", unknown), ("breaks", str(len(report.breaks)))]
+        ),
+        breaks_table(report.breaks),
+        locks_table(locks),
+    ]
 
 
 def reconcile_command(
@@ -40,7 +65,7 @@ def reconcile_command(
     """
     from bastion.clock import WallClock
     from bastion.config import Environment
-    from bastion.recon import FillIndex, LockBook, reconcile, render_report, take_views
+    from bastion.recon import FillIndex, LockBook, reconcile, take_views
     from bastion.store.sqlite import SqliteStore
     from bastion.store.targets import TargetStore
     from bastion.venues.modes import ReadOnlyVenue
@@ -71,7 +96,8 @@ def reconcile_command(
             f"venue {where}: {'connected' if connected else 'UNREACHABLE (unknown, not flat)'}"
         )
         locks = LockBook(store).locks()
-        run.echo(render_report(report, locks))
+        run.echo("reconciliation: " + ("CLEAN" if report.clean else "BREAKS"))
+        run.tables(_tables(report, locks))
     finally:
         venue.disconnect()
         store.close()

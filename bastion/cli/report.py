@@ -32,7 +32,6 @@ def daily(profile: ProfileArg = None, json_out: JsonOpt = False, secret: SecretA
     Terminal, Markdown and HTML. Exit status 3 when the answer is NO.
     """
     from bastion.reports.daily import daily_facts, daily_tables, write_daily_report
-    from bastion.reports.tables import text_of
 
     run = start_run(profile, secret, json=json_out)
     _journal_whole(Path(run.resolved.profile.store.path))
@@ -43,7 +42,7 @@ def daily(profile: ProfileArg = None, json_out: JsonOpt = False, secret: SecretA
         title += " (COMPARISON)"
     run.echo(title)
     run.echo(f"MAY TONIGHT'S ORDERS GO? {facts.headline}")
-    run.echo(text_of(daily_tables(facts)).rstrip("\n"))
+    run.tables(daily_tables(facts))
     paths = write_daily_report(run.resolved, run.redactor, now=now)
     for path in [*facts.output_files, *map(str, paths)]:
         run.echo(f"output file: {path}")
@@ -68,7 +67,7 @@ def _other(
 
     run = start_run(profile, secret, json=json_out)
     report = build_report(kind, run.resolved)
-    run.echo(report.text)
+    run.echo(report.text_with(run.tables_text))
     folder = out if out is not None else Path(run.resolved.profile.records_dir) / "reports"
     paths = report.write(folder, run.redactor)
     for path in paths:

@@ -9,7 +9,8 @@ it exits 1 when flat could not be confirmed (the venue did not answer).
 
 from __future__ import annotations
 
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Any
 
 import typer
 
@@ -17,14 +18,15 @@ from bastion.cli.exits import ExitCode
 from bastion.cli.numbers import MAX_TIMEOUT_SECONDS, bounded
 from bastion.cli.runs import JsonOpt, ProfileArg, emit_json, refuse_live_default
 from bastion.clock import WallClock
-from bastion.config import Profile, RiskConfig
+from bastion.config import Profile
 from bastion.errors import UserError
 from bastion.gates.profiles import resolve_profile
+from bastion.reports.tables import TableData, facts_table, grid, stdout_text
 from bastion.risk.board import StateBoard
 from bastion.risk.kill_request import pending_kill
-from bastion.risk.level import load_risk_level
-from bastion.risk.limits import PER_INSTRUMENT, SETTABLE, LimitBook
-from bastion.risk.loss import LossTracker
+from bastion.risk.level import RiskLevel, load_risk_level
+from bastion.risk.limits import LimitBook
+from bastion.risk.loss import LossStatus, LossTracker
 from bastion.risk.states import IllegalStateTransition, Scope, ScopeKind, StateEvent
 from bastion.store import SqliteStore
 
@@ -116,25 +118,18 @@ def resume(profile: ProfileOpt = None, scope: ScopeOpt = None, reason: ReasonOpt
     _change(profile, scope, reason, StateEvent.OPERATOR_RESUME)
 
 
-def _limit_lines(base: RiskConfig, book: LimitBook) -> list[str]:
-    lines = []
-    limits = book.limits
-    for name in SETTABLE:
-        value = getattr(limits, name)
-        value = "unset" if value is None else value
-        mark = (
-            f"   (run-time override; profile: {getattr(base, name)})"
-            if name in book.overrides
-            else ""
-        )
-        lines.append(f"  {name:<28} {value}{mark}")
-    for key in PER_INSTRUMENT:
-        values: dict[str, object] = getattr(limits, key)
-        for instrument, value in sorted(values.items()):
-            name = f"{key}.{instrument}"
-            mark = "   (run-time override)" if name in book.overrides else ""
-            lines.append(f"  {name:<28} {value}{mark}")
-    return lines
+def _limits_table(profile: Profile, book: LimitBook) -> TableData:
+    from bastion.reports.risk_tables import limits_table
+
+    return limits_table(
+        book.limits, profile.currency, profile=profile.risk, overrides=book.overrides
+    )
+
+
+def _money_change(name: str, value: object, currency: str) -> str:
+    from bastion.reports.risk_tables import limit_text
+
+    return limit_text(name.partition(".")[0], value, currency)
 
 
 @risk_app.command("limits")
@@ -162,10 +157,12 @@ def limits(
                 if not eq or not name.strip():
                     raise UserError(f"--set {item!r}: expected NAME=VALUE, e.g. max_order_lots=5")
                 old, new = book.set(name.strip(), value, why, clock.now())
-                typer.echo(f"{name.strip()}: {old} -> {new} (journaled)")
+                was, now = (_money_change(name.strip(), v, loaded.currency) for v in (old, new))
+                typer.echo(f"{name.strip()}: {was} -> {now} (journaled)")
             for name in reset or []:
                 old, new = book.reset(name.strip(), why, clock.now())
-                typer.echo(f"{name.strip()}: {old} -> {new}, the profile's value (journaled)")
+                was, now = (_money_change(name.strip(), v, loaded.currency) for v in (old, new))
+                typer.echo(f"{name.strip()}: {was} -> {now}, the profile's value (journaled)")
             return
         if json_out:
             emit_json(
@@ -176,9 +173,8 @@ def limits(
                 }
             )
             return
-        typer.echo(f"Risk limits of profile {loaded.name}:")
-        for line in _limit_lines(loaded.risk, book):
-            typer.echo(line)
+        typer.echo(f"Risk limits of profile {loaded.name}")
+        typer.echo(stdout_text([_limits_table(loaded, book)]).rstrip("\n"))
 
 
 @risk_app.command("status")
@@ -220,38 +216,72 @@ def status(profile: ProfileOpt = None, json_out: JsonOpt = False) -> None:
         )
         return
     typer.echo(
-        f"Risk status of profile {loaded.name} ({loaded.environment}, store {loaded.store.path})"
+        stdout_text(_status_tables(loaded, board, book, level, source, kill, loss)).rstrip("\n")
     )
-    typer.echo("Trading states (scopes not listed are ACTIVE):")
-    for scope, item in board.all().items():
-        since = "" if item.since is None else f" since {item.since:%Y-%m-%d %H:%M:%S} UTC"
-        why = f": {item.reason}" if item.reason else ""
-        typer.echo(f"  {scope!s:<24} {item.state.upper():<12}{since}{why}")
+
+
+def _status_tables(  # noqa: PLR0917 - the figures the status prints
+    loaded: Profile,
+    board: StateBoard,
+    book: LimitBook,
+    level: RiskLevel,
+    source: str,
+    kill: dict[str, Any] | None,
+    loss: LossStatus,
+) -> list[TableData]:
+    """The status as tables: the facts, the trading states, the limits."""
+    from bastion.reports.money import format_money
+
     permits = {
         "base": "all orders",
         "review": "only closing, reducing and reconciling orders",
         "unknown": "only reducing orders (fail closed: no plan level known)",
     }[level.value]
-    typer.echo(
-        f"Risk level: {level}" + (f" (from {source})" if source else "") + f"; permits {permits}"
-    )
-    if kill:
-        typer.echo(
-            f"Kill switch: REQUESTED at {kill.get('requested_at')} by {kill.get('actor')}:"
-            f" {kill.get('reason')}"
-        )
-    else:
-        typer.echo("Kill switch: no request pending")
+    cur = loaded.currency
+
+    def money(value: Decimal | None) -> str:
+        return "-" if value is None else format_money(value, cur)
+
+    facts = [
+        ("profile", f"{loaded.name} ({loaded.environment})"),
+        ("store", str(loaded.store.path)),
+        ("risk level", f"{level}" + (f" (from {source})" if source else "")),
+        ("permits", permits),
+        (
+            "kill switch",
+            f"REQUESTED at {kill.get('requested_at')} by {kill.get('actor')}: {kill.get('reason')}"
+            if kill
+            else "no request pending",
+        ),
+    ]
     if loss.day is None:
-        typer.echo("Loss: no equity recorded yet")
+        facts.append(("loss", "no equity recorded yet"))
     else:
-        typer.echo(
-            f"Loss: day {loss.day} started at {loss.day_start}; week {loss.week} started at"
-            f" {loss.week_start}; equity peak {loss.peak}"
+        facts += [
+            ("equity at day start", f"{money(loss.day_start)} (day {loss.day})"),
+            ("equity at week start", f"{money(loss.week_start)} (week {loss.week})"),
+            ("equity peak", money(loss.peak)),
+        ]
+    states = [
+        (
+            str(scope),
+            item.state.upper(),
+            "" if item.since is None else f"{item.since:%Y-%m-%d %H:%M:%S}",
+            item.reason or "",
         )
-    typer.echo("Limits:")
-    for line in _limit_lines(loaded.risk, book):
-        typer.echo(line)
+        for scope, item in board.all().items()
+    ]
+    return [
+        facts_table("Risk status", facts),
+        grid(
+            "Trading states",
+            ("scope", "state", "since (UTC)", "reason"),
+            states,
+            numeric=(False, False, False, False),
+            note="scopes not listed are ACTIVE",
+        ),
+        _limits_table(loaded, book),
+    ]
 
 
 def kill_command(  # noqa: PLR0917 - typer maps parameters to options

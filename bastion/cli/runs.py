@@ -11,14 +11,13 @@ runs a live profile unless it was named (``--profile``).
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console, RenderableType
 
 from bastion.errors import UserError
 from bastion.gates.profiles import ResolvedProfile, resolve_profile
@@ -30,6 +29,9 @@ from bastion.ops.records import (
     write_record,
 )
 from bastion.secrets import Redactor, mask_account
+
+if TYPE_CHECKING:
+    from bastion.reports.tables import TableData
 
 __all__ = [
     "JsonOpt",
@@ -118,10 +120,17 @@ class RunContext:
         else:
             typer.echo(clean)
 
-    def show(self, renderable: RenderableType) -> None:
-        buffer = io.StringIO()
-        Console(file=buffer, width=110, force_terminal=False, color_system=None).print(renderable)
-        self.echo(buffer.getvalue().rstrip("\n"))
+    def tables(self, tables: Iterable[TableData]) -> None:
+        """Print ``tables`` the way every command does (``bastion.reports.tables``): at
+        their natural width, so no figure is cut or wrapped, whatever the output is."""
+        self.echo(self.tables_text(tables).rstrip("\n"))
+
+    def tables_text(self, tables: Iterable[TableData]) -> str:
+        """The tables as this command prints them: fitted to a terminal; at their natural
+        width on a pipe or a file and in the ``--json`` document's lines."""
+        from bastion.reports.tables import stdout_text, text_of
+
+        return text_of(tables) if self.json else stdout_text(tables)
 
     def record(self, kind: str, **fields: Any) -> RunRecord:
         profile = self.resolved.profile

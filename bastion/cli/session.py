@@ -15,7 +15,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from bastion.backtest.session import SessionResult, run_session
 from bastion.cli.exits import ExitCode
@@ -26,6 +25,8 @@ from bastion.engine.engine import EngineState
 from bastion.errors import UserError
 from bastion.ops.monitor import attach_monitor
 from bastion.ops.paper import VenueSessionResult
+from bastion.reports.money import format_money
+from bastion.reports.tables import TableData, facts_table
 
 __all__ = ["backtest_command", "session_command"]
 
@@ -78,33 +79,42 @@ def _run(
         )
 
 
-def _summary(result: SessionResult) -> Table:
-    table = Table(title=f"Bastion {result.kind}: what happened", show_header=False)
-    table.add_column("", style="bold")
-    table.add_column("")
+def _summary(result: SessionResult) -> TableData:
     days = result.days
-    table.add_row("days run", f"{len(days)} ({days[0]} to {days[-1]})")
-    table.add_row("engine state at the end", result.state)
-    table.add_row("bars", f"{result.bars:,}")
-    table.add_row("orders / fills", f"{result.orders:,} / {result.fills:,}")
-    table.add_row(
-        "order API calls", f"send {result.send_order_calls:,}, cancel {result.cancel_order_calls:,}"
-    )
-    positions = ", ".join(f"{c} {q:+d}" for c, q in result.positions.items()) or "flat"
-    table.add_row("positions (contract)", positions)
-    strat = ", ".join(f"{k} {q:+d}" for k, q in result.strategy_positions.items()) or "flat"
-    table.add_row("positions (strategy)", strat)
+    rows = [
+        ("days run", f"{len(days)} ({days[0]} to {days[-1]})"),
+        ("engine state at the end", result.state),
+        ("bars", f"{result.bars:,}"),
+        ("orders / fills", f"{result.orders:,} / {result.fills:,}"),
+        (
+            "order API calls",
+            f"send {result.send_order_calls:,}, cancel {result.cancel_order_calls:,}",
+        ),
+        (
+            "positions (contract)",
+            ", ".join(f"{c} {q:+d}" for c, q in result.positions.items()) or "flat",
+        ),
+        (
+            "positions (strategy)",
+            ", ".join(f"{k} {q:+d}" for k, q in result.strategy_positions.items()) or "flat",
+        ),
+    ]
     for currency, (gross, paid, net) in result.pnl_by_currency.items():
-        table.add_row(
-            f"P&L {currency} gross / net",
-            f"{gross:,.2f} / {net:,.2f} {currency} (commissions {paid:,.2f})",
+        rows.append(
+            (
+                f"P&L {currency} gross / net",
+                (
+                    f"{format_money(gross, currency)} / {format_money(net, currency)}"
+                    f" (commissions {format_money(paid, currency)})"
+                ),
+            )
         )
-    table.add_row(f"P&L net total in {result.currency}", _base_total(result))
+    rows.append((f"P&L net total in {result.currency}", _base_total(result)))
     money, per_lot = _slippage_lines(result)
-    table.add_row("slippage vs reference", money)
-    table.add_row("slippage per lot", per_lot)
-    table.add_row("journal", str(result.journal))
-    return table
+    rows.append(("slippage vs reference", money))
+    rows.append(("slippage per lot", per_lot))
+    rows.append(("journal", str(result.journal)))
+    return facts_table(f"Bastion {result.kind}: what happened", rows)
 
 
 def _slippage_lines(result: SessionResult) -> tuple[str, str]:
@@ -260,30 +270,30 @@ def _venue_session(run: RunContext, seconds: float, plan: Path | None, *, stay: 
     digest = plan_digest(plan_path)
     done = run_plan_session(run.resolved, seconds=seconds, plan_path=plan_path, stay=stay)
     r = done.session
-    table = Table(title="Bastion session against the venue: what happened", show_header=False)
-    table.add_column("", style="bold")
-    table.add_column("")
-    table.add_row(
-        "signal plan",
-        f"{done.plan_path} ({done.plan.kind}, target date {done.plan.target_date},"
-        f" risk level {done.plan.risk_level}; the plan the gate approved)",
-    )
-    table.add_row("engine state", r.state)
     met = r.targets_met and r.state == EngineState.TRADING
-    table.add_row("targets met", "yes" if met else f"NO ({r.state})" if r.targets_met else "NO")
-    table.add_row("orders / fills", f"{r.orders} / {r.fills}")
-    table.add_row("order API calls", f"send {r.send_order_calls}, cancel {r.cancel_order_calls}")
-    table.add_row("positions (Bastion)", _positions(r.positions))
-    table.add_row(
-        "positions (venue)",
-        "unknown" if r.venue_positions is None else _positions(r.venue_positions),
-    )
-    table.add_row("reconciliation", "clean" if r.reconcile_clean else "NOT CLEAN")
-    table.add_row("disconnects / restarts", f"{r.disconnects} / {r.restarts}")
-    for name, value in _money_rows(run):
-        table.add_row(name, value)
-    table.add_row("journal", str(r.journal))
-    run.show(table)
+    rows = [
+        (
+            "signal plan",
+            (
+                f"{done.plan_path} ({done.plan.kind}, target date {done.plan.target_date},"
+                f" risk level {done.plan.risk_level}; the plan the gate approved)"
+            ),
+        ),
+        ("engine state", str(r.state)),
+        ("targets met", "yes" if met else f"NO ({r.state})" if r.targets_met else "NO"),
+        ("orders / fills", f"{r.orders} / {r.fills}"),
+        ("order API calls", f"send {r.send_order_calls}, cancel {r.cancel_order_calls}"),
+        ("positions (Bastion)", _positions(r.positions)),
+        (
+            "positions (venue)",
+            "unknown" if r.venue_positions is None else _positions(r.venue_positions),
+        ),
+        ("reconciliation", "clean" if r.reconcile_clean else "NOT CLEAN"),
+        ("disconnects / restarts", f"{r.disconnects} / {r.restarts}"),
+        *_money_rows(run),
+        ("journal", str(r.journal)),
+    ]
+    run.tables([facts_table("Bastion session against the venue: what happened", rows)])
     for headline in r.kill_reports:
         run.echo(headline)
     for line in [*r.breaks, *r.unknown, *r.problems[:10]]:
@@ -396,7 +406,7 @@ def session_command(  # noqa: PLR0917 - typer maps parameters to options
     result = _run(run.resolved.profile, "session", start, end, quiet=json_out)
     if result.sample_generated:
         run.echo(f"generated sample data: {len(result.sample_generated)} series")
-    run.show(_summary(result))
+    run.tables([_summary(result)])
     for problem in result.problems[:10]:
         run.echo(f"note: {problem}")
     _sim_record(run, result)
@@ -435,7 +445,7 @@ def backtest_command(
 
         raise EnvironmentFault(f"--report {report}: {problem}; nothing was run")
     result = _run(loaded, "backtest", start, end, quiet=json_out)
-    run.show(_summary(result))
+    run.tables([_summary(result)])
     context = ReportContext.from_profile(
         loaded,
         rates=result.rates,

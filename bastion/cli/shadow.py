@@ -10,13 +10,19 @@ written and says so, and no executable order comes from it.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bastion.cli.exits import ExitCode
 from bastion.cli.runs import JsonOpt, ProfileArg, RunContext, SecretArg, start_run
 from bastion.errors import UserError
+
+if TYPE_CHECKING:
+    from bastion.reports.tables import TableData
+    from bastion.strategy.plan import SignalPlan
 
 __all__ = ["parse_date", "run_shadow_step", "shadow_command"]
 
@@ -54,6 +60,52 @@ def shadow_command(
     run.finish(run_shadow_step(run, asked, risk_level))
 
 
+def _reference(price: str | None) -> str:
+    """The plan's reference price in price units, with thousands separators."""
+    if price is None:
+        return "none"
+    value = Decimal(price)
+    places = max(0, -int(value.as_tuple().exponent))
+    return f"{value:,.{places}f}"
+
+
+def _shadow_tables(plan: SignalPlan, checks: Sequence[str]) -> list[TableData]:
+    """What the run was built on, then one row per signal (prices in price units)."""
+    from bastion.reports.tables import facts_table, grid
+
+    stale = " STALE INPUT" if plan.pool.stale else ""
+    facts = [
+        ("target date", f"{plan.target_date} (latest completed trading day; never today)"),
+        ("data checks", ", ".join(checks) or "none"),
+        ("data dates", ", ".join(plan.data_dates) or "none"),
+        ("pool", f"{plan.pool.period} ({plan.pool.file}, {plan.pool.source}){stale}"),
+        ("risk level", f"{plan.risk_level} ({plan.risk_level_source})"),
+    ]
+    signals = [
+        (
+            s.instrument,
+            s.contract,
+            f"{s.previous:+d}",
+            f"{s.target:+d}",
+            s.action,
+            f"{s.forecast:+.2f}",
+            _reference(s.reference_price),
+        )
+        for s in plan.signals
+    ]
+    return [
+        facts_table("Shadow run", facts),
+        grid(
+            "Signals",
+            ("instrument", "contract", "previous", "target", "action", "forecast", "reference"),
+            signals,
+            numeric=(False, False, True, True, False, True, True),
+            note="lots: the previous target and the new one; reference: the price the"
+            " orders are judged against, in price units",
+        ),
+    ]
+
+
 def run_shadow_step(run: RunContext, asked: dt.date | None, risk_level: str | None) -> int:
     """The shadow run on ``run``'s profile: print, record; the exit code of the table."""
     from bastion.gates.shadow import run_shadow
@@ -65,19 +117,7 @@ def run_shadow_step(run: RunContext, asked: dt.date | None, risk_level: str | No
     plan = result.plan
     for line in result.sample_generated[:1]:
         run.echo(f"generated sample data ({len(result.sample_generated)} series), e.g. {line}")
-    run.echo(
-        f"target date: {plan.target_date} (latest completed trading day; today is never assumed)"
-    )
-    run.echo(f"data checks: {', '.join(result.checks) or 'none'}")
-    run.echo(f"data dates: {', '.join(plan.data_dates) or 'none'}")
-    stale = " STALE INPUT" if plan.pool.stale else ""
-    run.echo(f"pool: {plan.pool.period} ({plan.pool.file}, {plan.pool.source}){stale}")
-    run.echo(f"risk level: {plan.risk_level} ({plan.risk_level_source})")
-    for s in plan.signals:
-        run.echo(
-            f"  {s.instrument:<8} {s.contract:<14} {s.previous:+d} -> {s.target:+d} ({s.action})"
-            f" forecast {s.forecast:+.2f} ref {s.reference_price}"
-        )
+    run.tables(_shadow_tables(plan, result.checks))
     for warning in plan.stale_inputs:
         run.echo(f"STALE INPUT: {warning}")
     run.echo(f"signal plan: {result.plan_path}")

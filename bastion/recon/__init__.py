@@ -3,7 +3,7 @@
 from bastion.recon.balance import MANUAL_STRATEGY, balance_trade
 from bastion.recon.breaks import Break, BreakKind, FillFact, ReconReport, Views, reconcile
 from bastion.recon.locks import LockBook, LockChange, LockingGate, LockSource
-from bastion.recon.reconciler import Reconciler, render_report
+from bastion.recon.reconciler import Reconciler
 from bastion.recon.views import BALANCE_VENUE, FillIndex, take_views, target_ranges
 
 __all__ = [
@@ -22,7 +22,6 @@ __all__ = [
     "Views",
     "balance_trade",
     "reconcile",
-    "render_report",
     "take_views",
     "target_ranges",
 ]

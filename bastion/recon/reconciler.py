@@ -23,12 +23,12 @@ from bastion.clock import Clock
 from bastion.domain.ids import ExecId, InstrumentId, StrategyId
 from bastion.domain.records import JournalRecord, Note
 from bastion.oms.manager import OrderManager
-from bastion.recon.breaks import Break, FillFact, ReconReport, reconcile
+from bastion.recon.breaks import FillFact, ReconReport, reconcile
 from bastion.recon.locks import LockBook, LockChange
 from bastion.recon.views import FillIndex, take_views
 from bastion.venues.port import FillCursor, VenueQueries
 
-__all__ = ["Reconciler", "render_report"]
+__all__ = ["Reconciler"]
 
 Alert = Callable[[str], None]
 
@@ -166,27 +166,3 @@ class Reconciler:
                 | ({"first": "true"} if first else {}),
             )
         )
-
-
-def render_report(report: ReconReport, locks: Mapping[InstrumentId, Mapping[str, str]]) -> str:
-    """The readable diff ``bastion reconcile`` prints."""
-    lines = ["reconciliation: " + ("CLEAN" if report.clean else "BREAKS")]
-    if report.unknown:
-        lines.append(
-            "unknown views (nothing built on them is called clean): " + ", ".join(report.unknown)
-        )
-    if report.breaks:
-        lines.append(f"{'kind':<21} {'instr.':<8} {'what':<28} {'bastion':>13} {'other':>11}")
-        lines.extend(_line(b) for b in report.breaks)
-    if locks:
-        lines.append("locked instruments:")
-        for iid, held in sorted(locks.items()):
-            for source, why in sorted(held.items()):
-                lines.append(f"  {iid} ({source}): {why}")
-    else:
-        lines.append("locked instruments: none")
-    return "\n".join(lines)
-
-
-def _line(brk: Break) -> str:
-    return brk.line()

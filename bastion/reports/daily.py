@@ -39,7 +39,7 @@ from bastion.gates.state import load_state, state_path
 from bastion.ops.records import write_text_redacted
 from bastion.reports.html import Callout, Chart, PageData, Paragraph, Section, write_page
 from bastion.reports.ledger import PnlSummary
-from bastion.reports.money import NO_REFERENCE
+from bastion.reports.money import NO_REFERENCE, money_text
 from bastion.reports.tables import TableData, facts_table, grid
 from bastion.secrets import Redactor
 from bastion.strategy.plan import SignalPlan, load_plan, newest_plan, plan_digest
@@ -171,9 +171,14 @@ def _broker_row(
         else "unknown"
     )
     age = summary["snapshot_age_seconds"]
+    currency = (broker.account or {}).get("currency", "")
+    equity, margin = (
+        money_text(summary[k], currency) if currency else str(summary[k])
+        for k in ("equity", "margin_used")
+    )
     text = (
-        f"{summary['position_state']}; positions {held_text}; equity {summary['equity']};"
-        f" margin used {summary['margin_used']};"
+        f"{summary['position_state']}; positions {held_text}; equity {equity};"
+        f" margin used {margin};"
         f" snapshot {age} s old (limit {max_age.total_seconds():.0f} s)"
     )
     return ("broker account state", text)

@@ -26,6 +26,7 @@ __all__ = [
     "format_amount",
     "format_money",
     "format_price",
+    "money_text",
     "price_of",
     "to_base",
     "to_decimal_money",
@@ -55,6 +56,19 @@ def format_amount(amount: Decimal | float, *, signed: bool = False) -> str:
 
 def format_money(amount: Decimal | float, currency: str, *, signed: bool = False) -> str:
     return f"{format_amount(amount, signed=signed)} {currency}"
+
+
+def money_text(amount: object, currency: str) -> str:
+    """An amount as stored in a snapshot (a decimal string, perhaps "unknown") as money:
+    ``1011242.5`` in USD prints ``1,011,242.50 USD``; what is not a finite number is
+    printed as it is."""
+    try:
+        value = Decimal(str(amount))
+    except (ArithmeticError, ValueError):
+        return str(amount)
+    if not value.is_finite():
+        return str(amount)
+    return format_money(value, currency)
 
 
 def price_of(ticks: int | Fraction | float, spec: ContractSpec) -> Decimal:

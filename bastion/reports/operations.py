@@ -26,6 +26,7 @@ from bastion.gates.profiles import ResolvedProfile
 from bastion.gates.state import load_state
 from bastion.reports.html import Callout
 from bastion.reports.ledger import fill_facts
+from bastion.reports.recon_tables import breaks_table, locks_table
 from bastion.reports.report import Report, markdown_of
 from bastion.reports.sources import journal_records, profile_specs
 from bastion.reports.tables import TableData, facts_table, grid
@@ -169,37 +170,11 @@ def _reconcile(resolved: ResolvedProfile) -> Report:
             "reconciliation: " + ("CLEAN" if recon.clean else "BREAKS"),
             "good" if recon.clean else "bad",
         )
-        breaks = [
-            (
-                str(b.kind),
-                str(b.instrument_id),
-                b.key,
-                f"{b.ours:+d}",
-                f"{b.theirs:+d}",
-                "yes" if b.locks else "no",
-                b.detail,
-            )
-            for b in recon.breaks
-        ]
-        tables.append(
-            grid(
-                "Breaks",
-                ("kind", "instrument", "what", "Bastion", "other", "locks", "detail"),
-                breaks,
-                numeric=(False, False, False, True, True, False, False),
-            )
-        )
+        tables.append(breaks_table(recon.breaks))
     elif facts.recon_note:
         rows.append(("reconciliation", facts.recon_note))
-    locks = [
-        (iid, source, why)
-        for iid, held in sorted(facts.locks.items())
-        for source, why in sorted(held.items())
-    ]
     tables.insert(0, facts_table("Reconciliation", rows))
-    tables.append(
-        grid("Locked instruments", ("instrument", "source", "why"), locks, numeric=(False,) * 3)
-    )
+    tables.append(locks_table(facts.locks))
     clean = facts.recon is not None and facts.recon.clean
     return Report(
         "reconcile",
@@ -211,19 +186,23 @@ def _reconcile(resolved: ResolvedProfile) -> Report:
 
 
 def _risk(resolved: ResolvedProfile) -> Report:
+    from bastion.reports.risk_tables import limits_table
     from bastion.risk.level import load_risk_level
     from bastion.risk.limits import LimitBook
 
     rows: list[tuple[str, str]] = []
     path = Path(resolved.profile.store.path)
     limits = resolved.profile.risk
+    overrides: list[str] = []
     if path.exists():
         from bastion.store import SqliteStore
 
         store = SqliteStore(path)
         try:
             level, source = load_risk_level(store)
-            limits = LimitBook(resolved.profile.risk, store).reload()
+            book = LimitBook(resolved.profile.risk, store)
+            limits = book.reload()
+            overrides = sorted(book.overrides)
         finally:
             store.close()
         rows.append(("risk level in the store", f"{level.value} ({source or 'never set'})"))
@@ -232,12 +211,11 @@ def _risk(resolved: ResolvedProfile) -> Report:
     facts = read_store(resolved, None)
     rows.append(("account state", facts.account_state.value))
     rows.append(("kill request pending", "YES" if facts.kill_pending else "no"))
-    limit_rows = [
-        (name, str(value)) for name, value in limits.model_dump().items() if value not in (None, {})
-    ]
     tables = [
         facts_table("Risk state", rows),
-        grid("Limits", ("limit", "value"), limit_rows),
+        limits_table(
+            limits, resolved.profile.currency, profile=resolved.profile.risk, overrides=overrides
+        ),
     ]
     return Report("risk", f"Bastion risk report: {resolved.profile.name}", tables)
 

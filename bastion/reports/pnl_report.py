@@ -25,7 +25,7 @@ from bastion.reports.charts import equity_chart
 from bastion.reports.html import Callout, Chart
 from bastion.reports.ledger import FillFact, Ledger, PnlSummary, fill_facts
 from bastion.reports.marks import latest_marks
-from bastion.reports.money import format_money
+from bastion.reports.money import format_money, money_text
 from bastion.reports.pnl_tables import pnl_tables
 from bastion.reports.report import Report
 from bastion.reports.sources import journal_records, profile_specs
@@ -133,7 +133,8 @@ def equity_rows(resolved: ResolvedProfile, summary: PnlSummary) -> list[tuple[st
         broker_text = f"unknown ({broker.account_reason or 'no account snapshot'})"
     else:
         currency = account.get("currency", "")
-        broker_text = f"{broker_equity} {currency}".strip() + f" (at {broker.account_at})"
+        shown = money_text(broker_equity, currency) if currency else str(broker_equity)
+        broker_text = f"{shown} (at {broker.account_at})"
     return [
         ("capital", format_money(summary.capital, summary.base)),
         (f"equity in {summary.base} (capital + net P&L)", summary.equity.text()),

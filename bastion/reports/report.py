@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,10 +42,15 @@ class Report:
     @property
     def text(self) -> str:
         """What the terminal prints: the title, the tables (rich) and the notes."""
+        return self.text_with(text_of)
+
+    def text_with(self, tables_text: Callable[[Iterable[TableData]], str]) -> str:
+        """The text with the tables drawn by ``tables_text`` (``stdout_text`` for a
+        command's own output: fitted to a terminal, natural width otherwise)."""
         parts = [self.title]
         if self.headline is not None:
             parts.append(self.headline.text)
-        parts.append(text_of(self.tables).rstrip("\n"))
+        parts.append(tables_text(self.tables).rstrip("\n"))
         parts += [f"note: {n}" for n in self.notes]
         return "\n".join(parts)
 

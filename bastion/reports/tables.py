@@ -23,6 +23,7 @@ __all__ = [
     "print_tables",
     "renderable",
     "rich_table",
+    "stdout_text",
     "text_of",
 ]
 
@@ -130,6 +131,22 @@ def print_tables(console: Console, tables: Iterable[TableData], *, min_width: in
                 file=console.file, width=_natural_width(data, min_width), color_system=None
             )
             wide.print(renderable(data))
+
+
+def stdout_text(tables: Iterable[TableData]) -> str:
+    """The tables as a command prints them on stdout: on a terminal, fitted to its width
+    (text columns wrap, figures and names never do); otherwise (a pipe, a file, a test
+    capturing the output) as ``text_of``, at their natural width, never cut or wrapped."""
+    import sys
+
+    screen = Console(file=sys.stdout)
+    if not screen.is_terminal:
+        return text_of(tables)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=screen.width, force_terminal=False, color_system=None)
+    for data in tables:
+        console.print(renderable(data))
+    return buffer.getvalue()
 
 
 def text_of(tables: Iterable[TableData], width: int = 110) -> str:

@@ -14,6 +14,7 @@ session too."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from bastion.marketdata.sample import write_sample
 from bastion.store import SqliteStore
 from bastion.testing.paper_process import PaperVenueProcess
 from tests.conftest import REPO, CliResult
+from tests.tables import facts_of, rows_of
 
 Cli = Callable[..., CliResult]
 SECRET = {"BASTION_PAPER_PASSWORD": "paper-pass-kill"}
@@ -126,7 +128,7 @@ def test_kill_from_another_process_flattens_the_running_session(cli: Cli, paper_
             session.kill()
     assert session.returncode == 3, err  # HALTED after the kill: a NO for the operator
     assert "HALTED" in out
-    assert "targets met            │ yes" not in out
+    assert not re.search(r"^targets met\s+yes\s*$", out, re.MULTILINE)
     assert "done for today" not in out
     assert "KILL SWITCH: flat confirmed" in out
     assert _position(journal) == 0
@@ -138,7 +140,7 @@ def test_kill_from_another_process_flattens_the_running_session(cli: Cli, paper_
     clean = cli(["reconcile", "--profile", "profiles/paper.yaml"], env=SECRET)
     assert clean.code == 0, clean.out + clean.err
     assert "reconciliation: CLEAN" in clean.out
-    assert "locked instruments: none" in clean.out
+    assert rows_of(clean.out, "Locked instruments") == []
 
 
 def test_risk_resume_refused_while_a_kill_is_pending(cli: Cli, paper_day: Path) -> None:
@@ -201,7 +203,7 @@ def test_halt_and_resume_from_another_process_reach_the_running_session(
             session.kill()
             session.communicate(timeout=30)
     assert session.returncode == 0, out + err
-    assert "targets met            │ yes" in out
+    assert facts_of(out, "Bastion session against the venue: what happened")["targets met"] == "yes"
 
 
 def _start_session(root: Path, seconds: int) -> subprocess.Popen[str]:
@@ -241,18 +243,19 @@ def test_immediate_flatten_from_another_process_flattens_the_running_session(
             session.communicate(timeout=30)
     assert session.returncode == 3, out + err  # HALTED after the flatten
     assert "HALTED" in out
-    assert "targets met            │ yes" not in out
+    assert facts_of(out, "Bastion session against the venue: what happened")["targets met"] != "yes"
     with SqliteStore(journal) as store:
         positions = store.book.positions
         assert all(q == 0 for q in positions.contract.values()), positions.contract
         assert all(q == 0 for q in positions.strategy.values()), positions.strategy
     status = cli(["risk", "status", "--profile", "profiles/paper.yaml"])
-    assert "account                  HALTED" in status.out, status.out
+    states = {row[0]: row[1] for row in rows_of(status.out, "Trading states")}
+    assert states.get("account") == "HALTED", status.out
     probe = cli(["probe"], env=SECRET)
     assert "position snapshot: confirmed_flat" in probe.out, probe.out
     clean = cli(["reconcile", "--profile", "profiles/paper.yaml"], env=SECRET)
     assert "reconciliation: CLEAN" in clean.out, clean.out + clean.err
-    assert "locked instruments: none" in clean.out
+    assert rows_of(clean.out, "Locked instruments") == []
 
 
 def test_risk_limits_set_from_another_process_reach_the_running_session(
@@ -285,6 +288,7 @@ def test_risk_limits_set_from_another_process_reach_the_running_session(
             session.kill()
             session.communicate(timeout=30)
     assert _position(journal) == 1, out  # the limit held to the session's end
-    assert "targets met            │ NO" in out
-    assert "positions (venue)      │ SP500/202406 +1" in out
+    summary = facts_of(out, "Bastion session against the venue: what happened")
+    assert summary["targets met"].startswith("NO")
+    assert summary["positions (venue)"] == "SP500/202406 +1"
     assert session.returncode == 3, out + err

@@ -43,6 +43,7 @@ import pytest
 from bastion.ops.heartbeat import RUNNING, heartbeat_path, read_heartbeat
 from bastion.testing.paper_process import PaperVenueProcess
 from tests.conftest import REPO
+from tests.tables import facts_of, rows_of
 
 DOC = REPO / "docs" / "operator-day.md"
 BLOCK = re.compile(r"<!-- (operator-day(?::venue)?) -->\n```bash\n(.*?)```", re.DOTALL)
@@ -71,6 +72,10 @@ def _expected_status(line: str) -> tuple[str, int]:
     command, _, comment = line.partition("  #")
     match = re.search(r"exit status (\d)", comment)
     return command.strip(), int(match.group(1)) if match else 0
+
+
+EQUITY = r"\d{1,3}(,\d{3})*\.\d\d USD \(capital \+ net P&L\)"
+"""Equity as money: separators, two decimals, the currency."""
 
 
 @pytest.fixture
@@ -220,7 +225,7 @@ def test_operator_day_document_runs_word_for_word(tmp_path: Path, venue: PaperVe
         assert step in first
     assert "position snapshot: confirmed_flat" in first
     assert "contract snapshot: 1 contract(s): SP500/202406" in first
-    assert "SP500    SP500/202406   +0 -> +2 (open)" in first
+    assert rows_of(first, "Signals")[0][:5] == ["SP500", "SP500/202406", "+0", "+2", "open"]
     assert "gate: executable" in first
     assert "buy 2 SP500/202406 (broker +0 -> target +2, opens)" in first
     assert "MAY TONIGHT'S ORDERS GO? YES: tonight's orders may go (1 order(s))" in first
@@ -238,19 +243,18 @@ def test_operator_day_document_runs_word_for_word(tmp_path: Path, venue: PaperVe
     session = _one(steps, "bastion session --seconds")
     assert "plan-2024-04-30.json (shadow, target date 2024-04-30" in session
     assert "the plan the gate approved" in session
-    for line in (
-        "targets met            │ yes",
-        "order API calls        │ send 1, cancel 0",
-        "positions (Bastion)    │ SP500/202406 +2",
-        "positions (venue)      │ SP500/202406 +2",
-        "reconciliation         │ clean",
-    ):
-        assert line in session, session
-    assert "P&L USD                │ realised +0.00 USD, unrealised" in session
-    assert "equity in USD          │ " in session
+    summary = facts_of(session, "Bastion session against the venue: what happened")
+    assert summary["targets met"] == "yes", session
+    assert summary["order API calls"] == "send 1, cancel 0"
+    assert summary["positions (Bastion)"] == "SP500/202406 +2"
+    assert summary["positions (venue)"] == "SP500/202406 +2"
+    assert summary["reconciliation"] == "clean"
+    assert summary["P&L USD"].startswith("realised +0.00 USD, unrealised")
+    assert re.fullmatch(EQUITY, summary["equity in USD"]), summary
     watch = _one(steps, "bastion session --watch")
-    assert "P&L USD: realised +0.00 USD, unrealised" in watch
-    assert "equity in USD: " in watch
+    money = facts_of(watch, "P&L and equity")
+    assert money["P&L USD"].startswith("realised +0.00 USD, unrealised")
+    assert re.fullmatch(EQUITY, money["equity in USD"]), money
     assert _one(steps, "bastion session --watch").count("reconciliation=clean send=0 cancel=0") == 2
     assert "reconciliation: CLEAN" in _one(steps, "bastion reconcile")
     fills = _one(steps, "bastion journal --kind fill")

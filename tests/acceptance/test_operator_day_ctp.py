@@ -28,6 +28,7 @@ from bastion.testing.fake_ctp import (
 )
 from tests.conftest import REPO, CliResult
 from tests.ctp_binding import require_ctp_binding
+from tests.tables import facts_of, rows_of
 
 require_ctp_binding()  # before any test imports the binding (it may abort)
 
@@ -113,7 +114,7 @@ def test_operator_day_ctp_fake_counter_full_day(cli: Cli, ctp_day: FakeCtpCounte
         "settlement_confirmation: ok",
         "contracts: ok",
         "rb2410 SHFE tick 1 x10 (match the specs)",
-        "account snapshot: equity 1000000.0 CNY",
+        "account snapshot: equity 1,000,000.00 CNY",
         "position snapshot: confirmed_flat (none)",
         "contract snapshot: 1 contract(s): rb/202410",
         "order API calls: send 0, cancel 0",
@@ -121,7 +122,7 @@ def test_operator_day_ctp_fake_counter_full_day(cli: Cli, ctp_day: FakeCtpCounte
         assert line in probe, probe
     assert probe.count(" s ago") >= 5  # every login step has its age
     shadow = _run(cli, ["shadow", "--date", "2024-04-30"])
-    assert "rb/202410      +0 -> +4 (open)" in shadow
+    assert [r[1:5] for r in rows_of(shadow, "Signals")] == [["rb/202410", "+0", "+4", "open"]]
     gate = _run(cli, ["gate", "dry-run"])
     assert "gate: executable" in gate
     assert "buy 4 rb/202410" in gate
@@ -155,14 +156,12 @@ def test_operator_day_ctp_fake_counter_full_day(cli: Cli, ctp_day: FakeCtpCounte
     assert counter.requests["insert_order"] == 1
     assert counter.requests["order_action"] == 1
     session = _run(cli, ["session", "--profile", "profiles/ctp.yaml", "--seconds", "20"])
-    for line in (
-        "targets met            │ yes",
-        "order API calls        │ send 1, cancel 0",
-        "positions (Bastion)    │ rb/202410 +4",
-        "positions (venue)      │ rb/202410 +4",
-        "reconciliation         │ clean",
-    ):
-        assert line in session, session
+    summary = facts_of(session, "Bastion session against the venue: what happened")
+    assert summary["targets met"] == "yes", session
+    assert summary["order API calls"] == "send 1, cancel 0"
+    assert summary["positions (Bastion)"] == "rb/202410 +4"
+    assert summary["positions (venue)"] == "rb/202410 +4"
+    assert summary["reconciliation"] == "clean"
     assert counter.books[CONTRACT]["long_today"] == 4
     reconcile = _run(cli, ["reconcile", "--profile", "profiles/ctp.yaml"])
     assert "venue fake://day: connected" in reconcile

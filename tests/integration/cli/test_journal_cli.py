@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, CliResult
+from tests.tables import header_of, rows_of
 
 Cli = Callable[..., CliResult]
 
@@ -101,8 +102,11 @@ def test_journal_table_and_profile_default(cli: Cli, journal: Path, in_tmp: Path
     shutil.copy(journal, in_tmp / "runs" / "sim" / "journal.db")
     table = cli(["journal", "--kind", "fill", "--last", "2"])  # the official profile's
     assert table.code == 0, table.err
-    assert "2 record(s)" in table.out
-    assert "correlation id" in table.out
+    title = "journal runs/sim/journal.db: 2 record(s)"
+    assert header_of(table.out, title) == ["seq", "time (UTC)", "kind", "correlation id", "what"]
+    rows = rows_of(table.out, title)
+    assert [r[2] for r in rows] == ["fill", "fill"]
+    assert all(r[4].startswith("fill={exec_id=") for r in rows)
     none = cli(["journal", "--kind", "no-such-kind"])
     assert none.code == 0
     assert "no records match" in none.out

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, CliResult
+from tests.tables import facts_of
 
 
 @pytest.fixture
@@ -164,18 +165,8 @@ def test_session_bad_dates_one_line(
 
 
 def _line(out: str, label: str) -> str:
-    """The value of the summary table's row ``label``, its wrapped lines joined."""
-    rows = [line.split("│") for line in out.splitlines() if line.count("│") == 3]
-    for i, (_, name, value, _) in enumerate(rows):
-        if name.strip() != label:
-            continue
-        parts = [value.strip()]
-        for _, more_name, more, _ in rows[i + 1 :]:
-            if more_name.strip():
-                break
-            parts.append(more.strip())
-        return " ".join(parts)
-    raise AssertionError(f"no row {label!r} in:\n{out}")
+    """The value of the summary table's row ``label`` (never wrapped: one line)."""
+    return facts_of(out, "Bastion session: what happened")[label]
 
 
 def _variant(workdir: Path, **changes: object) -> str:

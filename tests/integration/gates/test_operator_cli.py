@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import CliResult
+from tests.tables import facts_of, rows_of
 
 Cli = Callable[..., CliResult]
 
@@ -51,10 +52,17 @@ def test_day_sim_profile_probe_shadow_gate_report_executable(cli: Cli, day: Path
     assert "position snapshot: confirmed_flat" in probe
     assert "order API calls: send 0, cancel 0" in probe
     shadow = _ok(cli(["shadow", "--date", "2024-04-30"]))
-    assert "target date: 2024-04-30" in shadow
-    assert "pool: 2024-04" in shadow
+    facts = facts_of(shadow, "Shadow run")
+    assert facts["target date"].startswith("2024-04-30 ")
+    assert facts["pool"].startswith("2024-04 ")
+    [sp500, rb] = rows_of(shadow, "Signals")
+    assert sp500 == ["SP500", "SP500/202406", "+0", "+2", "open", "+0.95", "5,421.00"]
+    assert rb == ["rb", "rb/202410", "+0", "+4", "open", "+0.95", "3,958"]
     gate = _ok(cli(["gate", "dry-run"]))
     assert "gate: executable" in gate
+    checks = {row[0]: row[1] for row in rows_of(gate, "Checks")}
+    assert set(checks) >= {"route", "broker_snapshot", "risk_level", "reconciliation"}
+    assert set(checks.values()) == {"yes"}
     assert "buy 2 SP500/202406 (broker +0 -> target +2, opens)" in gate
     assert "order API calls: send 0, cancel 0" in gate
     report = _ok(cli(["report", "daily"]))

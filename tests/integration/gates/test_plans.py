@@ -21,6 +21,7 @@ from bastion.gates.profiles import resolve_profile
 from bastion.strategy.plan import load_plan
 from bastion.testing.paper_process import PaperVenueProcess
 from tests.conftest import CliResult
+from tests.tables import facts_of
 
 Cli = Callable[..., CliResult]
 RECORDS = Path("runs/paper/records")
@@ -188,7 +189,10 @@ def test_session_with_plan_runs_the_approved_one(
     done = cli(["session", "--plan", str(approved), "--seconds", "30"], env=SECRET)
     assert done.code == 0, done.out + done.err
     assert f"{approved} (shadow, target date 2024-04-30" in done.out
-    assert "positions (venue)      │ SP500/202406 +2" in done.out
+    assert (
+        facts_of(done.out, "Bastion session against the venue: what happened")["positions (venue)"]
+        == "SP500/202406 +2"
+    )
     record = json.loads(max(RECORDS.glob("20*/session-*.json")).read_text())
     assert record["details"]["plan"] == str(approved)
     assert (

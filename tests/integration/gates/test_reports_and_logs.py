@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliResult
+from tests.tables import rows_of
 
 Cli = Callable[..., CliResult]
 REPORTS = Path("runs/sim/records/reports")
@@ -85,3 +86,13 @@ def test_journal_log_correlation_id_follows_target_to_fills(cli: Cli, traded: Pa
     roots = {x["correlation_id"] for x in lines if x["event"] == "instrument_order.created"}
     assert len(roots) > 1
     assert all(x["level"] == "info" and "timestamp" in x for x in lines)
+
+
+def test_report_risk_money_limits_carry_separators_and_currency(cli: Cli, day: Path) -> None:
+    """The risk report's limits table is the one `bastion risk status` prints: money with
+    thousands separators, two decimals and the base currency."""
+    result = cli(["report", "risk", "--profile", "examples/sim.yaml"])
+    assert result.code == 0, result.err
+    limits = {row[0]: row[1:] for row in rows_of(result.out, "Limits")}
+    assert limits["max_notional"] == ["50,000,000.00 USD", "profile"]
+    assert limits["max_order_lots"] == ["10", "profile"]

@@ -28,6 +28,7 @@ from bastion.marketdata.importers.files import import_bar_files
 from bastion.marketdata.sample import write_sample
 from bastion.marketdata.specs import SpecRegistry
 from tests.conftest import run_cli
+from tests.tables import rows_of
 
 HEADER = "timestamp,open,high,low,close,volume,contract\n"
 GOOD = (
@@ -229,11 +230,14 @@ def test_data_check_history_before_calendar_unchecked_others_judged(
     assert "SP500/200003 1d: 5 added" in imported.out
     result = run_cli(["data", "check", "--data-dir", str(data), "--now", "2024-04-30T21:00Z"])
     assert result.code == 0, result.out + result.err
-    assert "SP500/200003     1d        5 bars" in result.out
-    assert "UNCHECKED" in result.out
-    assert "warning unchecked: 5 bar(s) from 2000-01-03 to 2000-01-07 lie before" in result.out
+    series = {(r[0], r[1]): r[2:] for r in rows_of(result.out, "Series")}
+    assert series[("SP500/200003", "1d")][0] == "5"
+    assert series[("SP500/200003", "1d")][-1].startswith("UNCHECKED")
+    [issue] = rows_of(result.out, "Issues")
+    assert issue[:4] == ["SP500/200003", "1d", "warning", "unchecked"]
+    assert issue[4].startswith("5 bar(s) from 2000-01-03 to 2000-01-07 lie before")
     assert "9 series checked, 0 unusable for executable orders, 1 unchecked" in result.out
-    assert result.out.count(" usable\n") == 8
+    assert [r[-1] for r in series.values()].count("usable") == 8
 
 
 def test_data_check_one_series_in_future_fails_only_itself(
@@ -250,9 +254,19 @@ def test_data_check_one_series_in_future_fails_only_itself(
     result = run_cli(["data", "check", "--data-dir", str(data), "--now", "2024-04-30T21:00Z"])
     assert result.code == 3  # one unusable series: a verdict of NO
     assert "Traceback" not in result.err
-    assert "error   future: 1 bar(s) start after 2024-04-30 21:00 UTC" in result.out
+    [issue] = rows_of(result.out, "Issues")
+    assert issue == [
+        "SP500/203003",
+        "1m",
+        "error",
+        "future",
+        "1 bar(s) start after 2024-04-30 21:00 UTC: 2030-01-02 15:00:00+00:00",
+    ]
     assert "9 series checked, 1 unusable for executable orders" in result.out
-    assert result.out.count(" usable\n") == 8
+    series = {(r[0], r[1]): r[2:] for r in rows_of(result.out, "Series")}
+    only = ["1", "2030-01-02 15:00", "2030-01-02 15:00", "UNUSABLE"]
+    assert series[("SP500/203003", "1m")] == only
+    assert [r[-1] for r in series.values()].count("usable") == 8
 
 
 PSYS_HEADER = "DATETIME,PRICE_CONTRACT,FORWARD_CONTRACT,CARRY_CONTRACT,PRICE,FORWARD,CARRY\n"

@@ -22,6 +22,7 @@ from bastion.testing.paper_process import PaperVenueProcess
 from bastion.venues.fix.profile import fix_venue_for
 from bastion.venues.paper.contracts import DEFAULT_CONTRACTS
 from tests.conftest import REPO, run_cli
+from tests.tables import facts_of, rows_of
 
 
 @pytest.fixture
@@ -123,4 +124,7 @@ def test_reconcile_cli_shows_target_vs_actual_from_the_target_store(
     store.close()
     moved = run_cli(["reconcile", "--profile", str(path)])
     assert moved.code == 3  # a break: a verdict of NO
-    assert "target_vs_actual" in moved.out
+    [row] = rows_of(moved.out, "Breaks")
+    assert row[:2] == ["target_vs_actual", "SP500"]
+    assert row[3:5] == ["+1", "+4"]
+    assert facts_of(moved.out, "Reconciliation")["breaks"] == "1"

@@ -25,14 +25,16 @@ from bastion.recon import (
     LockingGate,
     Reconciler,
     balance_trade,
-    render_report,
 )
 from bastion.recon.procedure import RecoveryProcedure
+from bastion.reports.recon_tables import breaks_table, locks_table
+from bastion.reports.tables import text_of
 from bastion.risk.port import PassThroughRisk
 from bastion.store.sqlite import SqliteStore, StoreMode
 from bastion.testing.oms_driver import OmsDriver
 from bastion.testing.venue_stubs import CONTRACT, make_order, make_sim_venue, quote
 from bastion.venues.port import QueryView
+from tests.tables import rows_of
 
 ES = InstrumentId("ES")
 BID, ASK = 16000, 16001
@@ -67,10 +69,11 @@ def test_manual_trade_break_locks_and_balance_trade_clears(tmp_path: Path) -> No
         order=created_record(make_order(Side.BUY, 1)), path=OrderPath.AUTOMATIC, instrument_id=ES
     )
     assert not gate.check(request).allowed
-    text = render_report(report, rec.locks.locks())
-    assert "contract_vs_broker" in text
-    assert "HAND-1" in text
-    assert "ES (reconciliation)" in text
+    text = text_of([breaks_table(report.breaks), locks_table(rec.locks.locks())])
+    breaks = rows_of(text, "Breaks")
+    assert "contract_vs_broker" in {row[0] for row in breaks}
+    assert any("HAND-1" in cell for row in breaks for cell in row)
+    assert [row[:2] for row in rows_of(text, "Locked instruments")] == [["ES", "reconciliation"]]
     fill = next(f for f in venue.fills if f.client_order_id == "HAND-1")
     balance_trade(
         oms,
@@ -82,7 +85,7 @@ def test_manual_trade_break_locks_and_balance_trade_clears(tmp_path: Path) -> No
         exec_id=fill.exec_id,
     )
     report, changes = rec.run(venue)
-    assert report.clean, render_report(report, rec.locks.locks())
+    assert report.clean, [b.line() for b in report.breaks]
     assert [c.locked for c in changes] == [False]
     assert gate.check(request).allowed
     notes = [e.record for e in store.entries() if isinstance(e.record, Note)]

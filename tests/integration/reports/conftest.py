@@ -62,7 +62,7 @@ def workdir(tmp_path: Path, sample_data: Path, monkeypatch: pytest.MonkeyPatch) 
 def terminal_value(out: str, label: str) -> str:
     """The first figure printed after ``label`` on its line in the terminal output."""
     for raw in out.splitlines():
-        line = raw.replace("│", " ").strip()
+        line = raw.strip()
         if line.startswith(label):
             match = re.search(r"[+-]?[\d,]+\.\d+%?", line[line.index(label) + len(label) :])
             if match:

@@ -19,6 +19,7 @@ from bastion.risk.limits import LimitBook
 from bastion.risk.states import Scope, TradingState
 from bastion.store import SqliteStore
 from tests.conftest import REPO, CliResult
+from tests.tables import facts_of, header_of, rows_of
 
 Cli = Callable[..., CliResult]
 EXAMPLE = yaml.safe_load((REPO / "examples" / "sim.yaml").read_text())
@@ -56,11 +57,42 @@ def _one_line_error(result: CliResult) -> str:
 def test_risk_status_fresh_store_shows_states_level_limits(cli: Cli, profile: Path) -> None:
     result = cli(["risk", "status", "--profile", str(profile)])
     assert result.code == 0, result.err
-    assert "account" in result.out
-    assert "ACTIVE" in result.out
-    assert "Risk level: unknown" in result.out
-    assert "Kill switch: no request pending" in result.out
-    assert "max_order_lots               10" in result.out
+    assert rows_of(result.out, "Trading states") == []
+    assert "scopes not listed are ACTIVE" in result.out
+    facts = facts_of(result.out, "Risk status")
+    assert facts["risk level"] == "unknown"
+    assert facts["kill switch"] == "no request pending"
+    assert header_of(result.out, "Limits") == ["limit", "value", "set by"]
+    limits = {row[0]: row[1:] for row in rows_of(result.out, "Limits")}
+    assert limits["max_order_lots"] == ["10", "profile"]
+
+
+def test_risk_status_money_limits_carry_separators_and_currency(cli: Cli, profile: Path) -> None:
+    """max_notional and the loss limits are amounts in the base currency, not bare numbers."""
+    args = ["risk", "limits", "--profile", str(profile), "--reason", "r"]
+    changed = cli([*args, "--set", "max_notional=1234567.5", "--set", "max_drawdown=25000"])
+    assert "max_notional: 50,000,000.00 USD -> 1,234,567.50 USD (journaled)" in changed.out
+    result = cli(["risk", "status", "--profile", str(profile)])
+    assert result.code == 0, result.err
+    limits = {row[0]: row[1:] for row in rows_of(result.out, "Limits")}
+    assert limits["max_notional"] == [
+        "1,234,567.50 USD",
+        "run-time override (profile: 50,000,000.00 USD)",
+    ]
+    assert limits["max_drawdown"] == ["25,000.00 USD", "run-time override (profile: unset)"]
+    assert limits["daily_loss_limit"] == ["unset", "profile"]
+
+
+def test_risk_status_not_a_terminal_keeps_long_rows_whole(cli: Cli, profile: Path) -> None:
+    """Captured output (no terminal) is never cut or wrapped, whatever the reason's length."""
+    why = "a reason long enough to overflow an eighty-column terminal " * 3
+    assert cli(["risk", "halt", "--profile", str(profile), "--scope", "account",
+                "--reason", why.strip()]).code == 0  # fmt: skip
+    out = cli(["risk", "status", "--profile", str(profile)], env={"COLUMNS": "60"}).out
+    [row] = rows_of(out, "Trading states")
+    assert row[0] == "account"
+    assert row[1] == "HALTED"
+    assert row[3] == why.strip()
 
 
 @pytest.mark.parametrize(
@@ -141,7 +173,8 @@ def test_risk_limits_set_and_reset_journaled_and_seen_by_engine(cli: Cli, profil
     assert result.code == 0, result.err
     assert "max_order_lots: 10 -> 5 (journaled)" in result.out
     shown = cli(["risk", "limits", "--profile", str(profile)]).out
-    assert "max_order_lots               5   (run-time override; profile: 10)" in shown
+    limits = {row[0]: row[1:] for row in rows_of(shown, "Limits")}
+    assert limits["max_order_lots"] == ["5", "run-time override (profile: 10)"]
     with _store(profile) as store:
         assert LimitBook(load_profile(profile).risk, store).limits.max_order_lots == 5
     notes = _notes(profile, "risk.limits")
@@ -161,7 +194,9 @@ def test_risk_limits_per_instrument_and_unset(cli: Cli, profile: Path) -> None:
     assert cli([*args, "--set", "daily_loss_limit=none"]).code == 0
     shown = cli(["risk", "limits", "--profile", str(profile)]).out
     assert f"instrument_position_lots.{FIRST}" in shown
-    assert "daily_loss_limit             unset" in shown
+    limits = {row[0]: row[1:] for row in rows_of(shown, "Limits")}
+    assert limits["daily_loss_limit"] == ["unset", "run-time override (profile: unset)"]
+    assert limits[f"instrument_position_lots.{FIRST}"] == ["3", "run-time override"]
 
 
 def test_kill_command_with_engine_running_halts_and_leaves_request(cli: Cli, profile: Path) -> None:
@@ -179,7 +214,7 @@ def test_kill_command_with_engine_running_halts_and_leaves_request(cli: Cli, pro
     assert "has not reported" in result.out
     status = cli(["risk", "status", "--profile", str(profile)]).out
     assert "HALTED" in status
-    assert "Kill switch: REQUESTED" in status
+    assert facts_of(status, "Risk status")["kill switch"].startswith("REQUESTED at ")
     assert "runaway orders" in status
     assert _notes(profile, "risk.kill")[0].data["reason"] == "runaway orders"
 

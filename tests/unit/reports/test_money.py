@@ -9,7 +9,7 @@ from fractions import Fraction
 
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import InstrumentId
-from bastion.reports.money import format_amount, format_price, to_base
+from bastion.reports.money import format_amount, format_price, money_text, to_base
 
 ES = ContractSpec(InstrumentId("SP500"), "CME", "USD", Decimal("0.25"), Decimal(50))
 RB = ContractSpec(InstrumentId("rb"), "SHFE", "CNY", Decimal(1), Decimal(10))
@@ -46,3 +46,10 @@ def test_format_price_ticks_to_price_units() -> None:
 def test_format_amount_minus_zero_prints_zero() -> None:
     assert format_amount(Decimal("-0.001")) == "0.00"
     assert format_amount(Decimal("-1234.5"), signed=True) == "-1,234.50"
+
+
+def test_money_text_snapshot_decimal_separators_two_places_currency() -> None:
+    assert money_text("1011242.5", "USD") == "1,011,242.50 USD"
+    assert money_text("0", "CNY") == "0.00 CNY"
+    assert money_text("unknown", "USD") == "unknown"
+    assert money_text("NaN", "USD") == "NaN"
