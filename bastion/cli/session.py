@@ -216,6 +216,15 @@ def _sim_record(run: RunContext, result: SessionResult) -> None:
     run.write(record)
 
 
+def _reconciliation_text(r: VenueSessionResult) -> str:
+    """Clean, broken, or only a target not met (positions and fills agree)."""
+    if r.reconcile_clean:
+        return "clean"
+    if r.unknown or r.locking_breaks:
+        return "NOT CLEAN"
+    return "targets not met only (positions and fills agree)"
+
+
 def _venue_next_step(r: VenueSessionResult) -> str:
     """What to do next, never "done" while halted, killing or unreachable (R6.8)."""
     state = r.state
@@ -231,11 +240,20 @@ def _venue_next_step(r: VenueSessionResult) -> str:
             "new orders halted: this machine's clock is too far from the venue's; fix its"
             " time (NTP), then run again"
         )
-    if not r.reconcile_clean:
+    if not r.reconcile_clean and (r.unknown or r.locking_breaks):
         return "do not trade: resolve the breaks ('bastion reconcile'), see docs/recovery.md"
-    if not r.targets_met:
-        return "targets not met: read the notes, then 'bastion gate dry-run' again"
+    if not r.targets_met or not r.reconcile_clean:
+        return _targets_not_met(r)
     return "done for today: 'bastion report daily'"
+
+
+def _targets_not_met(r: VenueSessionResult) -> str:
+    if any("trade limit for" in p for p in r.problems):
+        return (
+            "targets not met: the daily trade limit stopped the orders (see the notes);"
+            " it resets at the next trading day, or change it with 'bastion risk limits --set'"
+        )
+    return "targets not met: read the notes, then 'bastion gate dry-run' again"
 
 
 def _money_rows(run: RunContext) -> list[tuple[str, str]]:
@@ -288,7 +306,7 @@ def _venue_session(run: RunContext, seconds: float, plan: Path | None, *, stay: 
             "positions (venue)",
             "unknown" if r.venue_positions is None else _positions(r.venue_positions),
         ),
-        ("reconciliation", "clean" if r.reconcile_clean else "NOT CLEAN"),
+        ("reconciliation", _reconciliation_text(r)),
         ("disconnects / restarts", f"{r.disconnects} / {r.restarts}"),
         *_money_rows(run),
         ("journal", str(r.journal)),

@@ -69,6 +69,9 @@ class VenueSessionResult:
     """JSON lines, one per journal record and loop event, with correlation ids (R9.3)."""
     kill_reports: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    locking_breaks: bool = False
+    """A break that locks an instrument (positions or fills disagree), as opposed to a
+    target not met (``target_vs_actual``), which locks nothing."""
 
     @property
     def done_for_today(self) -> bool:
@@ -244,7 +247,7 @@ class VenueSession:
         self, targets: Sequence[Target], seconds: float, ready_time: float
     ) -> VenueSessionResult:
         engine = self.engine
-        clean, breaks, unknown = False, [], ["venue not connected"]
+        clean, breaks, unknown, locking = False, [], ["venue not connected"], False
         if engine.venue.is_connected:
             engine.stack.end_of_day(max_rounds=100)
             engine.resync()
@@ -254,6 +257,7 @@ class VenueSession:
                 clean = report.clean
                 breaks = [b.line() for b in report.breaks]
                 unknown = list(report.unknown)
+                locking = any(b.locks for b in report.breaks)
         state = engine.state()
         book = engine.oms.book
         broker = engine.broker_positions
@@ -279,6 +283,7 @@ class VenueSession:
             log=self.log_path,
             kill_reports=[r.headline for r in engine.kill_reports],
             problems=[*self.problems, *engine.days.problems, *dict.fromkeys(engine.stack.problems)],
+            locking_breaks=locking,
         )
         self._flush_log()
         self.log.info(

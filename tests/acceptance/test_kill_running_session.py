@@ -291,4 +291,8 @@ def test_risk_limits_set_from_another_process_reach_the_running_session(
     summary = facts_of(out, "Bastion session against the venue: what happened")
     assert summary["targets met"].startswith("NO")
     assert summary["positions (venue)"] == "SP500/202406 +1"
+    # Positions and fills agree: the target is unmet because of the limit, not a break.
+    assert summary["reconciliation"] == "targets not met only (positions and fills agree)"
+    assert "next step: targets not met: the daily trade limit stopped the orders" in out
+    assert "resolve the breaks" not in out
     assert session.returncode == 3, out + err
