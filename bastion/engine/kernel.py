@@ -37,6 +37,7 @@ from bastion.engine.silence import SilentVenueView
 from bastion.oms.manager import OrderManager
 from bastion.oms.retry import RetryTracker
 from bastion.orders.algos import AlgoChoice
+from bastion.orders.holds import DenialHolds
 from bastion.orders.limits import TradeLimits
 from bastion.orders.rolls import ContractSchedule
 from bastion.orders.stack import StackHandler
@@ -183,6 +184,23 @@ def _positions_of(venue: QueryView) -> Callable[[], Mapping[ContractId, int] | N
     return read
 
 
+def _risk_epoch(risk: RiskEngine, locks: LockBook, oms: OrderManager) -> Callable[[], object]:
+    """What can lift a risk refusal: trading states, locks, the risk level, the limits
+    (a new object when reloaded) and the fills. A change ends the stack's holds."""
+
+    def epoch() -> object:
+        return (
+            tuple((str(scope), status.state) for scope, status in risk.board.all().items()),
+            tuple(sorted(locks.locks())),
+            risk.level,
+            id(risk.limits),
+            risk.limits_error,
+            len(oms.book.exec_ids),
+        )
+
+    return epoch
+
+
 def _broker_orders(oms: OrderManager) -> list[BrokerOrder]:
     """Every broker order the journal knows, working or ended."""
     book = oms.book
@@ -257,6 +275,7 @@ def build_engine(config: EngineConfig, venue: VenuePort, clock: Clock) -> Engine
         default_algo=config.default_algo,
         algos=dict(config.algos),
         lost_grace=config.lost_grace,
+        holds=DenialHolds(epoch=_risk_epoch(risk, locks, oms)),
         retries=RetryTracker(state=store),
     )
     engine = Engine(

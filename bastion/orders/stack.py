@@ -82,6 +82,7 @@ from bastion.orders.generation import (
     desired_trade,
     net_trades,
 )
+from bastion.orders.holds import DenialHolds
 from bastion.orders.limits import TradeLimits
 from bastion.orders.rolls import ContractSchedule, RollStatus
 from bastion.recon.balance import MANUAL_STRATEGY, balance_trade
@@ -130,6 +131,8 @@ class StackHandler:
     """How long a cancel the stack sent is waited for before it is sent again."""
     lost_grace: dt.timedelta = dt.timedelta(seconds=30)
     """How long an order marked LOST counts as working before the venue is asked again."""
+    holds: DenialHolds = field(default_factory=DenialHolds)
+    """An intent refused by risk waits before it is tried again."""
     _algos: dict[OrderId, _AlgoState] = field(default_factory=dict)
     _lost_asked: dict[ClientOrderId, dt.datetime] = field(default_factory=dict)
     _cancels_sent: dict[ClientOrderId, dt.datetime] = field(default_factory=dict)
@@ -365,6 +368,8 @@ class StackHandler:
                 continue
             if io.instrument_id in self.tripped:
                 continue  # the breaker halted it: an operator must look first
+            if self.holds.held(io.order_id, now):
+                continue  # refused by risk a moment ago: not asked again at every pass
             for contract, lots in self._placement(io, unplaced, now):
                 self.oms.record(
                     ContractOrderCreated(
@@ -604,9 +609,13 @@ class StackHandler:
         if result.outcome is SendOutcome.DENIED:
             self.problems.append(f"{coid} denied by risk ({result.check}): {result.message}")
             self.stop(co.order_id, f"denied: {result.check}")
+            if parent is not None:
+                self.holds.refused(parent.order_id, str(result.check), now)
             return False
         if result.sent:
             self.limits.use(iid, lots, now)
+            if parent is not None:
+                self.holds.sent(parent.order_id)
         return result.sent
 
     def _parent_room(self, co: ContractOrder, parent: InstrumentOrder) -> int:

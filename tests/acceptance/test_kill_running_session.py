@@ -277,7 +277,7 @@ def test_risk_limits_set_from_another_process_reach_the_running_session(
         lowered = cli(["risk", "limits", "-p", "profiles/paper.yaml", "--set",
                        "max_traded_lots_per_day=1", "--reason", "one lot today"])  # fmt: skip
         assert lowered.code == 0, lowered.err
-        assert "max_traded_lots_per_day: None -> 1 (journaled)" in lowered.out
+        assert "max_traded_lots_per_day: unset -> 1 (journaled)" in lowered.out
         resumed = cli(["risk", "resume", "-p", "profiles/paper.yaml", "--scope", "account",
                        "--reason", "limit set"])  # fmt: skip
         assert resumed.code == 0, resumed.err

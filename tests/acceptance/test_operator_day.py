@@ -283,14 +283,16 @@ def test_operator_day_document_runs_word_for_word(tmp_path: Path, venue: PaperVe
     drilled = _one(steps, "bastion session --stay")
     assert "HALTED" in drilled, drilled
     assert "KILL SWITCH: flat confirmed" in drilled
-    assert "targets met            │ yes" not in drilled
+    drill = facts_of(drilled, "Bastion session against the venue: what happened")
+    assert drill["targets met"] != "yes"
     assert "done for today" not in drilled
     status = _one(steps, "bastion risk status")
-    assert "account                  HALTED" in status, status
-    assert "kill switch drill" in status
+    states = {row[0]: row[1:] for row in rows_of(status, "Trading states")}
+    assert states["account"][0] == "HALTED", status
+    assert states["account"][2] == "kill switch drill", status
     after = _one(steps, "bastion reconcile", 1)
     assert "reconciliation: CLEAN" in after, after
-    assert "locked instruments: none" in after
+    assert rows_of(after, "Locked instruments") == []
     assert "position snapshot: confirmed_flat" in _one(steps, "bastion probe"), "venue not flat"
 
     records = desk / "runs" / "paper" / "records"

@@ -44,6 +44,7 @@ from bastion.marketdata.specs import SpecRegistry
 from bastion.ops.paper import targets_for
 from bastion.orders.rolls import FixedSchedule
 from bastion.recon.locks import LockSource
+from bastion.risk.states import Scope, StateEvent
 from bastion.store import SqliteStore, StoreMode
 from bastion.strategy.examples import Hold
 from bastion.testing.stack import ES, ES_H, ES_SPEC, minute_bars
@@ -471,4 +472,24 @@ def test_silent_venue_costs_a_pass_one_query_timeout_not_one_per_query(tmp_path:
     assert silent, f"never noticed; queries waited on: {asked}"
     seconds = int(silent[0].text.split("for ")[1].split(" s")[0])
     assert 30 < seconds <= 30 + 5 + 1, silent[0].text
+    engine.close()
+
+
+def test_refused_intent_is_not_asked_again_at_every_pass_and_resumes_at_once(
+    tmp_path: Path,
+) -> None:
+    """A HALTED account refuses every opening order. The refusal is journaled, but the
+    stack does not make a new order for the same intent at every pass (a halted session
+    grew its journal by three records a pass, without end); a resume is acted on at the
+    next pass."""
+    engine, _sim, clock = _kernel(tmp_path)
+    engine.risk.operator(Scope.account(), StateEvent.OPERATOR_HALT, "drill")
+    wanted = targets_for("s", {"SP500": 1}, clock.now())
+    _passes(engine, clock, 600, targets=wanted)  # ten minutes of one-second passes
+    denied = _notes(engine.store, "risk.denied")
+    assert 1 <= len(denied) <= 15, len(denied)
+    assert engine.oms.book.positions.contract_position(SP_H) == 0
+    engine.risk.operator(Scope.account(), StateEvent.OPERATOR_RESUME, "drill over")
+    _passes(engine, clock, 2, targets=wanted)
+    assert engine.oms.book.positions.contract_position(SP_H) == 1
     engine.close()

@@ -47,12 +47,25 @@ def test_stack_halted_account_denies_every_path() -> None:
     kit.stack.step([_target(5)])  # automatic
     kit.stack.manual_order(TREND, ES, 1, "operator adds")  # manual
     kit.stack.step()
+    assert kit.venue.counters.send_order_calls == sent
+    denied = [p for p in kit.stack.problems if "denied by risk (trading_state)" in p]
+    assert len(denied) == 2, kit.stack.problems  # one each: a refused intent is held back
+    assert "buy 3" in denied[0]
+    assert "buy 1" in denied[1]
+    assert kit.stack.oms.book.positions.contract_position(ES_H) == 2
+
+
+def test_stack_halted_account_denies_a_roll() -> None:
+    kit, engine = _kit()
+    kit.stack.step([_target(2)])
+    engine.operator(Scope.account(), StateEvent.OPERATOR_HALT, "test halt")
     kit.schedule.next_contracts[ES] = ES_M
     kit.schedule.statuses[ES] = RollStatus.FORCE_LEG  # roll
     kit.stack.step()
-    assert kit.venue.counters.send_order_calls == sent
-    denied = " ".join(kit.stack.problems)
-    assert denied.count("denied by risk (trading_state)") >= 3
+    assert kit.venue.counters.send_order_calls == 1
+    denied = [p for p in kit.stack.problems if "denied by risk (trading_state)" in p]
+    assert denied, kit.stack.problems
+    assert all(p.startswith("R") for p in denied), kit.stack.problems
     assert kit.stack.oms.book.positions.contract_position(ES_H) == 2
 
 
