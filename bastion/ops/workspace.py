@@ -129,6 +129,8 @@ risk:
   max_position_lots: 20
   max_notional: 50000000
   stale_data_seconds: 300   # minute bars: a contract's last tick can be a bar old
+fx:                         # rates to the account's currency (USD); rb trades in CNY
+  rates: {CNY: "0.1385"}    # fixed, for sim sessions and backtests: 1 CNY = 0.1385 USD
 records_dir: runs/sim/records
 pool: pools
 # alerts:                   # a sim session alerts too (docs/alerts.md)

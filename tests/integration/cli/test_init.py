@@ -133,3 +133,19 @@ def test_init_paper_profile_has_watchdog_settings_and_commented_alert_targets_th
     result = cli(["config", "validate", "-p", "sim", "--json"])
     assert result.code == 0, result.err
     assert [t.name for t in load_profile(Path("profiles/sim.yaml")).alerts.targets] == ["desk"]
+
+
+def test_init_sim_profile_has_a_rate_for_every_instruments_currency(cli: Cli, in_tmp: Path) -> None:
+    """A sim session trades on the profile's fixed rates: an instrument in a currency
+    without one opens nothing all session (rb in CNY was refused every bar)."""
+    from bastion.marketdata.specs import SpecRegistry
+
+    assert cli(["init", "desk"]).code == 0
+    specs = SpecRegistry.bundled()
+    for path in (in_tmp / "desk" / "profiles" / "sim.yaml", REPO / "examples" / "sim.yaml"):
+        profile = load_profile(path)
+        for instrument in profile.instruments:
+            currency = specs[instrument].contract.currency
+            assert currency == profile.currency or currency in profile.fx.rates, (
+                f"{path.name}: {instrument} trades in {currency}, no fx.rates.{currency}"
+            )
