@@ -37,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from bastion.clock import Clock, WallClock
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import ClientOrderId, ContractId
 from bastion.domain.orders import BrokerOrder, validate_order_shape
@@ -92,8 +93,18 @@ class _Pending:
 
 
 class FixVenue:
-    def __init__(self, config: FixConfig, specs: dict[ContractId, ContractSpec]) -> None:
+    def __init__(
+        self,
+        config: FixConfig,
+        specs: dict[ContractId, ContractSpec],
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        """``clock``: the engine's clock, which ``last_heard`` and ``clock_skew`` are
+        read on (the engine compares them with its own time); the FIX session's timers
+        (heartbeats, test requests, our SendingTime) always run on this machine's clock."""
         self.config = config
+        self._clock: Clock = clock if clock is not None else WallClock()
         self.contracts = ContractBook(specs)
         self.market = FixMarket()
         self._counters = OrderApiCounters()
@@ -117,9 +128,9 @@ class FixVenue:
         """Reports and answers that could not be read (each also an anomaly or an
         unknown query result)."""
         self.last_heard: dt.datetime | None = None
-        """When the venue last sent any bytes (UTC)."""
+        """When the venue last sent any bytes (UTC, on the engine's clock)."""
         self.clock_skew: dt.timedelta | None = None
-        """The venue's SendingTime minus our clock, from its latest message."""
+        """The venue's SendingTime minus the engine's clock, from its latest message."""
         self.anomalies = 0
         self.unreadable_quotes = 0
         self._sent_order_ids: dict[int, str] = {}
@@ -234,9 +245,9 @@ class FixVenue:
                         if data == b"":
                             return "the venue closed the connection"
                         if data:
-                            self.last_heard = _now()
+                            self.last_heard = self._clock.now()
                             try:
-                                session.receive(data, self.last_heard)
+                                session.receive(data, _now())
                             except Exception:  # a bug: reconnect, never end the thread
                                 log.exception("FIX venue %s: failed to read input", self.name)
                                 return "internal error reading the venue's messages"
@@ -369,7 +380,7 @@ class FixVenue:
         sent = text(msg, 52)
         if sent and text(msg, 43) != "Y":  # a resent message carries old times
             with contextlib.suppress(ValueError, FieldError):
-                self.clock_skew = parse_fix_time(sent) - _now()
+                self.clock_skew = parse_fix_time(sent) - self._clock.now()
 
     def _dispatch(self, msg: Message) -> None:
         msg_type = text(msg, 35)
