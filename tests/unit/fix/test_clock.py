@@ -1,7 +1,8 @@
-"""Invariant: the FIX adapter measures the venue's clock against ours from each
-message's SendingTime (52), and ignores resent messages (43=Y), whose SendingTime is
-the original's; the engine halts new orders on what it reports
-(tests/integration/engine/test_duties.py)."""
+"""Invariant: the FIX adapter measures the venue's clock against the engine's clock
+(the one it is built with; a simulated clock in tests and sim runs, never the wall's
+behind the engine's back) from each message's SendingTime (52), and ignores resent
+messages (43=Y), whose SendingTime is the original's; the engine halts new orders on
+what it reports (tests/integration/engine/test_duties.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from bastion.venues.fix import execution
+from bastion.clock import SimClock
 from bastion.venues.fix.config import FixConfig
 from bastion.venues.fix.execution import FixVenue
 from bastion.venues.fix.wire import decode, encode
@@ -23,9 +24,9 @@ def _message(sent: dt.datetime, *, resent: bool = False) -> bytes:
 
 
 @pytest.fixture
-def venue(monkeypatch: pytest.MonkeyPatch) -> FixVenue:
-    monkeypatch.setattr(execution, "_now", lambda: NOW)
-    return FixVenue(FixConfig(port=1, sender_comp_id="BASTION"), dict(DEFAULT_CONTRACTS))
+def venue() -> FixVenue:
+    config = FixConfig(port=1, sender_comp_id="BASTION")
+    return FixVenue(config, dict(DEFAULT_CONTRACTS), clock=SimClock(NOW))
 
 
 def test_sending_time_ahead_of_ours_is_a_positive_skew(venue: FixVenue) -> None:
@@ -40,3 +41,15 @@ def test_a_resent_message_does_not_move_the_skew(venue: FixVenue) -> None:
     venue._note_clock(decode(_message(NOW)))
     venue._note_clock(decode(_message(NOW - dt.timedelta(hours=2), resent=True)))
     assert venue.clock_skew == dt.timedelta(0)
+
+
+def test_the_skew_is_read_on_the_engines_clock_not_the_wall_clock() -> None:
+    """A venue whose clock agrees with an engine on a simulated clock has no skew, however
+    far both are from the wall clock (before, the wall clock was used: a halt)."""
+    clock = SimClock(NOW)
+    venue = FixVenue(FixConfig(port=1, sender_comp_id="BASTION"), {}, clock=clock)
+    venue._note_clock(decode(_message(NOW)))
+    assert venue.clock_skew == dt.timedelta(0)
+    clock.advance(dt.timedelta(hours=3))
+    venue._note_clock(decode(_message(NOW + dt.timedelta(hours=3, seconds=1))))
+    assert venue.clock_skew == dt.timedelta(seconds=1)
