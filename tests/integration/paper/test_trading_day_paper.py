@@ -9,7 +9,8 @@ simulated clock):
   at the close; the next trading day's loss-limit start is that close's equity, and it
   is persisted in the journal's risk state.
 
-The engine's clock is a ``SimClock`` set two minutes before the close, kept moving with
+The engine's clock is a ``SimClock`` set two minutes before the close (of the last
+CME trading day before the wall clock's, or of the wall clock's own, days ahead), kept moving with
 the wall clock, and the venue's SendingTime is offset (the ``clock offset`` wire
 control) to agree with it, so the engine's clock-skew duty stays quiet. Once the DAY
 order rests at the venue, the test moves both clocks past the close together (the
@@ -89,11 +90,14 @@ def _profile(tmp_path: Path, port: int) -> Profile:
     return parse_profile(raw, "test")
 
 
-def _last_close(wall: dt.datetime) -> tuple[dt.date, dt.datetime, dt.date]:
-    """The latest CME trading day before today's, its close (the engine's calendar for
-    SP500) and the trading day after it: within the venue's clock offset range."""
+def _close(wall: dt.datetime, which: str) -> tuple[dt.date, dt.datetime, dt.date]:
+    """A CME trading day (the one before the wall clock's, or the wall clock's own), its
+    close (the engine's calendar for SP500) and the trading day after it: days away
+    from the wall clock, behind or ahead, within the venue's clock offset range."""
     calendar = calendars_for({SP500: DEFAULT_CONTRACTS[SP_H]})[SP500]
-    day = calendar.previous_trading_day(calendar.trading_day_of(wall))
+    day = calendar.trading_day_of(wall)
+    if which == "last":
+        day = calendar.previous_trading_day(day)
     close = calendar.close(day)
     return day, close, calendar.trading_day_of(close + dt.timedelta(seconds=1))
 
@@ -113,11 +117,13 @@ def _wait(condition: object, what: str, seconds: float = 20.0) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.parametrize("which", ["last", "next"])
 def test_cmes_close_cancels_the_resting_day_order_at_the_venue_and_rolls_the_loss_day(
-    tmp_path: Path, venue: PaperVenueProcess, operator: FixVenue
+    tmp_path: Path, venue: PaperVenueProcess, operator: FixVenue, which: str
 ) -> None:
+    """``last``: the engine's clock runs days behind the wall clock; ``next``: ahead."""
     wall_started = time.monotonic()
-    day, close, next_day = _last_close(dt.datetime.now(dt.UTC))
+    day, close, next_day = _close(dt.datetime.now(dt.UTC), which)
     clock = SimClock(close - dt.timedelta(minutes=2))
     offset = clock.now() - dt.datetime.now(dt.UTC)  # the engine's time, less the wall's
     assert operator.control("clock", offset=offset.total_seconds())

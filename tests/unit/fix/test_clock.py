@@ -11,9 +11,11 @@ import datetime as dt
 import pytest
 
 from bastion.clock import SimClock
+from bastion.testing.fix_wire import messages_in
 from bastion.venues.fix.config import FixConfig
 from bastion.venues.fix.execution import FixVenue
-from bastion.venues.fix.wire import decode, encode
+from bastion.venues.fix.session import FixSession, MemorySeqStore
+from bastion.venues.fix.wire import decode, encode, fix_time, text
 from bastion.venues.paper.contracts import DEFAULT_CONTRACTS
 
 NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
@@ -53,3 +55,18 @@ def test_the_skew_is_read_on_the_engines_clock_not_the_wall_clock() -> None:
     clock.advance(dt.timedelta(hours=3))
     venue._note_clock(decode(_message(NOW + dt.timedelta(hours=3, seconds=1))))
     assert venue.clock_skew == dt.timedelta(seconds=1)
+
+
+def test_a_venue_clock_offset_moves_sending_time_and_transact_time_alike() -> None:
+    """A venue whose clock is off (the paper venue's ``clock offset=S``) stamps its
+    SendingTime (52) and its TransactTime (60) by the same clock, so an engine whose
+    clock agrees with the venue's reads quotes and reports as fresh (before, only 52
+    moved: a quote from a venue ahead of the wall clock looked a day old)."""
+    venue = FixSession("PAPER", "BASTION", MemorySeqStore(), heartbeat=5, initiator=False)
+    venue.sending_offset = dt.timedelta(days=1, seconds=3)
+    venue.send_app("8", [(37, "V1"), (60, fix_time(NOW)), (58, "20240102-00:00:00")], NOW)
+    (msg,) = messages_in(venue.take_outbox())
+    later = NOW + dt.timedelta(days=1, seconds=3)
+    assert text(msg, 52) == fix_time(later)
+    assert text(msg, 60) == fix_time(later)
+    assert text(msg, 58) == "20240102-00:00:00"  # only times in 60 move
