@@ -100,9 +100,11 @@ class FixVenue:
         *,
         clock: Clock | None = None,
     ) -> None:
-        """``clock``: the engine's clock, which ``last_heard`` and ``clock_skew`` are
-        read on (the engine compares them with its own time); the FIX session's timers
-        (heartbeats, test requests, our SendingTime) always run on this machine's clock."""
+        """``clock``: the engine's clock, which ``last_heard``, ``clock_skew``, the time
+        of each query's answer and of the events the adapter makes itself are read on
+        (the engine compares them with its own time); the FIX session's timers
+        (heartbeats, test requests) and the times we send always run on this machine's
+        clock."""
         self.config = config
         self._clock: Clock = clock if clock is not None else WallClock()
         self.contracts = ContractBook(specs)
@@ -351,7 +353,7 @@ class FixVenue:
             VenueAnomaly(
                 kind=kind,
                 message=f"the venue refused our {what} {ref}: {reason}",
-                timestamp=_now(),
+                timestamp=self._clock.now(),
                 client_order_id=ClientOrderId(coid) if coid else None,
             )
         )
@@ -496,7 +498,7 @@ class FixVenue:
     def _read_answer(self, what: str, read: Callable[[], T]) -> Snapshot[T]:
         """``read()`` the answer to a query; one that cannot be read is ``UNKNOWN``."""
         try:
-            return Snapshot.ok(read(), _now())
+            return Snapshot.ok(read(), self._clock.now())
         except (FieldError, ValueError, ArithmeticError) as exc:
             self.unreadable_reports += 1
             log.warning("FIX venue %s: unreadable %s answer: %s", self.name, what, exc)
@@ -616,7 +618,9 @@ class FixVenue:
     ) -> OrderCallResult:
         message = message or f"{self.name} is disconnected; nothing was sent"
         self._events.append(
-            Rejected(client_order_id=coid, reason=reason, message=message, timestamp=_now())
+            Rejected(
+                client_order_id=coid, reason=reason, message=message, timestamp=self._clock.now()
+            )
         )
         return OrderCallResult(client_order_id=coid, taken=False, reason=reason, message=message)
 
@@ -640,7 +644,7 @@ class FixVenue:
                     client_order_id=client_order_id,
                     reason=Reason.CONNECTION,
                     message=message,
-                    timestamp=_now(),
+                    timestamp=self._clock.now(),
                 )
             )
             return OrderCallResult(
@@ -666,7 +670,7 @@ class FixVenue:
                     client_order_id=client_order_id,
                     reason=Reason.CONNECTION,
                     message="disconnected",
-                    timestamp=_now(),
+                    timestamp=self._clock.now(),
                 )
             )
             return self._refuse(coid)

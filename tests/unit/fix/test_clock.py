@@ -11,6 +11,7 @@ import datetime as dt
 import pytest
 
 from bastion.clock import SimClock
+from bastion.domain.ids import ClientOrderId
 from bastion.testing.fix_wire import messages_in
 from bastion.venues.fix.config import FixConfig
 from bastion.venues.fix.execution import FixVenue
@@ -70,3 +71,16 @@ def test_a_venue_clock_offset_moves_sending_time_and_transact_time_alike() -> No
     assert text(msg, 52) == fix_time(later)
     assert text(msg, 60) == fix_time(later)
     assert text(msg, 58) == "20240102-00:00:00"  # only times in 60 move
+
+
+def test_answers_and_the_adapters_own_events_are_timed_on_the_engines_clock() -> None:
+    """A query's answer is as of the engine's time (the kill switch trusts only a
+    positions answer taken after it started), and so is a refusal the adapter makes
+    itself (a disconnected venue: nothing was sent)."""
+    clock = SimClock(NOW)
+    venue = FixVenue(FixConfig(port=1, sender_comp_id="BASTION"), {}, clock=clock)
+    assert venue._read_answer("positions", dict).taken_at == NOW
+    clock.advance(dt.timedelta(days=2))
+    assert venue.cancel(ClientOrderId("C1")).taken is False
+    (event,) = venue.poll_events()
+    assert event.timestamp == NOW + dt.timedelta(days=2)
