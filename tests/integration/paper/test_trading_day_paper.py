@@ -38,7 +38,8 @@ from bastion.clock import SimClock
 from bastion.config import Profile, parse_profile
 from bastion.domain.enums import OrderType, Side, TimeInForce
 from bastion.domain.ids import ClientOrderId, ContractId, InstrumentId, StrategyId
-from bastion.domain.records import BrokerOrderCreated, Note
+from bastion.domain.order_state import OrderState
+from bastion.domain.records import BrokerOrderCreated, Note, OrderTransition
 from bastion.domain.requests import OrderPath, OrderRequest
 from bastion.domain.targets import Target
 from bastion.engine.days import DayEnd, calendars_for
@@ -238,6 +239,14 @@ def test_cmes_close_cancels_the_resting_day_order_at_the_venue_and_rolls_the_los
         history = store.book.history
         assert DAY_ORDER in history, "the DAY order is still working in the journal"
         loss = load_json(store, KEY_LOSS)
+        moves = [
+            e.record
+            for e in store.entries()
+            if isinstance(e.record, OrderTransition) and e.record.client_order_id == DAY_ORDER
+        ]
+    # Journaled: cancelled at the close (the venue's time agrees with the engine's).
+    assert moves[-1].state is OrderState.CANCELED, moves
+    assert close < moves[-1].timestamp < close + dt.timedelta(seconds=30), moves[-1]
     # The venue process lists no working order once the day ended (the engine's own
     # query, before the session's finish cancels anything).
     assert after_close == [set()], after_close
