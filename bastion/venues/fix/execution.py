@@ -37,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from bastion.clock import Clock, WallClock
 from bastion.domain.contracts import ContractSpec
 from bastion.domain.ids import ClientOrderId, ContractId
 from bastion.domain.orders import BrokerOrder, validate_order_shape
@@ -92,8 +93,20 @@ class _Pending:
 
 
 class FixVenue:
-    def __init__(self, config: FixConfig, specs: dict[ContractId, ContractSpec]) -> None:
+    def __init__(
+        self,
+        config: FixConfig,
+        specs: dict[ContractId, ContractSpec],
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        """``clock``: the engine's clock, which ``last_heard``, ``clock_skew``, the time
+        of each query's answer and of the events the adapter makes itself are read on
+        (the engine compares them with its own time); the FIX session's timers
+        (heartbeats, test requests) and the times we send always run on this machine's
+        clock."""
         self.config = config
+        self._clock: Clock = clock if clock is not None else WallClock()
         self.contracts = ContractBook(specs)
         self.market = FixMarket()
         self._counters = OrderApiCounters()
@@ -117,9 +130,9 @@ class FixVenue:
         """Reports and answers that could not be read (each also an anomaly or an
         unknown query result)."""
         self.last_heard: dt.datetime | None = None
-        """When the venue last sent any bytes (UTC)."""
+        """When the venue last sent any bytes (UTC, on the engine's clock)."""
         self.clock_skew: dt.timedelta | None = None
-        """The venue's SendingTime minus our clock, from its latest message."""
+        """The venue's SendingTime minus the engine's clock, from its latest message."""
         self.anomalies = 0
         self.unreadable_quotes = 0
         self._sent_order_ids: dict[int, str] = {}
@@ -234,9 +247,9 @@ class FixVenue:
                         if data == b"":
                             return "the venue closed the connection"
                         if data:
-                            self.last_heard = _now()
+                            self.last_heard = self._clock.now()
                             try:
-                                session.receive(data, self.last_heard)
+                                session.receive(data, _now())
                             except Exception:  # a bug: reconnect, never end the thread
                                 log.exception("FIX venue %s: failed to read input", self.name)
                                 return "internal error reading the venue's messages"
@@ -340,7 +353,7 @@ class FixVenue:
             VenueAnomaly(
                 kind=kind,
                 message=f"the venue refused our {what} {ref}: {reason}",
-                timestamp=_now(),
+                timestamp=self._clock.now(),
                 client_order_id=ClientOrderId(coid) if coid else None,
             )
         )
@@ -369,7 +382,7 @@ class FixVenue:
         sent = text(msg, 52)
         if sent and text(msg, 43) != "Y":  # a resent message carries old times
             with contextlib.suppress(ValueError, FieldError):
-                self.clock_skew = parse_fix_time(sent) - _now()
+                self.clock_skew = parse_fix_time(sent) - self._clock.now()
 
     def _dispatch(self, msg: Message) -> None:
         msg_type = text(msg, 35)
@@ -485,7 +498,7 @@ class FixVenue:
     def _read_answer(self, what: str, read: Callable[[], T]) -> Snapshot[T]:
         """``read()`` the answer to a query; one that cannot be read is ``UNKNOWN``."""
         try:
-            return Snapshot.ok(read(), _now())
+            return Snapshot.ok(read(), self._clock.now())
         except (FieldError, ValueError, ArithmeticError) as exc:
             self.unreadable_reports += 1
             log.warning("FIX venue %s: unreadable %s answer: %s", self.name, what, exc)
@@ -605,7 +618,9 @@ class FixVenue:
     ) -> OrderCallResult:
         message = message or f"{self.name} is disconnected; nothing was sent"
         self._events.append(
-            Rejected(client_order_id=coid, reason=reason, message=message, timestamp=_now())
+            Rejected(
+                client_order_id=coid, reason=reason, message=message, timestamp=self._clock.now()
+            )
         )
         return OrderCallResult(client_order_id=coid, taken=False, reason=reason, message=message)
 
@@ -629,7 +644,7 @@ class FixVenue:
                     client_order_id=client_order_id,
                     reason=Reason.CONNECTION,
                     message=message,
-                    timestamp=_now(),
+                    timestamp=self._clock.now(),
                 )
             )
             return OrderCallResult(
@@ -655,7 +670,7 @@ class FixVenue:
                     client_order_id=client_order_id,
                     reason=Reason.CONNECTION,
                     message="disconnected",
-                    timestamp=_now(),
+                    timestamp=self._clock.now(),
                 )
             )
             return self._refuse(coid)

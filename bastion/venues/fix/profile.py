@@ -30,9 +30,12 @@ def fix_venue_for(
     profile: Profile,
     contracts: dict[ContractId, ContractSpec],
     role: str,
+    *,
+    clock: Clock | None = None,
     **overrides: float,
 ) -> FixVenue:
-    """``overrides`` set other ``FixConfig`` timings (reconnect backoff, timeouts)."""
+    """``overrides`` set other ``FixConfig`` timings (reconnect backoff, timeouts);
+    ``clock`` is the engine's (the venue's silence and clock skew are read on it)."""
     venue = profile.venue
     credentials: dict[str, object] = {}
     if venue.user_env is not None:
@@ -54,6 +57,7 @@ def fix_venue_for(
             **overrides,  # type: ignore[arg-type]
         ),
         contracts,
+        clock=clock,
     )
 
 
@@ -85,6 +89,7 @@ class FixBuilder:
             profile,
             self.contracts(profile),
             role,
+            clock=clock,
             connect_timeout=timeout,
             query_timeout=timeout,
         )

@@ -65,6 +65,7 @@ from bastion.venues.fix.wire import (
     decode,
     encode,
     fix_time,
+    parse_fix_time,
     seq_value,
     text,
 )
@@ -156,6 +157,20 @@ class MessageStore(Protocol):
 AppHandler = Callable[[Message], None]
 
 
+TRANSACT_TIME = 60
+
+
+def _shifted(field: Field, offset: dt.timedelta) -> Field:
+    """A TransactTime (60) moved by ``offset``; any other field as it is."""
+    tag, value = field
+    if tag != TRANSACT_TIME or not isinstance(value, str):
+        return field
+    try:
+        return tag, fix_time(parse_fix_time(value) + offset)
+    except ValueError:
+        return field  # not a time: sent as it is
+
+
 def _test_id(msg: Message) -> str:
     """The TestReqID (112) of a TestRequest, which its Heartbeat echoes."""
     test_id = text(msg, 112)
@@ -201,8 +216,9 @@ class FixSession:
         self.initiator = initiator
         self.on_app: AppHandler = on_app if on_app is not None else (lambda _m: None)
         self.sending_offset = dt.timedelta(0)
-        """Added to the SendingTime (52) of what this side sends: a clock that is off
-        (the paper venue's ``clock`` control); timers keep the real time."""
+        """Added to the SendingTime (52) and TransactTime (60) of what this side sends: a
+        clock that is off (the paper venue's ``clock`` control) stamps both; timers keep
+        the real time."""
         self.on_message: Callable[[Message], None] = lambda _m: None
         """Called with every in-sequence message the peer sends, admin messages too
         (the adapter reads the peer's SendingTime from each)."""
@@ -248,6 +264,8 @@ class FixSession:
         seq = self.next_out
         self.next_out += 1
         stamp = now + self.sending_offset
+        if self.sending_offset:
+            fields = [_shifted(f, self.sending_offset) for f in fields]
         sent = fix_time(stamp)
         if store and self.messages is not None and msg_type not in ADMIN:
             self.messages.store(seq, msg_type, [(t, str(v)) for t, v in fields], sent)

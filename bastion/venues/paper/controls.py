@@ -3,9 +3,9 @@
 A control drives the paper venue's market for the conformance suite and tests (quotes,
 trades, time, session state, halts, faults). Two controls act on the wire only and are
 never logged (``TRANSPORT_KINDS``): ``clock offset=S`` sets how far the venue's
-SendingTime runs from its real clock (S may be negative; 0 puts it back), and ``silence
-on=1`` makes the venue send nothing and read nothing on every connection but the one
-that asked, until that one sends ``silence on=0`` or goes away.
+SendingTime and TransactTime run from its real clock (S may be negative; 0 puts it
+back), and ``silence on=1`` makes the venue send nothing and read nothing on every
+connection but the one that asked, until that one sends ``silence on=0`` or goes away.
 
 Parameters travel as ``key=value`` in tag 20102; ``control_payload`` returns them as
 the input log stores them, or raises ``FieldError`` naming the tag, so a control that

@@ -23,11 +23,11 @@ a slow reader whole, and a reader that stops is dropped, not waited for). An exc
 while handling one client's input (a bug) drops only that client, rolls its state
 transaction back and reloads its session numbers from the state file.
 
-The wire controls (``bastion.venues.paper.controls``): every session's SendingTime is
-shifted by the venue's ``clock_offset``; while the venue is silenced, every connection
-but the asking client's is parked: nothing is read from it or written to it (no
-heartbeat, no answer, no market data; application messages wait in its session for
-resend), new connections are accepted but not read, and no timer closes them. When the
+The wire controls (``bastion.venues.paper.controls``): every session's SendingTime and
+TransactTime are shifted by the venue's ``clock_offset``; while the venue is silenced,
+every connection but the asking client's is parked: nothing is read from it or written
+to it (no heartbeat, no answer, no market data; application messages wait in its
+session for resend), new connections are accepted but not read, and no timer closes them. When the
 silence ends (``silence on=0``, or the asking client goes away) they are served again.
 """
 

@@ -149,7 +149,8 @@ class PaperVenue:
         self.subscribers: set[str] = set()
         self.down_until: dict[str, dt.datetime] = {}
         self.clock_offset = dt.timedelta(0)
-        """Added to the SendingTime of everything the venue sends (a skewed clock)."""
+        """Added to the SendingTime and TransactTime of everything the venue sends (a
+        skewed clock)."""
         self.silenced_except: str | None = None
         """While set, the venue is silent to every client but this one (the one that
         asked for the silence, so it can end it)."""
