@@ -27,7 +27,6 @@ from bastion.config import load_profile
 from bastion.domain.ids import ContractId, InstrumentId
 from bastion.domain.records import FillRecorded
 from bastion.engine.days import calendars_for
-from bastion.engine.engine import Engine
 from bastion.engine.kernel import EngineConfig, build_engine
 from bastion.errors import ConfigError
 from bastion.marketdata.specs import SpecRegistry
@@ -55,75 +54,63 @@ def _held(sim: SimVenue) -> int:
     return 0 if row is None else row.net
 
 
-def test_trade_limit_counts_per_trading_day_friday_night_toward_monday(tmp_path: Path) -> None:
-    friday_night = _bj(2024, 3, 8, 21, 30)
-    clock = SimClock(friday_night)
-    sim = SimVenue({RB_K: RB_SPEC}, clock, SimVenueConfig(initial_cash=10**9, currency="CNY"))
-    sim.connect()
-    config = EngineConfig(
-        risk=BACKTEST_RISK.model_copy(update={"max_traded_lots_per_day": 4}),
-        specs={RB: RB_SPEC},
-        schedule=FixedSchedule(contracts={RB: RB_K}),
-        store_path=tmp_path / "journal.db",
-        durability=StoreMode.LIVE,
-        risk_level=("base", "test"),
-        account_every=dt.timedelta(0),
-        calendars=calendars_for({RB: RB_SPEC}),
-    )
-    engine = build_engine(config, sim, clock)
+FRIDAY_NIGHT = _bj(2024, 3, 8, 21, 30)
 
-    def trade_toward(lots: int, at: dt.datetime) -> None:
-        clock.advance_to(at)
+
+class _Desk:
+    """The kernel's engine on a sim venue listing rebar, with a 4-lot daily limit."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.clock = SimClock(FRIDAY_NIGHT)
+        self.sim = SimVenue(
+            {RB_K: RB_SPEC}, self.clock, SimVenueConfig(initial_cash=10**9, currency="CNY")
+        )
+        self.sim.connect()
+        self.config = EngineConfig(
+            risk=BACKTEST_RISK.model_copy(update={"max_traded_lots_per_day": 4}),
+            specs={RB: RB_SPEC},
+            schedule=FixedSchedule(contracts={RB: RB_K}),
+            store_path=tmp_path / "journal.db",
+            durability=StoreMode.LIVE,
+            risk_level=("base", "test"),
+            account_every=dt.timedelta(0),
+            calendars=calendars_for({RB: RB_SPEC}),
+        )
+        self.engine = build_engine(self.config, self.sim, self.clock)
+
+    def restart(self) -> None:
+        self.engine.close()
+        self.engine = build_engine(self.config, self.sim, self.clock)
+
+    def trade_toward(self, lots: int, at: dt.datetime) -> int:
+        """Twenty one-second passes toward ``lots`` from ``at``; the venue's position."""
+        self.clock.advance_to(at)
         wanted = targets_for("s", {"rb": lots}, at)
         for _ in range(20):
-            clock.advance(dt.timedelta(seconds=1))
-            sim.on_quote(quote(3500, 3501, at=clock.now(), contract_id=RB_K))
-            engine.iterate(wanted)
+            self.clock.advance(dt.timedelta(seconds=1))
+            self.sim.on_quote(quote(3500, 3501, at=self.clock.now(), contract_id=RB_K))
+            self.engine.iterate(wanted)
+        return _held(self.sim)
 
-    trade_toward(3, friday_night)  # Monday's trading day: 3 of its 4 lots
-    assert _held(sim) == 3
-    trade_toward(6, _bj(2024, 3, 11, 9, 30))  # Monday morning: 1 lot left of Monday's 4
-    assert _held(sim) == 4
-    assert any("trade limit for rb reached today" in p for p in engine.stack.problems)
-    trade_toward(6, _bj(2024, 3, 11, 21, 30))  # Monday night is Tuesday's: 2 more go
-    assert _held(sim) == 6
-    engine.close()
+
+def test_trade_limit_counts_per_trading_day_friday_night_toward_monday(tmp_path: Path) -> None:
+    desk = _Desk(tmp_path)
+    assert desk.trade_toward(3, FRIDAY_NIGHT) == 3  # Monday's trading day: 3 of its 4 lots
+    assert desk.trade_toward(6, _bj(2024, 3, 11, 9, 30)) == 4  # Monday morning: 1 lot left
+    assert any("trade limit for rb reached today" in p for p in desk.engine.stack.problems)
+    assert desk.trade_toward(6, _bj(2024, 3, 11, 21, 30)) == 6  # Monday night is Tuesday's
+    desk.engine.close()
 
 
 def test_trade_limit_survives_a_restart_mid_day(tmp_path: Path) -> None:
     """The day's lots are counted again from the journal: a restart does not give them back."""
-    friday_night = _bj(2024, 3, 8, 21, 30)
-    clock = SimClock(friday_night)
-    sim = SimVenue({RB_K: RB_SPEC}, clock, SimVenueConfig(initial_cash=10**9, currency="CNY"))
-    sim.connect()
-    config = EngineConfig(
-        risk=BACKTEST_RISK.model_copy(update={"max_traded_lots_per_day": 4}),
-        specs={RB: RB_SPEC},
-        schedule=FixedSchedule(contracts={RB: RB_K}),
-        store_path=tmp_path / "journal.db",
-        durability=StoreMode.LIVE,
-        risk_level=("base", "test"),
-        account_every=dt.timedelta(0),
-        calendars=calendars_for({RB: RB_SPEC}),
-    )
-
-    def trade_toward(engine: Engine, lots: int, at: dt.datetime) -> None:
-        clock.advance_to(at)
-        wanted = targets_for("s", {"rb": lots}, at)
-        for _ in range(20):
-            clock.advance(dt.timedelta(seconds=1))
-            sim.on_quote(quote(3500, 3501, at=clock.now(), contract_id=RB_K))
-            engine.iterate(wanted)
-
-    engine = build_engine(config, sim, clock)
-    trade_toward(engine, 3, friday_night)  # Monday's trading day: 3 of its 4 lots
-    assert _held(sim) == 3
-    engine.close()
-    engine = build_engine(config, sim, clock)  # a restart within the same trading day
-    trade_toward(engine, 6, _bj(2024, 3, 11, 9, 30))
-    assert _held(sim) == 4, "the restart gave the day's traded lots back"
-    assert any("trade limit for rb reached today" in p for p in engine.stack.problems)
-    engine.close()
+    desk = _Desk(tmp_path)
+    assert desk.trade_toward(3, FRIDAY_NIGHT) == 3  # Monday's trading day: 3 of its 4 lots
+    desk.restart()  # within the same trading day
+    held = desk.trade_toward(6, _bj(2024, 3, 11, 9, 30))
+    assert held == 4, "the restart gave the day's traded lots back"
+    assert any("trade limit for rb reached today" in p for p in desk.engine.stack.problems)
+    desk.engine.close()
 
 
 @pytest.fixture
