@@ -9,14 +9,16 @@ five minutes). ``DenialHolds`` holds an intent (an instrument order) back after 
 refusal; another intent (an operator's manual order) is still tried at once:
 
 - the hold doubles with each refusal in a row, from ``first``;
-- refusals that end with time (market guards, price distance and band, the order rate,
-  an equity or rate that cannot be valued yet) are held at most ``short_cap``, so
-  trading resumes soon after the market does;
-- refusals that end only when something changes (trading state, risk level, limits, a
-  lock, a calendar, a position limit) are held up to ``long_cap``, and every hold ends
-  at once when ``epoch`` changes: the kernel's epoch is the trading states, the locks,
-  the risk level, the limits and the fills, so a resume, an unlock or a fill is acted
-  on at the next pass;
+- refusals that end only when something changes that ``epoch`` sees (trading state,
+  risk level, limits, a lock, a position limit, a calendar or expiry, an order the
+  limits can never allow) are held up to ``long_cap``; every hold ends at once when
+  ``epoch`` changes: the kernel's epoch is the trading states, the locks, the risk
+  level, the limits and the fills, so a resume, an unlock or a fill is acted on at the
+  next pass;
+- every other refusal may end with the market or the account moving (a market guard,
+  price distance or band, the order rate, margin, notional, an equity or rate not yet
+  known, the broker's position), so it is held at most ``short_cap`` and trading resumes
+  soon after the market does;
 - an order that goes out ends its intent's hold.
 """
 
@@ -30,10 +32,22 @@ from bastion.domain.ids import OrderId
 
 __all__ = ["DenialHolds"]
 
-TIMED_CHECKS = frozenset(
-    {"market_guard", "price_distance", "price_band", "order_rate", "equity", "fx_rate"}
+STATE_CHECKS = frozenset(
+    {
+        "trading_state",
+        "risk_level",
+        "limits",
+        "instrument_lock",
+        "position_limit",
+        "strategy_position_limit",
+        "order_size",
+        "calendar",
+        "expiry",
+        "contract",
+        "kill_only_reduces",
+    }
 )
-"""Refusals that clear with time rather than with a change of state."""
+"""Refusals that end only with a change the epoch sees; any other may end with time."""
 
 Key = OrderId
 
@@ -59,7 +73,7 @@ class DenialHolds:
         if not self._holds:
             self._epoch = self._current()
         refusals = (found.refusals if (found := self._holds.get(key)) else 0) + 1
-        cap = self.short_cap if check in TIMED_CHECKS else self.long_cap
+        cap = self.long_cap if check in STATE_CHECKS else self.short_cap
         delay = min(self.first * (1 << min(refusals - 1, 30)), cap)
         self._holds[key] = _Hold(refusals, now + delay)
         return now + delay
