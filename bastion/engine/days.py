@@ -2,8 +2,9 @@
 account's.
 
 Nothing in trading logic uses UTC midnight. Each instrument's trading day is its
-exchange calendar's (``bastion.marketdata.calendars``): CME's ends at 17:00 Chicago
-(16:00 close of the 17:00-16:00 Globex day, clipped to early closes); China's night
+exchange calendar's (``bastion.marketdata.calendars``): CME's Globex day runs 17:00 to
+16:00 Chicago, and its end-of-day work happens at the 16:00 close (clipped to early
+closes; nothing trades in the break until 17:00, when the next day opens); China's night
 session belongs to the next trading day and Friday night to Monday, with no night
 session before a long holiday. End-of-day work (cancel working orders, complete
 families, DAY expiry at a simulated venue) happens at each instrument's end of day.
