@@ -87,29 +87,25 @@ def _wait(condition: Callable[[], bool], seconds: float) -> bool:
     return False
 
 
-def test_kill_from_another_process_flattens_the_running_session(cli: Cli, paper_day: Path) -> None:
+def _start_session(root: Path, seconds: int) -> subprocess.Popen[str]:
+    env = {**os.environ, **SECRET}
+    return subprocess.Popen(
+        [sys.executable, "-c", "from bastion.cli import main; main()", "session",
+         "--profile", "profiles/paper.yaml", "--stay", "--seconds", str(seconds)],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _plan_approved(cli: Cli) -> None:
+    """The operator's evening: probe, shadow, and a gate that approves the plan."""
     assert cli(["probe"], env=SECRET).code == 0
     assert cli(["shadow", "--date", "2024-04-30"], env=SECRET).code == 0
     assert "gate: executable" in cli(["gate", "dry-run"], env=SECRET).out
-    env = {**os.environ, **SECRET}
-    session = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from bastion.cli import main; main()",
-            "session",
-            "--profile",
-            "profiles/paper.yaml",
-            "--stay",
-            "--seconds",
-            "25",
-        ],
-        cwd=paper_day,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+
+
+def test_kill_from_another_process_flattens_the_running_session(cli: Cli, paper_day: Path) -> None:
+    _plan_approved(cli)
+    session = _start_session(paper_day, 25)
     try:
         journal = paper_day / "runs" / "paper" / "journal.db"
         # Wall time is only a bound here (never the oracle): the plan's +2 is held.
@@ -176,19 +172,12 @@ def test_halt_and_resume_from_another_process_reach_the_running_session(
     """Issue 12, item 2: with the account halted from this process, the running session
     (its own process) sends nothing while it keeps looping; `bastion risk resume` from
     this process reaches it, and it then trades the approved plan to the end."""
-    assert cli(["probe"], env=SECRET).code == 0
-    assert cli(["shadow", "--date", "2024-04-30"], env=SECRET).code == 0
-    assert "gate: executable" in cli(["gate", "dry-run"], env=SECRET).out
+    _plan_approved(cli)
     halted = cli(["risk", "halt", "-p", "profiles/paper.yaml", "--scope", "account",
                   "--reason", "hold until checked"])  # fmt: skip
     assert halted.code == 0, halted.err
     journal = paper_day / "runs" / "paper" / "journal.db"
-    env = {**os.environ, **SECRET}
-    session = subprocess.Popen(
-        [sys.executable, "-c", "from bastion.cli import main; main()", "session",
-         "--profile", "profiles/paper.yaml", "--stay", "--seconds", "40"],
-        cwd=paper_day, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    session = _start_session(paper_day, 40)
     try:
         # Wall time only bounds the waits; the oracle is what the journal holds.
         assert _wait(lambda: _iterations(journal) > 20, 30), "the session never looped"
@@ -206,24 +195,13 @@ def test_halt_and_resume_from_another_process_reach_the_running_session(
     assert facts_of(out, "Bastion session against the venue: what happened")["targets met"] == "yes"
 
 
-def _start_session(root: Path, seconds: int) -> subprocess.Popen[str]:
-    env = {**os.environ, **SECRET}
-    return subprocess.Popen(
-        [sys.executable, "-c", "from bastion.cli import main; main()", "session",
-         "--profile", "profiles/paper.yaml", "--stay", "--seconds", str(seconds)],
-        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-
-
 def test_immediate_flatten_from_another_process_flattens_the_running_session(
     cli: Cli, paper_day: Path
 ) -> None:
     """``bastion flatten --immediate`` goes through the same request as the kill: the
     running session applies it, the venue ends flat, the account is HALTED and ``risk
     status`` says so, and the strategy table equals the contract table (no break)."""
-    assert cli(["probe"], env=SECRET).code == 0
-    assert cli(["shadow", "--date", "2024-04-30"], env=SECRET).code == 0
-    assert "gate: executable" in cli(["gate", "dry-run"], env=SECRET).out
+    _plan_approved(cli)
     journal = paper_day / "runs" / "paper" / "journal.db"
     session = _start_session(paper_day, 30)
     try:
@@ -264,9 +242,7 @@ def test_risk_limits_set_from_another_process_reach_the_running_session(
     """``bastion risk limits --set`` from this process is applied by the session running
     in its own process: with the daily trade limit lowered to 1 lot while it waits
     halted, it trades 1 lot of the plan's +2 after the resume, and no more."""
-    assert cli(["probe"], env=SECRET).code == 0
-    assert cli(["shadow", "--date", "2024-04-30"], env=SECRET).code == 0
-    assert "gate: executable" in cli(["gate", "dry-run"], env=SECRET).out
+    _plan_approved(cli)
     halted = cli(["risk", "halt", "-p", "profiles/paper.yaml", "--scope", "account",
                   "--reason", "hold until the limit is set"])  # fmt: skip
     assert halted.code == 0, halted.err
